@@ -1,0 +1,57 @@
+import { connect, type Socket } from 'node:net';
+import { RoamgateError } from '../errors';
+import type { ServerInfo } from '../sources/server-info-source';
+
+export interface ConnectOptions {
+  connectTimeoutMs: number;
+  /** Told about each attempt: null on success, else why it failed. */
+  report?: (server: ServerInfo, failure: string | null) => void;
+}
+
+/** Connects to one host:port, failing with a RoamgateError after `timeoutMs`. */
+export function connectWithTimeout(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `connect timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref();
+    const onError = (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `connect failed: ${error.code ?? error.message}`, { cause: error }));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * Tries the candidates in order, each with the connect timeout, and returns
+ * the first that answers. The error thrown when none does names the service
+ * but never a server address: it is shown to the client.
+ */
+export async function connectFirst(service: string, candidates: readonly ServerInfo[], options: ConnectOptions): Promise<{ socket: Socket; server: ServerInfo }> {
+  if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${service} server is configured for you`);
+  let allTimedOut = true;
+  for (const server of candidates) {
+    try {
+      const socket = await connectWithTimeout(server.host, server.port, options.connectTimeoutMs);
+      options.report?.(server, null);
+      return { socket, server };
+    } catch (error) {
+      const failure = error as RoamgateError;
+      if (failure.code !== 'ROAMGATE_UPSTREAM_TIMEOUT') allTimedOut = false;
+      options.report?.(server, failure.message);
+    }
+  }
+  const tried = candidates.length === 1 ? 'the server' : `all ${candidates.length} servers`;
+  return allTimedOut
+    ? Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `${service} service unavailable: ${tried} did not answer in time`))
+    : Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `${service} service unavailable: could not reach ${tried}`));
+}

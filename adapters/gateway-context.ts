@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import { RoamgateError } from '../errors';
+import type { Identity, ServerInfo } from '../sources/server-info-source';
+
+/** The access decision for one connection. */
+export interface AccessDecision {
+  allow: boolean;
+  reason: string;
+  /** The rule that decided, for the record; absent when the default decided. */
+  rule?: string;
+}
+
+/** One line of the record: what happened to one relayed connection (or HTTP request). */
+export interface ConnectionRecord {
+  service: string;
+  client: string;
+  identity: string;
+  /** host:port of the chosen server or destination, when there was one. */
+  server?: string;
+  bytesFromClient: number;
+  bytesFromServer: number;
+  durationMs: number;
+  outcome: 'relayed' | 'refused' | 'unreachable' | 'error';
+  reason?: string;
+  rule?: string;
+}
+
+/** Connect and idle limits shared by every adapter. */
+export interface RelayLimits {
+  /** How long one connect attempt to a server may take before the next is tried (ms). */
+  connectTimeoutMs: number;
+  /** A relay with no traffic either way for this long is closed (ms). */
+  idleTimeoutMs: number;
+}
+
+/**
+ * What an adapter needs from the management process: the connection path's
+ * identify, authorize and resolve steps, health reports and the record.
+ * Adapters know nothing else of the plugin.
+ */
+export interface GatewayContext {
+  identify(socket: Socket): Identity;
+  authorize(identity: Identity, service: string): AccessDecision;
+  /** Candidate servers in the order to try them. */
+  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+  reportHealth(service: string, server: ServerInfo, failure: string | null): void;
+  record(entry: ConnectionRecord): void;
+  /** Ports this gateway listens on; never a proxy destination on a local address. */
+  ownPorts(): ReadonlySet<number>;
+}
+
+/** `host:port`, with IPv6 hosts bracketed. */
+export function formatAddress(host: string | undefined, port: number | undefined): string {
+  if (!host) return 'unknown';
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Describes an identity for the record. */
+export function describeIdentity(identity: Identity): string {
+  return identity.kind === 'user' ? identity.user.id : 'anonymous';
+}
+
+/** Any thrown value as a RoamgateError (unknown failures keep their cause). */
+export function asRoamgateError(error: unknown): RoamgateError {
+  if (error instanceof RoamgateError) return error;
+  return new RoamgateError('ROAMGATE_SOURCE_FAILED', 'internal error while choosing a server', { cause: error });
+}

@@ -1,0 +1,206 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { RoamgateError } from '../errors';
+import type { AllowRule } from '../protocols/http/allowlist';
+import { endToEndHeaders, findHeadEnd, parseStatusLine } from '../protocols/http/response-head';
+import { formatHttpResponse, httpRefusal, httpStatusFor } from '../protocols/http/status';
+import { parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
+import type { Identity } from '../sources/server-info-source';
+import { connectFirst, connectWithTimeout } from './connect-upstream';
+import { checkDestination } from './destination-check';
+import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import { asRoamgateError, describeIdentity, formatAddress } from './gateway-context';
+import { relay } from './relay';
+
+/** The web proxy's service name, and the name under which upstream proxies are listed. */
+export const HTTP_PROXY_SERVICE = 'http-proxy';
+/** How long a client may take to send a request head (ms). */
+export const HTTP_HEADERS_TIMEOUT_MS = 30_000;
+
+export interface HttpProxyLimits extends RelayLimits {
+  /** Largest request head accepted, and largest upstream proxy reply head read (bytes). */
+  maxHeaderBytes: number;
+}
+
+/**
+ * A forward web proxy: CONNECT tunnels and absolute-URI HTTP requests, to
+ * allowlisted destinations only, through the upstream proxy the server-info
+ * table names for `http-proxy` or else straight to the destination.
+ * It owns no listening socket: feed it accepted connections with `handle`.
+ */
+export class HttpProxyAdapter {
+  private readonly server: Server;
+
+  constructor(
+    private readonly context: GatewayContext,
+    private readonly allow: readonly AllowRule[],
+    private readonly limits: HttpProxyLimits,
+  ) {
+    this.server = createServer({ maxHeaderSize: limits.maxHeaderBytes, requestTimeout: 0, headersTimeout: HTTP_HEADERS_TIMEOUT_MS });
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.forward(req, res));
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      socket.end(formatHttpResponse(tooLarge ? 431 : 400, tooLarge ? `request head larger than ${limits.maxHeaderBytes} bytes` : 'malformed HTTP request'));
+    });
+  }
+
+  /** Serves one accepted connection; resolves when it closes. */
+  handle = (socket: Socket): Promise<void> => {
+    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    this.server.emit('connection', socket);
+    return closed;
+  };
+
+  private newRecord(socket: Socket): ConnectionRecord {
+    return { service: HTTP_PROXY_SERVICE, client: formatAddress(socket.remoteAddress, socket.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome: 'error' };
+  }
+
+  private admit(socket: Socket, entry: ConnectionRecord): Identity {
+    const identity = this.context.identify(socket);
+    entry.identity = describeIdentity(identity);
+    const decision = this.context.authorize(identity, HTTP_PROXY_SERVICE);
+    entry.rule = decision.rule;
+    if (!decision.allow) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', decision.reason);
+    return identity;
+  }
+
+  /** Connects to the destination, through an upstream proxy when the table names one. */
+  private async open(identity: Identity, destination: Destination, entry: ConnectionRecord): Promise<{ socket: Socket; viaProxy: boolean; address: string }> {
+    const proxies = await this.context.resolve(HTTP_PROXY_SERVICE, identity);
+    const address = await checkDestination(destination, this.allow, this.context.ownPorts(), proxies.length === 0);
+    entry.server = formatAddress(address, destination.port);
+    if (proxies.length === 0) return { socket: await connectWithTimeout(address, destination.port, this.limits.connectTimeoutMs), viaProxy: false, address };
+    const { socket, server } = await connectFirst('upstream web proxy', proxies, {
+      connectTimeoutMs: this.limits.connectTimeoutMs,
+      report: (tried, failure) => this.context.reportHealth(HTTP_PROXY_SERVICE, tried, failure),
+    });
+    entry.server += ` via ${formatAddress(server.host, server.port)}`;
+    return { socket, viaProxy: true, address };
+  }
+
+  private finish(entry: ConnectionRecord, started: number, error?: unknown): RoamgateError | undefined {
+    let failure: RoamgateError | undefined;
+    if (error !== undefined) {
+      failure = asRoamgateError(error);
+      entry.outcome = failure.code === 'ROAMGATE_ACCESS_DENIED' || failure.code === 'ROAMGATE_DESTINATION_REFUSED' || failure.code === 'ROAMGATE_BAD_REQUEST' ? 'refused' : 'unreachable';
+      entry.reason = failure.message;
+    }
+    entry.durationMs = Date.now() - started;
+    this.context.record(entry);
+    return failure;
+  }
+
+  private async tunnel(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+    const started = Date.now();
+    const entry = this.newRecord(client);
+    let upstream: Socket | undefined;
+    try {
+      const destination = parseAuthority(req.url ?? '');
+      if (!destination) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'CONNECT needs host:port');
+      const identity = this.admit(client, entry);
+      const opened = await this.open(identity, destination, entry);
+      upstream = opened.socket;
+      if (opened.viaProxy) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
+      if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      const result = await relay(client, upstream, this.limits.idleTimeoutMs);
+      entry.outcome = 'relayed';
+      entry.bytesFromClient = result.bytesFromClient;
+      entry.bytesFromServer = result.bytesFromServer;
+      this.finish(entry, started);
+    } catch (error) {
+      upstream?.destroy();
+      const failure = this.finish(entry, started, error)!;
+      if (client.writable) client.end(httpRefusal(failure));
+      else client.destroy();
+    }
+  }
+
+  /** Asks an upstream proxy for a tunnel; resolves once it answers 2xx. Bytes after its reply head are kept for the relay. */
+  private connectThroughProxy(upstream: Socket, authority: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let buffered = Buffer.alloc(0);
+      const fail = (message: string, code: 'ROAMGATE_UPSTREAM_REFUSED' | 'ROAMGATE_UPSTREAM_TIMEOUT' = 'ROAMGATE_UPSTREAM_REFUSED') => {
+        cleanup();
+        reject(new RoamgateError(code, message));
+      };
+      const onData = (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const end = findHeadEnd(buffered);
+        if (end === -1) {
+          if (buffered.length > this.limits.maxHeaderBytes) fail('upstream web proxy sent an oversized reply');
+          return;
+        }
+        const status = parseStatusLine(buffered.subarray(0, buffered.indexOf('\n')).toString('latin1'));
+        if (!status) return fail('upstream web proxy sent a malformed reply');
+        if (status.status < 200 || status.status > 299) return fail(`upstream web proxy refused the tunnel: ${status.status} ${status.reason}`);
+        cleanup();
+        const rest = buffered.subarray(end);
+        if (rest.length) upstream.unshift(rest);
+        resolve();
+      };
+      const onEnd = () => fail('upstream web proxy closed the connection');
+      const timer = setTimeout(() => fail('upstream web proxy did not answer in time', 'ROAMGATE_UPSTREAM_TIMEOUT'), this.limits.connectTimeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        upstream.removeListener('data', onData);
+        upstream.removeListener('end', onEnd);
+        upstream.removeListener('error', onEnd);
+        upstream.pause();
+      };
+      upstream.on('data', onData);
+      upstream.once('end', onEnd);
+      upstream.once('error', onEnd);
+      upstream.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+    });
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const entry = this.newRecord(req.socket);
+    let upstream: Socket | undefined;
+    try {
+      const target = parseAbsoluteTarget(req.url ?? '');
+      if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
+      const identity = this.admit(req.socket, entry);
+      const opened = await this.open(identity, target, entry);
+      const socket = opened.socket;
+      upstream = socket;
+      socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
+      const headers = endToEndHeaders(req.rawHeaders);
+      const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;
+      const outgoing = httpRequest({ method: req.method, path, headers: headers.flat(), setHost: false, createConnection: () => socket });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        outgoing.once('response', resolve);
+        outgoing.once('error', (cause) => reject(asUpstreamError(cause)));
+        req.pipe(outgoing);
+      });
+      res.writeHead(response.statusCode ?? 502, response.statusMessage, endToEndHeaders(response.rawHeaders).flat());
+      response.pipe(res);
+      await new Promise<void>((resolve) => {
+        res.once('close', resolve);
+        response.once('error', () => res.destroy());
+      });
+      entry.outcome = 'relayed';
+      entry.bytesFromClient = socket.bytesWritten;
+      entry.bytesFromServer = socket.bytesRead;
+      socket.destroy();
+      this.finish(entry, started);
+    } catch (error) {
+      upstream?.destroy();
+      const failure = this.finish(entry, started, error)!;
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(httpStatusFor(failure), { 'content-type': 'text/plain; charset=utf-8', connection: 'close', 'x-roamgate-error': failure.code });
+      res.end(`${failure.message}\n`);
+    }
+  }
+}
+
+function asUpstreamError(cause: unknown): RoamgateError {
+  if (cause instanceof RoamgateError) return cause;
+  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server failed: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+}

@@ -1,0 +1,77 @@
+import type { Socket } from 'node:net';
+import { RoamgateError } from '../errors';
+import type { Identity, ServerInfo } from '../sources/server-info-source';
+import { connectFirst } from './connect-upstream';
+import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import { asRoamgateError, describeIdentity, formatAddress } from './gateway-context';
+import { relay } from './relay';
+
+/** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
+export const REFUSAL_LINGER_MS = 5000;
+
+/** A line protocol (SMTP, POP3, NNTP) as the transparent relay sees it. */
+export interface LineProtocol {
+  service: string;
+  /** The protocol's answer to a refusal, e.g. `421 4.3.0 ...\r\n`. */
+  refusal: (error: RoamgateError) => string;
+}
+
+/**
+ * The connection path for a line protocol relayed transparently:
+ * identify -> authorize -> resolve -> connect (with failover) -> relay -> record.
+ * The server's greeting reaches the client untouched. Anything the client
+ * sends early (pipelining) stays buffered until the server is connected.
+ */
+export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
+  return async (client: Socket): Promise<void> => {
+    const started = Date.now();
+    const entry: ConnectionRecord = {
+      service: protocol.service,
+      client: formatAddress(client.remoteAddress, client.remotePort),
+      identity: 'anonymous',
+      bytesFromClient: 0,
+      bytesFromServer: 0,
+      durationMs: 0,
+      outcome: 'error',
+    };
+    client.setNoDelay(true);
+    // Until the relay starts, a client that says nothing is still bounded by the idle limit.
+    client.setTimeout(limits.idleTimeoutMs, () => client.destroy());
+    try {
+      const identity: Identity = context.identify(client);
+      entry.identity = describeIdentity(identity);
+      const decision: AccessDecision = context.authorize(identity, protocol.service);
+      entry.rule = decision.rule;
+      if (!decision.allow) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', decision.reason);
+      const candidates = await context.resolve(protocol.service, identity);
+      const { socket: upstream, server } = await connectFirst(protocol.service, candidates, {
+        connectTimeoutMs: limits.connectTimeoutMs,
+        report: (tried: ServerInfo, failure) => context.reportHealth(protocol.service, tried, failure),
+      });
+      entry.server = formatAddress(server.host, server.port);
+      if (client.destroyed) {
+        upstream.destroy();
+        entry.reason = 'client left before the server answered';
+      } else {
+        client.setTimeout(0);
+        const result = await relay(client, upstream, limits.idleTimeoutMs);
+        entry.outcome = 'relayed';
+        entry.bytesFromClient = result.bytesFromClient;
+        entry.bytesFromServer = result.bytesFromServer;
+        if (result.end !== 'closed') entry.reason = result.end;
+      }
+    } catch (thrown) {
+      const error = asRoamgateError(thrown);
+      entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' ? 'refused' : error.code === 'ROAMGATE_SOURCE_FAILED' ? 'error' : 'unreachable';
+      entry.reason = error.message;
+      if (!client.destroyed) {
+        client.end(protocol.refusal(error));
+        client.setTimeout(REFUSAL_LINGER_MS, () => client.destroy());
+      }
+      await new Promise<void>((resolve) => (client.closed ? resolve() : client.once('close', () => resolve())));
+    } finally {
+      entry.durationMs = Date.now() - started;
+      context.record(entry);
+    }
+  };
+}

@@ -1,0 +1,70 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export interface TcpListenerOptions {
+  host: string;
+  port: number;
+  maxClients: number;
+  /** Handles one accepted connection; resolves when it is over. Must not reject. */
+  handle: (socket: Socket) => Promise<void>;
+  /** Answers a client over the limit (in its protocol) before it is closed. */
+  refuseExcess: (socket: Socket) => void;
+}
+
+/**
+ * One TCP port: accepts, enforces the client limit, tracks live connections
+ * so that close() can stop accepting, let them finish for a grace period and
+ * then cut what is left.
+ */
+export class TcpListener {
+  private readonly server: Server;
+  private readonly live = new Map<Socket, Promise<void>>();
+
+  constructor(private readonly options: TcpListenerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  /** Live connections right now. */
+  get connections(): number {
+    return this.live.size;
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.server.removeListener('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | null {
+    return (this.server.address() as AddressInfo | null) ?? null;
+  }
+
+  /** Stops accepting; waits up to `graceMs` for live connections, then destroys them. */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.live.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.all(this.live.values()), grace]);
+      clearTimeout(timer);
+      for (const socket of this.live.keys()) socket.destroy();
+      await Promise.all(this.live.values());
+    }
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => undefined);
+    if (this.live.size >= this.options.maxClients) {
+      this.options.refuseExcess(socket);
+      return;
+    }
+    const done = this.options.handle(socket).finally(() => this.live.delete(socket));
+    this.live.set(socket, done);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Stable error codes. Callers branch on `code`, never on message text.
+ * Each protocol maps these codes to its own wire reply in one place
+ * (`protocols/<protocol>/replies.ts`).
+ */
+export type RoamgateErrorCode =
+  | 'ROAMGATE_INVALID_OPTIONS'
+  | 'ROAMGATE_ACCESS_DENIED'
+  | 'ROAMGATE_NO_SERVER'
+  | 'ROAMGATE_UPSTREAM_REFUSED'
+  | 'ROAMGATE_UPSTREAM_TIMEOUT'
+  | 'ROAMGATE_DESTINATION_REFUSED'
+  | 'ROAMGATE_TOO_MANY_CLIENTS'
+  | 'ROAMGATE_SHUTTING_DOWN'
+  | 'ROAMGATE_BAD_REQUEST'
+  | 'ROAMGATE_SOURCE_FAILED';
+
+/**
+ * The one error base of roamgate.
+ * @example
+ * try { roamgate(opts) } catch (e) { if (isRoamgateError(e) && e.code === 'ROAMGATE_INVALID_OPTIONS') ... }
+ */
+export class RoamgateError extends Error {
+  readonly code: RoamgateErrorCode;
+  constructor(code: RoamgateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RoamgateError';
+    this.code = code;
+  }
+}
+
+/** Type guard for {@link RoamgateError}. */
+export function isRoamgateError(value: unknown): value is RoamgateError {
+  return value instanceof RoamgateError;
+}

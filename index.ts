@@ -1,0 +1,11 @@
+/**
+ * roamgate: an Express gateway plugin that relays SMTP, POP3, NNTP and web
+ * proxy traffic to the servers its server-info table names.
+ */
+export { roamgate } from './plugin/roamgate';
+export type { Roamgate } from './plugin/roamgate';
+export type { RoamgateOptions, Logger, AccessRule } from './plugin/options';
+export type { ServerInfo, ServerInfoSource, ServerEntry, ServerTable, Identity } from './sources/server-info-source';
+export { RoamgateError, isRoamgateError } from './errors';
+export type { RoamgateErrorCode } from './errors';
+export * as defaults from './plugin/defaults';

@@ -1,0 +1,18 @@
+/** Defaults of every option, in one place. Times are in milliseconds unless named otherwise. */
+
+/** Address adapters bind to when an adapter names no host. */
+export const DEFAULT_ADAPTER_HOST = '127.0.0.1';
+/** Connect time allowed to one server before the next is tried. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** A relay with no traffic either way for this long is closed (10 minutes; SMTP servers wait 5). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+/** Simultaneous clients per adapter; more are refused in their protocol. */
+export const DEFAULT_MAX_CLIENTS = 1_000;
+/** Largest HTTP request head the web proxy accepts (bytes). */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/** How long close() lets open relays finish before cutting them. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** TTL a registration gets when it names none (seconds). */
+export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
+/** Largest JSON body the management API reads. */
+export const MAX_API_BODY = '16kb';

@@ -1,0 +1,89 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { HealthMonitor } from '../../sources/health-monitor';
+import { MAX_REGISTRATION_TTL_SECONDS, type RegistrySource } from '../../sources/registry-source';
+import type { ServerInfoSource } from '../../sources/server-info-source';
+import { serverSchema, serviceNameSchema } from '../../sources/table-schema';
+import { requireAdmin } from '../admin-auth';
+import { parseBody } from '../api-errors';
+import { secretMatches } from '../secret-compare';
+
+export interface ServersRouteDeps {
+  adminToken?: string;
+  registrationSecret?: string;
+  defaultTtlSeconds: number;
+  table: ServerInfoSource;
+  registry: RegistrySource;
+  health: HealthMonitor;
+}
+
+const addSchema = z.strictObject({ service: serviceNameSchema, ...serverSchema.shape });
+const registerSchema = z.strictObject({
+  secret: z.string(),
+  ...addSchema.shape,
+  ttlSeconds: z.int().min(1).max(MAX_REGISTRATION_TTL_SECONDS).optional(),
+});
+const deregisterSchema = z.strictObject({ secret: z.string(), service: serviceNameSchema, host: z.string(), port: z.int().min(1).max(65535) });
+
+/**
+ * The server-info table's routes:
+ *   GET    /servers           (admin) every entry with its origin and health
+ *   POST   /servers           (admin) add { service, host, port, priority }
+ *   DELETE /servers/:id       (admin) remove an entry added through the API or registered
+ *   POST   /servers/register  a server registers itself or renews (heartbeat) with the registration secret
+ *   DELETE /servers/register  a server leaves the table
+ */
+export function serversRoutes(deps: ServersRouteDeps): Router {
+  const router = Router();
+  const admin = requireAdmin(deps.adminToken);
+
+  router.post('/servers/register', (req, res) => {
+    if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+    const body = parseBody(registerSchema, req.body, res);
+    if (!body) return;
+    if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    const ttlSeconds = body.ttlSeconds ?? deps.defaultTtlSeconds;
+    const { entry, created } = deps.registry.register({ service: body.service, host: body.host, port: body.port, priority: body.priority, ttlSeconds });
+    res.status(created ? 201 : 200).json({ id: entry.id, service: entry.service, ttlSeconds, expiresAt: new Date(entry.expiresAt!).toISOString(), renewed: !created });
+  });
+
+  router.delete('/servers/register', (req, res) => {
+    if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+    const body = parseBody(deregisterSchema, req.body, res);
+    if (!body) return;
+    if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    const entry = deps.registry.list().find((e) => e.origin === 'registered' && e.service === body.service && e.host.toLowerCase() === body.host.toLowerCase() && e.port === body.port);
+    if (!entry) return void res.status(404).json({ error: 'no such registration' });
+    deps.registry.remove(entry.id);
+    res.status(204).end();
+  });
+
+  router.get('/servers', admin, async (_req, res) => {
+    const entries = deps.table.list ? await deps.table.list() : [];
+    res.json({
+      servers: entries.map((entry) => ({
+        ...entry,
+        ...(entry.expiresAt === undefined ? {} : { expiresAt: new Date(entry.expiresAt).toISOString() }),
+        health: deps.health.statusOf(entry.service, entry),
+      })),
+    });
+  });
+
+  router.post('/servers', admin, (req, res) => {
+    const body = parseBody(addSchema, req.body, res);
+    if (!body) return;
+    const { entry, created } = deps.registry.add(body);
+    res.status(created ? 201 : 200).json(entry);
+  });
+
+  router.delete('/servers/:id', admin, async (req, res) => {
+    const id = String(req.params.id);
+    if (deps.registry.remove(id)) return void res.status(204).end();
+    const entries = deps.table.list ? await deps.table.list() : [];
+    const fixed = entries.find((entry) => entry.id === id);
+    if (fixed) return void res.status(409).json({ error: `entry comes from ${fixed.origin === 'file' ? 'the servers file' : 'the options'}; edit it there` });
+    res.status(404).json({ error: 'no such server entry' });
+  });
+
+  return router;
+}

@@ -1,0 +1,82 @@
+import express from 'express';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
+import pino from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { RoamgateError } from '../errors';
+import { describeZodError } from '../sources/table-schema';
+import type { RoamgateOptions } from './options';
+import { roamgate, type Roamgate } from './roamgate';
+
+/** Where the management HTTP server listens when the file says nothing. */
+export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8080 } as const;
+/** Where the plugin is mounted when the file says nothing. */
+export const DEFAULT_MOUNT = '/roamgate';
+
+const standaloneSchema = z.looseObject({
+  http: z.strictObject({ host: z.string().default(DEFAULT_HTTP.host), port: z.int().min(0).max(65535) }).default({ ...DEFAULT_HTTP }),
+  mount: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /').default(DEFAULT_MOUNT),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+/** A running standalone gateway. */
+export interface Standalone {
+  gateway: Roamgate;
+  http: Server;
+  httpAddress: AddressInfo;
+  adapters: Record<string, AddressInfo>;
+  mount: string;
+  close(): Promise<void>;
+}
+
+/** Reads a YAML/JSON config file into roamgate options; throws ROAMGATE_INVALID_OPTIONS naming the field. */
+export function readConfigFile(path: string): { http: { host: string; port: number }; mount: string; logLevel: string; options: RoamgateOptions } {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `cannot read ${path}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+  const parsed = standaloneSchema.safeParse(data ?? {});
+  if (!parsed.success) throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', describeZodError(parsed.error));
+  const { http, mount, log, ...rest } = parsed.data;
+  const options = rest as RoamgateOptions;
+  if (typeof options.serversFile === 'string') options.serversFile = resolvePath(dirname(path), options.serversFile);
+  return { http, mount, logLevel: log.level, options };
+}
+
+/** Builds an Express app from options, mounts the plugin, starts the HTTP server and the adapters. */
+export async function startStandalone(config: ReturnType<typeof readConfigFile>): Promise<Standalone> {
+  const logger = config.options.logger ?? pino({ name: 'roamgate', level: config.logLevel });
+  const gateway = roamgate({ ...config.options, logger });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(config.mount, gateway.router);
+  const http = await new Promise<Server>((resolve, reject) => {
+    const server = app.listen(config.http.port, config.http.host);
+    server.once('listening', () => resolve(server));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new RoamgateError('ROAMGATE_INVALID_OPTIONS', `http: cannot listen on ${config.http.host}:${config.http.port} (${error.code ?? error.message})`, { cause: error })),
+    );
+  });
+  gateway.attach(http);
+  let adapters: Record<string, AddressInfo>;
+  try {
+    adapters = await gateway.listen();
+  } catch (error) {
+    await gateway.close();
+    http.close();
+    throw error;
+  }
+  const close = async () => {
+    const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    await gateway.close();
+    http.closeAllConnections();
+    await httpClosed;
+  };
+  return { gateway, http, httpAddress: http.address() as AddressInfo, adapters, mount: config.mount, close };
+}

@@ -1,0 +1,48 @@
+import type { RoamgateError } from '../../errors';
+import { sanitizeReplyText } from '../reply-text';
+
+/** The HTTP status for a refusal: the one place HTTP turns error codes into statuses. */
+export function httpStatusFor(error: RoamgateError): number {
+  switch (error.code) {
+    case 'ROAMGATE_ACCESS_DENIED':
+    case 'ROAMGATE_DESTINATION_REFUSED':
+      return 403;
+    case 'ROAMGATE_BAD_REQUEST':
+      return 400;
+    case 'ROAMGATE_TOO_MANY_CLIENTS':
+    case 'ROAMGATE_SHUTTING_DOWN':
+      return 503;
+    case 'ROAMGATE_UPSTREAM_TIMEOUT':
+      return 504;
+    default:
+      return 502;
+  }
+}
+
+const REASON_PHRASES: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  431: 'Request Header Fields Too Large',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** A complete HTTP/1.1 response that closes the connection, for writing on a raw socket. */
+export function formatHttpResponse(status: number, text: string): string {
+  const body = sanitizeReplyText(text) + '\n';
+  return (
+    `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? 'Error'}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n' +
+    `X-Roamgate-Error: ${sanitizeReplyText(text).slice(0, 200)}\r\n` +
+    '\r\n' +
+    body
+  );
+}
+
+/** The raw HTTP response for a refusal. */
+export function httpRefusal(error: RoamgateError): string {
+  return formatHttpResponse(httpStatusFor(error), error.message);
+}

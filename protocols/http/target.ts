@@ -1,0 +1,63 @@
+import { isIP } from 'node:net';
+
+/** A destination named by a proxy request. `host` is a hostname or an IP literal without brackets. */
+export interface Destination {
+  host: string;
+  port: number;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+
+function parsePort(text: string): number | null {
+  if (!/^[0-9]{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : null;
+}
+
+/** Whether `host` is a syntactically valid hostname or IP address (IPv6 without brackets). */
+export function isValidHost(host: string): boolean {
+  return isIP(host) !== 0 || HOSTNAME.test(host);
+}
+
+/**
+ * Parses the authority of a CONNECT request (RFC 9110 9.3.6): `host:port` or
+ * `[ipv6]:port`. The port is required. Returns null for anything else.
+ */
+export function parseAuthority(authority: string): Destination | null {
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\]:([^:]*)$/.exec(authority);
+  if (bracketed) {
+    const port = parsePort(bracketed[2]);
+    return port !== null && isIP(bracketed[1]) === 6 ? { host: bracketed[1], port } : null;
+  }
+  const colon = authority.lastIndexOf(':');
+  if (colon <= 0) return null;
+  const host = authority.slice(0, colon);
+  const port = parsePort(authority.slice(colon + 1));
+  if (port === null || host.includes(':') || !isValidHost(host)) return null;
+  return { host, port };
+}
+
+/** A parsed absolute-form request target (`GET http://host:port/path HTTP/1.1`). */
+export interface AbsoluteTarget extends Destination {
+  /** origin-form path and query to send to an origin server */
+  path: string;
+}
+
+/**
+ * Parses an absolute-form request target of a forward proxy request. Only
+ * `http:` is relayed this way (HTTPS goes through CONNECT). Returns null otherwise.
+ */
+export function parseAbsoluteTarget(target: string): AbsoluteTarget | null {
+  if (!/^http:\/\//i.test(target)) return null;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return null;
+  }
+  if (url.username || url.password) return null;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (!isValidHost(host)) return null;
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { host, port, path: `${url.pathname}${url.search}` || '/' };
+}

@@ -1,0 +1,47 @@
+/** Default longest line (bytes, without CRLF) a line reader accepts. RFC 5321 allows 512 for commands. */
+export const DEFAULT_MAX_LINE_LENGTH = 2048;
+
+export type LineEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
+
+/**
+ * Splits a byte stream into CRLF- (or bare LF-) terminated lines with a hard
+ * length limit, so a peer cannot grow our buffer without bound. Pure: feed it
+ * chunks, get lines back.
+ */
+export class LineReader {
+  private pending: Buffer = Buffer.alloc(0);
+  private overflowed = false;
+
+  constructor(readonly maxLineLength: number = DEFAULT_MAX_LINE_LENGTH) {}
+
+  /** Bytes buffered and not yet returned as a line. Never exceeds maxLineLength + 1. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** Feeds a chunk; returns the complete lines it finished (without the line ending). */
+  push(chunk: Buffer): LineEvent[] {
+    const events: LineEvent[] = [];
+    if (this.overflowed) return events;
+    let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      const newline = data.indexOf(0x0a);
+      if (newline === -1) break;
+      const end = newline > 0 && data[newline - 1] === 0x0d ? newline - 1 : newline;
+      if (end > this.maxLineLength) return this.overflow(events);
+      events.push({ kind: 'line', line: data.subarray(0, end).toString('latin1') });
+      data = data.subarray(newline + 1);
+    }
+    // A trailing CR may be the first half of CRLF, so allow one byte more.
+    if (data.length > this.maxLineLength + 1) return this.overflow(events);
+    this.pending = Buffer.from(data);
+    return events;
+  }
+
+  private overflow(events: LineEvent[]): LineEvent[] {
+    this.overflowed = true;
+    this.pending = Buffer.alloc(0);
+    events.push({ kind: 'too-long' });
+    return events;
+  }
+}

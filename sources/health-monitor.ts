@@ -1,0 +1,121 @@
+import { connect } from 'node:net';
+import { hasGreeting, isReadyGreeting, quitCommand } from '../protocols/greeting';
+import { LineReader } from '../protocols/line-reader';
+import type { ServerEntry, ServerInfoSource } from './server-info-source';
+import { serverKey } from './server-info-source';
+
+/** Default time between health probes of every server (ms). */
+export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
+/** Default time a probe may take: connect plus greeting (ms). */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 3_000;
+/** Longest greeting line a probe reads. */
+export const HEALTH_GREETING_MAX_LENGTH = 1024;
+
+export type HealthState = 'healthy' | 'unhealthy' | 'unknown';
+
+export interface HealthStatus {
+  state: HealthState;
+  /** When the state was last set (ms since the epoch). */
+  checkedAt?: number;
+  /** Why it is unhealthy. */
+  reason?: string;
+}
+
+/**
+ * Probes a server once: TCP connect, and for the line protocols a valid
+ * greeting (then QUIT). Resolves to null when healthy, else the reason.
+ */
+export function probeServer(service: string, host: string, port: number, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const finish = (reason: string | null) => {
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      socket.on('error', () => undefined);
+      if (reason === null && hasGreeting(service)) socket.end(quitCommand(service));
+      else socket.destroy();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => finish(`no ${hasGreeting(service) ? 'greeting' : 'connection'} within ${timeoutMs} ms`), timeoutMs);
+    timer.unref();
+    socket.once('error', (error: NodeJS.ErrnoException) => finish(`connect failed: ${error.code ?? error.message}`));
+    socket.once('connect', () => {
+      if (!hasGreeting(service)) return finish(null);
+      const reader = new LineReader(HEALTH_GREETING_MAX_LENGTH);
+      socket.on('data', (chunk: Buffer) => {
+        const [first] = reader.push(chunk);
+        if (!first) return;
+        if (first.kind === 'too-long') return finish('greeting line too long');
+        finish(isReadyGreeting(service, first.line) ? null : `unexpected greeting: ${first.line.slice(0, 80)}`);
+      });
+      socket.once('end', () => finish('closed before greeting'));
+    });
+  });
+}
+
+export interface HealthMonitorOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  onChange?: (entry: { service: string; host: string; port: number }, status: HealthStatus) => void;
+}
+
+/**
+ * Keeps a health state for every server a source lists: probes them all
+ * periodically, and takes passive reports from relays (a failed connect
+ * marks a server unhealthy at once; a successful one marks it healthy).
+ */
+export class HealthMonitor {
+  private readonly states = new Map<string, HealthStatus>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly source: ServerInfoSource, private readonly options: HealthMonitorOptions) {}
+
+  /** Starts periodic probing (the first round right away). */
+  start(): void {
+    if (this.timer) return;
+    void this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  statusOf(service: string, server: { host: string; port: number }): HealthStatus {
+    return this.states.get(serverKey(service, server)) ?? { state: 'unknown' };
+  }
+
+  report(service: string, server: { host: string; port: number }, reason: string | null): void {
+    const key = serverKey(service, server);
+    const previous = this.states.get(key);
+    const status: HealthStatus = reason === null ? { state: 'healthy', checkedAt: Date.now() } : { state: 'unhealthy', checkedAt: Date.now(), reason };
+    this.states.set(key, status);
+    if (previous?.state !== status.state) this.options.onChange?.({ service, host: server.host, port: server.port }, status);
+  }
+
+  /** Probes every listed server once, concurrently; resolves when all are done. */
+  checkAll(): Promise<void> {
+    this.running ??= this.probeEverything().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async probeEverything(): Promise<void> {
+    let entries: ServerEntry[];
+    try {
+      entries = this.source.list ? await this.source.list() : [];
+    } catch {
+      return;
+    }
+    const unique = new Map(entries.map((entry) => [serverKey(entry.service, entry), entry]));
+    await Promise.all(
+      [...unique.values()].map(async (entry) => {
+        this.report(entry.service, entry, await probeServer(entry.service, entry.host, entry.port, this.options.timeoutMs));
+      }),
+    );
+  }
+}

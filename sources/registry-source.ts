@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import type { ServerEntry, ServerInfo, ServerInfoSource } from './server-info-source';
+
+/** Registrations may ask for at most this TTL (seconds). */
+export const MAX_REGISTRATION_TTL_SECONDS = 86_400;
+/** How often lapsed registrations are swept out, so listeners hear of it (ms). */
+export const REGISTRY_SWEEP_INTERVAL_MS = 1000;
+
+export interface RegistryOptions {
+  now?: () => number;
+  sweepIntervalMs?: number;
+}
+
+export interface RegistrationRequest extends ServerInfo {
+  service: string;
+  ttlSeconds: number;
+}
+
+/**
+ * Servers added at run time: by self-registration (with a TTL renewed by
+ * heartbeat, i.e. registering again) and by an admin through the API (no TTL).
+ */
+export class RegistrySource implements ServerInfoSource {
+  private readonly entries = new Map<string, ServerEntry>();
+  private readonly listeners = new Set<() => void>();
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: RegistryOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? REGISTRY_SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /** Registers or renews a server; returns the entry and whether it is new. */
+  register(request: RegistrationRequest): { entry: ServerEntry; created: boolean } {
+    return this.put('registered', request, this.now() + request.ttlSeconds * 1000);
+  }
+
+  /** Adds (or updates) an admin entry, which does not lapse. */
+  add(server: ServerInfo & { service: string }): { entry: ServerEntry; created: boolean } {
+    return this.put('admin', server, undefined);
+  }
+
+  /** Removes an entry by id; returns whether one was removed. */
+  remove(id: string): boolean {
+    const removed = this.entries.delete(id);
+    if (removed) this.emit();
+    return removed;
+  }
+
+  /** Finds a live entry by id. */
+  get(id: string): ServerEntry | undefined {
+    const entry = this.entries.get(id);
+    return entry && !this.lapsed(entry) ? entry : undefined;
+  }
+
+  resolve(service: string): ServerInfo[] {
+    return this.list().filter((entry) => entry.service === service);
+  }
+
+  list(): ServerEntry[] {
+    return [...this.entries.values()].filter((entry) => !this.lapsed(entry));
+  }
+
+  watch(onChange: () => void): () => void {
+    this.listeners.add(onChange);
+    return () => this.listeners.delete(onChange);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.listeners.clear();
+  }
+
+  /** Drops lapsed registrations; returns how many. */
+  sweep(): number {
+    let dropped = 0;
+    for (const [id, entry] of this.entries) {
+      if (this.lapsed(entry)) {
+        this.entries.delete(id);
+        dropped++;
+      }
+    }
+    if (dropped) this.emit();
+    return dropped;
+  }
+
+  private put(origin: 'registered' | 'admin', server: ServerInfo & { service: string }, expiresAt: number | undefined) {
+    const id = `${origin}:${createHash('sha256').update(`${server.service}|${server.host.toLowerCase()}|${server.port}`).digest('hex').slice(0, 16)}`;
+    const created = !this.entries.has(id);
+    const entry: ServerEntry = { id, origin, service: server.service, host: server.host, port: server.port, priority: server.priority, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    this.entries.set(id, entry);
+    if (created) this.emit();
+    return { entry, created };
+  }
+
+  private lapsed(entry: ServerEntry): boolean {
+    return entry.expiresAt !== undefined && entry.expiresAt <= this.now();
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
