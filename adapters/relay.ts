@@ -36,7 +36,9 @@ export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): 
       });
       from.once('close', () => {
         from.setTimeout(0);
-        // Let what is already queued reach the other side, then close it.
+        // Let what is already queued reach the other side, then close it. Keep reading
+        // it (and discard), or its own end would never be seen once unpiped.
+        to.resume();
         if (!to.destroyed && to.writable) to.end();
         settle();
       });

@@ -123,7 +123,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     if (!table.success) invalid(describeZodError(table.error, 'servers'));
     normalizedServers = deepFreeze({ table: table.data });
   }
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof (logger as Logger).info !== 'function')) invalid('logger: must be a pino logger (an object with info, warn and error)');
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || ['info', 'warn', 'error'].some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function'))) invalid('logger: must be a pino logger (an object with info, warn and error)');
 
   let httpProxy: HttpProxyAdapterOptions | undefined;
   if (adapters['http-proxy']) {
@@ -138,7 +138,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   }
   const ports = Object.entries(adapters).filter(([, adapter]) => adapter && adapter.port !== 0);
   for (const [name, adapter] of ports) {
-    const clash = ports.find(([other, candidate]) => other !== name && candidate!.port === adapter!.port && candidate!.host === adapter!.host);
+    const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+    const clash = ports.find(([other, candidate]) => other !== name && candidate!.port === adapter!.port && (candidate!.host === adapter!.host || wildcard(candidate!.host) || wildcard(adapter!.host)));
     if (clash) invalid(`adapters.${name}.port: ${adapter!.port} is also adapters.${clash[0]}.port`);
   }
   const normalizedAdapters: NormalizedOptions['adapters'] = { smtp: adapters.smtp, pop3: adapters.pop3, nntp: adapters.nntp, 'http-proxy': httpProxy };

@@ -7,5 +7,9 @@ export const MAX_REPLY_TEXT_LENGTH = 400;
  */
 export function sanitizeReplyText(text: string): string {
   const clean = text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
-  return clean.length > MAX_REPLY_TEXT_LENGTH ? clean.slice(0, MAX_REPLY_TEXT_LENGTH - 3) + '...' : clean;
+  if (clean.length <= MAX_REPLY_TEXT_LENGTH) return clean;
+  let cut = clean.slice(0, MAX_REPLY_TEXT_LENGTH - 3);
+  // Never cut through a surrogate pair.
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut + '...';
 }

@@ -8,6 +8,8 @@ import { serverKey } from './server-info-source';
 export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
 /** Default time a probe may take: connect plus greeting (ms). */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 3_000;
+/** How long a probe waits for the server to hang up after QUIT (ms). */
+export const PROBE_QUIT_LINGER_MS = 1_000;
 /** Longest greeting line a probe reads. */
 export const HEALTH_GREETING_MAX_LENGTH = 1024;
 
@@ -32,8 +34,11 @@ export function probeServer(service: string, host: string, port: number, timeout
       clearTimeout(timer);
       socket.removeAllListeners('data');
       socket.on('error', () => undefined);
-      if (reason === null && hasGreeting(service)) socket.end(quitCommand(service));
-      else socket.destroy();
+      if (reason === null && hasGreeting(service)) {
+        socket.end(quitCommand(service));
+        // A server that ignores QUIT is not left holding the probe's socket.
+        setTimeout(() => socket.destroy(), PROBE_QUIT_LINGER_MS).unref();
+      } else socket.destroy();
       resolve(reason);
     };
     const timer = setTimeout(() => finish(`no ${hasGreeting(service) ? 'greeting' : 'connection'} within ${timeoutMs} ms`), timeoutMs);

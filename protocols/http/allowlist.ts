@@ -1,3 +1,6 @@
+import { isIP } from 'node:net';
+import { isValidHost } from './target';
+
 /**
  * One allowlist entry, written `host:ports`: host is an exact name or IP,
  * `*.example.org` (any subdomain) or `*`; ports are `443`, `8000-8999` or `*`.
@@ -14,8 +17,11 @@ export interface AllowRule {
 export function parseAllowRule(entry: string): AllowRule {
   const match = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\*|[0-9]{1,5}(?:-[0-9]{1,5})?)$/.exec(entry.trim());
   if (!match) throw new Error(`"${entry}" is not host:port, host:low-high or host:*`);
-  let host = match[1].toLowerCase();
-  if (host.startsWith('[')) host = host.slice(1, -1);
+  let host = normalizeHost(match[1]);
+  if (host.startsWith('[')) {
+    host = host.slice(1, -1);
+    if (isIP(host) !== 6) throw new Error(`"${entry}": only IPv6 addresses are written in brackets`);
+  }
   let portMin = 1;
   let portMax = 65535;
   if (match[2] !== '*') {
@@ -25,9 +31,11 @@ export function parseAllowRule(entry: string): AllowRule {
     portMax = high;
   }
   if (host === '*') return { host: '', wildcard: 'any', portMin, portMax };
-  if (host.startsWith('*.')) return { host: host.slice(1), wildcard: 'suffix', portMin, portMax };
-  if (host.includes('*')) throw new Error(`"${entry}": a wildcard is allowed only as "*" or a leading "*."`);
-  return { host, wildcard: 'none', portMin, portMax };
+  const wildcard = host.startsWith('*.') ? 'suffix' : 'none';
+  const name = wildcard === 'suffix' ? host.slice(2) : host;
+  if (name.includes('*')) throw new Error(`"${entry}": a wildcard is allowed only as "*" or a leading "*."`);
+  if (!isValidHost(name)) throw new Error(`"${entry}": "${name}" is not a hostname or IP address`);
+  return { host: wildcard === 'suffix' ? `.${name}` : name, wildcard, portMin, portMax };
 }
 
 function normalizeHost(host: string): string {

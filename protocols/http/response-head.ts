@@ -1,9 +1,11 @@
 /** The end of an HTTP head in `buffer`: the index just past the blank line, or -1. */
 export function findHeadEnd(buffer: Buffer): number {
-  const crlf = buffer.indexOf('\r\n\r\n');
-  if (crlf !== -1) return crlf + 4;
-  const lf = buffer.indexOf('\n\n');
-  return lf === -1 ? -1 : lf + 2;
+  // The first empty line ends the head, whether its line ends are CRLF or bare LF.
+  for (let newline = buffer.indexOf(0x0a); newline !== -1; newline = buffer.indexOf(0x0a, newline + 1)) {
+    if (buffer[newline + 1] === 0x0a) return newline + 2;
+    if (buffer[newline + 1] === 0x0d && buffer[newline + 2] === 0x0a) return newline + 3;
+  }
+  return -1;
 }
 
 /** Parses an HTTP/1.x status line (`HTTP/1.1 200 Connection established`), or null. */

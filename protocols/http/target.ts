@@ -59,5 +59,6 @@ export function parseAbsoluteTarget(target: string): AbsoluteTarget | null {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (!isValidHost(host)) return null;
   const port = url.port === '' ? 80 : Number(url.port);
+  if (port < 1) return null;
   return { host, port, path: `${url.pathname}${url.search}` || '/' };
 }

@@ -1,0 +1,120 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { probeServer } from '../../sources/health-monitor';
+
+/** Test servers on 127.0.0.1:0 and every socket they accepted, all closed after the tests. */
+const servers: Server[] = [];
+const accepted: Socket[] = [];
+
+/** Starts a server that does `onConnection` with each client; resolves to its port. */
+async function serve(onConnection: (socket: Socket) => void): Promise<number> {
+  const server = createServer((socket) => {
+    accepted.push(socket);
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A port nothing listens on: bound once, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Greets with `greeting`; records what the client sends and closes on QUIT. */
+function greeter(greeting: string | Buffer, received: string[] = []) {
+  return (socket: Socket) => {
+    socket.write(greeting);
+    socket.on('data', (data) => {
+      received.push(data.toString('latin1'));
+      if (/QUIT\r\n/.test(received.join(''))) socket.end();
+    });
+  };
+}
+
+afterAll(async () => {
+  for (const socket of accepted) socket.destroy();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+describe('probeServer', () => {
+  test.each<[string, string, string]>([
+    ['smtp', '220 ready', '220 ready\r\n'],
+    ['smtp', 'a multi-line greeting', '220-mx.example.org\r\n220 ESMTP\r\n'],
+    ['pop3', '+OK', '+OK POP3 ready\r\n'],
+    ['nntp', '200', '200 news ready\r\n'],
+    ['nntp', '201 (read-only)', '201 read-only\n'],
+  ])('%s answering %s is healthy, and the probe says QUIT', async (service, _name, greeting) => {
+    const received: string[] = [];
+    const port = await serve(greeter(greeting, received));
+    expect(await probeServer(service, '127.0.0.1', port, 2000)).toBeNull();
+    await waitFor(() => received.join('') === 'QUIT\r\n');
+  });
+
+  test('a greeting split across packets is still read', async () => {
+    const port = await serve((socket) => {
+      socket.setNoDelay(true);
+      socket.write('22');
+      setTimeout(() => socket.write('0 slow\r\n'), 30);
+    });
+    expect(await probeServer('smtp', '127.0.0.1', port, 2000)).toBeNull();
+  });
+
+  test.each<[string, string, string]>([
+    ['smtp', '554 go away\r\n', 'unexpected greeting: 554 go away'],
+    ['pop3', '-ERR not now\r\n', 'unexpected greeting: -ERR not now'],
+    ['nntp', '400 service unavailable\r\n', 'unexpected greeting: 400 service unavailable'],
+    ['pop3', '220 mx.example.org ESMTP\r\n', 'unexpected greeting: 220 mx.example.org ESMTP'],
+  ])('%s answering %j is unhealthy', async (service, greeting, reason) => {
+    const port = await serve(greeter(greeting));
+    expect(await probeServer(service, '127.0.0.1', port, 2000)).toBe(reason);
+  });
+
+  test('an unexpected greeting is quoted at most 80 characters long', async () => {
+    const port = await serve(greeter(`554 ${'x'.repeat(200)}\r\n`));
+    expect(await probeServer('smtp', '127.0.0.1', port, 2000)).toBe(`unexpected greeting: 554 ${'x'.repeat(76)}`);
+  });
+
+  test('a greeting line past the limit is unhealthy', async () => {
+    const port = await serve(greeter('220 ' + 'x'.repeat(5000)));
+    expect(await probeServer('smtp', '127.0.0.1', port, 2000)).toBe('greeting line too long');
+  });
+
+  test('a server that never greets times out', async () => {
+    const port = await serve(() => undefined);
+    const started = Date.now();
+    expect(await probeServer('smtp', '127.0.0.1', port, 200)).toBe('no greeting within 200 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  test('a server that closes before greeting is unhealthy', async () => {
+    const port = await serve((socket) => socket.end());
+    expect(await probeServer('pop3', '127.0.0.1', port, 2000)).toBe('closed before greeting');
+  });
+
+  test('a closed port is refused', async () => {
+    expect(await probeServer('smtp', '127.0.0.1', await closedPort(), 2000)).toBe('connect failed: ECONNREFUSED');
+  });
+
+  test('a service without a greeting is healthy once connected, without waiting for data', async () => {
+    const port = await serve(() => undefined);
+    expect(await probeServer('http-proxy', '127.0.0.1', port, 2000)).toBeNull();
+  });
+
+  test('a service without a greeting on a closed port is refused', async () => {
+    expect(await probeServer('http-proxy', '127.0.0.1', await closedPort(), 2000)).toBe('connect failed: ECONNREFUSED');
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
