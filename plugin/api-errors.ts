@@ -1,10 +1,11 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { issuePath } from '../sources/table-schema';
 
 /** Sends `400 { error, field }` for the first problem zod found in a request body. */
 export function sendValidationError(res: Response, error: z.ZodError): void {
   const issue = error.issues[0];
-  const field = issue.path.map(String).join('.') || '(body)';
+  const field = issuePath(issue) || '(body)';
   res.status(400).json({ error: `${field}: ${issue.message}`, field });
 }
 

@@ -18,6 +18,13 @@ export const serverTableSchema = z.record(serviceNameSchema, z.array(serverSchem
 /** Formats the first zod issue as `path: message` so the user sees which field is wrong. */
 export function describeZodError(error: z.ZodError, prefix = ''): string {
   const issue = error.issues[0];
-  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  const path = [prefix, issuePath(issue)].filter(Boolean).join('.');
   return `${path || '(root)'}: ${issue.message}`;
+}
+
+/** The dotted path of a zod issue; for an unknown key, the path of that key. */
+export function issuePath(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') path.push(issue.keys[0]);
+  return path.join('.');
 }

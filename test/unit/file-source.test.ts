@@ -88,7 +88,7 @@ describe('FileSource', () => {
       ['a port out of range', 'smtp:\n  - host: mx\n    port: 70000\n', /: smtp\.0\.port: /],
       ['a port that is not a number', 'smtp:\n  - host: mx\n    port: twenty-five\n', /: smtp\.0\.port: /],
       ['a bad host in the second entry', 'pop3:\n  - { host: a, port: 110 }\n  - { host: "b c", port: 110 }\n', /: pop3\.1\.host: /],
-      ['an unknown field', 'smtp:\n  - { host: a, port: 25, weight: 3 }\n', /: smtp\.0: .*"weight"/],
+      ['an unknown field', 'smtp:\n  - { host: a, port: 25, weight: 3 }\n', /: smtp\.0\.weight: .*"weight"/],
       ['a list instead of a table', '- host: a\n  port: 25\n', /: \(root\): /],
     ])('%s', (_name, text, message) => {
       writeFileSync(path, FIRST);

@@ -1,0 +1,188 @@
+import request from 'supertest';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { RawClient, listenTcp } from '../helpers/net';
+
+const ADMIN = 'admin-token-for-tests-0123456789';
+const SECRET = 'registration-secret-0123456789';
+const auth = { Authorization: `Bearer ${ADMIN}` };
+
+// Distinctive loopback addresses: they must never appear where the gateway hides servers.
+const HIDDEN_SMTP = { host: '127.77.66.55', port: 25999 };
+const HIDDEN_POP3 = { host: '127.88.77.66', port: 11999 };
+
+describe('management API', () => {
+  let gw: TestGateway;
+  beforeEach(async () => {
+    gw = await startGateway({
+      adminToken: ADMIN,
+      registration: { secret: SECRET },
+      adapters: { smtp: { port: 0 }, pop3: { port: 0 } },
+      servers: { smtp: [HIDDEN_SMTP], pop3: [{ ...HIDDEN_POP3, priority: 5 }] },
+      access: [{ subject: 'anonymous', service: '*', allow: true }],
+    });
+  });
+  afterEach(() => gw.close());
+
+  describe('discovery', () => {
+    test('gateway mode names only the gateway adapters, never a server address', async () => {
+      const res = await request(gw.app).get('/roamgate/discover').set('Host', 'gw.example.test:8080').expect(200);
+      expect(res.body).toEqual({
+        mode: 'gateway',
+        services: { smtp: [{ host: 'gw.example.test', port: gw.ports.smtp }], pop3: [{ host: 'gw.example.test', port: gw.ports.pop3 }] },
+      });
+      expect(res.headers['cache-control']).toBe('no-store');
+      const text = JSON.stringify(res.body) + JSON.stringify(res.headers);
+      for (const hidden of [HIDDEN_SMTP, HIDDEN_POP3]) {
+        expect(text).not.toContain(hidden.host);
+        expect(text).not.toContain(String(hidden.port));
+      }
+    });
+
+    test('gateway mode hides registered and admin-added servers too', async () => {
+      await request(gw.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.99.1.2', port: 11919 }).expect(201);
+      await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'smtp', host: '127.99.3.4', port: 2599 }).expect(201);
+      const res = await request(gw.app).get('/roamgate/discover').expect(200);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.99\.|11919|2599/);
+    });
+
+    test('direct mode names the servers in the order to try them', async () => {
+      const direct = await startGateway({ mode: 'direct', servers: { smtp: [{ host: '127.0.0.9', port: 2600, priority: 20 }, { host: '127.0.0.8', port: 2601, priority: 10 }] } });
+      try {
+        const res = await request(direct.app).get('/roamgate/discover').expect(200);
+        expect(res.body).toEqual({ mode: 'direct', services: { smtp: [{ host: '127.0.0.8', port: 2601 }, { host: '127.0.0.9', port: 2600 }] } });
+      } finally {
+        await direct.close();
+      }
+    });
+  });
+
+  describe('admin protection', () => {
+    test.each([
+      ['get', '/roamgate/servers'],
+      ['post', '/roamgate/servers'],
+      ['delete', '/roamgate/servers/admin:abc'],
+    ] as const)('%s %s needs the admin token', async (method, path) => {
+      const none = await request(gw.app)[method](path).send({}).expect(401);
+      expect(none.body.error).toMatch(/admin token required/);
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      await request(gw.app)[method](path).set('Authorization', 'Bearer wrong-token-wrong-token').send({}).expect(403);
+    });
+
+    test('without a configured admin token the admin API is disabled, saying so', async () => {
+      const open = await startGateway({ servers: {} });
+      try {
+        const res = await request(open.app).get('/roamgate/servers').set(auth).expect(403);
+        expect(res.body.error).toMatch(/no adminToken configured/);
+      } finally {
+        await open.close();
+      }
+    });
+  });
+
+  describe('server-info table', () => {
+    test('lists every entry with origin and health, adds and removes through the API', async () => {
+      const listed = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
+      expect(listed.body.servers).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ service: 'smtp', ...HIDDEN_SMTP, priority: 10, origin: 'static', health: { state: 'unknown' } }),
+          expect.objectContaining({ service: 'pop3', ...HIDDEN_POP3, priority: 5, origin: 'static' }),
+        ]),
+      );
+      const added = await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'nntp', host: '127.0.0.1', port: 1190, priority: 3 }).expect(201);
+      expect(added.body).toMatchObject({ service: 'nntp', host: '127.0.0.1', port: 1190, priority: 3, origin: 'admin' });
+      const again = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
+      expect(again.body.servers.map((s: { id: string }) => s.id)).toContain(added.body.id);
+      await request(gw.app).delete(`/roamgate/servers/${added.body.id}`).set(auth).expect(204);
+      await request(gw.app).delete(`/roamgate/servers/${added.body.id}`).set(auth).expect(404);
+      const staticId = listed.body.servers[0].id;
+      const fixed = await request(gw.app).delete(`/roamgate/servers/${encodeURIComponent(staticId)}`).set(auth).expect(409);
+      expect(fixed.body.error).toMatch(/edit it there/);
+    });
+
+    test('health shows in the listing after a probe', async () => {
+      const smtp = await listenTcp((socket) => socket.end('220 healthy smtp\r\n'));
+      const checked = await startGateway({ adminToken: ADMIN, health: { enabled: true, intervalMs: 60_000, timeoutMs: 500 }, adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }, { host: '127.0.0.1', port: 1 }] } });
+      try {
+        let servers: Array<{ port: number; health: { state: string; reason?: string } }> = [];
+        for (let i = 0; i < 50 && (servers.length === 0 || servers.some((s) => s.health.state === 'unknown')); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          servers = (await request(checked.app).get('/roamgate/servers').set(auth)).body.servers;
+        }
+        expect(servers.find((s) => s.port === smtp.port)!.health.state).toBe('healthy');
+        expect(servers.find((s) => s.port === 1)!.health).toMatchObject({ state: 'unhealthy', reason: expect.stringMatching(/ECONNREFUSED/) });
+      } finally {
+        await checked.close();
+        await smtp.close();
+      }
+    });
+
+    test.each([
+      [{ service: 'smtp', host: '127.0.0.1' }, 'port'],
+      [{ service: 'smtp', host: '127.0.0.1', port: '25' }, 'port'],
+      [{ service: 'smtp', host: '127.0.0.1', port: 70000 }, 'port'],
+      [{ service: 'SMTP!', host: '127.0.0.1', port: 25 }, 'service'],
+      [{ service: 'smtp', host: 'bad host', port: 25 }, 'host'],
+      [{ service: 'smtp', host: '127.0.0.1', port: 25, priority: -1 }, 'priority'],
+      [{ service: 'smtp', host: '127.0.0.1', port: 25, extra: true }, 'extra'],
+    ])('bad input %j gets 400 naming %s', async (body, field) => {
+      const res = await request(gw.app).post('/roamgate/servers').set(auth).send(body).expect(400);
+      expect(res.body.field).toBe(field);
+      expect(res.body.error).toMatch(new RegExp(`^${field.replace(/[()]/g, '\\$&')}`));
+    });
+
+    test('malformed JSON gets 400 and a huge body 413', async () => {
+      await request(gw.app).post('/roamgate/servers').set(auth).set('Content-Type', 'application/json').send('{"service":').expect(400);
+      const huge = await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'smtp', host: 'x'.repeat(64 * 1024), port: 25 }).expect(413);
+      expect(huge.body.error).toMatch(/too large/);
+    });
+  });
+
+  describe('self-registration', () => {
+    test('a server registers, renews by heartbeat, and drops out when its TTL lapses', async () => {
+      const body = { secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 11919, ttlSeconds: 1 };
+      const first = await request(gw.app).post('/roamgate/servers/register').send(body).expect(201);
+      expect(first.body).toMatchObject({ service: 'nntp', ttlSeconds: 1, renewed: false });
+      const renewed = await request(gw.app).post('/roamgate/servers/register').send(body).expect(200);
+      expect(renewed.body).toMatchObject({ id: first.body.id, renewed: true });
+      const listed = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
+      expect(listed.body.servers).toEqual(expect.arrayContaining([expect.objectContaining({ id: first.body.id, origin: 'registered', expiresAt: expect.any(String) })]));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const after = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
+      expect(after.body.servers.map((s: { id: string }) => s.id)).not.toContain(first.body.id);
+    });
+
+    test('a registered server is used by the adapters, and deregistering removes it', async () => {
+      const nntp = await listenTcp((socket) => socket.end('200 registered news server\r\n'));
+      const withNntp = await startGateway({ registration: { secret: SECRET }, adapters: { nntp: { port: 0 } }, access: [{ subject: 'anonymous', service: 'nntp', allow: true }] });
+      try {
+        let client = await RawClient.open(withNntp.ports.nntp);
+        await client.closed;
+        expect(client.received).toMatch(/^400 no nntp server is configured/);
+        await request(withNntp.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port }).expect(201);
+        client = await RawClient.open(withNntp.ports.nntp);
+        await client.closed;
+        expect(client.received).toBe('200 registered news server\r\n');
+        await request(withNntp.app).delete('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port }).expect(204);
+        client = await RawClient.open(withNntp.ports.nntp);
+        await client.closed;
+        expect(client.received).toMatch(/^400 /);
+      } finally {
+        await withNntp.close();
+        await nntp.close();
+      }
+    });
+
+    test('a wrong secret is refused; without a configured secret registration is disabled', async () => {
+      const res = await request(gw.app).post('/roamgate/servers/register').send({ secret: 'wrong', service: 'nntp', host: '127.0.0.1', port: 119 }).expect(403);
+      expect(res.body.field).toBe('secret');
+      await request(gw.app).post('/roamgate/servers/register').send({ service: 'nntp', host: '127.0.0.1', port: 119 }).expect(400);
+      const closed = await startGateway({ servers: {} });
+      try {
+        const disabled = await request(closed.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 119 }).expect(403);
+        expect(disabled.body.error).toMatch(/registration disabled/);
+      } finally {
+        await closed.close();
+      }
+    });
+  });
+});
