@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
+import type { LiveRelay } from './live-relays';
 
 /** The access decision for one connection. */
 export interface AccessDecision {
@@ -47,12 +48,19 @@ export interface GatewayContext {
   record(entry: ConnectionRecord): void;
   /** Ports this gateway listens on; never a proxy destination on a local address. */
   ownPorts(): ReadonlySet<number>;
+  /** Registers an open relay so a lease revocation or rule change can close it; returns its removal. */
+  track(relay: LiveRelay): () => void;
 }
 
 /** `host:port`, with IPv6 hosts bracketed. */
 export function formatAddress(host: string | undefined, port: number | undefined): string {
   if (!host) return 'unknown';
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The refusal for a denied decision: anonymous clients are told a login may help. */
+export function denial(identity: Identity, decision: AccessDecision): RoamgateError {
+  return new RoamgateError(identity.kind === 'anonymous' ? 'ROAMGATE_LOGIN_REQUIRED' : 'ROAMGATE_ACCESS_DENIED', decision.reason);
 }
 
 /** Describes an identity for the record. */

@@ -9,7 +9,7 @@ import type { Identity } from '../sources/server-info-source';
 import { connectFirst, connectWithTimeout } from './connect-upstream';
 import { checkDestination } from './destination-check';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, describeIdentity, formatAddress } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
 import { relay } from './relay';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
@@ -63,7 +63,7 @@ export class HttpProxyAdapter {
     entry.identity = describeIdentity(identity);
     const decision = this.context.authorize(identity, HTTP_PROXY_SERVICE);
     entry.rule = decision.rule;
-    if (!decision.allow) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', decision.reason);
+    if (!decision.allow) throw denial(identity, decision);
     return identity;
   }
 
@@ -85,7 +85,7 @@ export class HttpProxyAdapter {
     let failure: RoamgateError | undefined;
     if (error !== undefined) {
       failure = asRoamgateError(error);
-      entry.outcome = failure.code === 'ROAMGATE_ACCESS_DENIED' || failure.code === 'ROAMGATE_DESTINATION_REFUSED' || failure.code === 'ROAMGATE_BAD_REQUEST' ? 'refused' : 'unreachable';
+      entry.outcome = failure.code === 'ROAMGATE_ACCESS_DENIED' || failure.code === 'ROAMGATE_LOGIN_REQUIRED' || failure.code === 'ROAMGATE_DESTINATION_REFUSED' || failure.code === 'ROAMGATE_BAD_REQUEST' ? 'refused' : 'unreachable';
       entry.reason = failure.message;
     }
     entry.durationMs = Date.now() - started;
@@ -103,11 +103,13 @@ export class HttpProxyAdapter {
       const identity = this.admit(client, entry);
       const opened = await this.open(identity, destination, entry);
       upstream = opened.socket;
+      const tunnelEnd = opened.socket;
       if (opened.viaProxy) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
       if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
-      const result = await relay(client, upstream, this.limits.idleTimeoutMs);
+      const untrack = this.context.track({ service: HTTP_PROXY_SERVICE, identity, close: (reason) => this.cut(entry, reason, client, tunnelEnd) });
+      const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
       entry.outcome = 'relayed';
       entry.bytesFromClient = result.bytesFromClient;
       entry.bytesFromServer = result.bytesFromServer;
@@ -118,6 +120,13 @@ export class HttpProxyAdapter {
       if (client.writable) client.end(httpRefusal(failure));
       else client.destroy();
     }
+  }
+
+  /** Cuts a relay that is no longer allowed (its lease ended, or a rule changed). */
+  private cut(entry: ConnectionRecord, reason: string, client: Socket, upstream: Socket): void {
+    entry.reason = reason;
+    client.destroy();
+    upstream.destroy();
   }
 
   /** Asks an upstream proxy for a tunnel; resolves once it answers 2xx. Bytes after its reply head are kept for the relay. */
@@ -163,6 +172,7 @@ export class HttpProxyAdapter {
     const started = Date.now();
     const entry = this.newRecord(req.socket);
     let upstream: Socket | undefined;
+    let untrack = () => {};
     try {
       const target = parseAbsoluteTarget(req.url ?? '');
       if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
@@ -170,6 +180,7 @@ export class HttpProxyAdapter {
       const opened = await this.open(identity, target, entry);
       const socket = opened.socket;
       upstream = socket;
+      untrack = this.context.track({ service: HTTP_PROXY_SERVICE, identity, close: (reason) => this.cut(entry, reason, req.socket, socket) });
       socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
       const headers = endToEndHeaders(req.rawHeaders);
       const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;
@@ -185,16 +196,24 @@ export class HttpProxyAdapter {
         res.once('close', resolve);
         response.once('error', () => res.destroy());
       });
+      untrack();
       entry.outcome = 'relayed';
       entry.bytesFromClient = socket.bytesWritten;
       entry.bytesFromServer = socket.bytesRead;
       socket.destroy();
       this.finish(entry, started);
     } catch (error) {
+      untrack();
       upstream?.destroy();
       const failure = this.finish(entry, started, error)!;
       if (res.headersSent) return void res.destroy();
-      res.writeHead(httpStatusFor(failure), { 'content-type': 'text/plain; charset=utf-8', connection: 'close', 'x-roamgate-error': failure.code });
+      const status = httpStatusFor(failure);
+      res.writeHead(status, {
+        'content-type': 'text/plain; charset=utf-8',
+        connection: 'close',
+        'x-roamgate-error': failure.code,
+        ...(status === 407 ? { 'proxy-authenticate': 'Bearer realm="roamgate"' } : {}),
+      });
       res.end(`${failure.message}\n`);
     }
   }

@@ -3,7 +3,7 @@ import { RoamgateError } from '../errors';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
 import { connectFirst } from './connect-upstream';
 import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, describeIdentity, formatAddress } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
 import { relay } from './relay';
 
 /** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
@@ -42,7 +42,7 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
       entry.identity = describeIdentity(identity);
       const decision: AccessDecision = context.authorize(identity, protocol.service);
       entry.rule = decision.rule;
-      if (!decision.allow) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', decision.reason);
+      if (!decision.allow) throw denial(identity, decision);
       const candidates = await context.resolve(protocol.service, identity);
       const { socket: upstream, server } = await connectFirst(protocol.service, candidates, {
         connectTimeoutMs: limits.connectTimeoutMs,
@@ -54,15 +54,24 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
         entry.reason = 'client left before the server answered';
       } else {
         client.setTimeout(0);
-        const result = await relay(client, upstream, limits.idleTimeoutMs);
+        const untrack = context.track({
+          service: protocol.service,
+          identity,
+          close: (reason) => {
+            entry.reason = reason;
+            client.destroy();
+            upstream.destroy();
+          },
+        });
+        const result = await relay(client, upstream, limits.idleTimeoutMs).finally(untrack);
         entry.outcome = 'relayed';
         entry.bytesFromClient = result.bytesFromClient;
         entry.bytesFromServer = result.bytesFromServer;
-        if (result.end !== 'closed') entry.reason = result.end;
+        if (result.end !== 'closed') entry.reason ??= result.end;
       }
     } catch (thrown) {
       const error = asRoamgateError(thrown);
-      entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' ? 'refused' : error.code === 'ROAMGATE_SOURCE_FAILED' ? 'error' : 'unreachable';
+      entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' || error.code === 'ROAMGATE_LOGIN_REQUIRED' ? 'refused' : error.code === 'ROAMGATE_SOURCE_FAILED' ? 'error' : 'unreachable';
       entry.reason = error.message;
       if (!client.destroyed) {
         client.end(protocol.refusal(error));

@@ -16,3 +16,11 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
 /** Largest JSON body the management API reads. */
 export const MAX_API_BODY = '16kb';
+/** How long a lease lasts unless renewed (seconds): a working day. */
+export const DEFAULT_LEASE_TTL_SECONDS = 8 * 3600;
+/** How long a login page session lasts (seconds). */
+export const DEFAULT_SESSION_MAX_AGE_SECONDS = 8 * 3600;
+/** Failed logins per user name before further tries get 429 for the rest of the window. */
+export const DEFAULT_LOGIN_THROTTLE_PER_USER = { failures: 5, windowSeconds: 900 };
+/** Failed logins per source address before further tries get 429 for the rest of the window. */
+export const DEFAULT_LOGIN_THROTTLE_PER_ADDRESS = { failures: 20, windowSeconds: 900 };

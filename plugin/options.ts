@@ -7,6 +7,12 @@ import type { ServerInfoSource, ServerTable } from '../sources/server-info-sourc
 import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
+import { parsePasswordHash } from './password';
+import type { Store } from '../store/store';
+
+function isStore(value: unknown): value is Store {
+  return typeof value === 'object' && value !== null && typeof (value as Store).close === 'function' && typeof (value as Store).leases === 'object';
+}
 
 /** Something with pino's logging methods. */
 export interface Logger {
@@ -34,11 +40,24 @@ const httpProxyAdapterSchema = z.strictObject({
 });
 
 const subject = z.string().regex(/^(anonymous|authenticated|user:[^\s=]+|[A-Za-z0-9_.-]+=[^\s]*)$/, 'must be anonymous, authenticated, user:<id> or <attribute>=<value>');
-const accessRuleSchema = z.strictObject({
+export const accessRuleSchema = z.strictObject({
   subject,
   service: z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,31})$/, 'must be a service name or *'),
   allow: z.boolean(),
   reason: z.string().max(200).optional(),
+});
+
+const userSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1-64 letters, digits, dots, dashes, underscores or @'),
+  passwordHash: z.string().refine((hash) => parsePasswordHash(hash) !== null, 'must be a scrypt hash made by `roamgate users hash` (plain passwords are never accepted)'),
+  attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'attribute names are letters, digits, dots, dashes, underscores'), z.string().max(256)).default({}),
+  disabled: z.boolean().default(false),
+});
+
+const throttleSchema = z.strictObject({
+  /** Failed logins allowed per window before further tries are refused with 429. */
+  failures: z.int().min(1).max(10_000),
+  windowSeconds: z.int().min(1).max(86_400),
 });
 
 const optionsSchema = z.strictObject({
@@ -66,6 +85,23 @@ const optionsSchema = z.strictObject({
     timeoutMs: positiveMs.default(DEFAULT_HEALTH_TIMEOUT_MS),
   }).default({ enabled: true, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS }),
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(D.DEFAULT_SHUTDOWN_GRACE_MS),
+  users: z.array(userSchema).default([]).refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
+  /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
+  store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, 'must be { path } or a Store')]).default({ path: ':memory:' }),
+  leases: z.strictObject({ ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS) }).default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS }),
+  session: z.strictObject({
+    /** Signs session cookies; at least 32 characters. Default: random per process (sessions end at restart; leases do not). */
+    secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** `auto`: Secure cookies when the request came over HTTPS (set Express's trust proxy behind a TLS proxy). */
+    secureCookie: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    maxAgeSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_SESSION_MAX_AGE_SECONDS),
+  }).default({ secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS }),
+  login: z.strictObject({
+    perUser: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER),
+    perAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS),
+  }).default({ perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS }),
+  /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
+  onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),
 });
 
@@ -81,6 +117,7 @@ type Parsed = z.output<typeof optionsSchema>;
 export type LineAdapterOptions = z.output<typeof lineAdapterSchema>;
 export type HttpProxyAdapterOptions = Omit<z.output<typeof httpProxyAdapterSchema>, 'allow'> & { allow: readonly AllowRule[] };
 export type AccessRule = z.output<typeof accessRuleSchema>;
+export type ConfiguredUserOptions = z.output<typeof userSchema>;
 
 /** Options after validation: complete, defaulted and frozen. */
 export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters'>> {
@@ -114,7 +151,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   if (typeof input !== 'object' || input === null) invalid('options must be an object');
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeZodError(parsed.error));
-  const { servers, logger, adapters, ...rest } = parsed.data;
+  const { servers, logger, adapters, store, ...rest } = parsed.data;
 
   let normalizedServers: NormalizedOptions['servers'];
   if (isSource(servers)) normalizedServers = Object.freeze({ source: servers });
@@ -146,5 +183,5 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[]) if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];
   const settings = deepFreeze({ ...rest, adapters: normalizedAdapters });
   // A custom source and the logger are the user's live objects: referenced, never frozen.
-  return Object.freeze({ ...settings, servers: normalizedServers, logger: logger as Logger | undefined });
+  return Object.freeze({ ...settings, servers: normalizedServers, store: isStore(store) ? store : Object.freeze({ ...store }), logger: logger as Logger | undefined });
 }

@@ -18,8 +18,21 @@ import { HealthMonitor } from '../sources/health-monitor';
 import { RegistrySource } from '../sources/registry-source';
 import type { Identity, ServerInfo, ServerInfoSource } from '../sources/server-info-source';
 import { StaticSource } from '../sources/static-source';
-import { decideAccess } from './access-policy';
 import { apiErrorHandler } from './api-errors';
+import { randomBytes } from 'node:crypto';
+import session from 'express-session';
+import { LiveRelays } from '../adapters/live-relays';
+import type { Store } from '../store/store';
+import { openSqliteStore } from '../store/sqlite-store';
+import { AccessTable } from './access-table';
+import { AuditLog } from './audit-log';
+import { StoreDirectory } from './directory';
+import { LeaseManager, normalizeAddress } from './lease-manager';
+import { identifyCaller } from './request-auth';
+import { accessRoutes } from './routes/access-routes';
+import { auditRoute } from './routes/audit-route';
+import { leaseRoutes } from './routes/lease-routes';
+import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
 import { MAX_API_BODY } from './defaults';
 import { normalizeOptions, type Logger, type NormalizedOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
@@ -51,34 +64,83 @@ const LINE_PROTOCOLS: Record<'smtp' | 'pop3' | 'nntp', LineProtocol> = { smtp: s
 export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const options = normalizeOptions(userOptions);
   const logger: Logger = options.logger ?? pino({ name: 'roamgate' });
-  const { source, registry } = buildSources(options, logger);
+  const ownsStore = 'path' in options.store;
+  const store: Store = 'path' in options.store ? openStore(options.store.path) : options.store;
+  const { source, registry } = buildSources(options, logger, store);
   const health = new HealthMonitor(source, {
     intervalMs: options.health.intervalMs,
     timeoutMs: options.health.timeoutMs,
     onChange: (server, status) =>
       logger[status.state === 'healthy' ? 'info' : 'warn']({ event: 'health', service: server.service, server: `${server.host}:${server.port}`, state: status.state, reason: status.reason }, `server ${status.state}`),
   });
+  const directory = new StoreDirectory(options.users, store);
+  const leases = new LeaseManager(store, options.leases.ttlSeconds);
+  const access = new AccessTable(options.access, store);
+  const audit = new AuditLog(store, logger);
+  const relays = new LiveRelays();
   const listeners = new Map<string, TcpListener>();
   const attachedPorts = new Set<number>();
   const endpoints = new Map<string, number>();
+
+  // State kept in the store (leases, API rules, registrations) is loaded before anything is served.
+  const ready = (async () => {
+    await leases.load();
+    await access.load();
+    registry.restore((await store.registrations.list()).map((record) => ({ ...record })));
+  })();
+  ready.catch(() => undefined);
+
+  leases.onEnd((lease, why) => {
+    const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.leaseId === lease.id, `lease ${why}`);
+    if (why === 'expired') audit.record('lease.expired', { actor: lease.userId, detail: { lease: lease.id } });
+    logger.info({ event: 'lease-ended', lease: lease.id, user: lease.userId, why, relaysClosed: closed }, `lease ${why}`);
+  });
+  access.onChange(() => {
+    if (options.onAccessChange !== 'close') return;
+    const closed = relays.closeWhere((relay) => !access.decide(relay.identity, relay.service).allow, 'no longer allowed by the access table');
+    if (closed) logger.info({ event: 'access-changed', relaysClosed: closed }, 'closed relays the access table no longer allows');
+  });
 
   const resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
     orderCandidates(await source.resolve(service, identity), (server) => health.statusOf(service, server));
 
   const context: GatewayContext = {
-    identify: (socket: Socket): Identity => ({ kind: 'anonymous', address: socket.remoteAddress ?? '' }),
-    authorize: (identity, service) => decideAccess(options.access, identity, service),
+    identify: (socket: Socket): Identity => {
+      const address = normalizeAddress(socket.remoteAddress);
+      const lease = leases.findByAddress(address);
+      return lease ? { kind: 'user', address, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id } : { kind: 'anonymous', address };
+    },
+    authorize: (identity, service) => access.decide(identity, service),
     resolve,
     reportHealth: (service, server, failure) => health.report(service, server, failure),
-    record: (entry: ConnectionRecord) => logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`),
+    record: (entry: ConnectionRecord) => {
+      logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
+      audit.record('connection', { actor: entry.identity, address: entry.client, detail: { service: entry.service, outcome: entry.outcome, rule: entry.rule, reason: entry.reason, server: entry.server, bytesFromClient: entry.bytesFromClient, bytesFromServer: entry.bytesFromServer, durationMs: entry.durationMs } });
+    },
     ownPorts: () => new Set([...endpoints.values(), ...attachedPorts]),
+    track: (relay) => relays.add(relay),
   };
 
+  const login = loginRoutes({ directory, leases, audit, throttle: options.login });
   const router = Router();
+  router.use((_req, _res, next) => void ready.then(() => next(), next));
   router.use(express.json({ limit: MAX_API_BODY }));
   router.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: options.session.secret ?? randomBytes(32).toString('hex'),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'strict', secure: options.session.secureCookie, maxAge: options.session.maxAgeSeconds * 1000 },
+    }),
+  );
+  router.use(login.passport.initialize());
+  router.use(login.passport.session());
+  router.use(identifyCaller(options.adminToken, leases));
+  router.use(csrfForSessions(login.csrf));
+  router.use(login.router);
+  router.use(
     serversRoutes({
-      adminToken: options.adminToken,
       registrationSecret: options.registration.secret,
       defaultTtlSeconds: options.registration.defaultTtlSeconds,
       table: source,
@@ -95,12 +157,23 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       resolve,
     }),
   );
+  router.use(leaseRoutes(leases, audit));
+  router.use(accessRoutes(access, audit));
+  router.use(auditRoute(audit));
   router.use(apiErrorHandler((error) => logger.error({ event: 'api-error', err: error }, 'management API error')));
 
   let closing: Promise<void> | null = null;
 
   async function listen(): Promise<Record<string, AddressInfo>> {
     if (closing) throw new RoamgateError('ROAMGATE_SHUTTING_DOWN', 'gateway is closed');
+    try {
+      await ready;
+    } catch (error) {
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: cannot load saved state: ${(error as Error).message}`, { cause: error });
+    }
+    if (ownsStore && (options.store as { path: string }).path === ':memory:' && listeners.size === 0) {
+      logger.warn({ event: 'store-in-memory' }, 'store is in memory: leases, API rules and registrations are lost at restart (set store.path)');
+    }
     const bound: Record<string, AddressInfo> = {};
     for (const [service, adapterOptions] of Object.entries(options.adapters)) {
       if (!adapterOptions || listeners.has(service)) continue;
@@ -122,10 +195,15 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   function close(): Promise<void> {
     closing ??= (async () => {
       health.stop();
+      leases.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();
       endpoints.clear();
+      await ready.catch(() => undefined);
+      await registry.flush();
+      await audit.flush();
       await source.close?.();
+      if (ownsStore) await store.close();
     })();
     return closing;
   }
@@ -142,8 +220,22 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   return { router, listen, attach, close };
 }
 
-function buildSources(options: NormalizedOptions, logger: Logger): { source: ServerInfoSource; registry: RegistrySource } {
-  const registry = new RegistrySource();
+function openStore(path: string): Store {
+  try {
+    return openSqliteStore(path);
+  } catch (error) {
+    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `store.path: cannot open ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function buildSources(options: NormalizedOptions, logger: Logger, store: Store): { source: ServerInfoSource; registry: RegistrySource } {
+  const registry = new RegistrySource({
+    persistence: {
+      put: (entry) => store.registrations.put({ id: entry.id, origin: entry.origin as 'admin' | 'registered', service: entry.service, host: entry.host, port: entry.port, priority: entry.priority, ...(entry.expiresAt === undefined ? {} : { expiresAt: entry.expiresAt }) }),
+      remove: async (id) => void (await store.registrations.remove(id)),
+      onError: (error) => logger.error({ event: 'store-write-failed', err: error }, 'could not save a server registration'),
+    },
+  });
   const sources: ServerInfoSource[] = ['source' in options.servers ? options.servers.source : new StaticSource(options.servers.table)];
   if (options.serversFile) {
     try {

@@ -6,9 +6,17 @@ export const MAX_REGISTRATION_TTL_SECONDS = 86_400;
 /** How often lapsed registrations are swept out, so listeners hear of it (ms). */
 export const REGISTRY_SWEEP_INTERVAL_MS = 1000;
 
+/** Where registrations and admin entries are kept across restarts. */
+export interface RegistryPersistence {
+  put(entry: ServerEntry): Promise<void>;
+  remove(id: string): Promise<void>;
+  onError(error: unknown): void;
+}
+
 export interface RegistryOptions {
   now?: () => number;
   sweepIntervalMs?: number;
+  persistence?: RegistryPersistence;
 }
 
 export interface RegistrationRequest extends ServerInfo {
@@ -25,9 +33,12 @@ export class RegistrySource implements ServerInfoSource {
   private readonly listeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly persistence?: RegistryPersistence;
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(options: RegistryOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.persistence = options.persistence;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? REGISTRY_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -45,8 +56,22 @@ export class RegistrySource implements ServerInfoSource {
   /** Removes an entry by id; returns whether one was removed. */
   remove(id: string): boolean {
     const removed = this.entries.delete(id);
-    if (removed) this.emit();
+    if (removed) {
+      this.save((persistence) => persistence.remove(id));
+      this.emit();
+    }
     return removed;
+  }
+
+  /** Puts back entries read from the store at start (lapsed ones are dropped by the next sweep). */
+  restore(entries: readonly ServerEntry[]): void {
+    for (const entry of entries) this.entries.set(entry.id, { ...entry });
+    if (entries.length) this.emit();
+  }
+
+  /** Resolves when every change so far has reached the persistence. */
+  flush(): Promise<void> {
+    return this.writes;
   }
 
   /** Finds a live entry by id. */
@@ -79,6 +104,7 @@ export class RegistrySource implements ServerInfoSource {
     for (const [id, entry] of this.entries) {
       if (this.lapsed(entry)) {
         this.entries.delete(id);
+        this.save((persistence) => persistence.remove(id));
         dropped++;
       }
     }
@@ -91,8 +117,15 @@ export class RegistrySource implements ServerInfoSource {
     const created = !this.entries.has(id);
     const entry: ServerEntry = { id, origin, service: server.service, host: server.host, port: server.port, priority: server.priority, ...(expiresAt === undefined ? {} : { expiresAt }) };
     this.entries.set(id, entry);
+    this.save((persistence) => persistence.put(entry));
     if (created) this.emit();
     return { entry, created };
+  }
+
+  private save(write: (persistence: RegistryPersistence) => Promise<void>): void {
+    const persistence = this.persistence;
+    if (!persistence) return;
+    this.writes = this.writes.then(() => write(persistence)).catch((error: unknown) => persistence.onError(error));
   }
 
   private lapsed(entry: ServerEntry): boolean {

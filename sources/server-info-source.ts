@@ -20,10 +20,10 @@ export interface ServerEntry extends ServerInfo {
   expiresAt?: number;
 }
 
-/** Who is connecting. Issue-by-issue this grows; for now every client is anonymous. */
+/** Who is connecting: anonymous, or a user (with the lease that identified them). */
 export type Identity =
   | { kind: 'anonymous'; address: string }
-  | { kind: 'user'; address: string; user: { id: string; attributes: Readonly<Record<string, string>> } };
+  | { kind: 'user'; address: string; user: { id: string; attributes: Readonly<Record<string, string>> }; leaseId?: string };
 
 /**
  * Where the gateway learns which servers provide a service. A plain table

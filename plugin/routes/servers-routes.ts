@@ -4,12 +4,11 @@ import type { HealthMonitor } from '../../sources/health-monitor';
 import { MAX_REGISTRATION_TTL_SECONDS, type RegistrySource } from '../../sources/registry-source';
 import type { ServerInfoSource } from '../../sources/server-info-source';
 import { serverSchema, serviceNameSchema } from '../../sources/table-schema';
-import { requireAdmin } from '../admin-auth';
+import { requireAdmin } from '../request-auth';
 import { parseBody } from '../api-errors';
 import { secretMatches } from '../secret-compare';
 
 export interface ServersRouteDeps {
-  adminToken?: string;
   registrationSecret?: string;
   defaultTtlSeconds: number;
   table: ServerInfoSource;
@@ -35,19 +34,20 @@ const deregisterSchema = z.strictObject({ secret: z.string(), service: serviceNa
  */
 export function serversRoutes(deps: ServersRouteDeps): Router {
   const router = Router();
-  const admin = requireAdmin(deps.adminToken);
+  const admin = requireAdmin;
 
-  router.post('/servers/register', (req, res) => {
+  router.post('/servers/register', async (req, res) => {
     if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(registerSchema, req.body, res);
     if (!body) return;
     if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
     const ttlSeconds = body.ttlSeconds ?? deps.defaultTtlSeconds;
     const { entry, created } = deps.registry.register({ service: body.service, host: body.host, port: body.port, priority: body.priority, ttlSeconds });
+    await deps.registry.flush();
     res.status(created ? 201 : 200).json({ id: entry.id, service: entry.service, ttlSeconds, expiresAt: new Date(entry.expiresAt!).toISOString(), renewed: !created });
   });
 
-  router.delete('/servers/register', (req, res) => {
+  router.delete('/servers/register', async (req, res) => {
     if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(deregisterSchema, req.body, res);
     if (!body) return;
@@ -55,6 +55,7 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
     const entry = deps.registry.list().find((e) => e.origin === 'registered' && e.service === body.service && e.host.toLowerCase() === body.host.toLowerCase() && e.port === body.port);
     if (!entry) return void res.status(404).json({ error: 'no such registration' });
     deps.registry.remove(entry.id);
+    await deps.registry.flush();
     res.status(204).end();
   });
 
@@ -69,16 +70,20 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
     });
   });
 
-  router.post('/servers', admin, (req, res) => {
+  router.post('/servers', admin, async (req, res) => {
     const body = parseBody(addSchema, req.body, res);
     if (!body) return;
     const { entry, created } = deps.registry.add(body);
+    await deps.registry.flush();
     res.status(created ? 201 : 200).json(entry);
   });
 
   router.delete('/servers/:id', admin, async (req, res) => {
     const id = String(req.params.id);
-    if (deps.registry.remove(id)) return void res.status(204).end();
+    if (deps.registry.remove(id)) {
+      await deps.registry.flush();
+      return void res.status(204).end();
+    }
     const entries = deps.table.list ? await deps.table.list() : [];
     const fixed = entries.find((entry) => entry.id === id);
     if (fixed) return void res.status(409).json({ error: `entry comes from ${fixed.origin === 'file' ? 'the servers file' : 'the options'}; edit it there` });

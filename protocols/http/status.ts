@@ -9,6 +9,8 @@ export function httpStatusFor(error: RoamgateError): number {
       return 403;
     case 'ROAMGATE_BAD_REQUEST':
       return 400;
+    case 'ROAMGATE_LOGIN_REQUIRED':
+      return 407;
     case 'ROAMGATE_TOO_MANY_CLIENTS':
     case 'ROAMGATE_SHUTTING_DOWN':
       return 503;
@@ -22,6 +24,7 @@ export function httpStatusFor(error: RoamgateError): number {
 const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
+  407: 'Proxy Authentication Required',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -36,6 +39,7 @@ export function formatHttpResponse(status: number, text: string): string {
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n' +
+    (status === 407 ? 'Proxy-Authenticate: Bearer realm="roamgate"\r\n' : '') +
     `X-Roamgate-Error: ${sanitizeReplyText(text).slice(0, 200)}\r\n` +
     '\r\n' +
     body

@@ -11,6 +11,7 @@ export function formatPop3Reply(ok: boolean, text: string, responseCode?: string
 export function pop3Refusal(error: RoamgateError): string {
   switch (error.code) {
     case 'ROAMGATE_ACCESS_DENIED':
+    case 'ROAMGATE_LOGIN_REQUIRED':
     case 'ROAMGATE_DESTINATION_REFUSED':
       return formatPop3Reply(false, error.message, 'SYS/PERM');
     default:

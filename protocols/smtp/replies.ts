@@ -16,6 +16,7 @@ export function formatSmtpReply(code: number, lines: string | string[], enhanced
 export function smtpRefusal(error: RoamgateError): string {
   switch (error.code) {
     case 'ROAMGATE_ACCESS_DENIED':
+    case 'ROAMGATE_LOGIN_REQUIRED':
     case 'ROAMGATE_DESTINATION_REFUSED':
       return formatSmtpReply(554, error.message, '5.7.1');
     case 'ROAMGATE_TOO_MANY_CLIENTS':

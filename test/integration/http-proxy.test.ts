@@ -185,9 +185,11 @@ describe('http-proxy adapter', () => {
     expect(client.received).toMatch(/upstream web proxy refused the tunnel: 403/);
   });
 
-  test('an anonymous client without an allowing rule gets 403 and nothing is contacted', async () => {
+  test('an anonymous client without an allowing rule gets 407 (a login would help) and nothing is contacted', async () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [] });
-    const result = await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '-w', '%{http_code}', `http://127.0.0.1:${webPort}/`]);
-    expect(result.stdout).toMatch(/no access rule lets anonymous clients use http-proxy\n403$/);
+    const result = await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '-D', '-', `http://127.0.0.1:${webPort}/`]);
+    expect(result.stdout).toMatch(/^HTTP\/1\.1 407 /);
+    expect(result.stdout).toMatch(/proxy-authenticate: Bearer realm="roamgate"/i);
+    expect(result.stdout).toMatch(/no access rule lets anonymous clients use http-proxy\n$/);
   });
 });

@@ -31,6 +31,12 @@ describe('normalizeOptions', () => {
         adapters: {},
         servers: { table: {} },
         logger: undefined,
+        users: [],
+        store: { path: ':memory:' },
+        leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS },
+        session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
+        login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS },
+        onAccessChange: 'close',
       });
     });
 

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { AccessDecision } from '../adapters/gateway-context';
+import type { Identity } from '../sources/server-info-source';
+import type { RuleRecord, Store } from '../store/store';
+import { decideAccess } from './access-policy';
+import type { AccessRule } from './options';
+
+/** A rule as listed: where it came from decides whether the API may change it. */
+export interface RuleView extends AccessRule {
+  id: string;
+  origin: 'config' | 'api';
+}
+
+export type RuleInput = Pick<AccessRule, 'subject' | 'service' | 'allow'> & { reason?: string };
+
+/**
+ * The access table: rules from the config file (read-only, ids `config:N`)
+ * and rules managed through the admin API (kept in the store, so a restart
+ * keeps them). Decisions read the in-memory copy; a change applies to the
+ * next connection and is announced so open relays can be re-checked.
+ */
+export class AccessTable {
+  private apiRules: RuleRecord[] = [];
+  private readonly configRules: RuleView[];
+  private rules: AccessRule[];
+  private readonly listeners = new Set<() => void>();
+
+  constructor(configRules: readonly AccessRule[], private readonly store: Store, private readonly now: () => number = Date.now) {
+    this.configRules = configRules.map((rule, index) => ({ ...rule, id: `config:${index}`, origin: 'config' }));
+    this.rules = [...this.configRules];
+  }
+
+  async load(): Promise<void> {
+    this.apiRules = await this.store.rules.list();
+    this.rebuild();
+  }
+
+  decide(identity: Identity, service: string): AccessDecision {
+    return decideAccess(this.rules, identity, service);
+  }
+
+  list(): RuleView[] {
+    return [...this.configRules, ...this.apiRules.map((rule) => view(rule))];
+  }
+
+  get(id: string): RuleView | undefined {
+    return this.list().find((rule) => rule.id === id);
+  }
+
+  async add(input: RuleInput): Promise<RuleView> {
+    const at = this.now();
+    const record: RuleRecord = { id: randomUUID(), subject: input.subject, service: input.service, allow: input.allow, ...(input.reason === undefined ? {} : { reason: input.reason }), createdAt: at, updatedAt: at };
+    await this.store.rules.put(record);
+    this.apiRules.push(record);
+    this.changed();
+    return view(record);
+  }
+
+  /** Changes an API rule; undefined when there is no such API rule. */
+  async update(id: string, patch: Partial<RuleInput>): Promise<RuleView | undefined> {
+    const index = this.apiRules.findIndex((rule) => rule.id === id);
+    if (index === -1) return undefined;
+    const merged: RuleRecord = { ...this.apiRules[index], ...patch, updatedAt: this.now() };
+    if (merged.reason === undefined) delete merged.reason;
+    await this.store.rules.put(merged);
+    this.apiRules[index] = merged;
+    this.changed();
+    return view(merged);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const index = this.apiRules.findIndex((rule) => rule.id === id);
+    if (index === -1) return false;
+    await this.store.rules.remove(id);
+    this.apiRules.splice(index, 1);
+    this.changed();
+    return true;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private rebuild(): void {
+    this.rules = [...this.configRules, ...this.apiRules];
+  }
+
+  private changed(): void {
+    this.rebuild();
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function view(rule: RuleRecord): RuleView {
+  return { id: rule.id, origin: 'api', subject: rule.subject, service: rule.service, allow: rule.allow, ...(rule.reason === undefined ? {} : { reason: rule.reason }) };
+}

@@ -1,0 +1,52 @@
+import type { AuditEvent, AuditQuery, Store } from '../store/store';
+import type { Logger } from './options';
+
+/** How often queued audit events are written to the store, in one batch (ms). */
+export const AUDIT_FLUSH_INTERVAL_MS = 200;
+/** Queued events beyond this are written at once rather than waiting for the timer. */
+export const AUDIT_MAX_QUEUE = 500;
+
+/**
+ * The audit trail: logins, lease and rule changes, and every connection
+ * decision. Events are queued and written in batches, off the connection
+ * path; `list` and `close` write what is queued first, so nothing is lost.
+ */
+export class AuditLog {
+  private queue: Array<Omit<AuditEvent, 'id'>> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly store: Store, private readonly logger: Logger, private readonly now: () => number = Date.now) {}
+
+  record(type: string, fields: { actor?: string; address?: string; detail?: Record<string, unknown> } = {}): void {
+    this.queue.push({ at: this.now(), type, ...(fields.actor ? { actor: fields.actor } : {}), ...(fields.address ? { address: fields.address } : {}), detail: fields.detail ?? {} });
+    if (this.queue.length >= AUDIT_MAX_QUEUE) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), AUDIT_FLUSH_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  async list(query: AuditQuery = {}): Promise<AuditEvent[]> {
+    await this.flush();
+    return this.store.audit.list(query);
+  }
+
+  /** Writes what is queued; resolves when it is in the store. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.queue;
+    this.queue = [];
+    this.writing = this.writing.then(async () => {
+      for (const event of batch) {
+        try {
+          await this.store.audit.append(event);
+        } catch (error) {
+          this.logger.error({ event: 'audit-write-failed', type: event.type, err: error }, 'could not write an audit event');
+        }
+      }
+    });
+    return this.writing;
+  }
+}

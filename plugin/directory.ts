@@ -1,0 +1,73 @@
+import { RoamgateError } from '../errors';
+import type { Store, UserRecord } from '../store/store';
+import { DUMMY_HASH, verifyPassword } from './password';
+
+/**
+ * A user as the rest of roamgate sees it.
+ * @example { id: 'alice', attributes: { department: 'sales', role: 'admin' } }
+ */
+export interface User {
+  id: string;
+  attributes: Readonly<Record<string, string>>;
+}
+
+/** A user as written in the config file: never a plain password, only its hash (`roamgate users hash`). */
+export interface ConfiguredUser {
+  id: string;
+  passwordHash: string;
+  attributes?: Record<string, string>;
+  disabled?: boolean;
+}
+
+/** Where users are checked. `verify` returns the user or false, and throws only when the directory is broken. */
+export interface Directory {
+  verify(username: string, password: string): Promise<User | false>;
+  /** An enabled user by id, or undefined. */
+  get(id: string): Promise<User | undefined>;
+}
+
+/** The user whose attributes grant the admin role. */
+export function isAdmin(user: User): boolean {
+  return user.attributes.role === 'admin';
+}
+
+/** Users from the config file first, then from the store (managed with `roamgate users ...`). */
+export class StoreDirectory implements Directory {
+  private readonly configured: ReadonlyMap<string, ConfiguredUser>;
+
+  constructor(configured: readonly ConfiguredUser[], private readonly store: Store) {
+    this.configured = new Map(configured.map((user) => [user.id, user]));
+  }
+
+  /** Whether the id comes from the config file (and so cannot be changed through the store). */
+  isConfigured(id: string): boolean {
+    return this.configured.has(id);
+  }
+
+  async get(id: string): Promise<User | undefined> {
+    const record = await this.record(id);
+    return record && !record.disabled ? { id: record.id, attributes: { ...(record.attributes ?? {}) } } : undefined;
+  }
+
+  async verify(username: string, password: string): Promise<User | false> {
+    const record = await this.record(username);
+    if (!record || record.disabled) {
+      // Spend the same time as a real check, so response time does not reveal which users exist.
+      await verifyPassword(password, DUMMY_HASH).catch(() => false);
+      return false;
+    }
+    let ok: boolean;
+    try {
+      ok = await verifyPassword(password, record.passwordHash);
+    } catch (cause) {
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `directory: the password hash of ${record.id} is malformed`, { cause });
+    }
+    return ok ? { id: record.id, attributes: { ...(record.attributes ?? {}) } } : false;
+  }
+
+  private async record(id: string): Promise<Pick<UserRecord, 'id' | 'passwordHash' | 'disabled'> & { attributes?: Record<string, string> } | undefined> {
+    const configured = this.configured.get(id);
+    if (configured) return { id, passwordHash: configured.passwordHash, attributes: configured.attributes, disabled: configured.disabled ?? false };
+    return this.store.users.get(id);
+  }
+}

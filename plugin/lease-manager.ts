@@ -1,0 +1,151 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { LeaseRecord, Store } from '../store/store';
+import { DEFAULT_LEASE_TTL_SECONDS } from './defaults';
+import type { User } from './directory';
+
+/** How often expired leases are looked for, so their relays close promptly (ms). */
+export const LEASE_SWEEP_INTERVAL_MS = 1000;
+
+export type LeaseEnd = 'revoked' | 'expired';
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are the same client. */
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/** The SHA-256 of a token: what the store keeps instead of the token. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Live leases, kept in memory for the per-connection lookups (by source
+ * address, by token) and written through to the store, so a restart loses
+ * none. A revoked or expired lease stops working at once; listeners hear of
+ * it so that its open relays can be closed.
+ */
+export class LeaseManager {
+  private readonly byId = new Map<string, LeaseRecord>();
+  private readonly byTokenHash = new Map<string, LeaseRecord>();
+  private readonly listeners = new Set<(lease: LeaseRecord, why: LeaseEnd) => void>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlSeconds: number = DEFAULT_LEASE_TTL_SECONDS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads the live leases from the store and starts the expiry sweep. */
+  async load(): Promise<void> {
+    for (const lease of await this.store.leases.listLive(this.now())) this.remember(lease);
+    this.sweeper = setInterval(() => this.sweep(), LEASE_SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /** Calls `listener` when a lease ends; returns an unsubscribe function. */
+  onEnd(listener: (lease: LeaseRecord, why: LeaseEnd) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Issues a lease to a user who logged in from `address`. The token is returned once and never stored. */
+  async issue(user: User, address: string): Promise<{ token: string; lease: LeaseRecord }> {
+    const token = randomBytes(32).toString('base64url');
+    const issuedAt = this.now();
+    const lease: LeaseRecord = {
+      id: randomUUID(),
+      tokenHash: hashToken(token),
+      userId: user.id,
+      attributes: { ...user.attributes },
+      address: normalizeAddress(address),
+      issuedAt,
+      expiresAt: issuedAt + this.ttlSeconds * 1000,
+    };
+    await this.store.leases.create(lease);
+    this.remember(lease);
+    return { token, lease };
+  }
+
+  /** The live lease with this token, if any. */
+  findByToken(token: string): LeaseRecord | undefined {
+    return this.live(this.byTokenHash.get(hashToken(token)));
+  }
+
+  /** The newest live lease issued to a login from this address, if any. */
+  findByAddress(address: string | undefined): LeaseRecord | undefined {
+    const wanted = normalizeAddress(address);
+    let best: LeaseRecord | undefined;
+    for (const lease of this.byId.values()) {
+      if (lease.address === wanted && this.live(lease) && (!best || lease.issuedAt > best.issuedAt)) best = lease;
+    }
+    return best;
+  }
+
+  get(id: string): LeaseRecord | undefined {
+    return this.live(this.byId.get(id));
+  }
+
+  /** Every live lease, newest first. */
+  list(): LeaseRecord[] {
+    return [...this.byId.values()].filter((lease) => this.live(lease)).sort((a, b) => b.issuedAt - a.issuedAt);
+  }
+
+  /** Extends a live lease by the TTL from now; undefined when it is not live. */
+  async renew(id: string): Promise<LeaseRecord | undefined> {
+    const lease = this.get(id);
+    if (!lease) return undefined;
+    const expiresAt = this.now() + this.ttlSeconds * 1000;
+    if (!(await this.store.leases.renew(id, expiresAt))) return undefined;
+    lease.expiresAt = expiresAt;
+    return lease;
+  }
+
+  /** Revokes a lease; its relays are closed by the listeners. Returns false when it was not live. */
+  async revoke(id: string): Promise<boolean> {
+    const lease = this.get(id);
+    if (!lease) return false;
+    lease.revokedAt = this.now();
+    this.forget(lease);
+    await this.store.leases.revoke(id, lease.revokedAt);
+    this.emit(lease, 'revoked');
+    return true;
+  }
+
+  /** Ends expired leases now; returns how many. */
+  sweep(): number {
+    let ended = 0;
+    for (const lease of [...this.byId.values()]) {
+      if (lease.expiresAt <= this.now()) {
+        this.forget(lease);
+        this.emit(lease, 'expired');
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  private live(lease: LeaseRecord | undefined): LeaseRecord | undefined {
+    return lease && lease.revokedAt === undefined && lease.expiresAt > this.now() ? lease : undefined;
+  }
+
+  private remember(lease: LeaseRecord): void {
+    this.byId.set(lease.id, lease);
+    this.byTokenHash.set(lease.tokenHash, lease);
+  }
+
+  private forget(lease: LeaseRecord): void {
+    this.byId.delete(lease.id);
+    this.byTokenHash.delete(lease.tokenHash);
+  }
+
+  private emit(lease: LeaseRecord, why: LeaseEnd): void {
+    for (const listener of this.listeners) listener(lease, why);
+  }
+}

@@ -1,0 +1,159 @@
+import { csrfSync } from 'csrf-sync';
+import express, { Router, type Request, type Response } from 'express';
+import type {} from 'express-session';
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { LeaseRecord } from '../../store/store';
+import type { AuditLog } from '../audit-log';
+import { MAX_API_BODY } from '../defaults';
+import type { Directory, User } from '../directory';
+import { normalizeAddress, type LeaseManager } from '../lease-manager';
+import { leasePage, loginPage } from '../login-page';
+import { callerOf } from '../request-auth';
+
+/** Longest user name and password accepted at login (characters). */
+export const MAX_USERNAME_LENGTH = 128;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+declare module 'express-session' {
+  interface SessionData {
+    leaseId?: string;
+  }
+}
+
+export interface LoginDeps {
+  directory: Directory;
+  leases: LeaseManager;
+  audit: AuditLog;
+  throttle: { perUser: { failures: number; windowSeconds: number }; perAddress: { failures: number; windowSeconds: number } };
+}
+
+/** A lease as the API shows it: never the token or its hash. */
+export function leaseView(lease: LeaseRecord) {
+  return { id: lease.id, userId: lease.userId, attributes: lease.attributes, address: lease.address, issuedAt: new Date(lease.issuedAt).toISOString(), expiresAt: new Date(lease.expiresAt).toISOString() };
+}
+
+/**
+ * Login and logout, for people (an HTML form with CSRF protection and a
+ * session) and for programs (JSON: `POST /login { username, password }` ->
+ * `201 { token, lease }`). Each success issues a lease bound to the address
+ * the login came from. Failures are throttled per user name and per address.
+ */
+export function loginRoutes(deps: LoginDeps): { router: Router; passport: InstanceType<typeof Passport>; csrf: ReturnType<typeof csrfSync> } {
+  const router = Router();
+  const passport = new Passport();
+  passport.use(new LocalStrategy((username, password, done) => void deps.directory.verify(username, password).then((user) => done(null, user), done)));
+  passport.serializeUser((user, done) => done(null, (user as User).id));
+  passport.deserializeUser((id: string, done) => void deps.directory.get(id).then((user) => done(null, user ?? false), done));
+
+  const csrf = csrfSync({ getTokenFromRequest: (req) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined });
+  const perUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: deps.throttle.perUser.failures, duration: deps.throttle.perUser.windowSeconds });
+  const perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: deps.throttle.perAddress.failures, duration: deps.throttle.perAddress.windowSeconds });
+
+  const actionOf = (req: Request) => `${req.baseUrl}/login`;
+
+  router.get('/login', (req, res) => {
+    res.set('Cache-Control', 'no-store').type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true)));
+  });
+
+  router.post('/login', express.urlencoded({ extended: false, limit: MAX_API_BODY }), async (req, res, next) => {
+    const form = Boolean(req.is('application/x-www-form-urlencoded'));
+    const json = !form && Boolean(req.is('application/json'));
+    if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
+    if (form && !csrf.isRequestValid(req)) return void res.status(403).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), 'The form expired; please try again.'));
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    for (const [field, max] of [['username', MAX_USERNAME_LENGTH], ['password', MAX_PASSWORD_LENGTH]] as const) {
+      const value = body[field];
+      if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+        const error = `${field}: must be a non-empty string of at most ${max} characters`;
+        if (json) return void res.status(400).json({ error, field });
+        return void res.status(400).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), error));
+      }
+    }
+    const username = body.username as string;
+    const address = normalizeAddress(req.ip);
+    const userKey = username.toLowerCase();
+
+    const blocked = await throttled(perUser, userKey, perAddress, address);
+    if (blocked !== null) {
+      deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
+      res.set('Retry-After', String(blocked));
+      if (json) return void res.status(429).json({ error: `too many failed logins; try again in ${blocked} s` });
+      return void res.status(429).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username));
+    }
+
+    passport.authenticate('local', { session: false }, async (error: unknown, user: User | false) => {
+      try {
+        if (error) return next(error);
+        if (!user) {
+          await Promise.all([perUser.penalty(userKey, 1), perAddress.penalty(address, 1)]);
+          deps.audit.record('login.failure', { actor: username, address });
+          if (json) return void res.status(401).json({ error: 'wrong user name or password' });
+          return void res.status(401).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), 'Wrong user name or password.', username));
+        }
+        await perUser.delete(userKey);
+        const { token, lease } = await deps.leases.issue(user, address);
+        deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
+        deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
+        if (json) return void res.status(201).set('Cache-Control', 'no-store').json({ token, lease: leaseView(lease) });
+        req.login(user, (loginError) => {
+          if (loginError) return next(loginError);
+          req.session.leaseId = lease.id;
+          res.set('Cache-Control', 'no-store').type('html').send(leasePage(user.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
+        });
+      } catch (failure) {
+        next(failure);
+      }
+    })(req, res, next);
+  });
+
+  router.post('/logout', express.urlencoded({ extended: false, limit: MAX_API_BODY }), async (req, res, next) => {
+    const caller = callerOf(req);
+    try {
+      if (caller.via === 'lease-token' && caller.leaseId) {
+        if (await deps.leases.revoke(caller.leaseId)) deps.audit.record('lease.revoked', { actor: caller.user?.id, address: normalizeAddress(req.ip), detail: { lease: caller.leaseId, by: 'logout' } });
+        return void res.status(204).end();
+      }
+      if (caller.via !== 'session') return void res.status(401).json({ error: 'not logged in' });
+      if (!csrf.isRequestValid(req)) return void res.status(403).json({ error: 'missing or wrong CSRF token' });
+      const leaseId = req.session.leaseId;
+      if (leaseId && (await deps.leases.revoke(leaseId))) deps.audit.record('lease.revoked', { actor: caller.user?.id, address: normalizeAddress(req.ip), detail: { lease: leaseId, by: 'logout' } });
+      req.logout((error) => {
+        if (error) return next(error);
+        req.session.destroy(() => {
+          res.clearCookie(SESSION_COOKIE);
+          if (req.is('application/x-www-form-urlencoded')) res.redirect(303, `${req.baseUrl}/login`);
+          else res.status(204).end();
+        });
+      });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  /** A CSRF token for JSON clients that use the login session (send it as X-CSRF-Token). */
+  router.get('/csrf', (req, res) => {
+    res.set('Cache-Control', 'no-store').json({ csrfToken: csrf.generateToken(req) });
+  });
+
+  return { router, passport, csrf };
+}
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'roamgate.sid';
+
+/** Seconds until the caller may try again, or null when neither limit is used up. */
+async function throttled(perUser: RateLimiterMemory, userKey: string, perAddress: RateLimiterMemory, address: string): Promise<number | null> {
+  const [user, place] = await Promise.all([perUser.get(userKey), perAddress.get(address)]);
+  const waits = [user, place].filter((state): state is RateLimiterRes => state !== null && state.remainingPoints <= 0).map((state) => Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+  return waits.length ? Math.max(...waits) : null;
+}
+
+/** Sends 403 unless a session-authenticated write carries a valid CSRF token. Bearer-token calls are not cookie-borne, so need none. */
+export function csrfForSessions(csrf: ReturnType<typeof csrfSync>) {
+  return (req: Request, res: Response, next: () => void) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || callerOf(req).via !== 'session' || csrf.isRequestValid(req)) return next();
+    res.status(403).json({ error: 'missing or wrong CSRF token (send X-CSRF-Token; get one from GET <mount>/csrf)' });
+  };
+}

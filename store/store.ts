@@ -1,0 +1,113 @@
+/**
+ * Persistence behind one interface. Every backend passes the shared contract
+ * suite (test/unit/store-contract.ts). Methods are async so that a networked
+ * backend (Redis, for several gateways) fits the same contract; the gateway
+ * keeps hot data (live leases, rules) in memory and writes through.
+ * Times are milliseconds since the epoch.
+ */
+
+/** A directory user. Passwords are stored only as a self-describing hash (`scrypt$...`). */
+export interface UserRecord {
+  id: string;
+  passwordHash: string;
+  attributes: Record<string, string>;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A lease: what a terminal holds after its user logged in. Only the token's SHA-256 is stored. */
+export interface LeaseRecord {
+  id: string;
+  tokenHash: string;
+  userId: string;
+  attributes: Record<string, string>;
+  /** The source address the user logged in from. */
+  address: string;
+  issuedAt: number;
+  expiresAt: number;
+  revokedAt?: number;
+}
+
+/** An access rule. */
+export interface RuleRecord {
+  id: string;
+  subject: string;
+  service: string;
+  allow: boolean;
+  reason?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A server added through the admin API or by self-registration. */
+export interface RegistrationRecord {
+  id: string;
+  origin: 'admin' | 'registered';
+  service: string;
+  host: string;
+  port: number;
+  priority: number;
+  expiresAt?: number;
+}
+
+/** One audit event. `detail` is free-form JSON. */
+export interface AuditEvent {
+  id: number;
+  at: number;
+  type: string;
+  actor?: string;
+  address?: string;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  /** Newest first; at most this many (default 100, max 1000). */
+  limit?: number;
+  /** Only events with id below this (for paging back). */
+  beforeId?: number;
+  type?: string;
+}
+
+export interface Store {
+  users: {
+    get(id: string): Promise<UserRecord | undefined>;
+    list(): Promise<UserRecord[]>;
+    /** Creates or replaces. */
+    put(user: UserRecord): Promise<void>;
+    /** Returns whether a user was removed. */
+    remove(id: string): Promise<boolean>;
+  };
+  leases: {
+    create(lease: LeaseRecord): Promise<void>;
+    get(id: string): Promise<LeaseRecord | undefined>;
+    getByTokenHash(tokenHash: string): Promise<LeaseRecord | undefined>;
+    /** Leases not revoked and not expired at `now`. */
+    listLive(now: number): Promise<LeaseRecord[]>;
+    /** Sets a new expiry; returns false when no such live lease. */
+    renew(id: string, expiresAt: number): Promise<boolean>;
+    /** Marks revoked; returns false when no such lease or already revoked. */
+    revoke(id: string, at: number): Promise<boolean>;
+    /** Deletes leases expired or revoked before `before`; returns how many. */
+    purge(before: number): Promise<number>;
+  };
+  rules: {
+    list(): Promise<RuleRecord[]>;
+    get(id: string): Promise<RuleRecord | undefined>;
+    put(rule: RuleRecord): Promise<void>;
+    remove(id: string): Promise<boolean>;
+  };
+  registrations: {
+    list(): Promise<RegistrationRecord[]>;
+    put(entry: RegistrationRecord): Promise<void>;
+    remove(id: string): Promise<boolean>;
+  };
+  audit: {
+    /** Appends an event; returns it with its id. */
+    append(event: Omit<AuditEvent, 'id'>): Promise<AuditEvent>;
+    list(query?: AuditQuery): Promise<AuditEvent[]>;
+  };
+  /** The schema version the backend is at. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
