@@ -38,13 +38,12 @@ export class AuditLog {
     this.timer = null;
     const batch = this.queue;
     this.queue = [];
+    if (batch.length === 0) return this.writing;
     this.writing = this.writing.then(async () => {
-      for (const event of batch) {
-        try {
-          await this.store.audit.append(event);
-        } catch (error) {
-          this.logger.error({ event: 'audit-write-failed', type: event.type, err: error }, 'could not write an audit event');
-        }
+      try {
+        await this.store.audit.appendMany(batch);
+      } catch (error) {
+        this.logger.error({ event: 'audit-write-failed', events: batch.length, err: error }, 'could not write audit events');
       }
     });
     return this.writing;

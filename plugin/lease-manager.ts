@@ -102,7 +102,7 @@ export class LeaseManager {
     const lease = this.get(id);
     if (!lease) return undefined;
     const expiresAt = this.now() + this.ttlSeconds * 1000;
-    if (!(await this.store.leases.renew(id, expiresAt))) return undefined;
+    if (!(await this.store.leases.renew(id, expiresAt, this.now()))) return undefined;
     lease.expiresAt = expiresAt;
     return lease;
   }

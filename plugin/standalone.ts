@@ -44,7 +44,10 @@ export function readConfigFile(path: string): { http: { host: string; port: numb
   if (!parsed.success) throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', describeZodError(parsed.error));
   const { http, mount, log, ...rest } = parsed.data;
   const options = rest as RoamgateOptions;
+  // Paths in the file are relative to the file, not to wherever the gateway was started.
   if (typeof options.serversFile === 'string') options.serversFile = resolvePath(dirname(path), options.serversFile);
+  const store = options.store as { path?: unknown } | undefined;
+  if (store && typeof store.path === 'string' && store.path !== ':memory:') options.store = { ...store, path: resolvePath(dirname(path), store.path) } as RoamgateOptions['store'];
   return { http, mount, logLevel: log.level, options };
 }
 

@@ -154,7 +154,7 @@ function prepareStatements(db: Database.Database) {
     leaseListLive: db.prepare<[number], LeaseRow>(
       `SELECT ${LEASE_COLUMNS} FROM leases WHERE revoked_at IS NULL AND expires_at > ? ORDER BY issued_at, id`,
     ),
-    leaseRenew: db.prepare<[number, string]>('UPDATE leases SET expires_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    leaseRenew: db.prepare<[number, string, number]>('UPDATE leases SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?'),
     leaseRevoke: db.prepare<[number, string]>('UPDATE leases SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     leasePurge: db.prepare<[number, number]>('DELETE FROM leases WHERE expires_at < ? OR revoked_at < ?'),
 
@@ -214,7 +214,15 @@ export class SqliteStore implements Store {
     this.db = db;
     this.version = migrate(db);
     this.statements = prepareStatements(db);
+    this.appendBatch = db.transaction((events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => {
+      for (const event of events) {
+        this.statements.auditAppend.run({ at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail: JSON.stringify(event.detail) });
+      }
+    });
   }
+
+  /** Writes audit events in one transaction: one file sync for a whole batch. */
+  private readonly appendBatch: (events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => void;
 
   readonly users: Store['users'] = {
     get: (id) => this.run('users.get', () => {
@@ -257,10 +265,8 @@ export class SqliteStore implements Store {
       return row && leaseFromRow(row);
     }),
     listLive: (now) => this.run('leases.listLive', () => this.statements.leaseListLive.all(now).map(leaseFromRow)),
-    // The contract gives renew no `now`, so "live" here means "exists and not
-    // revoked"; the caller (LeaseManager) has already refused expired leases
-    // against its own clock. A clock read here would disagree with injected ones.
-    renew: (id, expiresAt) => this.run('leases.renew', () => this.statements.leaseRenew.run(expiresAt, id).changes > 0),
+    // `now` comes from the caller, so injected clocks and the store agree on what is live.
+    renew: (id, expiresAt, now) => this.run('leases.renew', () => this.statements.leaseRenew.run(expiresAt, id, now).changes > 0),
     revoke: (id, at) => this.run('leases.revoke', () => this.statements.leaseRevoke.run(at, id).changes > 0),
     purge: (before) => this.run('leases.purge', () => this.statements.leasePurge.run(before, before).changes),
   };
@@ -313,6 +319,9 @@ export class SqliteStore implements Store {
       });
       // Returned as it would be read back: a copy, optional fields absent rather than undefined.
       return auditFromRow({ id: Number(lastInsertRowid), at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail });
+    }),
+    appendMany: (events) => this.run('audit.appendMany', () => {
+      this.appendBatch(events);
     }),
     list: (query: AuditQuery = {}) => this.run('audit.list', () => {
       const limit = Math.min(query.limit ?? DEFAULT_AUDIT_LIST_LIMIT, MAX_AUDIT_LIST_LIMIT);

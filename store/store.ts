@@ -84,8 +84,8 @@ export interface Store {
     getByTokenHash(tokenHash: string): Promise<LeaseRecord | undefined>;
     /** Leases not revoked and not expired at `now`. */
     listLive(now: number): Promise<LeaseRecord[]>;
-    /** Sets a new expiry; returns false when no such live lease. */
-    renew(id: string, expiresAt: number): Promise<boolean>;
+    /** Sets a new expiry; returns false when there is no lease live at `now`. */
+    renew(id: string, expiresAt: number, now: number): Promise<boolean>;
     /** Marks revoked; returns false when no such lease or already revoked. */
     revoke(id: string, at: number): Promise<boolean>;
     /** Deletes leases expired or revoked before `before`; returns how many. */
@@ -105,6 +105,8 @@ export interface Store {
   audit: {
     /** Appends an event; returns it with its id. */
     append(event: Omit<AuditEvent, 'id'>): Promise<AuditEvent>;
+    /** Appends several events in one write (all or none). */
+    appendMany(events: ReadonlyArray<Omit<AuditEvent, 'id'>>): Promise<void>;
     list(query?: AuditQuery): Promise<AuditEvent[]>;
   };
   /** The schema version the backend is at. */

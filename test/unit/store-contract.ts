@@ -118,7 +118,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         // Lone surrogates are left out: they are not text, and a UTF-8 backend cannot keep them.
         const text = fc.string({ unit: fc.integer({ min: 0, max: 0x10ffff - 0x800 }).map((code) => String.fromCodePoint(code < 0xd800 ? code : code + 0x800)), maxLength: 12 });
         await fc.assert(
-          fc.asyncProperty(text, text, fc.dictionary(text, text, { maxKeys: 4 }), fc.boolean(), async (id, passwordHash, attributes, disabled) => {
+          fc.asyncProperty(text, text, fc.dictionary(text, text, { maxKeys: 4, noNullPrototype: true }), fc.boolean(), async (id, passwordHash, attributes, disabled) => {
             const user: UserRecord = { id, passwordHash, attributes, disabled, createdAt: T, updatedAt: T + 1 };
             await store.users.put(user);
             expect(await store.users.get(id)).toStrictEqual(user);
@@ -179,7 +179,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
 
       test('renew sets a new expiry on a live lease', async () => {
         await store.leases.create(lease('l1'));
-        expect(await store.leases.renew('l1', T + 120_000)).toBe(true);
+        expect(await store.leases.renew('l1', T + 120_000, T)).toBe(true);
         expect(await store.leases.get('l1')).toStrictEqual(lease('l1', { expiresAt: T + 120_000 }));
         expect((await store.leases.listLive(T + 90_000)).map((live) => live.id)).toEqual(['l1']);
       });
@@ -187,10 +187,16 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       test('renew of an unknown or revoked lease is false and changes nothing', async () => {
         await store.leases.create(lease('l1'));
         await store.leases.revoke('l1', T + 1);
-        expect(await store.leases.renew('l1', T + 120_000)).toBe(false);
-        expect(await store.leases.renew('nobody', T + 120_000)).toBe(false);
+        expect(await store.leases.renew('l1', T + 120_000, T)).toBe(false);
+        expect(await store.leases.renew('nobody', T + 120_000, T)).toBe(false);
         expect(await store.leases.get('l1')).toStrictEqual(lease('l1', { revokedAt: T + 1 }));
         expect(await store.leases.get('nobody')).toBeUndefined();
+      });
+
+      test('renew of a lease already expired at `now` is false: an expired lease is never revived', async () => {
+        await store.leases.create(lease('l1', { expiresAt: T + 10 }));
+        expect(await store.leases.renew('l1', T + 120_000, T + 10)).toBe(false);
+        expect(await store.leases.get('l1')).toStrictEqual(lease('l1', { expiresAt: T + 10 }));
       });
 
       test('revoke marks the lease once; revoking again or an unknown lease is false', async () => {
@@ -295,6 +301,21 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     });
 
     describe('audit', () => {
+      test('appendMany writes a batch in order, with increasing ids', async () => {
+        await store.audit.append({ at: T, type: 'first', detail: {} });
+        await store.audit.appendMany([
+          { at: T + 1, type: 'connection', actor: 'alice', detail: { n: 1 } },
+          { at: T + 2, type: 'connection', address: '127.0.0.1', detail: { n: 2 } },
+        ]);
+        await store.audit.appendMany([]);
+        const events = await store.audit.list();
+        expect(events.map((event) => event.type)).toEqual(['connection', 'connection', 'first']);
+        expect(events[0]).toMatchObject({ at: T + 2, address: '127.0.0.1', detail: { n: 2 } });
+        expect(events[1]).toMatchObject({ at: T + 1, actor: 'alice', detail: { n: 1 } });
+        expect(events[0].id).toBeGreaterThan(events[1].id);
+        expect(events[1].id).toBeGreaterThan(events[2].id);
+      });
+
       /** Appends `count` events of alternating types; returns them as stored. */
       async function appendMany(count: number): Promise<AuditEvent[]> {
         const appended: AuditEvent[] = [];
