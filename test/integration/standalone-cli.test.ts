@@ -1,31 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { runCli as run, waitForOutput } from '../helpers/cli';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
-
-// The CLI is tested as users run it: the built bin (npm test builds first).
-const BIN = join(__dirname, '..', '..', 'dist', 'bin', 'roamgate.js');
-
-function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(get());
-    if (match) return match;
-    if (Date.now() > until) throw new Error(`no ${pattern} in output: ${get()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('roamgate serve --config FILE', () => {
   const dir = mkdtempSync(join(tmpdir(), 'roamgate-cli-'));

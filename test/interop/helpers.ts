@@ -25,8 +25,14 @@ export function stopServers(): void {
 
 /** Runs python's poplib/smtplib/nntplib (clients.py) and parses its JSON answer. */
 export function python<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+  return pythonFrom(undefined, ...args);
+}
+
+/** As `python`, with every connection made from `source` (a 127.x address). */
+export function pythonFrom<T = Record<string, unknown>>(source: string | undefined, ...args: string[]): Promise<T> {
+  const env = source ? { ...process.env, ROAMGATE_SOURCE_ADDRESS: source } : process.env;
   return new Promise((resolve, reject) => {
-    execFile('python3', [CLIENTS, ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile('python3', [CLIENTS, ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`clients.py ${args[0]} failed: ${stderr || error.message}`));
       resolve(JSON.parse(stdout) as T);
     });

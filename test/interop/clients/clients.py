@@ -7,6 +7,8 @@ so the caller can compare bytes exactly.
 """
 import base64
 import json
+import os
+import socket
 import sys
 import warnings
 
@@ -16,6 +18,17 @@ import poplib  # noqa: E402
 import smtplib  # noqa: E402
 
 TIMEOUT = 20
+
+# ROAMGATE_SOURCE_ADDRESS=127.0.0.2 makes every client connect from that loopback address,
+# so tests can act as several terminals (roamgate binds a lease to the address a login came from).
+_SOURCE = os.environ.get("ROAMGATE_SOURCE_ADDRESS")
+if _SOURCE:
+    _create_connection = socket.create_connection
+
+    def _from_source(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **kwargs):
+        return _create_connection(address, timeout, (_SOURCE, 0), **kwargs)
+
+    socket.create_connection = _from_source
 
 
 def b64lines(lines):

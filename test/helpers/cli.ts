@@ -1,0 +1,26 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The built CLI, run as users run it (npm test builds first). */
+export const BIN = join(__dirname, '..', '..', 'dist', 'bin', 'roamgate.js');
+
+/** Runs the roamgate CLI; collects stdout and stderr together. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Waits until the output matches; returns the match. */
+export async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(get());
+    if (match) return match;
+    if (Date.now() > until) throw new Error(`no ${pattern} in output: ${get()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

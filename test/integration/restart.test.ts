@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPassword } from '../../plugin/password';
+import { runCli, waitForOutput } from '../helpers/cli';
+import { RawClient, listenTcp } from '../helpers/net';
+
+jest.setTimeout(30_000);
+
+const ADMIN = 'restart-admin-token-0123456789';
+const SECRET = 'restart-registration-secret-0123';
+
+async function start(config: string) {
+  const cli = runCli(['serve', '--config', config]);
+  const api = (await waitForOutput(cli.output, /management API on (http:\/\/127\.0\.0\.1:\d+\/roamgate)/))[1];
+  const smtpPort = Number((await waitForOutput(cli.output, /smtp adapter on 127\.0\.0\.1:(\d+)/))[1]);
+  return { cli, api, smtpPort };
+}
+
+async function stop(running: Awaited<ReturnType<typeof start>>) {
+  running.cli.child.kill('SIGTERM');
+  expect(await running.cli.exited).toBe(0);
+}
+
+async function call(url: string, init: { method?: string; token?: string; body?: unknown } = {}) {
+  const res = await fetch(url, {
+    method: init.method ?? (init.body ? 'POST' : 'GET'),
+    headers: { ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined,
+  });
+  return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
+}
+
+test('a gateway stopped and started on the same SQLite file keeps the lease, the API rule and the registration, and they work', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roamgate-restart-'));
+  const registered = await listenTcp((socket) => socket.end('220 the registered server\r\n'));
+  const config = join(dir, 'gateway.yaml');
+  writeFileSync(
+    config,
+    [
+      'http: { host: 127.0.0.1, port: 0 }',
+      'log: { level: warn }',
+      'store: { path: state.db }',
+      `adminToken: ${ADMIN}`,
+      `registration: { secret: ${SECRET} }`,
+      'health: { enabled: false }',
+      'users:',
+      `  - { id: alice, passwordHash: "${await hashPassword('alice-pw')}", attributes: { department: sales } }`,
+      'adapters:',
+      '  smtp: { port: 0 }',
+      '',
+    ].join('\n'),
+  );
+  try {
+    const first = await start(config);
+    const login = await call(`${first.api}/login`, { body: { username: 'alice', password: 'alice-pw' } });
+    expect(login.status).toBe(201);
+    const token = login.body.token as string;
+    const rule = await call(`${first.api}/access/rules`, { token: ADMIN, body: { subject: 'user:alice', service: 'smtp', allow: true, reason: 'alice may send' } });
+    expect(rule.status).toBe(201);
+    const registration = await call(`${first.api}/servers/register`, { body: { secret: SECRET, service: 'smtp', host: '127.0.0.1', port: registered.port, ttlSeconds: 3600 } });
+    expect(registration.status).toBe(201);
+    await stop(first);
+
+    const second = await start(config);
+    try {
+      expect((await call(`${second.api}/leases`, { token })).body.leases).toEqual([expect.objectContaining({ userId: 'alice', address: '127.0.0.1' })]);
+      expect((await call(`${second.api}/access/rules`, { token: ADMIN })).body.rules).toEqual([expect.objectContaining({ id: rule.body.id, subject: 'user:alice', origin: 'api' })]);
+      expect((await call(`${second.api}/servers`, { token: ADMIN })).body.servers).toEqual([expect.objectContaining({ origin: 'registered', port: registered.port })]);
+      // And they work together: this address is alice's by her lease, the API rule lets her use smtp,
+      // and the registered server is the one she reaches.
+      const client = await RawClient.open(second.smtpPort);
+      await client.closed;
+      expect(client.received).toBe('220 the registered server\r\n');
+    } finally {
+      await stop(second);
+    }
+  } finally {
+    await registered.close();
+  }
+});
