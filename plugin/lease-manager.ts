@@ -28,6 +28,8 @@ export function hashToken(token: string): string {
 export class LeaseManager {
   private readonly byId = new Map<string, LeaseRecord>();
   private readonly byTokenHash = new Map<string, LeaseRecord>();
+  /** Per source address, its live leases: the lookup every adapter connection makes. */
+  private readonly byAddress = new Map<string, Set<LeaseRecord>>();
   private readonly listeners = new Set<(lease: LeaseRecord, why: LeaseEnd) => void>();
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -80,10 +82,11 @@ export class LeaseManager {
 
   /** The newest live lease issued to a login from this address, if any. */
   findByAddress(address: string | undefined): LeaseRecord | undefined {
-    const wanted = normalizeAddress(address);
+    const leases = this.byAddress.get(normalizeAddress(address));
+    if (!leases) return undefined;
     let best: LeaseRecord | undefined;
-    for (const lease of this.byId.values()) {
-      if (lease.address === wanted && this.live(lease) && (!best || lease.issuedAt > best.issuedAt)) best = lease;
+    for (const lease of leases) {
+      if (this.live(lease) && (!best || lease.issuedAt > best.issuedAt)) best = lease;
     }
     return best;
   }
@@ -138,11 +141,17 @@ export class LeaseManager {
   private remember(lease: LeaseRecord): void {
     this.byId.set(lease.id, lease);
     this.byTokenHash.set(lease.tokenHash, lease);
+    const forAddress = this.byAddress.get(lease.address) ?? new Set<LeaseRecord>();
+    forAddress.add(lease);
+    this.byAddress.set(lease.address, forAddress);
   }
 
   private forget(lease: LeaseRecord): void {
     this.byId.delete(lease.id);
     this.byTokenHash.delete(lease.tokenHash);
+    const forAddress = this.byAddress.get(lease.address);
+    forAddress?.delete(lease);
+    if (forAddress?.size === 0) this.byAddress.delete(lease.address);
   }
 
   private emit(lease: LeaseRecord, why: LeaseEnd): void {

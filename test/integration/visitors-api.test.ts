@@ -120,12 +120,15 @@ describe('logging in', () => {
     await request(gw.app).get('/roamgate/leases').set('Authorization', `Bearer ${leaseToken}`).expect(200);
   });
 
-  test('with session.secureCookie the cookie is Secure', async () => {
+  test('with session.secureCookie the cookie is Secure, and only sent over HTTPS', async () => {
     const secure = await gateway({ session: { secureCookie: true } });
     try {
-      const page = await request(secure.app).get('/roamgate/login').set('X-Forwarded-Proto', 'https').expect(200);
-      // Express only sends a Secure cookie over HTTPS; over plain HTTP it sends none at all.
-      expect(page.headers['set-cookie']).toBeUndefined();
+      // Behind a TLS-terminating proxy the app trusts X-Forwarded-Proto.
+      secure.app.set('trust proxy', 'loopback');
+      const overHttps = await request(secure.app).get('/roamgate/login').set('X-Forwarded-Proto', 'https').expect(200);
+      expect(String(overHttps.headers['set-cookie'])).toMatch(/^roamgate\.sid=.*; Secure/);
+      const overHttp = await request(secure.app).get('/roamgate/login').expect(200);
+      expect(overHttp.headers['set-cookie']).toBeUndefined();
     } finally {
       await secure.close();
     }
