@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { isRoamgateError } from '../errors';
 import { readConfigFile, startStandalone } from '../plugin/standalone';
-import { USERS_HELP, USERS_USAGE, usersCommand } from './users-command';
+import { PASSWORD_HELP, USERS_HELP, USERS_USAGE, usersCommand } from './users-command';
 
 const USAGE = `usage: roamgate serve --config FILE
 ${USERS_USAGE}
@@ -10,8 +10,9 @@ ${USERS_USAGE}
                         adapters, servers, serversFile, access, health, registration,
                         users, store)
 ${USERS_HELP}
+  --help                show this text
 
-  --help                show this text`;
+${PASSWORD_HELP}`;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`roamgate: ${message}\n`);

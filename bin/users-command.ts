@@ -23,9 +23,9 @@ export const USERS_HELP = `  users add ID          add a user to the store (the 
   users list            every user, sorted by id: id, source (config or store),
                         enabled or disabled, attributes as NAME=VALUE
   users hash            print the scrypt hash of a password, for the users: section of
-                        the file (users there are edited in the file, not with add/remove)
+                        the file (users there are edited in the file, not with add/remove)`;
 
-  A password is read from --password-file FILE (its first line), else from the
+export const PASSWORD_HELP = `  A password is read from --password-file FILE (its first line), else from the
   environment variable ROAMGATE_PASSWORD, else asked for twice on the terminal without
   echo. Passwords have at least 8 characters.`;
 
@@ -87,7 +87,7 @@ function loadConfig(file: string): LoadedConfig {
     usageError(`${file}: ${isRoamgateError(error) ? error.message : String(error)}`);
   }
   if (!('path' in options.store) || options.store.path === ':memory:') {
-    usageError(`${file}: store.path is :memory: (the default), so users added would be lost when this command ends; set store: { path: FILE } to an SQLite file`);
+    usageError(`${file}: the store is in memory (store.path :memory:, the default), so users changed here would be lost when this command ends; set store: { path: FILE } to an SQLite file`);
   }
   // readConfigFile resolves a relative store.path against the file's directory; resolving again is a no-op then.
   return { file, users: options.users, storePath: resolvePath(dirname(file), options.store.path) };
@@ -127,8 +127,8 @@ function isConfigured(config: LoadedConfig, id: string): boolean {
 }
 
 /** Users from the config file are edited in the file: the store would never be consulted for them. */
-function refuseConfigured(config: LoadedConfig, id: string, action: string): void {
-  if (isConfigured(config, id)) failed(`user ${id} is defined in the users: section of ${config.file}; ${action} it there (roamgate users hash makes a passwordHash)`);
+function refuseConfigured(config: LoadedConfig, id: string, hint: string): void {
+  if (isConfigured(config, id)) failed(`user ${id} is defined in the users: section of ${config.file}; ${hint}`);
 }
 
 /**
@@ -154,7 +154,7 @@ function checkUser(id: string, attributes: Record<string, string>): void {
 }
 
 /** `NAME=VALUE` arguments as an object; the value may contain `=` or be empty. */
-export function parseAttributeArguments(pairs: readonly string[]): Record<string, string> {
+function parseAttributeArguments(pairs: readonly string[]): Record<string, string> {
   const attributes: Record<string, string> = Object.create(null);
   for (const pair of pairs) {
     const at = pair.indexOf('=');
@@ -167,7 +167,7 @@ export function parseAttributeArguments(pairs: readonly string[]): Record<string
 }
 
 /** One line of `users list`; values with spaces, quotes or nothing in them are quoted as JSON strings. */
-export function formatUserLine(user: { id: string; source: string; disabled: boolean; attributes: Readonly<Record<string, string>> }, widths: { id: number; source: number }): string {
+function formatUserLine(user: { id: string; source: string; disabled: boolean; attributes: Readonly<Record<string, string>> }, widths: { id: number; source: number }): string {
   const attributes = Object.keys(user.attributes)
     .sort()
     .map((name) => {
@@ -190,7 +190,7 @@ const verbs: Record<Verb, VerbSpec> = {
       const userId = id!;
       checkUser(userId, attributes);
       const config = loadConfig(file!);
-      refuseConfigured(config, userId, 'change');
+      refuseConfigured(config, userId, 'users there are edited in the file');
       await withStore(config, true, async (store) => {
         if (await store!.users.get(userId)) failed(`user ${userId} already exists in the store (roamgate users passwd ${userId} sets its password)`);
         const password = await readPassword({ passwordFile, env: process.env, prompts: passwordPrompts(userId) });
@@ -211,7 +211,7 @@ const verbs: Record<Verb, VerbSpec> = {
     async run({ id, config: file, passwordFile, out }) {
       const userId = id!;
       const config = loadConfig(file!);
-      refuseConfigured(config, userId, 'change its passwordHash');
+      refuseConfigured(config, userId, 'set its passwordHash there (roamgate users hash makes one)');
       await withStore(config, false, async (store) => {
         if (!store || !(await store.users.get(userId))) failed(`no user ${userId} in the store ${config.storePath}`);
         const password = await readPassword({ passwordFile, env: process.env, prompts: passwordPrompts(userId) });
@@ -231,7 +231,7 @@ const verbs: Record<Verb, VerbSpec> = {
     async run({ id, config: file, out }) {
       const userId = id!;
       const config = loadConfig(file!);
-      refuseConfigured(config, userId, 'remove');
+      refuseConfigured(config, userId, 'remove it there');
       await withStore(config, false, async (store) => {
         if (!store || !(await store.users.remove(userId))) failed(`no user ${userId} in the store ${config.storePath}`);
         await audit(store, 'user.removed', { user: userId });
@@ -278,10 +278,10 @@ export async function usersCommand(args: readonly string[]): Promise<number> {
   const [verb, ...rest] = args;
   try {
     if (verb === '--help' || verb === '-h') {
-      process.stdout.write(`usage: ${USERS_USAGE.trimStart()}\n\n${USERS_HELP}\n`);
+      process.stdout.write(`usage: ${USERS_USAGE.trimStart()}\n\n${USERS_HELP}\n\n${PASSWORD_HELP}\n`);
       return EXIT_OK;
     }
-    if (!isVerb(verb)) usageError(verb === undefined ? 'users needs a command: add, passwd, remove, list or hash' : `unknown users command ${verb}`, true);
+    if (!isVerb(verb)) usageError(verb === undefined || verb.startsWith('-') ? 'users needs a command: add, passwd, remove, list or hash' : `unknown users command ${verb}`, true);
     const spec = verbs[verb];
     let parsed;
     try {

@@ -9,7 +9,8 @@ export const AUDIT_MAX_QUEUE = 500;
 /**
  * The audit trail: logins, lease and rule changes, and every connection
  * decision. Events are queued and written in batches, off the connection
- * path; `list` and `close` write what is queued first, so nothing is lost.
+ * path; `list` writes what is queued first, and the gateway's close()
+ * flushes, so nothing is lost.
  */
 export class AuditLog {
   private queue: Array<Omit<AuditEvent, 'id'>> = [];

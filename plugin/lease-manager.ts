@@ -41,6 +41,7 @@ export class LeaseManager {
 
   /** Loads the live leases from the store and starts the expiry sweep. */
   async load(): Promise<void> {
+    if (this.sweeper) return;
     for (const lease of await this.store.leases.listLive(this.now())) this.remember(lease);
     this.sweeper = setInterval(() => this.sweep(), LEASE_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -82,7 +83,9 @@ export class LeaseManager {
 
   /** The newest live lease issued to a login from this address, if any. */
   findByAddress(address: string | undefined): LeaseRecord | undefined {
-    const leases = this.byAddress.get(normalizeAddress(address));
+    const wanted = normalizeAddress(address);
+    if (!wanted) return undefined;
+    const leases = this.byAddress.get(wanted);
     if (!leases) return undefined;
     let best: LeaseRecord | undefined;
     for (const lease of leases) {
@@ -114,9 +117,11 @@ export class LeaseManager {
   async revoke(id: string): Promise<boolean> {
     const lease = this.get(id);
     if (!lease) return false;
-    lease.revokedAt = this.now();
+    const at = this.now();
+    // Persist first: if the store fails, the lease stays live everywhere rather than half-revoked.
+    await this.store.leases.revoke(id, at);
+    lease.revokedAt = at;
     this.forget(lease);
-    await this.store.leases.revoke(id, lease.revokedAt);
     this.emit(lease, 'revoked');
     return true;
   }

@@ -47,10 +47,19 @@ export const accessRuleSchema = z.strictObject({
   reason: z.string().max(200).optional(),
 });
 
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 const userSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1-64 letters, digits, dots, dashes, underscores or @'),
   passwordHash: z.string().refine((hash) => parsePasswordHash(hash) !== null, 'must be a scrypt hash made by `roamgate users hash` (plain passwords are never accepted)'),
-  attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'attribute names are letters, digits, dots, dashes, underscores'), z.string().max(256)).default({}),
+  attributes: z
+    .record(z.string(), z.string().max(256))
+    .superRefine((attributes, context) => {
+      for (const name of Object.keys(attributes)) {
+        if (!ATTRIBUTE_NAME.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'attribute names are 1-64 letters, digits, dots, dashes or underscores' });
+      }
+    })
+    .default({}),
   disabled: z.boolean().default(false),
 });
 

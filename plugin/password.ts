@@ -4,8 +4,12 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 
+/** Largest scrypt working memory a stored hash may ask for (bytes): 128 * N * r. */
+export const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+
 function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
-  const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 };
+  // OpenSSL counts 128 * r * (N + p + 2) bytes; leave room on top.
+  const options: ScryptOptions = { ...params, maxmem: 128 * params.r * (params.N + params.p + 2) + 1024 * 1024 };
   return new Promise((resolve, reject) => scryptCallback(password, salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key))));
 }
 
@@ -20,8 +24,10 @@ export async function hashPassword(password: string): Promise<string> {
 export function parsePasswordHash(hash: string): { N: number; r: number; p: number; salt: Buffer; key: Buffer } | null {
   const parts = hash.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
+  if (!parts.slice(1, 4).every((part) => /^[1-9][0-9]{0,7}$/.test(part))) return null;
   const [N, r, p] = parts.slice(1, 4).map(Number);
-  if (![N, r, p].every(Number.isInteger) || N < 2 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return null;
+  // scrypt needs N < 2^(16r) (RFC 7914) and bounded memory; anything else could never be checked.
+  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || N >= 2 ** (16 * r) || 128 * N * r > MAX_SCRYPT_MEMORY) return null;
   const salt = Buffer.from(parts[4], 'base64');
   const key = Buffer.from(parts[5], 'base64');
   if (salt.length < 8 || key.length !== KEY_LENGTH) return null;

@@ -5,6 +5,7 @@ import { RoamgateError, type RoamgateErrorCode } from '../../errors';
 export const ALL_CODES: readonly RoamgateErrorCode[] = [
   'ROAMGATE_INVALID_OPTIONS',
   'ROAMGATE_ACCESS_DENIED',
+  'ROAMGATE_LOGIN_REQUIRED',
   'ROAMGATE_NO_SERVER',
   'ROAMGATE_UPSTREAM_REFUSED',
   'ROAMGATE_UPSTREAM_TIMEOUT',

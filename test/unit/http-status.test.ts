@@ -20,6 +20,7 @@ function parseResponse(raw: string): { statusLine: string; headers: Map<string, 
 describe('httpStatusFor', () => {
   test.each<[RoamgateErrorCode, number]>([
     ['ROAMGATE_ACCESS_DENIED', 403],
+    ['ROAMGATE_LOGIN_REQUIRED', 407],
     ['ROAMGATE_DESTINATION_REFUSED', 403],
     ['ROAMGATE_BAD_REQUEST', 400],
     ['ROAMGATE_TOO_MANY_CLIENTS', 503],
@@ -84,15 +85,16 @@ describe('httpRefusal', () => {
   });
 
   describe('properties', () => {
-    test('for any reason the head has exactly five CRLF lines and the body is the sanitized reason', () => {
+    test('for any reason the head has exactly five CRLF lines (six with the 407 challenge) and the body is the sanitized reason', () => {
       fc.assert(
         fc.property(anyRoamgateError, (error) => {
           const raw = httpRefusal(error);
           const { head, headers, body } = parseResponse(raw);
           const lines = head.split('\r\n');
-          expect(lines).toHaveLength(5);
+          const challenge = error.code === 'ROAMGATE_LOGIN_REQUIRED';
+          expect(lines).toHaveLength(challenge ? 6 : 5);
           for (const line of lines) expect(line).not.toMatch(/[\r\n]/);
-          expect([...headers.keys()]).toEqual(['content-type', 'content-length', 'connection', 'x-roamgate-error']);
+          expect([...headers.keys()]).toEqual(['content-type', 'content-length', 'connection', ...(challenge ? ['proxy-authenticate'] : []), 'x-roamgate-error']);
           expect(body).toBe(sanitizeReplyText(error.message) + '\n');
           expect(body.length).toBeLessThanOrEqual(MAX_REPLY_TEXT_LENGTH + 1);
           expect(Number(headers.get('content-length'))).toBe(Buffer.byteLength(body));

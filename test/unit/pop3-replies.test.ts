@@ -18,7 +18,7 @@ describe('formatPop3Reply', () => {
 });
 
 describe('pop3Refusal', () => {
-  const permanent: RoamgateErrorCode[] = ['ROAMGATE_ACCESS_DENIED', 'ROAMGATE_DESTINATION_REFUSED'];
+  const permanent: RoamgateErrorCode[] = ['ROAMGATE_ACCESS_DENIED', 'ROAMGATE_LOGIN_REQUIRED', 'ROAMGATE_DESTINATION_REFUSED'];
   const temporary: RoamgateErrorCode[] = ['ROAMGATE_NO_SERVER', 'ROAMGATE_UPSTREAM_REFUSED', 'ROAMGATE_UPSTREAM_TIMEOUT', 'ROAMGATE_TOO_MANY_CLIENTS', 'ROAMGATE_SHUTTING_DOWN', 'ROAMGATE_SOURCE_FAILED'];
 
   test.each(permanent)('%s is a permanent refusal, -ERR [SYS/PERM]', (code) => {
