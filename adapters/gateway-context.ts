@@ -34,6 +34,9 @@ export interface RelayLimits {
   idleTimeoutMs: number;
 }
 
+/** The outcome of checking credentials a client gave in its own protocol. */
+export type LoginResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
 /**
  * What an adapter needs from the management process: the connection path's
  * identify, authorize and resolve steps, health reports and the record.
@@ -48,6 +51,8 @@ export interface GatewayContext {
   record(entry: ConnectionRecord): void;
   /** Ports this gateway listens on; never a proxy destination on a local address. */
   ownPorts(): ReadonlySet<number>;
+  /** Checks credentials a client gave in its own protocol: throttled and audited like any login. */
+  verifyLogin(username: string, password: string, address: string, service: string): Promise<LoginResult>;
   /** Registers an open relay so a lease revocation or rule change can close it; returns its removal. */
   track(relay: LiveRelay): () => void;
 }

@@ -2,6 +2,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import type { AllowRule } from '../protocols/http/allowlist';
+import { parseBasicCredentials, PROXY_CHALLENGE } from '../protocols/http/proxy-authorization';
 import { endToEndHeaders, findHeadEnd, parseStatusLine } from '../protocols/http/response-head';
 import { formatHttpResponse, httpRefusal, httpStatusFor } from '../protocols/http/status';
 import { parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
@@ -35,6 +36,7 @@ export class HttpProxyAdapter {
     private readonly context: GatewayContext,
     private readonly allow: readonly AllowRule[],
     private readonly limits: HttpProxyLimits,
+    private readonly allowCleartextLogin = false,
   ) {
     this.server = createServer({ maxHeaderSize: limits.maxHeaderBytes, requestTimeout: 0, headersTimeout: HTTP_HEADERS_TIMEOUT_MS });
     this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
@@ -58,8 +60,22 @@ export class HttpProxyAdapter {
     return { service: HTTP_PROXY_SERVICE, client: formatAddress(socket.remoteAddress, socket.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome: 'error' };
   }
 
-  private admit(socket: Socket, entry: ConnectionRecord): Identity {
-    const identity = this.context.identify(socket);
+  /**
+   * Identify (a lease by address; else, when anonymous use is not allowed,
+   * `Proxy-Authorization: Basic` checked against the directory) and authorize. Basic credentials over this
+   * cleartext port are refused unless the options allow them.
+   */
+  private async admit(socket: Socket, entry: ConnectionRecord, authorization: string | undefined): Promise<Identity> {
+    let identity = this.context.identify(socket);
+    // Credentials matter only to a client the lease and the rules do not already let through.
+    const needsLogin = identity.kind === 'anonymous' && !this.context.authorize(identity, HTTP_PROXY_SERVICE).allow;
+    const basic = needsLogin ? parseBasicCredentials(authorization) : null;
+    if (basic) {
+      if (!this.allowCleartextLogin) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'logins over this cleartext proxy port are disabled');
+      const result = await this.context.verifyLogin(basic.username, basic.password, identity.address, HTTP_PROXY_SERVICE);
+      if (!result.ok) throw new RoamgateError('ROAMGATE_LOGIN_REQUIRED', result.reason);
+      identity = result.identity;
+    }
     entry.identity = describeIdentity(identity);
     const decision = this.context.authorize(identity, HTTP_PROXY_SERVICE);
     entry.rule = decision.rule;
@@ -100,7 +116,7 @@ export class HttpProxyAdapter {
     try {
       const destination = parseAuthority(req.url ?? '');
       if (!destination) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'CONNECT needs host:port');
-      const identity = this.admit(client, entry);
+      const identity = await this.admit(client, entry, req.headers['proxy-authorization']);
       const opened = await this.open(identity, destination, entry);
       upstream = opened.socket;
       const tunnelEnd = opened.socket;
@@ -176,7 +192,7 @@ export class HttpProxyAdapter {
     try {
       const target = parseAbsoluteTarget(req.url ?? '');
       if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
-      const identity = this.admit(req.socket, entry);
+      const identity = await this.admit(req.socket, entry, req.headers['proxy-authorization']);
       const opened = await this.open(identity, target, entry);
       const socket = opened.socket;
       upstream = socket;
@@ -212,7 +228,7 @@ export class HttpProxyAdapter {
         'content-type': 'text/plain; charset=utf-8',
         connection: 'close',
         'x-roamgate-error': failure.code,
-        ...(status === 407 ? { 'proxy-authenticate': 'Bearer realm="roamgate"' } : {}),
+        ...(status === 407 ? { 'proxy-authenticate': PROXY_CHALLENGE } : {}),
       });
       res.end(`${failure.message}\n`);
     }

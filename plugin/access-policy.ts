@@ -1,26 +1,13 @@
 import type { AccessDecision } from '../adapters/gateway-context';
 import type { Identity } from '../sources/server-info-source';
+import { subjectRank } from '../sources/subject';
 import type { AccessRule } from './options';
 
-/**
- * How specific a rule's subject is. The most specific matching rule decides;
- * at equal specificity a rule naming the service beats one for `*`, and deny
- * beats allow. No matching rule: deny.
- *
- *   user:<id>           4
- *   <attribute>=<value> 3
- *   authenticated       2  (any logged-in user)
- *   anonymous           1  (only clients that are not logged in)
+/*
+ * The most specific matching rule decides (see subjectRank: user > attribute >
+ * authenticated > anonymous); at equal specificity a rule naming the service
+ * beats one for `*`, and deny beats allow. No matching rule: deny.
  */
-function subjectRank(subject: string, identity: Identity): number {
-  if (subject === 'anonymous') return identity.kind === 'anonymous' ? 1 : 0;
-  if (identity.kind !== 'user') return 0;
-  if (subject === 'authenticated') return 2;
-  if (subject.startsWith('user:')) return subject.slice(5) === identity.user.id ? 4 : 0;
-  const equals = subject.indexOf('=');
-  const name = subject.slice(0, equals);
-  return Object.prototype.hasOwnProperty.call(identity.user.attributes, name) && identity.user.attributes[name] === subject.slice(equals + 1) ? 3 : 0;
-}
 
 /** Describes a rule for the record: `anonymous x smtp -> allow`. */
 export function describeRule(rule: AccessRule): string {

@@ -24,3 +24,11 @@ export const DEFAULT_SESSION_MAX_AGE_SECONDS = 8 * 3600;
 export const DEFAULT_LOGIN_THROTTLE_PER_USER = { failures: 5, windowSeconds: 900 };
 /** Failed logins per source address before further tries get 429 for the rest of the window. */
 export const DEFAULT_LOGIN_THROTTLE_PER_ADDRESS = { failures: 20, windowSeconds: 900 };
+/** Failed in-protocol logins allowed on one connection before it is closed. */
+export const DEFAULT_MAX_LOGIN_ATTEMPTS = 3;
+/** Commands a client may send before it has logged in (in-protocol login). */
+export const DEFAULT_MAX_UNAUTHENTICATED_COMMANDS = 20;
+/** Longest command line before login (bytes); SMTP needs at least 512, SASL responses more. */
+export const DEFAULT_MAX_LINE_LENGTH = 2048;
+/** A client silent this long before logging in is closed. */
+export const DEFAULT_PRE_LOGIN_IDLE_MS = 60_000;

@@ -7,6 +7,7 @@ import type { ServerInfoSource, ServerTable } from '../sources/server-info-sourc
 import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
+import { SUBJECT_PATTERN } from '../sources/subject';
 import { parsePasswordHash } from './password';
 import type { Store } from '../store/store';
 
@@ -31,15 +32,37 @@ const adapterBase = {
   idleTimeoutMs: positiveMs.default(D.DEFAULT_IDLE_TIMEOUT_MS),
   maxClients: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_CLIENTS),
 };
-const lineAdapterSchema = z.strictObject(adapterBase);
+const loginSchema = z.strictObject({
+  /** Accept logins before TLS (STARTTLS or the implicit-TLS port). Off by default: passwords stay off the wire. */
+  allowCleartext: z.boolean().default(false),
+  maxLoginAttempts: z.int().min(1).max(100).default(D.DEFAULT_MAX_LOGIN_ATTEMPTS),
+  maxUnauthenticatedCommands: z.int().min(1).max(10_000).default(D.DEFAULT_MAX_UNAUTHENTICATED_COMMANDS),
+  maxLineLength: z.int().min(512).max(65_536).default(D.DEFAULT_MAX_LINE_LENGTH),
+  preLoginIdleMs: positiveMs.default(D.DEFAULT_PRE_LOGIN_IDLE_MS),
+  /** Name the adapter greets with; default: this machine's host name. */
+  hostname: z.string().refine(isValidHost, 'must be a hostname').optional(),
+});
+const lineAdapterSchema = z
+  .strictObject({
+    ...adapterBase,
+    /** Speak the protocol up to the client's own login (SMTP AUTH, POP3 USER/PASS, NNTP AUTHINFO). */
+    login: loginSchema.optional(),
+    /** Certificate and key (PEM files): STARTTLS/STLS is offered, and `tlsPort` can listen with implicit TLS. */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    /** A second port on which clients speak TLS from the first byte (465/995/563 style). */
+    tlsPort: port.optional(),
+  })
+  .refine((adapter) => adapter.tlsPort === undefined || adapter.tls !== undefined, { message: 'tlsPort needs tls: { cert, key }', path: ['tlsPort'] });
 const httpProxyAdapterSchema = z.strictObject({
   ...adapterBase,
   maxHeaderBytes: z.int().min(1024).max(1024 * 1024).default(D.DEFAULT_MAX_HEADER_BYTES),
   /** `host:port` patterns the web proxy may reach; empty means nowhere. */
   allow: z.array(z.string()).default([]),
+  /** `Proxy-Authorization: Basic` logins; over this cleartext port only when `allowCleartext`. */
+  login: z.strictObject({ allowCleartext: z.boolean().default(false) }).optional(),
 });
 
-const subject = z.string().regex(/^(anonymous|authenticated|user:[^\s=]+|[A-Za-z0-9_.-]+=[^\s]*)$/, 'must be anonymous, authenticated, user:<id> or <attribute>=<value>');
+const subject = z.string().regex(SUBJECT_PATTERN, 'must be anonymous, authenticated, user:<id> or <attribute>=<value>');
 export const accessRuleSchema = z.strictObject({
   subject,
   service: z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,31})$/, 'must be a service name or *'),
@@ -124,6 +147,7 @@ export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'l
 
 type Parsed = z.output<typeof optionsSchema>;
 export type LineAdapterOptions = z.output<typeof lineAdapterSchema>;
+export type LoginOptions = z.output<typeof loginSchema>;
 export type HttpProxyAdapterOptions = Omit<z.output<typeof httpProxyAdapterSchema>, 'allow'> & { allow: readonly AllowRule[] };
 export type AccessRule = z.output<typeof accessRuleSchema>;
 export type ConfiguredUserOptions = z.output<typeof userSchema>;
@@ -182,11 +206,17 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     });
     httpProxy = { ...adapters['http-proxy'], allow };
   }
-  const ports = Object.entries(adapters).filter(([, adapter]) => adapter && adapter.port !== 0);
-  for (const [name, adapter] of ports) {
-    const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
-    const clash = ports.find(([other, candidate]) => other !== name && candidate!.port === adapter!.port && (candidate!.host === adapter!.host || wildcard(candidate!.host) || wildcard(adapter!.host)));
-    if (clash) invalid(`adapters.${name}.port: ${adapter!.port} is also adapters.${clash[0]}.port`);
+  const ports: Array<[string, string, number]> = [];
+  for (const [name, adapter] of Object.entries(adapters)) {
+    if (!adapter) continue;
+    if (adapter.port !== 0) ports.push([`adapters.${name}.port`, adapter.host, adapter.port]);
+    const tlsPort = (adapter as { tlsPort?: number }).tlsPort;
+    if (tlsPort) ports.push([`adapters.${name}.tlsPort`, adapter.host, tlsPort]);
+  }
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  for (const [path, host, port] of ports) {
+    const clash = ports.find(([other, otherHost, otherPort]) => other !== path && otherPort === port && (otherHost === host || wildcard(otherHost) || wildcard(host)));
+    if (clash) invalid(`${path}: ${port} is also ${clash[0]}`);
   }
   const normalizedAdapters: NormalizedOptions['adapters'] = { smtp: adapters.smtp, pop3: adapters.pop3, nntp: adapters.nntp, 'http-proxy': httpProxy };
   for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[]) if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];

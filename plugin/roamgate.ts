@@ -8,6 +8,7 @@ import { lineRelayHandler, type LineProtocol } from '../adapters/line-relay';
 import { nntpProtocol } from '../adapters/nntp-adapter';
 import { pop3Protocol } from '../adapters/pop3-adapter';
 import { orderCandidates } from '../adapters/resolve-server';
+import { selectForIdentity } from '../adapters/select-for-identity';
 import { smtpProtocol } from '../adapters/smtp-adapter';
 import { TcpListener } from '../adapters/tcp-listener';
 import { RoamgateError } from '../errors';
@@ -28,6 +29,7 @@ import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
 import { StoreDirectory } from './directory';
 import { LeaseManager, normalizeAddress } from './lease-manager';
+import { LoginGuard } from './login-guard';
 import { identifyCaller } from './request-auth';
 import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
@@ -101,8 +103,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     if (closed) logger.info({ event: 'access-changed', relaysClosed: closed }, 'closed relays the access table no longer allows');
   });
 
+  const guard = new LoginGuard(options.login);
   const resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
-    orderCandidates(await source.resolve(service, identity), (server) => health.statusOf(service, server));
+    orderCandidates(selectForIdentity(await source.resolve(service, identity), identity), (server) => health.statusOf(service, server));
 
   const context: GatewayContext = {
     identify: (socket: Socket): Identity => {
@@ -119,9 +122,25 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     },
     ownPorts: () => new Set([...endpoints.values(), ...attachedPorts]),
     track: (relay) => relays.add(relay),
+    verifyLogin: async (username, password, address, service) => {
+      const wait = await guard.retryAfter(username, address);
+      if (wait !== null) {
+        audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
+        return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
+      }
+      const user = await directory.verify(username, password);
+      if (!user) {
+        await guard.failed(username, address);
+        audit.record('login.failure', { actor: username, address, detail: { via: service } });
+        return { ok: false, reason: 'wrong user name or password' };
+      }
+      await guard.succeeded(username);
+      audit.record('login.success', { actor: user.id, address, detail: { via: service } });
+      return { ok: true, identity: { kind: 'user', address, user } };
+    },
   };
 
-  const login = loginRoutes({ directory, leases, audit, throttle: options.login });
+  const login = loginRoutes({ directory, leases, audit, guard });
   const router = Router();
   router.use((_req, _res, next) => void ready.then(() => next(), next));
   router.use(express.json({ limit: MAX_API_BODY }));
@@ -258,7 +277,7 @@ function buildSources(options: NormalizedOptions, logger: Logger, store: Store):
 function createListener(service: string, options: NormalizedOptions, context: GatewayContext): TcpListener {
   if (service === 'http-proxy') {
     const adapter = options.adapters['http-proxy']!;
-    const proxy = new HttpProxyAdapter(context, adapter.allow, adapter);
+    const proxy = new HttpProxyAdapter(context, adapter.allow, adapter, adapter.login?.allowCleartext ?? false);
     return new TcpListener({
       host: adapter.host,
       port: adapter.port,

@@ -38,6 +38,13 @@ export class LineReader {
     return events;
   }
 
+  /** Hands over the bytes of an unfinished line (when the stream stops being read as lines) and empties the buffer. */
+  takeRemainder(): Buffer {
+    const rest = this.pending;
+    this.pending = Buffer.alloc(0);
+    return rest;
+  }
+
   private overflow(events: LineEvent[]): LineEvent[] {
     this.overflowed = true;
     this.pending = Buffer.alloc(0);

@@ -7,6 +7,26 @@ export interface ServerInfo {
   port: number;
   /** Lower is preferred, as with DNS MX preferences. Default 10. */
   priority: number;
+  /**
+   * Only for this subject (`user:alice`, `department=sales`, `authenticated`);
+   * absent: for everyone. Of the servers that match a client, only the most
+   * specific kind is used: a user's own server before their department's,
+   * before the general ones.
+   */
+  for?: string;
+  /** How to reach the server: plain TCP (default), STARTTLS/STLS before login, or TLS from the first byte. */
+  tls?: ServerTls;
+  /** Log in to the server with these rather than with the user's own credentials (in-protocol login). */
+  credentials?: { username: string; password: string };
+}
+
+/** TLS towards a server. Certificates are always verified: against `ca` (a PEM file) when given, else Node's CAs. */
+export interface ServerTls {
+  mode: 'starttls' | 'implicit';
+  /** PEM file with the CA certificate(s) to trust for this server. */
+  ca?: string;
+  /** Name to verify the certificate against; default: `host`. */
+  servername?: string;
 }
 
 /** A server-info table entry as listed to an admin: where it came from and how to address it. */

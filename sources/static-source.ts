@@ -21,12 +21,10 @@ export class StaticSource implements ServerInfoSource {
 export function tableEntries(table: ServerTable, origin: ServerEntry['origin']): ServerEntry[] {
   return Object.entries(table).flatMap(([service, servers]) =>
     servers.map((server) => ({
-      id: `${origin}:${service}:${server.host}:${server.port}`,
+      ...server,
+      id: `${origin}:${service}:${server.for ? `${server.for}:` : ''}${server.host}:${server.port}`,
       service,
       origin,
-      host: server.host,
-      port: server.port,
-      priority: server.priority,
     })),
   );
 }

@@ -1,12 +1,26 @@
 import { z } from 'zod';
 import { isValidHost } from '../protocols/http/target';
 import { DEFAULT_PRIORITY } from './server-info-source';
+import { SUBJECT_PATTERN } from './subject';
 
-/** Schema of one server in a table (options, file, API). */
-export const serverSchema = z.strictObject({
+/** Schema of a server's address and priority (what self-registration may set). */
+export const serverAddressSchema = z.strictObject({
   host: z.string().refine(isValidHost, 'must be a hostname or an IP address'),
   port: z.int().min(1).max(65535),
   priority: z.int().min(0).max(65535).default(DEFAULT_PRIORITY),
+});
+
+/** Schema of one server in a table (options, file, admin API). */
+export const serverSchema = serverAddressSchema.extend({
+  for: z.string().regex(SUBJECT_PATTERN, 'must be user:<id>, <attribute>=<value>, authenticated or anonymous').optional(),
+  tls: z
+    .strictObject({
+      mode: z.enum(['starttls', 'implicit']),
+      ca: z.string().min(1).optional(),
+      servername: z.string().refine(isValidHost, 'must be a hostname').optional(),
+    })
+    .optional(),
+  credentials: z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) }).optional(),
 });
 
 /** Schema of a service name: lower-case letters, digits and dashes. */

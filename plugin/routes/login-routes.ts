@@ -3,12 +3,12 @@ import express, { Router, type Request, type Response } from 'express';
 import type {} from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { MAX_API_BODY } from '../defaults';
 import type { Directory, User } from '../directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
+import type { LoginGuard } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
 import { callerOf } from '../request-auth';
 
@@ -26,7 +26,7 @@ export interface LoginDeps {
   directory: Directory;
   leases: LeaseManager;
   audit: AuditLog;
-  throttle: { perUser: { failures: number; windowSeconds: number }; perAddress: { failures: number; windowSeconds: number } };
+  guard: LoginGuard;
 }
 
 /** A lease as the API shows it: never the token or its hash. */
@@ -48,8 +48,6 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
   passport.deserializeUser((id: string, done) => void deps.directory.get(id).then((user) => done(null, user ?? false), done));
 
   const csrf = csrfSync({ getTokenFromRequest: (req) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined });
-  const perUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: deps.throttle.perUser.failures, duration: deps.throttle.perUser.windowSeconds });
-  const perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: deps.throttle.perAddress.failures, duration: deps.throttle.perAddress.windowSeconds });
 
   const actionOf = (req: Request) => `${req.baseUrl}/login`;
 
@@ -73,9 +71,7 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     }
     const username = body.username as string;
     const address = normalizeAddress(req.ip);
-    const userKey = username.toLowerCase();
-
-    const blocked = await throttled(perUser, userKey, perAddress, address);
+    const blocked = await deps.guard.retryAfter(username, address);
     if (blocked !== null) {
       deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
       res.set('Retry-After', String(blocked));
@@ -87,12 +83,12 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
       try {
         if (error) return next(error);
         if (!user) {
-          await Promise.all([perUser.penalty(userKey, 1), perAddress.penalty(address, 1)]);
+          await deps.guard.failed(username, address);
           deps.audit.record('login.failure', { actor: username, address });
           if (json) return void res.status(401).json({ error: 'wrong user name or password' });
           return void res.status(401).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), 'Wrong user name or password.', username));
         }
-        await perUser.delete(userKey);
+        await deps.guard.succeeded(username);
         const { token, lease } = await deps.leases.issue(user, address);
         deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
         deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
@@ -142,13 +138,6 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'roamgate.sid';
-
-/** Seconds until the caller may try again, or null when neither limit is used up. */
-async function throttled(perUser: RateLimiterMemory, userKey: string, perAddress: RateLimiterMemory, address: string): Promise<number | null> {
-  const [user, place] = await Promise.all([perUser.get(userKey), perAddress.get(address)]);
-  const waits = [user, place].filter((state): state is RateLimiterRes => state !== null && state.remainingPoints <= 0).map((state) => Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
-  return waits.length ? Math.max(...waits) : null;
-}
 
 /** Sends 403 unless a session-authenticated write carries a valid CSRF token. Bearer-token calls are not cookie-borne, so need none. */
 export function csrfForSessions(csrf: ReturnType<typeof csrfSync>) {

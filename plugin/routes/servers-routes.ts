@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { HealthMonitor } from '../../sources/health-monitor';
 import { MAX_REGISTRATION_TTL_SECONDS, type RegistrySource } from '../../sources/registry-source';
 import type { ServerInfoSource } from '../../sources/server-info-source';
-import { serverSchema, serviceNameSchema } from '../../sources/table-schema';
+import { serverAddressSchema, serviceNameSchema } from '../../sources/table-schema';
 import { requireAdmin } from '../request-auth';
 import { parseBody } from '../api-errors';
 import { secretMatches } from '../secret-compare';
@@ -16,7 +16,9 @@ export interface ServersRouteDeps {
   health: HealthMonitor;
 }
 
-const addSchema = z.strictObject({ service: serviceNameSchema, ...serverSchema.shape });
+// Entries added at run time name an address and priority; per-user entries, TLS and
+// server credentials belong in the options or the servers file.
+const addSchema = z.strictObject({ service: serviceNameSchema, ...serverAddressSchema.shape });
 const registerSchema = z.strictObject({
   secret: z.string(),
   ...addSchema.shape,
@@ -65,6 +67,8 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
       servers: entries.map((entry) => ({
         ...entry,
         ...(entry.expiresAt === undefined ? {} : { expiresAt: new Date(entry.expiresAt).toISOString() }),
+        // Server passwords are never sent back.
+        ...(entry.credentials ? { credentials: { username: entry.credentials.username, password: '(hidden)' } } : {}),
         health: deps.health.statusOf(entry.service, entry),
       })),
     });

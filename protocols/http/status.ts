@@ -1,5 +1,6 @@
 import type { RoamgateError } from '../../errors';
 import { sanitizeReplyText } from '../reply-text';
+import { PROXY_CHALLENGE } from './proxy-authorization';
 
 /** The HTTP status for a refusal: the one place HTTP turns error codes into statuses. */
 export function httpStatusFor(error: RoamgateError): number {
@@ -39,7 +40,7 @@ export function formatHttpResponse(status: number, text: string): string {
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n' +
-    (status === 407 ? 'Proxy-Authenticate: Bearer realm="roamgate"\r\n' : '') +
+    (status === 407 ? `Proxy-Authenticate: ${PROXY_CHALLENGE}\r\n` : '') +
     `X-Roamgate-Error: ${sanitizeReplyText(text).slice(0, 200)}\r\n` +
     '\r\n' +
     body

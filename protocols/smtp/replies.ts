@@ -21,6 +21,8 @@ export function smtpRefusal(error: RoamgateError): string {
       return formatSmtpReply(554, error.message, '5.7.1');
     case 'ROAMGATE_TOO_MANY_CLIENTS':
       return formatSmtpReply(421, error.message, '4.3.2');
+    case 'ROAMGATE_IDLE_TIMEOUT':
+      return formatSmtpReply(421, error.message, '4.4.2');
     default:
       return formatSmtpReply(421, error.message, '4.3.0');
   }

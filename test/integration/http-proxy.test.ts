@@ -189,7 +189,7 @@ describe('http-proxy adapter', () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [] });
     const result = await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '-D', '-', `http://127.0.0.1:${webPort}/`]);
     expect(result.stdout).toMatch(/^HTTP\/1\.1 407 /);
-    expect(result.stdout).toMatch(/proxy-authenticate: Bearer realm="roamgate"/i);
+    expect(result.stdout).toMatch(/proxy-authenticate: Basic realm="roamgate"/i);
     expect(result.stdout).toMatch(/no access rule lets anonymous clients use http-proxy\n$/);
   });
 });

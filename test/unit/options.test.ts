@@ -132,7 +132,7 @@ describe('normalizeOptions', () => {
       ['a fractional port', { adapters: { nntp: { port: 119.5 } } }, /^adapters\.nntp\.port: /],
       ['a missing port', { adapters: { pop3: {} } }, /^adapters\.pop3\.port: /],
       ['a bad adapter host', { adapters: { smtp: { port: 25, host: 'not a host' } } }, /^adapters\.smtp\.host: must be an IP address or hostname$/],
-      ['an unknown adapter key', { adapters: { smtp: { port: 25, tls: true } } }, /^adapters\.smtp\.tls: .*"tls"/],
+      ['an unknown adapter key', { adapters: { smtp: { port: 25, starttls: true } } }, /^adapters\.smtp\.starttls: .*"starttls"/],
       ['an unknown adapter', { adapters: { imap: { port: 143 } } }, /^adapters\.imap: .*"imap"/],
       ['a zero connect timeout', { adapters: { smtp: { port: 25, connectTimeoutMs: 0 } } }, /^adapters\.smtp\.connectTimeoutMs: /],
       ['a tiny header limit', { adapters: { 'http-proxy': { port: 3128, maxHeaderBytes: 10 } } }, /^adapters\.http-proxy\.maxHeaderBytes: /],

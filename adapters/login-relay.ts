@@ -1,0 +1,375 @@
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { RoamgateError } from '../errors';
+import type { ClientAction, ClientDialogue, ClientDialogueOptions, Credentials, PreLoginLimits, ServerDialogue } from '../protocols/dialogue';
+import { LineReader } from '../protocols/line-reader';
+import type { Identity, ServerInfo } from '../sources/server-info-source';
+import { connectWithTimeout } from './connect-upstream';
+import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
+import type { LineProtocol } from './line-relay';
+import { relay } from './relay';
+import { acceptTls, startServerTls } from './tls';
+
+/** Lines a client may send ahead while its login is being checked (pipelining); more closes the connection. */
+export const MAX_QUEUED_LINES = 100;
+/** Longest line accepted from a server during the login towards it. */
+export const SERVER_LINE_MAX_LENGTH = 8192;
+
+/** A line protocol that can log a client in itself, then log in to the server for it. */
+export interface LoginProtocol extends LineProtocol {
+  clientDialogue(options: ClientDialogueOptions): ClientDialogue;
+  /** The dialogue that completes the login at the server, given what the client's dialogue learned. */
+  serverDialogue(client: ClientDialogue, credentials: { username: string; password: string }, startTls: boolean): ServerDialogue;
+}
+
+/** In-protocol login settings of one adapter (all limits named and documented in the options). */
+export interface LoginSettings extends PreLoginLimits {
+  hostname: string;
+  allowCleartextLogin: boolean;
+  /** A client that says nothing for this long before logging in is closed (ms). */
+  preLoginIdleMs: number;
+  /** Certificate for STARTTLS (and for the implicit-TLS port); absent: no TLS offered. */
+  tls?: SecureContext;
+}
+
+/**
+ * The connection path with in-protocol login (as nginx's mail proxy):
+ * a client identified by a lease, or anonymous where a rule allows it, is
+ * relayed transparently; any other client is greeted by the adapter, logs
+ * in in its own protocol (checked against the directory, throttled, audited),
+ * and then the adapter picks that user's server, completes the login there
+ * (with the user's credentials or the server's own), answers the client's
+ * login and relays bytes untouched.
+ */
+export function loginRelayHandler(
+  protocol: LoginProtocol,
+  context: GatewayContext,
+  limits: RelayLimits,
+  settings: LoginSettings,
+  transparent: (socket: Socket) => Promise<void>,
+  implicitTls: boolean,
+) {
+  return async (raw: Socket): Promise<void> => {
+    let client: Socket = raw;
+    if (implicitTls) {
+      try {
+        client = await acceptTls(raw, settings.tls!);
+      } catch {
+        return; // a failed handshake has nobody to answer
+      }
+    }
+    const identity = context.identify(raw);
+    if (identity.kind === 'user' || context.authorize(identity, protocol.service).allow) return transparent(client);
+    await new LoginSession(protocol, context, limits, settings, client, implicitTls).run();
+  };
+}
+
+class LoginSession {
+  private readonly dialogue: ClientDialogue;
+  private reader: LineReader;
+  private readonly queue: string[] = [];
+  private busy = false;
+  private done = false;
+  private readonly started = Date.now();
+  private readonly entry: ConnectionRecord;
+  private finished!: () => void;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  private readonly onIdle = () => this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
+
+  constructor(
+    private readonly protocol: LoginProtocol,
+    private readonly context: GatewayContext,
+    private readonly limits: RelayLimits,
+    private readonly settings: LoginSettings,
+    private client: Socket,
+    secure: boolean,
+  ) {
+    this.reader = new LineReader(settings.maxLineLength);
+    this.dialogue = protocol.clientDialogue({
+      hostname: settings.hostname,
+      startTlsAvailable: settings.tls !== undefined && !secure,
+      secure,
+      allowCleartextLogin: settings.allowCleartextLogin,
+      maxLineLength: settings.maxLineLength,
+      maxUnauthenticatedCommands: settings.maxUnauthenticatedCommands,
+      maxLoginAttempts: settings.maxLoginAttempts,
+    });
+    this.entry = {
+      service: protocol.service,
+      client: formatAddress(client.remoteAddress, client.remotePort),
+      identity: 'anonymous',
+      bytesFromClient: 0,
+      bytesFromServer: 0,
+      durationMs: 0,
+      outcome: 'refused',
+      reason: 'closed before login',
+    };
+  }
+
+  run(): Promise<void> {
+    return new Promise((resolve) => {
+      this.finished = () => {
+        this.entry.durationMs = Date.now() - this.started;
+        this.context.record(this.entry);
+        resolve();
+      };
+      this.client.once('close', () => {
+        if (!this.done) this.end();
+      });
+      this.client.on('error', () => undefined);
+      this.listen();
+      this.perform(this.dialogue.start());
+    });
+  }
+
+  private listen(): void {
+    this.client.setTimeout(this.settings.preLoginIdleMs, this.onIdle);
+    this.client.on('data', this.onData);
+  }
+
+  private unlisten(): void {
+    this.client.setTimeout(0);
+    this.client.removeListener('timeout', this.onIdle);
+    this.client.removeListener('data', this.onData);
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const event of this.reader.push(chunk)) {
+      if (event.kind === 'too-long') return this.perform(this.dialogue.onLineTooLong());
+      this.queue.push(event.line);
+    }
+    if (this.queue.length > MAX_QUEUED_LINES) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead')));
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.busy && !this.done && this.queue.length > 0) this.perform(this.dialogue.onLine(this.queue.shift()!));
+  }
+
+  private perform(actions: ClientAction[]): void {
+    for (const action of actions) {
+      if (this.done) return;
+      switch (action.kind) {
+        case 'send':
+          this.client.write(action.data);
+          break;
+        case 'close':
+          return this.close(action.data);
+        case 'starttls':
+          this.client.write(action.data);
+          return void this.upgrade();
+        case 'login':
+          this.busy = true;
+          return void this.login(action.credentials).finally(() => {
+            this.busy = false;
+            this.pump();
+          });
+      }
+    }
+  }
+
+  /** STARTTLS towards the client: anything it sent behind the command is dropped (no injection into the TLS session). */
+  private async upgrade(): Promise<void> {
+    this.busy = true;
+    this.unlisten();
+    this.queue.length = 0;
+    this.reader = new LineReader(this.settings.maxLineLength);
+    try {
+      this.client = await acceptTls(this.client, this.settings.tls!);
+    } catch {
+      this.entry.reason = 'client TLS handshake failed';
+      return this.end();
+    }
+    this.client.on('error', () => undefined);
+    this.client.once('close', () => {
+      if (!this.done) this.end();
+    });
+    this.dialogue.tlsStarted();
+    this.busy = false;
+    this.listen();
+  }
+
+  private async login(credentials: Credentials): Promise<void> {
+    const address = this.client.remoteAddress ?? '';
+    const result = await this.context.verifyLogin(credentials.username, credentials.password, address, this.protocol.service);
+    if (this.done) return;
+    if (!result.ok) {
+      this.entry.reason = result.reason;
+      return this.perform(this.dialogue.loginFailed(result.reason));
+    }
+    const identity = result.identity;
+    this.entry.identity = describeIdentity(identity);
+    const decision = this.context.authorize(identity, this.protocol.service);
+    this.entry.rule = decision.rule;
+    if (!decision.allow) {
+      this.entry.reason = decision.reason;
+      return this.close(this.protocol.refusal(denial(identity, decision)));
+    }
+    let upstream: Socket;
+    try {
+      upstream = await this.connectAndLogIn(identity, credentials);
+    } catch (thrown) {
+      const error = asRoamgateError(thrown);
+      this.entry.outcome = 'unreachable';
+      this.entry.reason = error.message;
+      if (error.code === 'ROAMGATE_ACCESS_DENIED') return this.perform(this.dialogue.loginFailed(error.message));
+      return this.close(this.protocol.refusal(error));
+    }
+    if (this.done) return void upstream.destroy();
+    await this.relayTo(upstream, identity);
+  }
+
+  /**
+   * Tries the user's servers in order: connect (TLS if the server wants it),
+   * then the protocol's login at the server. A server refusing the user's
+   * credentials is a login failure (ROAMGATE_ACCESS_DENIED, shown to the
+   * client as such); anything else moves on to the next server.
+   */
+  private async connectAndLogIn(identity: Identity, credentials: Credentials): Promise<Socket> {
+    const candidates = await this.context.resolve(this.protocol.service, identity);
+    if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${this.protocol.service} server is configured for you`);
+    let last: RoamgateError | undefined;
+    for (const server of candidates) {
+      try {
+        const socket = await this.openServer(server);
+        this.context.reportHealth(this.protocol.service, server, null);
+        this.entry.server = formatAddress(server.host, server.port);
+        const login = server.credentials ?? { username: credentials.username, password: credentials.password };
+        return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
+      } catch (thrown) {
+        last = asRoamgateError(thrown);
+        if (last.code === 'ROAMGATE_ACCESS_DENIED') throw last;
+        this.context.reportHealth(this.protocol.service, server, last.message);
+      }
+    }
+    throw new RoamgateError(last?.code === 'ROAMGATE_UPSTREAM_TIMEOUT' ? 'ROAMGATE_UPSTREAM_TIMEOUT' : 'ROAMGATE_UPSTREAM_REFUSED', `${this.protocol.service} service unavailable: ${candidates.length === 1 ? 'the server' : `all ${candidates.length} servers`} failed`, { cause: last });
+  }
+
+  private async openServer(server: ServerInfo): Promise<Socket> {
+    const socket = await connectWithTimeout(server.host, server.port, this.limits.connectTimeoutMs);
+    if (server.tls?.mode !== 'implicit') return socket;
+    return startServerTls(socket, server.host, server.tls);
+  }
+
+  private async relayTo(upstream: Socket, identity: Identity): Promise<void> {
+    this.unlisten();
+    // What the client pipelined behind its login goes to the server, in order.
+    const ahead = this.queue.splice(0).map((line) => `${line}\r\n`).join('');
+    const partial = this.reader.takeRemainder();
+    if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
+    if (partial.length) upstream.write(partial);
+    this.client.write(this.dialogue.loginSucceeded());
+    this.entry.outcome = 'relayed';
+    this.entry.reason = undefined;
+    const client = this.client;
+    const untrack = this.context.track({
+      service: this.protocol.service,
+      identity,
+      close: (reason) => {
+        this.entry.reason = reason;
+        client.destroy();
+        upstream.destroy();
+      },
+    });
+    const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
+    this.entry.bytesFromClient = result.bytesFromClient;
+    this.entry.bytesFromServer = result.bytesFromServer;
+    if (result.end !== 'closed') this.entry.reason ??= result.end;
+    this.end();
+  }
+
+  private close(data: string): void {
+    if (this.done) return;
+    this.unlisten();
+    this.client.end(data);
+    // A client that does not hang up after the last word is cut.
+    this.client.setTimeout(this.settings.preLoginIdleMs, () => this.client.destroy());
+    this.end();
+  }
+
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.finished();
+  }
+}
+
+/**
+ * Logs in at the server: feeds its lines to the server dialogue and carries
+ * out what it asks (send, STARTTLS), until it is ready or has failed. Resolves
+ * with the socket to relay on (a TLS socket after STARTTLS).
+ */
+export function completeServerLogin(socket: Socket, dialogue: ServerDialogue, server: ServerInfo, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let current = socket;
+    let reader = new LineReader(SERVER_LINE_MAX_LENGTH);
+    let settled = false;
+    const timer = setTimeout(() => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server did not complete the login in time')), timeoutMs * 2);
+    timer.unref();
+    const detach = () => {
+      current.removeListener('data', onData);
+      current.removeListener('error', onError);
+      current.removeListener('close', onClose);
+    };
+    const fail = (error: RoamgateError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      detach();
+      current.destroy();
+      reject(error);
+    };
+    const onError = (error: Error) => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { cause: error }));
+    const onClose = () => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'server closed the connection during login'));
+    // Lines of the same chunk that follow the server's last login reply belong to the relay.
+    let unread: string[] = [];
+    const run = (actions: ReturnType<ServerDialogue['onLine']>): boolean => {
+      for (const action of actions) {
+        if (settled) return false;
+        if (action.kind === 'send') current.write(action.data);
+        else if (action.kind === 'failed') {
+          fail(new RoamgateError(action.authentication ? 'ROAMGATE_ACCESS_DENIED' : 'ROAMGATE_UPSTREAM_REFUSED', action.reason));
+          return false;
+        } else if (action.kind === 'ready') {
+          settled = true;
+          clearTimeout(timer);
+          detach();
+          const rest = Buffer.concat([Buffer.from(unread.map((line) => `${line}\r\n`).join(''), 'latin1'), reader.takeRemainder()]);
+          if (rest.length) current.unshift(rest);
+          current.pause();
+          resolve(current);
+          return false;
+        } else if (action.kind === 'starttls') {
+          detach();
+          reader = new LineReader(SERVER_LINE_MAX_LENGTH);
+          startServerTls(current, server.host, server.tls ?? { mode: 'starttls' }).then(
+            (secure) => {
+              current = secure;
+              attach();
+              run(dialogue.tlsStarted());
+            },
+            (error: unknown) => fail(asRoamgateError(error)),
+          );
+          return false;
+        }
+      }
+      return true;
+    };
+    const onData = (chunk: Buffer) => {
+      const events = reader.push(chunk);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
+        if (event.kind === 'too-long') return fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'server sent an overlong line during login'));
+        unread = events.slice(i + 1).flatMap((next) => (next.kind === 'line' ? [next.line] : []));
+        if (!run(dialogue.onLine(event.line))) return;
+      }
+    };
+    const attach = () => {
+      current.on('data', onData);
+      current.on('error', onError);
+      current.once('close', onClose);
+    };
+    attach();
+  });
+}

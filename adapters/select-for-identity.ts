@@ -1,0 +1,23 @@
+import type { Identity, ServerInfo } from '../sources/server-info-source';
+import { subjectRank } from '../sources/subject';
+
+/**
+ * Keeps the servers meant for this client: of those whose `for` matches it,
+ * only the most specific kind (its own `user:` servers, else its attribute's,
+ * else `authenticated`/`anonymous` ones, else the general ones without `for`).
+ * So alice's own POP3 server replaces the general one for her, and only her.
+ */
+export function selectForIdentity(servers: readonly ServerInfo[], identity: Identity): ServerInfo[] {
+  let best = -1;
+  let chosen: ServerInfo[] = [];
+  for (const server of servers) {
+    const rank = server.for === undefined ? 0 : subjectRank(server.for, identity) || -1;
+    if (rank < 0 || rank < best) continue;
+    if (rank > best) {
+      best = rank;
+      chosen = [];
+    }
+    chosen.push(server);
+  }
+  return chosen;
+}

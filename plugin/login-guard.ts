@@ -1,0 +1,35 @@
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+
+export interface ThrottleOptions {
+  perUser: { failures: number; windowSeconds: number };
+  perAddress: { failures: number; windowSeconds: number };
+}
+
+/**
+ * Throttles failed logins per user name and per source address, wherever the
+ * login happens (the login page, the JSON API, or a client's own protocol).
+ */
+export class LoginGuard {
+  private readonly perUser: RateLimiterMemory;
+  private readonly perAddress: RateLimiterMemory;
+
+  constructor(options: ThrottleOptions) {
+    this.perUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: options.perUser.failures, duration: options.perUser.windowSeconds });
+    this.perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: options.perAddress.failures, duration: options.perAddress.windowSeconds });
+  }
+
+  /** Seconds until this user name or address may try again, or null when neither limit is used up. */
+  async retryAfter(username: string, address: string): Promise<number | null> {
+    const [user, place] = await Promise.all([this.perUser.get(username.toLowerCase()), this.perAddress.get(address)]);
+    const waits = [user, place].filter((state): state is RateLimiterRes => state !== null && state.remainingPoints <= 0).map((state) => Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+    return waits.length ? Math.max(...waits) : null;
+  }
+
+  async failed(username: string, address: string): Promise<void> {
+    await Promise.all([this.perUser.penalty(username.toLowerCase(), 1), this.perAddress.penalty(address, 1)]);
+  }
+
+  async succeeded(username: string): Promise<void> {
+    await this.perUser.delete(username.toLowerCase());
+  }
+}
