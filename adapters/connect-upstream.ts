@@ -12,22 +12,25 @@ export interface ConnectOptions {
 export function connectWithTimeout(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `connect timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    timer.unref();
-    const onError = (error: NodeJS.ErrnoException) => {
+    // on() and removeListener() rather than once(): once() allocates a wrapper per call, and this runs per connection.
+    const settle = (error: Error | null) => {
       clearTimeout(timer);
-      socket.destroy();
-      reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `connect failed: ${error.code ?? error.message}`, { cause: error }));
+      if (error === null) {
+        socket.removeListener('error', onError);
+        socket.removeListener('connect', onConnect);
+        resolve(socket);
+      } else {
+        // The error listener stays: a destroyed socket must not raise an unhandled 'error'.
+        socket.destroy();
+        reject(error);
+      }
     };
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolve(socket);
-    });
+    const onError = (error: NodeJS.ErrnoException) => settle(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `connect failed: ${error.code ?? error.message}`, { cause: error }));
+    const onConnect = () => settle(null);
+    const timer = setTimeout(() => settle(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+    socket.on('error', onError);
+    socket.on('connect', onConnect);
   });
 }
 

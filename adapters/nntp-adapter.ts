@@ -1,5 +1,16 @@
+import { createNntpClientDialogue, type NntpClientDialogue } from '../protocols/nntp/client-dialogue';
 import { nntpRefusal } from '../protocols/nntp/replies';
-import type { LineProtocol } from './line-relay';
+import { createNntpServerDialogue } from '../protocols/nntp/server-dialogue';
+import type { LoginProtocol } from './login-relay';
 
-/** NNTP: relayed transparently; refusals as `502 ...` (denied) or `400 ...` (unavailable). */
-export const nntpProtocol: LineProtocol = { service: 'nntp', refusal: nntpRefusal };
+/**
+ * NNTP: refusals as `502 ...` (denied) or `400 ...` (unavailable); with
+ * in-protocol login, AUTHINFO USER/PASS, and at the server MODE READER (when
+ * the client asked for it) before AUTHINFO.
+ */
+export const nntpProtocol: LoginProtocol = {
+  service: 'nntp',
+  refusal: nntpRefusal,
+  clientDialogue: createNntpClientDialogue,
+  serverDialogue: (client, credentials, startTls) => createNntpServerDialogue({ credentials, startTls, modeReader: (client as NntpClientDialogue).modeReader }),
+};

@@ -1,5 +1,15 @@
+import { createPop3ClientDialogue } from '../protocols/pop3/client-dialogue';
 import { pop3Refusal } from '../protocols/pop3/replies';
-import type { LineProtocol } from './line-relay';
+import { createPop3ServerDialogue } from '../protocols/pop3/server-dialogue';
+import type { LoginProtocol } from './login-relay';
 
-/** POP3: relayed transparently; refusals as `-ERR [SYS/PERM] ...` or `-ERR [SYS/TEMP] ...`. */
-export const pop3Protocol: LineProtocol = { service: 'pop3', refusal: pop3Refusal };
+/**
+ * POP3: refusals as `-ERR [SYS/PERM] ...` or `-ERR [SYS/TEMP] ...`; with
+ * in-protocol login, USER/PASS and AUTH PLAIN, and at the server USER/PASS.
+ */
+export const pop3Protocol: LoginProtocol = {
+  service: 'pop3',
+  refusal: pop3Refusal,
+  clientDialogue: createPop3ClientDialogue,
+  serverDialogue: (_client, credentials, startTls) => createPop3ServerDialogue({ credentials, startTls }),
+};

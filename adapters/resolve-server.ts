@@ -9,6 +9,8 @@ import type { ServerInfo } from '../sources/server-info-source';
  * trying costs one connect timeout at most.
  */
 export function orderCandidates(servers: readonly ServerInfo[], statusOf: (server: ServerInfo) => HealthStatus): ServerInfo[] {
+  // One server (the usual case) is tried whatever its health, so there is nothing to order or look up.
+  if (servers.length <= 1) return servers.slice();
   const byPriority = servers
     .map((server, index) => ({ server, index }))
     .sort((a, b) => a.server.priority - b.server.priority || a.index - b.index)

@@ -1,5 +1,16 @@
+import { createSmtpClientDialogue } from '../protocols/smtp/client-dialogue';
 import { smtpRefusal } from '../protocols/smtp/replies';
-import type { LineProtocol } from './line-relay';
+import { createSmtpServerDialogue } from '../protocols/smtp/server-dialogue';
+import type { LoginProtocol } from './login-relay';
 
-/** SMTP: relayed transparently; refusals as `554 5.7.1` (denied) or `421 4.3.0` (unavailable). */
-export const smtpProtocol: LineProtocol = { service: 'smtp', refusal: smtpRefusal };
+/**
+ * SMTP: refusals as `554 5.7.1` (denied) or `421 4.3.0` (unavailable); with
+ * in-protocol login, AUTH PLAIN/LOGIN after EHLO, and at the server EHLO with
+ * the client's own name, then AUTH.
+ */
+export const smtpProtocol: LoginProtocol = {
+  service: 'smtp',
+  refusal: smtpRefusal,
+  clientDialogue: createSmtpClientDialogue,
+  serverDialogue: (client, credentials, startTls) => createSmtpServerDialogue({ credentials, startTls, clientName: client.clientName }),
+};

@@ -59,12 +59,23 @@ export class TcpListener {
   }
 
   private accept(socket: Socket): void {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     if (this.live.size >= this.options.maxClients) {
       this.options.refuseExcess(socket);
       return;
     }
-    const done = this.options.handle(socket).finally(() => this.live.delete(socket));
+    // then() with both handlers, not finally(): the same outcome (a rejection still
+    // propagates) for fewer promises and closures held while the connection lives.
+    const release = (): void => {
+      this.live.delete(socket);
+    };
+    const done = this.options.handle(socket).then(release, (error: unknown) => {
+      release();
+      throw error;
+    });
     this.live.set(socket, done);
   }
 }
+
+/** Errors on an accepted socket are the handler's business; this only keeps them from being unhandled. */
+function ignoreError(): void {}

@@ -3,7 +3,7 @@ import { RoamgateError } from '../errors';
 import { parseAllowRule, type AllowRule } from '../protocols/http/allowlist';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../sources/health-monitor';
 import { MAX_REGISTRATION_TTL_SECONDS } from '../sources/registry-source';
-import type { ServerInfoSource, ServerTable } from '../sources/server-info-source';
+import type { ServerInfo, ServerInfoSource, ServerTable } from '../sources/server-info-source';
 import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
@@ -140,7 +140,7 @@ const optionsSchema = z.strictObject({
 /** The options `roamgate()` takes, as written by a user. */
 export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'logger'> & {
   /** A plain table (`{ smtp: [{ host, port, priority }] }`) or a ServerInfoSource. */
-  servers?: ServerTable | ServerInfoSource | Record<string, Array<{ host: string; port: number; priority?: number }>>;
+  servers?: ServerTable | ServerInfoSource | Record<string, Array<Omit<ServerInfo, 'priority'> & { priority?: number }>>;
   /** A pino logger (or anything with info/warn/error); default: pino to stdout. */
   logger?: Logger;
 };

@@ -4,7 +4,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import pino from 'pino';
 import type { ConnectionRecord, GatewayContext } from '../adapters/gateway-context';
 import { HttpProxyAdapter } from '../adapters/http-proxy-adapter';
-import { lineRelayHandler, type LineProtocol } from '../adapters/line-relay';
+import { lineRelayHandler } from '../adapters/line-relay';
+import { loginRelayHandler, type LoginProtocol, type LoginSettings } from '../adapters/login-relay';
+import { acceptTls, loadSecureContext } from '../adapters/tls';
+import { hostname } from 'node:os';
+import type { SecureContext } from 'node:tls';
 import { nntpProtocol } from '../adapters/nntp-adapter';
 import { pop3Protocol } from '../adapters/pop3-adapter';
 import { orderCandidates } from '../adapters/resolve-server';
@@ -60,7 +64,7 @@ export interface Roamgate {
   close(): Promise<void>;
 }
 
-const LINE_PROTOCOLS: Record<'smtp' | 'pop3' | 'nntp', LineProtocol> = { smtp: smtpProtocol, pop3: pop3Protocol, nntp: nntpProtocol };
+const LINE_PROTOCOLS: Record<'smtp' | 'pop3' | 'nntp', LoginProtocol> = { smtp: smtpProtocol, pop3: pop3Protocol, nntp: nntpProtocol };
 
 /** Creates a gateway. Options are validated here; a bad one throws ROAMGATE_INVALID_OPTIONS naming its path. */
 export function roamgate(userOptions: RoamgateOptions): Roamgate {
@@ -83,6 +87,13 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const listeners = new Map<string, TcpListener>();
   const attachedPorts = new Set<number>();
   const endpoints = new Map<string, number>();
+  const boundPorts = new Set<number>();
+  // Certificates are read now, so a missing or broken file is an options error at creation.
+  const secureContexts = new Map<string, SecureContext>();
+  for (const name of ['smtp', 'pop3', 'nntp'] as const) {
+    const files = options.adapters[name]?.tls;
+    if (files) secureContexts.set(name, loadSecureContext(files, `adapters.${name}.tls`));
+  }
 
   // State kept in the store (leases, API rules, registrations) is loaded before anything is served.
   const ready = (async () => {
@@ -120,7 +131,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
       audit.record('connection', { actor: entry.identity, address: entry.client, detail: { service: entry.service, outcome: entry.outcome, rule: entry.rule, reason: entry.reason, server: entry.server, bytesFromClient: entry.bytesFromClient, bytesFromServer: entry.bytesFromServer, durationMs: entry.durationMs } });
     },
-    ownPorts: () => new Set([...endpoints.values(), ...attachedPorts]),
+    ownPorts: () => new Set([...boundPorts, ...attachedPorts]),
     track: (relay) => relays.add(relay),
     verifyLogin: async (username, password, address, service) => {
       const wait = await guard.retryAfter(username, address);
@@ -196,16 +207,18 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     const bound: Record<string, AddressInfo> = {};
     for (const [service, adapterOptions] of Object.entries(options.adapters)) {
       if (!adapterOptions || listeners.has(service)) continue;
-      const listener = createListener(service, options, context);
-      try {
-        bound[service] = await listener.listen();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `adapters.${service}: cannot listen on ${adapterOptions.host}:${adapterOptions.port} (${code ?? (error as Error).message})`, { cause: error });
+      for (const { key, listener, port } of createListeners(service, options, context, secureContexts)) {
+        try {
+          bound[key] = await listener.listen();
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `adapters.${service}: cannot listen on ${adapterOptions.host}:${port} (${code ?? (error as Error).message})`, { cause: error });
+        }
+        listeners.set(key, listener);
+        boundPorts.add(bound[key].port);
+        if (key === service) endpoints.set(service, bound[key].port);
+        logger.info({ event: 'listening', service, address: `${bound[key].address}:${bound[key].port}`, tls: key !== service }, `${key} adapter listening`);
       }
-      listeners.set(service, listener);
-      endpoints.set(service, bound[service].port);
-      logger.info({ event: 'listening', service, address: `${bound[service].address}:${bound[service].port}` }, `${service} adapter listening`);
     }
     if (options.health.enabled) health.start();
     return bound;
@@ -218,6 +231,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();
       endpoints.clear();
+      boundPorts.clear();
       await ready.catch(() => undefined);
       await registry.flush();
       await audit.flush();
@@ -274,26 +288,54 @@ function buildSources(options: NormalizedOptions, logger: Logger, store: Store):
   return { source: new CompositeSource(sources), registry };
 }
 
-function createListener(service: string, options: NormalizedOptions, context: GatewayContext): TcpListener {
+/** The listeners of one adapter: its port, and its implicit-TLS port when it has one. */
+function createListeners(
+  service: string,
+  options: NormalizedOptions,
+  context: GatewayContext,
+  secureContexts: ReadonlyMap<string, SecureContext>,
+): Array<{ key: string; listener: TcpListener; port: number }> {
   if (service === 'http-proxy') {
     const adapter = options.adapters['http-proxy']!;
     const proxy = new HttpProxyAdapter(context, adapter.allow, adapter, adapter.login?.allowCleartext ?? false);
-    return new TcpListener({
+    const listener = new TcpListener({
       host: adapter.host,
       port: adapter.port,
       maxClients: adapter.maxClients,
       handle: proxy.handle,
       refuseExcess: (socket) => socket.end(formatHttpResponse(503, `too many clients (limit ${adapter.maxClients})`)),
     });
+    return [{ key: service, listener, port: adapter.port }];
   }
   const name = service as keyof typeof LINE_PROTOCOLS;
   const adapter = options.adapters[name]!;
   const protocol = LINE_PROTOCOLS[name];
-  return new TcpListener({
-    host: adapter.host,
-    port: adapter.port,
-    maxClients: adapter.maxClients,
-    handle: lineRelayHandler(protocol, context, adapter),
-    refuseExcess: (socket) => socket.end(protocol.refusal(new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${adapter.maxClients}), try again later`))),
-  });
+  const secureContext = secureContexts.get(name);
+  const transparent = lineRelayHandler(protocol, context, adapter);
+  const settings: LoginSettings | undefined = adapter.login && {
+    ...adapter.login,
+    hostname: adapter.login.hostname ?? hostname(),
+    allowCleartextLogin: adapter.login.allowCleartext,
+    tls: secureContext,
+  };
+  const handlerFor = (implicitTls: boolean) => {
+    if (settings) return loginRelayHandler(protocol, context, adapter, settings, transparent, implicitTls);
+    if (!implicitTls) return transparent;
+    // TLS to the client, then the transparent relay.
+    return async (socket: Socket) => {
+      const secure = await acceptTls(socket, secureContext!).catch(() => null);
+      if (secure) await transparent(secure);
+    };
+  };
+  const listener = (port: number, implicitTls: boolean) =>
+    new TcpListener({
+      host: adapter.host,
+      port,
+      maxClients: adapter.maxClients,
+      handle: handlerFor(implicitTls),
+      refuseExcess: (socket) => socket.end(protocol.refusal(new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${adapter.maxClients}), try again later`))),
+    });
+  const result = [{ key: service, listener: listener(adapter.port, false), port: adapter.port }];
+  if (adapter.tlsPort !== undefined) result.push({ key: `${service}-tls`, listener: listener(adapter.tlsPort, true), port: adapter.tlsPort });
+  return result;
 }

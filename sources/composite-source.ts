@@ -8,15 +8,22 @@ import { serverKey } from './server-info-source';
 export class CompositeSource implements ServerInfoSource {
   constructor(private readonly sources: readonly ServerInfoSource[]) {}
 
-  async resolve(service: string, identity: Identity): Promise<ServerInfo[]> {
-    const answers = await Promise.all(this.sources.map((source) => source.resolve(service, identity)));
-    const merged = new Map<string, ServerInfo>();
-    for (const server of answers.flat()) {
-      const key = serverKey(service, server);
-      const known = merged.get(key);
-      if (!known || server.priority < known.priority) merged.set(key, { host: server.host, port: server.port, priority: server.priority });
+  resolve(service: string, identity: Identity): Promise<ServerInfo[]> {
+    try {
+      const answers: Array<ServerInfo[] | Promise<ServerInfo[]>> = [];
+      let allAtOnce = true;
+      for (const source of this.sources) {
+        const answer = source.resolve(service, identity);
+        answers.push(answer);
+        if (!Array.isArray(answer)) allAtOnce = false;
+      }
+      // Tables and the registry answer at once: merge now, without a Promise.all
+      // and the ticks it takes, since this runs for every connection.
+      if (allAtOnce) return Promise.resolve(mergeAnswers(service, answers as ServerInfo[][]));
+      return Promise.all(answers).then((lists) => mergeAnswers(service, lists));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return [...merged.values()];
   }
 
   async list(): Promise<ServerEntry[]> {
@@ -32,4 +39,41 @@ export class CompositeSource implements ServerInfoSource {
   async close(): Promise<void> {
     await Promise.all(this.sources.map((source) => source.close?.()));
   }
+}
+
+/**
+ * The servers of all answers, in first-seen order, each once (per `for`
+ * subject) with its lowest priority. Everything a source says of a server
+ * (`for`, `tls`, `credentials`) is kept.
+ */
+export function mergeAnswers(service: string, answers: readonly (readonly ServerInfo[])[]): ServerInfo[] {
+  const only = soleServer(answers);
+  // One server in all (the usual case): nothing to merge.
+  if (only !== undefined) return only === null ? [] : [serverOnly(only)];
+  const merged = new Map<string, ServerInfo>();
+  for (const answer of answers) {
+    for (const server of answer) {
+      const key = `${serverKey(service, server)}|${server.for ?? ''}`;
+      const known = merged.get(key);
+      if (!known || server.priority < known.priority) merged.set(key, serverOnly(server));
+    }
+  }
+  return [...merged.values()];
+}
+
+/** A server's own fields, without a listing's id, service or origin. */
+function serverOnly(server: ServerInfo): ServerInfo {
+  const { host, port, priority, for: subject, tls, credentials } = server;
+  return { host, port, priority, ...(subject === undefined ? {} : { for: subject }), ...(tls === undefined ? {} : { tls }), ...(credentials === undefined ? {} : { credentials }) };
+}
+
+/** The one server named across all answers; null when there is none; undefined when there are several. */
+function soleServer(answers: readonly (readonly ServerInfo[])[]): ServerInfo | null | undefined {
+  let only: ServerInfo | null = null;
+  for (const answer of answers) {
+    if (answer.length === 0) continue;
+    if (answer.length > 1 || only !== null) return undefined;
+    only = answer[0];
+  }
+  return only;
 }

@@ -21,8 +21,11 @@ export function pop3Refusal(error: RoamgateError): string {
 
 /** One level of an RFC 2449 response code: printable ASCII other than `/` and `]`. */
 const RESPONSE_LEVEL = '[\\x21-\\x2e\\x30-\\x5c\\x5e-\\x7e]+';
-/** An RFC 2449 response code at the start of a reply text: `[` resp-level *(`/` resp-level) `]`. */
-const LEADING_RESPONSE_CODE = new RegExp(`^\\[(${RESPONSE_LEVEL}(?:/${RESPONSE_LEVEL})*)\\](?: |$)`);
+/**
+ * An RFC 2449 response code at the start of a reply text: `[` resp-level
+ * *(`/` resp-level) `]`, taken even when a careless server glues text to it.
+ */
+const LEADING_RESPONSE_CODE = new RegExp(`^\\[(${RESPONSE_LEVEL}(?:/${RESPONSE_LEVEL})*)\\]`);
 
 /**
  * A `-ERR` line for a reason that may already start with its own RFC 3206

@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { hashPassword } from '../../plugin/password';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { RawClient } from '../helpers/net';
+import { startSmtpUpstream } from '../helpers/smtp-upstream';
+import { selfSignedCert } from '../helpers/tls-cert';
+
+jest.setTimeout(20_000);
+
+const tls = selfSignedCert();
+const dir = mkdtempSync(join(tmpdir(), 'roamgate-login-'));
+const certFile = join(dir, 'cert.pem');
+const keyFile = join(dir, 'key.pem');
+writeFileSync(certFile, tls.cert);
+writeFileSync(keyFile, tls.key);
+
+let users: Array<{ id: string; passwordHash: string; attributes: Record<string, string> }>;
+beforeAll(async () => {
+  users = [
+    { id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: { department: 'sales' } },
+    { id: 'bob', passwordHash: await hashPassword('bob-pw'), attributes: { department: 'research' } },
+  ];
+});
+
+const RULES = [{ subject: 'authenticated', service: '*', allow: true }];
+
+function mailer(port: number, user: string, pass: string, extra: Record<string, unknown> = {}) {
+  return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, tls: { ca: tls.cert, servername: 'localhost' }, ...extra });
+}
+
+const message = (subject: string) => ({ from: 'alice@example.test', to: 'bob@example.test', subject, text: 'hello' });
+
+describe('SMTP in-protocol login', () => {
+  let gw: TestGateway | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await gw?.close();
+    gw = undefined;
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  async function upstreamFor(accounts: Record<string, string>, banner = 'upstream') {
+    const upstream = await startSmtpUpstream({ users: accounts, banner });
+    cleanups.push(upstream.close);
+    return upstream;
+  }
+
+  test.each(['PLAIN', 'LOGIN'])('AUTH %s over cleartext (allowed): the user is logged in at the server with their own credentials', async (method) => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { authMethod: method, ignoreTLS: true }).sendMail(message(`auth ${method}`));
+    expect(upstream.messages).toHaveLength(1);
+    expect(upstream.messages[0].user).toBe('alice');
+    const [record] = await gw.logger.waitForRecords(1);
+    expect(record).toMatchObject({ service: 'smtp', identity: 'alice', outcome: 'relayed' });
+  });
+
+  test('a wrong password is a proper login failure (535), never reaching a server', async () => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    const error = (await mailer(gw.ports.smtp, 'alice', 'wrong', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number; code?: string };
+    expect(error.code).toBe('EAUTH');
+    expect(error.responseCode).toBe(535);
+    expect(upstream.logins).toEqual([]);
+  });
+
+  test("the server's refusal of the user's credentials reaches the client as a login failure, not a hang", async () => {
+    const upstream = await upstreamFor({ alice: 'another-password' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number; code?: string };
+    expect(error.code).toBe('EAUTH');
+    expect(error.responseCode).toBe(535);
+  });
+
+  test('cleartext logins are refused by default; STARTTLS then AUTH works (certificate verified by the client)', async () => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: {}, tls: { cert: certFile, key: keyFile } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    const plain = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as Error;
+    expect(plain).toBeInstanceOf(Error);
+    expect(upstream.logins).toEqual([]);
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { requireTLS: true }).sendMail(message('over STARTTLS'));
+    expect(upstream.messages.map((m) => m.user)).toEqual(['alice']);
+  });
+
+  test('an implicit-TLS port (465 style) logs in and relays', async () => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, tlsPort: 0, login: {}, tls: { cert: certFile, key: keyFile } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    // Port 0 twice would clash in validation only for fixed ports; the TLS listener got its own port.
+    const tlsPort = gw.ports['smtp-tls'];
+    expect(tlsPort).toBeGreaterThan(0);
+    await mailer(tlsPort, 'alice', 'alice-pw', { secure: true }).sendMail(message('implicit TLS'));
+    expect(upstream.messages.map((m) => m.user)).toEqual(['alice']);
+  });
+
+  test("per-user servers: alice's own server for alice, the general one for bob; per-server credentials used at the server", async () => {
+    const alicesServer = await upstreamFor({ alice: 'alice-pw' }, 'alice server');
+    const general = await upstreamFor({ relay: 'relay-secret' }, 'general server');
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: {
+        smtp: [
+          { host: '127.0.0.1', port: general.port, credentials: { username: 'relay', password: 'relay-secret' } },
+          { host: '127.0.0.1', port: alicesServer.port, for: 'user:alice' },
+        ],
+      },
+    });
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('alice'));
+    await mailer(gw.ports.smtp, 'bob', 'bob-pw', { ignoreTLS: true }).sendMail(message('bob'));
+    expect(alicesServer.logins).toEqual(['alice']);
+    expect(general.logins).toEqual(['relay']);
+  });
+
+  test('a server reached over STARTTLS with its certificate verified against the configured CA', async () => {
+    const upstream = await startSmtpUpstream({ users: { alice: 'alice-pw' }, tls });
+    cleanups.push(upstream.close);
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port, tls: { mode: 'starttls', ca: certFile, servername: 'localhost' } }] },
+    });
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('to a TLS server'));
+    expect(upstream.logins).toEqual(['alice']);
+    expect(upstream.messages.map((m) => m.secure)).toEqual([true]);
+  });
+
+  test('a server whose certificate does not verify is never sent the password', async () => {
+    const other = selfSignedCert();
+    const upstream = await startSmtpUpstream({ users: { alice: 'alice-pw' }, tls: other });
+    cleanups.push(upstream.close);
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port, tls: { mode: 'starttls', ca: certFile, servername: 'localhost' } }] },
+    });
+    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number };
+    expect(error.responseCode).toBe(421);
+    expect(upstream.logins).toEqual([]);
+  });
+
+  test('pre-login limits: too many commands without login, and an overlong line, end with a protocol error and a close', async () => {
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true, maxUnauthenticatedCommands: 3, maxLineLength: 512 } } }, servers: {} });
+    const chatty = await RawClient.open(gw.ports.smtp);
+    await chatty.waitFor((text) => text.startsWith('220 '));
+    chatty.send('NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n');
+    await chatty.closed;
+    expect(chatty.received).toMatch(/\r\n421 4\.7\.0 [^\r]*\r\n$/);
+    const long = await RawClient.open(gw.ports.smtp);
+    await long.waitFor((text) => text.startsWith('220 '));
+    long.send(`EHLO ${'x'.repeat(600)}\r\n`);
+    await long.closed;
+    expect(long.received).toMatch(/\r\n500 5\.5\.6 [^\r]*\r\n$/);
+  });
+
+  test('a client with a lease is relayed transparently: the greeting is the server\u2019s own', async () => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' }, 'the real server');
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    let client = await RawClient.open(gw.ports.smtp);
+    await client.waitFor((text) => text.includes('\r\n'));
+    expect(client.received).toMatch(/roamgate/);
+    client.close();
+    const { default: request } = await import('supertest');
+    await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw' }).expect(201);
+    client = await RawClient.open(gw.ports.smtp);
+    await client.waitFor((text) => text.includes('\r\n'));
+    expect(client.received).toMatch(/the real server/);
+    client.close();
+  });
+});
+
+describe('web proxy Basic login', () => {
+  let web: Server;
+  let webPort: number;
+  let gw: TestGateway | undefined;
+  beforeAll(async () => {
+    web = createServer((_req, res) => res.end('behind the proxy\n'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    webPort = (web.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => web.close(() => resolve())));
+  afterEach(async () => {
+    await gw?.close();
+    gw = undefined;
+  });
+
+  const curl = (args: string[]) =>
+    new Promise<string>((resolve) => execFile('curl', ['-s', '--noproxy', '', '-o', '/dev/null', '-w', '%{http_code}', ...args], (_error, stdout) => resolve(stdout)));
+
+  test('407 challenges a client without credentials; curl --proxy-user answers it; a wrong password gets 407 again', async () => {
+    gw = await startGateway({ users, access: RULES, adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`], login: { allowCleartext: true } } } });
+    const proxy = `http://127.0.0.1:${gw.ports['http-proxy']}`;
+    expect(await curl(['-x', proxy, `http://127.0.0.1:${webPort}/`])).toBe('407');
+    expect(await curl(['-x', proxy, '--proxy-user', 'alice:alice-pw', `http://127.0.0.1:${webPort}/`])).toBe('200');
+    expect(await curl(['-x', proxy, '--proxy-user', 'alice:wrong', `http://127.0.0.1:${webPort}/`])).toBe('407');
+    expect(await curl(['-p', '-x', proxy, '--proxy-user', 'bob:bob-pw', `http://127.0.0.1:${webPort}/`])).toBe('200');
+  });
+
+  test('without login.allowCleartext, Basic credentials over the cleartext port are refused (403)', async () => {
+    gw = await startGateway({ users, access: RULES, adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`] } } });
+    expect(await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '--proxy-user', 'alice:alice-pw', `http://127.0.0.1:${webPort}/`])).toBe('403');
+  });
+});

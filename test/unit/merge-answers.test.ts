@@ -1,0 +1,51 @@
+import fc from 'fast-check';
+import { mergeAnswers } from '../../sources/composite-source';
+import { serverKey, type ServerInfo } from '../../sources/server-info-source';
+
+const server = (host: string, port: number, priority: number): ServerInfo => ({ host, port, priority });
+const shown = (servers: ServerInfo[]) => servers.map((s) => `${s.host}:${s.port}/${s.priority}`);
+
+/** The merge as CompositeSource first wrote it (flat, then a Map by key): the fast paths must agree with it. */
+function referenceMerge(service: string, answers: ServerInfo[][]): ServerInfo[] {
+  const merged = new Map<string, ServerInfo>();
+  for (const entry of answers.flat()) {
+    const key = serverKey(service, entry);
+    const known = merged.get(key);
+    if (!known || entry.priority < known.priority) merged.set(key, { host: entry.host, port: entry.port, priority: entry.priority });
+  }
+  return [...merged.values()];
+}
+
+describe('mergeAnswers', () => {
+  test.each<[string, ServerInfo[][], string[]]>([
+    ['no answers', [], []],
+    ['only empty answers', [[], [], []], []],
+    ['one server in one answer', [[server('a', 25, 10)]], ['a:25/10']],
+    ['one server among empty answers', [[], [server('a', 25, 10)], []], ['a:25/10']],
+    ['one server in each of two answers', [[server('a', 25, 10)], [server('b', 25, 5)]], ['a:25/10', 'b:25/5']],
+    ['the same server twice keeps the lower priority', [[server('a', 25, 10)], [server('A', 25, 5)]], ['A:25/5']],
+    ['several servers in one answer keep their order', [[server('c', 25, 30), server('a', 25, 10), server('b', 25, 20)]], ['c:25/30', 'a:25/10', 'b:25/20']],
+  ])('%s', (_name, answers, expected) => {
+    expect(shown(mergeAnswers('smtp', answers))).toEqual(expected);
+  });
+
+  test('a lone server comes back as a new plain object', () => {
+    const entry = { host: 'a', port: 25, priority: 10, id: 'static:smtp:a:25', service: 'smtp', origin: 'static' as const };
+    const [merged] = mergeAnswers('smtp', [[entry]]);
+    expect(merged).toEqual({ host: 'a', port: 25, priority: 10 });
+    expect(merged).not.toBe(entry);
+  });
+
+  test('agrees with a plain flatten-and-dedupe for any answers', () => {
+    const anyServer = fc.record({
+      host: fc.constantFrom('a', 'A', 'b', 'mx.example.org', 'MX.example.org'),
+      port: fc.constantFrom(25, 587),
+      priority: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(anyServer, { maxLength: 4 }), { maxLength: 4 }), (answers) => {
+        expect(mergeAnswers('smtp', answers)).toEqual(referenceMerge('smtp', answers));
+      }),
+    );
+  });
+});
