@@ -16,6 +16,9 @@ export const MAX_QUEUED_LINES = 100;
 /** Longest line accepted from a server during the login towards it. */
 export const SERVER_LINE_MAX_LENGTH = 8192;
 
+/** What the server dialogues take as "log in to nobody": the server needs no login. */
+const NO_LOGIN = { username: '', password: '' };
+
 /** A line protocol that can log a client in itself, then log in to the server for it. */
 export interface LoginProtocol extends LineProtocol {
   clientDialogue(options: ClientDialogueOptions): ClientDialogue;
@@ -235,7 +238,7 @@ class LoginSession {
         const socket = await this.openServer(server);
         this.context.reportHealth(this.protocol.service, server, null);
         this.entry.server = formatAddress(server.host, server.port);
-        const login = server.credentials ?? { username: credentials.username, password: credentials.password };
+        const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username: credentials.username, password: credentials.password });
         return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
       } catch (thrown) {
         last = asRoamgateError(thrown);

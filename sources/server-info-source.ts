@@ -16,8 +16,12 @@ export interface ServerInfo {
   for?: string;
   /** How to reach the server: plain TCP (default), STARTTLS/STLS before login, or TLS from the first byte. */
   tls?: ServerTls;
-  /** Log in to the server with these rather than with the user's own credentials (in-protocol login). */
-  credentials?: { username: string; password: string };
+  /**
+   * In-protocol login: log in to the server with these rather than with the
+   * user's own credentials; `none` for a server that takes no login (an
+   * internal relay that trusts the gateway).
+   */
+  credentials?: { username: string; password: string } | 'none';
 }
 
 /** TLS towards a server. Certificates are always verified: against `ca` (a PEM file) when given, else Node's CAs. */

@@ -20,7 +20,7 @@ export const serverSchema = serverAddressSchema.extend({
       servername: z.string().refine(isValidHost, 'must be a hostname').optional(),
     })
     .optional(),
-  credentials: z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) }).optional(),
+  credentials: z.union([z.literal('none'), z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) })]).optional(),
 });
 
 /** Schema of a service name: lower-case letters, digits and dashes. */

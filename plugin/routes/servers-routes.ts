@@ -68,7 +68,7 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
         ...entry,
         ...(entry.expiresAt === undefined ? {} : { expiresAt: new Date(entry.expiresAt).toISOString() }),
         // Server passwords are never sent back.
-        ...(entry.credentials ? { credentials: { username: entry.credentials.username, password: '(hidden)' } } : {}),
+        ...(entry.credentials && entry.credentials !== 'none' ? { credentials: { username: entry.credentials.username, password: '(hidden)' } } : {}),
         health: deps.health.statusOf(entry.service, entry),
       })),
     });
