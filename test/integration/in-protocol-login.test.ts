@@ -118,6 +118,29 @@ describe('SMTP in-protocol login', () => {
     expect(general.logins).toEqual(['relay']);
   });
 
+  test('a custom ServerInfoSource decides per user, as nginx auth_http does', async () => {
+    const forAlice = await upstreamFor({ alice: 'alice-pw' }, 'chosen for alice');
+    const forOthers = await upstreamFor({ bob: 'bob-pw' }, 'chosen for others');
+    const seen: string[] = [];
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: {
+        resolve: (service, identity) => {
+          seen.push(`${service}:${identity.kind === 'user' ? identity.user.id : 'anonymous'}`);
+          const port = identity.kind === 'user' && identity.user.id === 'alice' ? forAlice.port : forOthers.port;
+          return Promise.resolve([{ host: '127.0.0.1', port, priority: 10 }]);
+        },
+      },
+    });
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('alice'));
+    await mailer(gw.ports.smtp, 'bob', 'bob-pw', { ignoreTLS: true }).sendMail(message('bob'));
+    expect(forAlice.logins).toEqual(['alice']);
+    expect(forOthers.logins).toEqual(['bob']);
+    expect(seen).toEqual(['smtp:alice', 'smtp:bob']);
+  });
+
   test('a server reached over STARTTLS with its certificate verified against the configured CA', async () => {
     const upstream = await startSmtpUpstream({ users: { alice: 'alice-pw' }, tls });
     cleanups.push(upstream.close);
