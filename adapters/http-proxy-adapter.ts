@@ -48,8 +48,12 @@ export class HttpProxyAdapter {
     });
   }
 
-  /** Serves one accepted connection; resolves when it closes. */
-  handle = (socket: Socket): Promise<void> => {
+  /** Identities fixed by whoever handed the connection over (the tunnel endpoint, by lease token). */
+  private readonly assigned = new WeakMap<Socket, Identity>();
+
+  /** Serves one accepted connection; resolves when it closes. `identity`, when given, replaces identification by address. */
+  handle = (socket: Socket, identity?: Identity): Promise<void> => {
+    if (identity) this.assigned.set(socket, identity);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     this.server.emit('connection', socket);
@@ -66,7 +70,7 @@ export class HttpProxyAdapter {
    * cleartext port are refused unless the options allow them.
    */
   private async admit(socket: Socket, entry: ConnectionRecord, authorization: string | undefined): Promise<Identity> {
-    let identity = this.context.identify(socket);
+    let identity = this.assigned.get(socket) ?? this.context.identify(socket);
     // Credentials matter only to a client the lease and the rules do not already let through.
     const needsLogin = identity.kind === 'anonymous' && !this.context.authorize(identity, HTTP_PROXY_SERVICE).allow;
     const basic = needsLogin ? parseBasicCredentials(authorization) : null;

@@ -7,6 +7,8 @@ import { HttpProxyAdapter } from '../adapters/http-proxy-adapter';
 import { lineRelayHandler } from '../adapters/line-relay';
 import { loginRelayHandler, type LoginProtocol, type LoginSettings } from '../adapters/login-relay';
 import { acceptTls, loadSecureContext } from '../adapters/tls';
+import { tunnelEndpoint } from '../adapters/tunnel-endpoint';
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { nntpProtocol } from '../adapters/nntp-adapter';
@@ -39,7 +41,7 @@ import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
 import { leaseRoutes } from './routes/lease-routes';
 import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
-import { MAX_API_BODY } from './defaults';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_API_BODY } from './defaults';
 import { normalizeOptions, type Logger, type NormalizedOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
 import { serversRoutes } from './routes/servers-routes';
@@ -58,7 +60,11 @@ export interface Roamgate {
   readonly router: Router;
   /** Starts one listener per configured adapter and the health checks; resolves to the bound addresses. */
   listen(): Promise<Record<string, AddressInfo>>;
-  /** Tells the gateway about the HTTP server the router is served on, so its port is never a proxy destination. */
+  /**
+   * Adds the tunnel endpoint to the HTTP(S) server the router is served on
+   * (`CONNECT <service>.roamgate:1` with a lease token, for local proxies in
+   * gateway mode), and keeps that server's port from ever being a proxy destination.
+   */
   attach(server: HttpServer): void;
   /** Stops accepting, lets open relays finish for `shutdownGraceMs`, then closes them and releases every timer. */
   close(): Promise<void>;
@@ -152,6 +158,17 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   };
 
   const login = loginRoutes({ directory, leases, audit, guard });
+  const proxyOptions = options.adapters['http-proxy'];
+  const httpProxy = proxyOptions && new HttpProxyAdapter(context, proxyOptions.allow, proxyOptions, proxyOptions.login?.allowCleartext ?? false);
+  const tunnel = tunnelEndpoint({
+    context,
+    limits: { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS },
+    httpProxy,
+    identityOfToken: (token, address) => {
+      const lease = leases.findByToken(token);
+      return lease && { kind: 'user', address: normalizeAddress(address), user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id };
+    },
+  });
   const router = Router();
   router.use((_req, _res, next) => void ready.then(() => next(), next));
   router.use(express.json({ limit: MAX_API_BODY }));
@@ -207,7 +224,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     const bound: Record<string, AddressInfo> = {};
     for (const [service, adapterOptions] of Object.entries(options.adapters)) {
       if (!adapterOptions || listeners.has(service)) continue;
-      for (const { key, listener, port } of createListeners(service, options, context, secureContexts)) {
+      for (const { key, listener, port } of createListeners(service, options, context, secureContexts, httpProxy)) {
         try {
           bound[key] = await listener.listen();
         } catch (error) {
@@ -248,6 +265,11 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     };
     if (server.listening) note();
     else server.once('listening', note);
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (tunnel(req, socket, head)) return;
+      // Not a tunnel request: answer it, unless the application listens for CONNECT itself.
+      if (server.listenerCount('connect') === 1) socket.end(formatHttpResponse(400, 'this server tunnels only CONNECT <service>.roamgate:1'));
+    });
   }
 
   return { router, listen, attach, close };
@@ -294,15 +316,15 @@ function createListeners(
   options: NormalizedOptions,
   context: GatewayContext,
   secureContexts: ReadonlyMap<string, SecureContext>,
+  httpProxy: HttpProxyAdapter | undefined,
 ): Array<{ key: string; listener: TcpListener; port: number }> {
   if (service === 'http-proxy') {
     const adapter = options.adapters['http-proxy']!;
-    const proxy = new HttpProxyAdapter(context, adapter.allow, adapter, adapter.login?.allowCleartext ?? false);
     const listener = new TcpListener({
       host: adapter.host,
       port: adapter.port,
       maxClients: adapter.maxClients,
-      handle: proxy.handle,
+      handle: (socket) => httpProxy!.handle(socket),
       refuseExcess: (socket) => socket.end(formatHttpResponse(503, `too many clients (limit ${adapter.maxClients})`)),
     });
     return [{ key: service, listener, port: adapter.port }];

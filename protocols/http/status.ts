@@ -32,15 +32,18 @@ const REASON_PHRASES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-/** A complete HTTP/1.1 response that closes the connection, for writing on a raw socket. */
-export function formatHttpResponse(status: number, text: string): string {
+/**
+ * A complete HTTP/1.1 response that closes the connection, for writing on a
+ * raw socket. A 407 carries `challenge` (default: the Basic login).
+ */
+export function formatHttpResponse(status: number, text: string, challenge: string = PROXY_CHALLENGE): string {
   const body = sanitizeReplyText(text) + '\n';
   return (
     `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? 'Error'}\r\n` +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n' +
-    (status === 407 ? `Proxy-Authenticate: ${PROXY_CHALLENGE}\r\n` : '') +
+    (status === 407 ? `Proxy-Authenticate: ${challenge}\r\n` : '') +
     `X-Roamgate-Error: ${sanitizeReplyText(text).slice(0, 200)}\r\n` +
     '\r\n' +
     body
