@@ -39,6 +39,7 @@ import { LoginGuard } from './login-guard';
 import { identifyCaller } from './request-auth';
 import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
+import { eventsRoute } from './routes/events-route';
 import { leaseRoutes } from './routes/lease-routes';
 import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_API_BODY } from './defaults';
@@ -205,6 +206,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     }),
   );
   router.use(leaseRoutes(leases, audit));
+  router.use(eventsRoute({ leases, watchServers: (onChange) => source.watch?.(onChange) ?? (() => undefined) }));
   router.use(accessRoutes(access, audit));
   router.use(auditRoute(audit));
   router.use(apiErrorHandler((error) => logger.error({ event: 'api-error', err: error }, 'management API error')));

@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import type { LeaseEnd, LeaseManager } from '../lease-manager';
+import { callerOf, requireCaller } from '../request-auth';
+
+/** A comment line every so often keeps proxies and NATs from closing a quiet stream (ms). */
+export const EVENTS_KEEPALIVE_MS = 15_000;
+/** Table changes arriving this close together are announced once (ms). */
+export const EVENTS_SERVERS_DEBOUNCE_MS = 100;
+/** Event streams open at once; more get 503. */
+export const MAX_EVENT_STREAMS = 1000;
+
+export interface EventsDeps {
+  leases: LeaseManager;
+  /** Subscribes to server-info table changes; returns the unsubscribe function. */
+  watchServers(onChange: () => void): () => void;
+}
+
+/**
+ * GET /events (Server-Sent Events) for local proxies, with their lease token:
+ *   event: servers   data: {}                      the table changed: fetch /discover again
+ *   event: lease     data: {"state":"revoked"}     this lease ended (revoked or expired); the stream then ends
+ * and a `: keepalive` comment every EVENTS_KEEPALIVE_MS.
+ */
+export function eventsRoute(deps: EventsDeps): Router {
+  const router = Router();
+  let open = 0;
+  router.get('/events', requireCaller, (req, res) => {
+    if (open >= MAX_EVENT_STREAMS) return void res.status(503).json({ error: 'too many event streams' });
+    open++;
+    const leaseId = callerOf(req).leaseId;
+    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    res.write(': roamgate events\n\n');
+    const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let debounce: NodeJS.Timeout | null = null;
+    const stopServers = deps.watchServers(() => {
+      debounce ??= setTimeout(() => {
+        debounce = null;
+        send('servers', {});
+      }, EVENTS_SERVERS_DEBOUNCE_MS);
+    });
+    const stopLeases = deps.leases.onEnd((lease, why: LeaseEnd) => {
+      if (lease.id !== leaseId) return;
+      send('lease', { state: why });
+      res.end();
+    });
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENTS_KEEPALIVE_MS);
+    keepalive.unref();
+    res.once('close', () => {
+      open--;
+      clearInterval(keepalive);
+      if (debounce) clearTimeout(debounce);
+      stopServers();
+      stopLeases();
+    });
+  });
+  return router;
+}
