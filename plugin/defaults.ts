@@ -32,3 +32,5 @@ export const DEFAULT_MAX_UNAUTHENTICATED_COMMANDS = 20;
 export const DEFAULT_MAX_LINE_LENGTH = 2048;
 /** A client silent this long before logging in is closed. */
 export const DEFAULT_PRE_LOGIN_IDLE_MS = 60_000;
+/** How long a successful password check is remembered (seconds), as dovecot's auth cache does. */
+export const DEFAULT_LOGIN_CACHE_SECONDS = 300;

@@ -131,7 +131,9 @@ const optionsSchema = z.strictObject({
   login: z.strictObject({
     perUser: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER),
     perAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS),
-  }).default({ perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS }),
+    /** How long a successful password check is remembered (seconds); 0 checks every time. */
+    cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
+  }).default({ perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS }),
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),

@@ -33,7 +33,8 @@ import type { Store } from '../store/store';
 import { openSqliteStore } from '../store/sqlite-store';
 import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
-import { StoreDirectory } from './directory';
+import { StoreDirectory, type Directory } from './directory';
+import { CachingDirectory } from './directory-cache';
 import { LeaseManager, normalizeAddress } from './lease-manager';
 import { LoginGuard } from './login-guard';
 import { identifyCaller } from './request-auth';
@@ -86,7 +87,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     onChange: (server, status) =>
       logger[status.state === 'healthy' ? 'info' : 'warn']({ event: 'health', service: server.service, server: `${server.host}:${server.port}`, state: status.state, reason: status.reason }, `server ${status.state}`),
   });
-  const directory = new StoreDirectory(options.users, store);
+  const storeDirectory = new StoreDirectory(options.users, store);
+  const directory: Directory = options.login.cacheSeconds > 0 ? new CachingDirectory(storeDirectory, options.login.cacheSeconds) : storeDirectory;
   const leases = new LeaseManager(store, options.leases.ttlSeconds);
   const access = new AccessTable(options.access, store);
   const audit = new AuditLog(store, logger);

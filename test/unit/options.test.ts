@@ -35,7 +35,7 @@ describe('normalizeOptions', () => {
         store: { path: ':memory:' },
         leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS },
         session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
-        login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS },
+        login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS },
         onAccessChange: 'close',
       });
     });

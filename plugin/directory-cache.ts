@@ -1,0 +1,36 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Directory, User } from './directory';
+
+/** Most verified logins remembered at once. */
+export const LOGIN_CACHE_MAX_ENTRIES = 10_000;
+
+/**
+ * Remembers successful password checks for a while, as dovecot's auth cache
+ * does: mail clients log in again every few minutes with the same password,
+ * and each scrypt check costs tens of milliseconds and 16 MiB. Only successes
+ * are kept (a corrected password works at once), keyed by an HMAC of user
+ * name and password under a per-process random key (nothing reversible is
+ * held). A password changed elsewhere keeps working until its entry expires.
+ */
+export class CachingDirectory implements Directory {
+  private readonly key = randomBytes(32);
+  private readonly verified: LRUCache<string, User>;
+
+  constructor(private readonly inner: Directory, ttlSeconds: number, clock: { now(): number } = performance) {
+    this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl: Math.max(1, ttlSeconds) * 1000, ttlResolution: 0, perf: clock });
+  }
+
+  async verify(username: string, password: string): Promise<User | false> {
+    const id = createHmac('sha256', this.key).update(username).update('\u0000').update(password).digest('base64');
+    const known = this.verified.get(id);
+    if (known) return known;
+    const user = await this.inner.verify(username, password);
+    if (user) this.verified.set(id, user);
+    return user;
+  }
+
+  get(id: string): Promise<User | undefined> {
+    return this.inner.get(id);
+  }
+}
