@@ -30,6 +30,8 @@ export interface LoginProtocol extends LineProtocol {
 export interface LoginSettings extends PreLoginLimits {
   hostname: string;
   allowCleartextLogin: boolean;
+  /** Advertise PIPELINING: the servers behind this adapter support it. */
+  pipelining: boolean;
   /** A client that says nothing for this long before logging in is closed (ms). */
   preLoginIdleMs: number;
   /** Certificate for STARTTLS (and for the implicit-TLS port); absent: no TLS offered. */
@@ -74,6 +76,8 @@ class LoginSession {
   private readonly queue: string[] = [];
   private busy = false;
   private done = false;
+  /** Once relaying, the relay decides when the session is over (and counts its bytes). */
+  private relaying = false;
   private readonly started = Date.now();
   private readonly entry: ConnectionRecord;
   private finished!: () => void;
@@ -94,6 +98,7 @@ class LoginSession {
       startTlsAvailable: settings.tls !== undefined && !secure,
       secure,
       allowCleartextLogin: settings.allowCleartextLogin,
+      pipelining: settings.pipelining,
       maxLineLength: settings.maxLineLength,
       maxUnauthenticatedCommands: settings.maxUnauthenticatedCommands,
       maxLoginAttempts: settings.maxLoginAttempts,
@@ -118,7 +123,7 @@ class LoginSession {
         resolve();
       };
       this.client.once('close', () => {
-        if (!this.done) this.end();
+        if (!this.done && !this.relaying) this.end();
       });
       this.client.on('error', () => undefined);
       this.listen();
@@ -186,7 +191,7 @@ class LoginSession {
     }
     this.client.on('error', () => undefined);
     this.client.once('close', () => {
-      if (!this.done) this.end();
+      if (!this.done && !this.relaying) this.end();
     });
     this.dialogue.tlsStarted();
     this.busy = false;
@@ -256,6 +261,7 @@ class LoginSession {
   }
 
   private async relayTo(upstream: Socket, identity: Identity): Promise<void> {
+    this.relaying = true;
     this.unlisten();
     // What the client pipelined behind its login goes to the server, in order.
     const ahead = this.queue.splice(0).map((line) => `${line}\r\n`).join('');

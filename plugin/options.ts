@@ -39,6 +39,8 @@ const loginSchema = z.strictObject({
   maxUnauthenticatedCommands: z.int().min(1).max(10_000).default(D.DEFAULT_MAX_UNAUTHENTICATED_COMMANDS),
   maxLineLength: z.int().min(512).max(65_536).default(D.DEFAULT_MAX_LINE_LENGTH),
   preLoginIdleMs: positiveMs.default(D.DEFAULT_PRE_LOGIN_IDLE_MS),
+  /** Advertise PIPELINING (SMTP, POP3): only when every server behind the adapter supports it. */
+  pipelining: z.boolean().default(false),
   /** Name the adapter greets with; default: this machine's host name. */
   hostname: z.string().refine(isValidHost, 'must be a hostname').optional(),
 });

@@ -44,6 +44,12 @@ export interface ClientDialogueOptions extends PreLoginLimits {
   secure: boolean;
   /** Logins are accepted over cleartext. When false, login commands before TLS are refused. */
   allowCleartextLogin: boolean;
+  /**
+   * Advertise PIPELINING (SMTP EHLO, POP3 CAPA). After login the client talks
+   * to the real server, so this is only true when the servers support it;
+   * the adapter cannot know before it has picked the server.
+   */
+  pipelining?: boolean;
 }
 
 /**

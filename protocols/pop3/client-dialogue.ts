@@ -44,7 +44,7 @@ type Phase =
  * USER and SASL PLAIN are only listed where the login would be accepted, so a
  * client (curl, Thunderbird) that finds neither goes for STLS first.
  */
-const SESSION_CAPABILITIES = ['RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'UIDL', 'TOP'] as const;
+const SESSION_CAPABILITIES = ['RESP-CODES', 'AUTH-RESP-CODE', 'UIDL', 'TOP'] as const;
 
 const GOODBYE = formatPop3Reply(true, 'Bye');
 const LOGGED_IN = formatPop3Reply(true, 'Logged in');
@@ -191,6 +191,8 @@ class Pop3ClientDialogue implements ClientDialogue {
       ...(this.loginAllowed() ? ['USER', 'SASL PLAIN'] : []),
       ...(this.startTlsAvailable ? ['STLS'] : []),
       ...SESSION_CAPABILITIES,
+      // Only when the operator says the servers pipeline: after login the client talks to them.
+      ...(this.options.pipelining ? ['PIPELINING'] : []),
     ];
     return this.send(formatPop3MultiLine('Capability list follows', lines));
   }

@@ -70,7 +70,7 @@ function greet(session: Session, args: string, extended: boolean): ClientAction[
   session.extended = extended;
   const { hostname } = session.options;
   if (!extended) return send(250, hostname);
-  const lines = [`${hostname} greets ${args}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES'];
+  const lines = [`${hostname} greets ${args}`, ...(session.options.pipelining ? ['PIPELINING'] : []), '8BITMIME', 'ENHANCEDSTATUSCODES'];
   if (loginAllowed(session)) lines.push('AUTH PLAIN LOGIN');
   if (startTlsOffered(session)) lines.push('STARTTLS');
   return send(250, lines);

@@ -118,6 +118,24 @@ describe('SMTP in-protocol login', () => {
     expect(general.logins).toEqual(['relay']);
   });
 
+  test('with login.pipelining, commands pipelined behind AUTH and after 235 pass in order (RFC 2920)', async () => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true, pipelining: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    const client = await RawClient.open(gw.ports.smtp);
+    await client.waitFor((text) => text.startsWith('220 '));
+    client.send('EHLO pipeliner\r\n');
+    await client.waitFor((text) => /PIPELINING/.test(text) && /\r\n250 [^\r]*\r\n$/.test(text));
+    // AUTH and the whole transaction in one write: the adapter holds the rest while it checks the login.
+    client.send(`AUTH PLAIN ${Buffer.from('\0alice\0alice-pw').toString('base64')}\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n`);
+    await client.waitFor((text) => text.includes('354 '));
+    client.send('Subject: pipelined\r\n\r\n..dotted\r\nbody\r\n.\r\nQUIT\r\n');
+    await client.closed;
+    const finals = client.received.split('\r\n').filter((line) => /^\d{3} /.test(line)).map((line) => line.slice(0, 3));
+    expect(finals).toEqual(['220', '250', '235', '250', '250', '354', '250', '221']);
+    expect(upstream.messages[0].raw.toString()).toBe('Subject: pipelined\r\n\r\n.dotted\r\nbody\r\n');
+    expect(upstream.messages[0].user).toBe('alice');
+  });
+
   test('a custom ServerInfoSource decides per user, as nginx auth_http does', async () => {
     const forAlice = await upstreamFor({ alice: 'alice-pw' }, 'chosen for alice');
     const forOthers = await upstreamFor({ bob: 'bob-pw' }, 'chosen for others');

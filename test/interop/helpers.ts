@@ -71,3 +71,31 @@ export function bodyOf(message: Buffer): Buffer {
   if (crlf !== -1 && (lf === -1 || crlf < lf)) return message.subarray(crlf + 4);
   return message.subarray(lf + 2);
 }
+
+/** How clients.py should speak TLS: STLS/STARTTLS after the greeting, or TLS from the first byte; the certificate is verified against `caFile` for `servername`. */
+export interface ClientTls {
+  mode: 'starttls' | 'implicit';
+  caFile: string;
+  /** Name the certificate must be valid for; default: the host connected to. */
+  servername?: string;
+}
+
+/** As `python`, over TLS (ROAMGATE_TLS, ROAMGATE_CAFILE, ROAMGATE_TLS_SERVERNAME for clients.py). */
+export function pythonTls<T = Record<string, unknown>>(tls: ClientTls, ...args: string[]): Promise<T> {
+  const env = { ...process.env, ROAMGATE_TLS: tls.mode, ROAMGATE_CAFILE: tls.caFile, ...(tls.servername ? { ROAMGATE_TLS_SERVERNAME: tls.servername } : {}) };
+  return new Promise((resolve, reject) => {
+    execFile('python3', [CLIENTS, ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`clients.py ${args[0]} (${tls.mode}) failed: ${stderr || error.message}`));
+      resolve(JSON.parse(stdout) as T);
+    });
+  });
+}
+
+/** Runs swaks; never throws, resolves with its exit code and its transcript (swaks writes the dialogue to stdout). */
+export function swaks(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('swaks', ['--timeout', '30', ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout: stdout.toString(), stderr: stderr.toString() }),
+    );
+  });
+}

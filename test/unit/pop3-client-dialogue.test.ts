@@ -13,6 +13,7 @@ const BASE: ClientDialogueOptions = {
   maxLineLength: 2048,
   maxUnauthenticatedCommands: 20,
   maxLoginAttempts: 3,
+  pipelining: true,
 };
 const GREETING = '+OK mail.example POP3 roamgate ready\r\n';
 
@@ -23,7 +24,7 @@ const login = (username: string, password: string, mechanism: 'USER' | 'PLAIN'):
 
 const OK = send('+OK\r\n');
 const CAPA_HEAD = '+OK Capability list follows\r\n';
-const SESSION_CAPS = 'RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n';
+const SESSION_CAPS = 'RESP-CODES\r\nAUTH-RESP-CODE\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n';
 const CAPA_LOGIN = send(`${CAPA_HEAD}USER\r\nSASL PLAIN\r\n${SESSION_CAPS}`);
 const CAPA_STLS_ONLY = send(`${CAPA_HEAD}STLS\r\n${SESSION_CAPS}`);
 const CAPA_LOGIN_STLS = send(`${CAPA_HEAD}USER\r\nSASL PLAIN\r\nSTLS\r\n${SESSION_CAPS}`);

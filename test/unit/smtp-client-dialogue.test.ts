@@ -9,6 +9,7 @@ const OPTIONS: ClientDialogueOptions = {
   startTlsAvailable: true,
   secure: false,
   allowCleartextLogin: true,
+  pipelining: true,
   maxLineLength: 512,
   maxUnauthenticatedCommands: 20,
   maxLoginAttempts: 3,
@@ -518,5 +519,19 @@ describe('createSmtpClientDialogue', () => {
       // The runs must reach logins, upgrades and closes, or the checks above prove little.
       expect(Math.min(counts.login, counts.starttls, counts.close)).toBeGreaterThan(30);
     });
+  });
+});
+
+describe('PIPELINING is advertised only when the servers support it', () => {
+  test.each([
+    [true, true],
+    [false, false],
+    [undefined, false],
+  ])('pipelining: %s -> advertised: %s', (pipelining, advertised) => {
+    const dialogue = createSmtpClientDialogue({ ...OPTIONS, pipelining });
+    dialogue.start();
+    const [reply] = dialogue.onLine('EHLO pc.example');
+    expect(reply.kind).toBe('send');
+    expect((reply as { data: string }).data.includes('250-PIPELINING\r\n')).toBe(advertised);
   });
 });

@@ -4,11 +4,25 @@
 Each subcommand talks to HOST:PORT (a roamgate adapter or a server directly) and
 prints one JSON object on stdout. Raw message lines are returned base64-encoded
 so the caller can compare bytes exactly.
+
+  pop3 HOST PORT USER PASSWORD                    USER/PASS, STAT, LIST, RETR of every message
+  pop3-wrong-password HOST PORT USER PASSWORD     the -ERR that PASS gets
+  pop3-greeting HOST PORT
+  pop3-login HOST PORT USER PASSWORD              USER/PASS only: the first -ERR and its command, or STAT
+  smtp HOST PORT SENDER RECIPIENT FILE            EHLO and the message, no AUTH
+  smtp-auth HOST PORT USER PASSWORD SENDER RECIPIENT FILE
+  nntp-read HOST PORT GROUP MESSAGE-ID            LIST, GROUP, ARTICLE without AUTHINFO
+  nntp-post HOST PORT FILE
+  nntp-auth-read HOST PORT USER PASSWORD GROUP MESSAGE-ID   AUTHINFO, GROUP, ARTICLE
+  nntp-auth-post HOST PORT USER PASSWORD FILE
+
+ROAMGATE_TLS (below) applies to pop3, pop3-wrong-password, pop3-login, smtp-auth and nntp-auth-*.
 """
 import base64
 import json
 import os
 import socket
+import ssl
 import sys
 import warnings
 
@@ -31,24 +45,68 @@ if _SOURCE:
     socket.create_connection = _from_source
 
 
+# ROAMGATE_TLS=starttls makes the subcommands that log in ask for STLS/STARTTLS right after the
+# greeting (and CAPABILITIES); ROAMGATE_TLS=implicit speaks TLS from the first byte (POP3_SSL,
+# SMTP_SSL, NNTP_SSL). The server's certificate is verified against ROAMGATE_CAFILE, for the name
+# ROAMGATE_TLS_SERVERNAME (default: the host connected to). Unset: plain TCP, as before.
+_TLS = os.environ.get("ROAMGATE_TLS")
+if _TLS not in (None, "", "starttls", "implicit"):
+    sys.exit(f"ROAMGATE_TLS must be starttls or implicit, not {_TLS!r}")
+_SERVERNAME = os.environ.get("ROAMGATE_TLS_SERVERNAME")
+
+
+class _VerifyingContext(ssl.SSLContext):
+    """Verifies the certificate for ROAMGATE_TLS_SERVERNAME whatever host name the library passes."""
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        if _SERVERNAME:
+            kwargs["server_hostname"] = _SERVERNAME
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context():
+    context = _VerifyingContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+    context.load_verify_locations(cafile=os.environ["ROAMGATE_CAFILE"])
+    return context
+
+
+def tls_version(sock):
+    """The TLS version of a connection (`TLSv1.3`), or None for plain TCP."""
+    return sock.version() if isinstance(sock, ssl.SSLSocket) else None
+
+
 def b64lines(lines):
     return base64.b64encode(b"\r\n".join(lines)).decode()
 
 
-def pop3(host, port, user, password):
+def pop3_connect(host, port):
+    """poplib.POP3, or POP3_SSL, or POP3 then STLS, as ROAMGATE_TLS says."""
+    if _TLS == "implicit":
+        return poplib.POP3_SSL(host, int(port), timeout=TIMEOUT, context=tls_context())
     box = poplib.POP3(host, int(port), timeout=TIMEOUT)
+    if _TLS == "starttls":
+        box.stls(tls_context())
+    return box
+
+
+def pop3(host, port, user, password):
+    box = pop3_connect(host, port)
     greeting = box.getwelcome().decode("latin1")
+    tls = tls_version(box.sock)
     box.user(user)
     box.pass_(password)
     count, size = box.stat()
     listing = [line.decode() for line in box.list()[1]]
     messages = [b64lines(box.retr(i + 1)[1]) for i in range(count)]
     box.quit()
-    return {"greeting": greeting, "count": count, "size": size, "list": listing, "messages": messages}
+    result = {"greeting": greeting, "count": count, "size": size, "list": listing, "messages": messages}
+    if _TLS:
+        result["tls"] = tls
+    return result
 
 
 def pop3_wrong_password(host, port, user, password):
-    box = poplib.POP3(host, int(port), timeout=TIMEOUT)
+    box = pop3_connect(host, port)
     box.user(user)
     try:
         box.pass_(password)
@@ -95,6 +153,75 @@ def nntp_post(host, port, path):
     return {"response": response}
 
 
+def pop3_login(host, port, user, password):
+    """USER and PASS only; reports the first -ERR and the command that got it, or STAT after the login."""
+    box = pop3_connect(host, port)
+    tls = tls_version(box.sock)
+    for command, call in (("USER", lambda: box.user(user)), ("PASS", lambda: box.pass_(password))):
+        try:
+            call()
+        except poplib.error_proto as error:
+            box.close()
+            return {"tls": tls, "command": command, "error": error.args[0].decode("latin1")}
+    count, size = box.stat()
+    box.quit()
+    return {"tls": tls, "count": count, "size": size}
+
+
+def smtp_auth(host, port, user, password, sender, recipient, path):
+    """EHLO, (STARTTLS and EHLO again,) AUTH with smtplib's choice of mechanism, then the message."""
+    with open(path, "rb") as handle:
+        message = handle.read()
+    if _TLS == "implicit":
+        client = smtplib.SMTP_SSL(host, int(port), timeout=TIMEOUT, context=tls_context())
+    else:
+        client = smtplib.SMTP(host, int(port), timeout=TIMEOUT)
+    client.ehlo("interop.example.test")
+    if _TLS == "starttls":
+        client.starttls(context=tls_context())
+        client.ehlo("interop.example.test")
+    tls = tls_version(client.sock)
+    try:
+        auth = client.login(user, password)
+    except smtplib.SMTPResponseException as error:
+        client.close()
+        return {"tls": tls, "exception": type(error).__name__, "code": error.smtp_code, "message": error.smtp_error.decode("latin1")}
+    refused = client.sendmail(sender, [recipient], message)
+    client.quit()
+    return {"tls": tls, "auth": [auth[0], auth[1].decode("latin1")], "refused": refused}
+
+
+def nntp_connect(host, port, user, password):
+    """nntplib with readermode and AUTHINFO, over NNTP_SSL or after STARTTLS as ROAMGATE_TLS says."""
+    if _TLS == "implicit":
+        return nntplib.NNTP_SSL(host, int(port), user, password, ssl_context=tls_context(), readermode=True, timeout=TIMEOUT)
+    if _TLS == "starttls":
+        server = nntplib.NNTP(host, int(port), readermode=True, timeout=TIMEOUT)
+        server.starttls(tls_context())
+        server.login(user, password, usenetrc=False)
+        return server
+    return nntplib.NNTP(host, int(port), user, password, readermode=True, timeout=TIMEOUT)
+
+
+def nntp_auth_read(host, port, user, password, group, message_id):
+    server = nntp_connect(host, port, user, password)
+    tls = tls_version(server.sock)
+    _resp, count, first, last, name = server.group(group)
+    _resp, info = server.article(message_id)
+    server.quit()
+    return {"tls": tls, "count": count, "first": first, "last": last, "name": name, "article": b64lines(info.lines)}
+
+
+def nntp_auth_post(host, port, user, password, path):
+    with open(path, "rb") as handle:
+        article = handle.read()
+    server = nntp_connect(host, port, user, password)
+    tls = tls_version(server.sock)
+    response = server.post(article)
+    server.quit()
+    return {"tls": tls, "response": response}
+
+
 COMMANDS = {
     "pop3": pop3,
     "pop3-wrong-password": pop3_wrong_password,
@@ -102,6 +229,10 @@ COMMANDS = {
     "smtp": smtp,
     "nntp-read": nntp_read,
     "nntp-post": nntp_post,
+    "pop3-login": pop3_login,
+    "smtp-auth": smtp_auth,
+    "nntp-auth-read": nntp_auth_read,
+    "nntp-auth-post": nntp_auth_post,
 }
 
 if __name__ == "__main__":
