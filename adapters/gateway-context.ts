@@ -78,3 +78,25 @@ export function asRoamgateError(error: unknown): RoamgateError {
   if (error instanceof RoamgateError) return error;
   return new RoamgateError('ROAMGATE_SOURCE_FAILED', 'internal error while choosing a server', { cause: error });
 }
+
+/** A fresh record for a connection from `socket` to `service`, before anything is known of it. */
+export function newConnectionRecord(service: string, socket: Socket, outcome: ConnectionRecord['outcome'] = 'error'): ConnectionRecord {
+  return { service, client: formatAddress(socket.remoteAddress, socket.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome };
+}
+
+/**
+ * Registers an open relay with the gateway, so that a lease revocation or a
+ * rule change can cut it (both sockets, the reason kept in the record).
+ * Returns the removal, to call when the relay ends.
+ */
+export function trackRelay(context: GatewayContext, service: string, identity: Identity, entry: ConnectionRecord, client: Socket, upstream: Socket): () => void {
+  return context.track({
+    service,
+    identity,
+    close: (reason) => {
+      entry.reason = reason;
+      client.destroy();
+      upstream.destroy();
+    },
+  });
+}

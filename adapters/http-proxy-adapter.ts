@@ -10,7 +10,7 @@ import type { Identity } from '../sources/server-info-source';
 import { connectFirst, connectWithTimeout } from './connect-upstream';
 import { checkDestination } from './destination-check';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import { relay } from './relay';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
@@ -61,7 +61,7 @@ export class HttpProxyAdapter {
   };
 
   private newRecord(socket: Socket): ConnectionRecord {
-    return { service: HTTP_PROXY_SERVICE, client: formatAddress(socket.remoteAddress, socket.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome: 'error' };
+    return newConnectionRecord(HTTP_PROXY_SERVICE, socket);
   }
 
   /**
@@ -128,7 +128,7 @@ export class HttpProxyAdapter {
       if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
-      const untrack = this.context.track({ service: HTTP_PROXY_SERVICE, identity, close: (reason) => this.cut(entry, reason, client, tunnelEnd) });
+      const untrack = trackRelay(this.context, HTTP_PROXY_SERVICE, identity, entry, client, tunnelEnd);
       const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
       entry.outcome = 'relayed';
       entry.bytesFromClient = result.bytesFromClient;
@@ -140,13 +140,6 @@ export class HttpProxyAdapter {
       if (client.writable) client.end(httpRefusal(failure));
       else client.destroy();
     }
-  }
-
-  /** Cuts a relay that is no longer allowed (its lease ended, or a rule changed). */
-  private cut(entry: ConnectionRecord, reason: string, client: Socket, upstream: Socket): void {
-    entry.reason = reason;
-    client.destroy();
-    upstream.destroy();
   }
 
   /** Asks an upstream proxy for a tunnel; resolves once it answers 2xx. Bytes after its reply head are kept for the relay. */
@@ -200,7 +193,7 @@ export class HttpProxyAdapter {
       const opened = await this.open(identity, target, entry);
       const socket = opened.socket;
       upstream = socket;
-      untrack = this.context.track({ service: HTTP_PROXY_SERVICE, identity, close: (reason) => this.cut(entry, reason, req.socket, socket) });
+      untrack = trackRelay(this.context, HTTP_PROXY_SERVICE, identity, entry, req.socket, socket);
       socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
       const headers = endToEndHeaders(req.rawHeaders);
       const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;

@@ -3,7 +3,7 @@ import { RoamgateError } from '../errors';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
 import { connectFirst } from './connect-upstream';
 import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import { relay } from './relay';
 
 /** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
@@ -25,15 +25,7 @@ export interface LineProtocol {
 export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
   return async (client: Socket): Promise<void> => {
     const started = Date.now();
-    const entry: ConnectionRecord = {
-      service: protocol.service,
-      client: formatAddress(client.remoteAddress, client.remotePort),
-      identity: 'anonymous',
-      bytesFromClient: 0,
-      bytesFromServer: 0,
-      durationMs: 0,
-      outcome: 'error',
-    };
+    const entry: ConnectionRecord = newConnectionRecord(protocol.service, client);
     client.setNoDelay(true);
     // Until the relay starts, a client that says nothing is still bounded by the idle limit.
     client.setTimeout(limits.idleTimeoutMs, () => client.destroy());
@@ -54,15 +46,7 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
         entry.reason = 'client left before the server answered';
       } else {
         client.setTimeout(0);
-        const untrack = context.track({
-          service: protocol.service,
-          identity,
-          close: (reason) => {
-            entry.reason = reason;
-            client.destroy();
-            upstream.destroy();
-          },
-        });
+        const untrack = trackRelay(context, protocol.service, identity, entry, client, upstream);
         const result = await relay(client, upstream, limits.idleTimeoutMs).finally(untrack);
         entry.outcome = 'relayed';
         entry.bytesFromClient = result.bytesFromClient;

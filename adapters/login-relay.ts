@@ -6,7 +6,7 @@ import { LineReader } from '../protocols/line-reader';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
 import { connectWithTimeout } from './connect-upstream';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import type { LineProtocol } from './line-relay';
 import { relay } from './relay';
 import { acceptTls, startServerTls } from './tls';
@@ -103,16 +103,7 @@ class LoginSession {
       maxUnauthenticatedCommands: settings.maxUnauthenticatedCommands,
       maxLoginAttempts: settings.maxLoginAttempts,
     });
-    this.entry = {
-      service: protocol.service,
-      client: formatAddress(client.remoteAddress, client.remotePort),
-      identity: 'anonymous',
-      bytesFromClient: 0,
-      bytesFromServer: 0,
-      durationMs: 0,
-      outcome: 'refused',
-      reason: 'closed before login',
-    };
+    this.entry = { ...newConnectionRecord(protocol.service, client, 'refused'), reason: 'closed before login' };
   }
 
   run(): Promise<void> {
@@ -272,15 +263,7 @@ class LoginSession {
     this.entry.outcome = 'relayed';
     this.entry.reason = undefined;
     const client = this.client;
-    const untrack = this.context.track({
-      service: this.protocol.service,
-      identity,
-      close: (reason) => {
-        this.entry.reason = reason;
-        client.destroy();
-        upstream.destroy();
-      },
-    });
+    const untrack = trackRelay(this.context, this.protocol.service, identity, this.entry, client, upstream);
     const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
     this.entry.bytesFromClient = result.bytesFromClient;
     this.entry.bytesFromServer = result.bytesFromServer;

@@ -6,7 +6,7 @@ import { parseBearer, parseTunnelTarget } from '../protocols/http/tunnel-target'
 import type { Identity } from '../sources/server-info-source';
 import { connectFirst } from './connect-upstream';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, formatAddress } from './gateway-context';
+import { asRoamgateError, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import { HTTP_PROXY_SERVICE, type HttpProxyAdapter } from './http-proxy-adapter';
 import { relay } from './relay';
 
@@ -43,7 +43,7 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
   const { context } = deps;
   const started = Date.now();
   client.on('error', () => undefined);
-  const entry: ConnectionRecord = { service, client: formatAddress(client.remoteAddress, client.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome: 'refused', reason: 'tunnel' };
+  const entry: ConnectionRecord = { ...newConnectionRecord(service, client, 'refused'), reason: 'tunnel' };
   const finish = () => {
     entry.durationMs = Date.now() - started;
     context.record(entry);
@@ -94,15 +94,7 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     if (head.length) upstream.write(head);
     entry.outcome = 'relayed';
     entry.reason = undefined;
-    const untrack = context.track({
-      service,
-      identity,
-      close: (reason) => {
-        entry.reason = reason;
-        client.destroy();
-        upstream.destroy();
-      },
-    });
+    const untrack = trackRelay(context, service, identity, entry, client, upstream);
     const result = await relay(client, upstream, deps.limits.idleTimeoutMs).finally(untrack);
     entry.bytesFromClient = result.bytesFromClient;
     entry.bytesFromServer = result.bytesFromServer;
