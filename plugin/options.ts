@@ -8,6 +8,7 @@ import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
 import { SUBJECT_PATTERN } from '../sources/subject';
+import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
 import { parsePasswordHash } from './password';
 import type { Store } from '../store/store';
 
@@ -136,6 +137,17 @@ const optionsSchema = z.strictObject({
     /** How long a successful password check is remembered (seconds); 0 checks every time. */
     cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
   }).default({ perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS }),
+  /** Answer signed discovery queries on the LAN (UDP); local proxies find the gateway by them. */
+  discovery: z.strictObject({
+    /** The network's name: local proxies pin this gateway's key under it. */
+    name: z.string().min(1).max(63).regex(/^[^.\p{Cc}]+$/u, 'must be 1-63 characters without dots or control characters'),
+    /** The management API's URL as seen from the LAN, e.g. http://10.0.0.1:8080/roamgate. */
+    url: z.url({ protocol: /^https?$/ }),
+    /** The gateway's Ed25519 key (PEM); made on first start when missing. */
+    keyFile: z.string().min(1),
+    port: port.default(DEFAULT_DISCOVERY_PORT),
+    host: z.string().refine(isValidHost, 'must be an IP address').default('0.0.0.0'),
+  }).optional(),
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),

@@ -37,6 +37,9 @@ import { StoreDirectory, type Directory } from './directory';
 import { CachingDirectory } from './directory-cache';
 import { LeaseManager, normalizeAddress } from './lease-manager';
 import { LoginGuard } from './login-guard';
+import { DiscoveryResponder } from './discovery-responder';
+import { loadGatewayKey } from './gateway-key';
+import { publicKeyOf } from '../protocols/discovery-message';
 import { identifyCaller } from './request-auth';
 import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
@@ -93,6 +96,17 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const access = new AccessTable(options.access, store);
   const audit = new AuditLog(store, logger);
   const relays = new LiveRelays();
+  const discoveryKey = options.discovery && loadGatewayKey(options.discovery.keyFile, logger);
+  const responder =
+    options.discovery &&
+    new DiscoveryResponder({
+      name: options.discovery.name,
+      url: options.discovery.url,
+      privateKeyPem: discoveryKey!,
+      port: options.discovery.port,
+      host: options.discovery.host,
+      onError: (error) => logger.warn({ event: 'discovery', err: error }, 'discovery answer failed'),
+    });
   const listeners = new Map<string, TcpListener>();
   const attachedPorts = new Set<number>();
   const endpoints = new Map<string, number>();
@@ -202,6 +216,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     discoveryRoute({
       mode: options.mode,
       publicHost: options.publicHost,
+      gateway: options.discovery && { name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!) },
       endpoints: () => endpoints,
       services: async () => [...new Set([...(source.list ? (await source.list()).map((entry) => entry.service) : []), ...Object.keys(options.adapters)])].filter((s) => s !== 'http-proxy'),
       resolve,
@@ -242,6 +257,10 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       }
     }
     if (options.health.enabled) health.start();
+    if (responder && options.discovery) {
+      const { port } = await responder.start();
+      logger.info({ event: 'discovery', port, name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!) }, 'answering discovery queries');
+    }
     return bound;
   }
 
@@ -249,6 +268,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     closing ??= (async () => {
       health.stop();
       leases.stop();
+      await responder?.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();
       endpoints.clear();

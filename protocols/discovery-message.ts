@@ -57,8 +57,11 @@ export function publicKeyOf(privateKeyPem: string): string {
   return createPublicKey(createPrivateKey(privateKeyPem)).export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
+/** What signatures are over starts with this, so a gateway key's signature can never be taken for another kind of statement. */
+const SIGNATURE_CONTEXT = 'roamgate-discovery-v1';
+
 function signedBytes(answer: Pick<DiscoveryAnswer, 'name' | 'url' | 'nonce' | 'issuedAt'>): Buffer {
-  return Buffer.from(JSON.stringify([answer.name, answer.url, answer.nonce, answer.issuedAt]), 'utf8');
+  return Buffer.from(JSON.stringify([SIGNATURE_CONTEXT, answer.name, answer.url, answer.nonce, answer.issuedAt]), 'utf8');
 }
 
 /** Signs an answer to a query (or, with nonce "", an mDNS announcement). */
@@ -86,7 +89,7 @@ export function parseAnswer(data: Buffer): DiscoveryAnswer | null {
   if (!value || value.roamgate !== 'gateway' || value.version !== 1) return null;
   const { name, url, nonce, issuedAt, publicKey, signature } = value;
   if (typeof name !== 'string' || name.length === 0 || name.length > 128) return null;
-  if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url)) return null;
+  if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url) || /\p{Cc}/u.test(url) || !URL.canParse(url)) return null;
   if (typeof nonce !== 'string' || nonce.length > 64 || typeof publicKey !== 'string' || publicKey.length > 200 || typeof signature !== 'string' || signature.length > 200) return null;
   if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt)) return null;
   return { roamgate: 'gateway', version: 1, name, url, nonce, issuedAt, publicKey, signature };
@@ -101,7 +104,8 @@ export type AnswerVerdict = { ok: true } | { ok: false; reason: string };
  */
 export function verifyAnswer(answer: DiscoveryAnswer, expected: { nonce: string; now: number; trustedKey?: string }): AnswerVerdict {
   if (answer.nonce !== expected.nonce) return { ok: false, reason: 'answer is not for our query (nonce)' };
-  if (Math.abs(answer.issuedAt - expected.now) > MAX_ANSWER_SKEW_MS) return { ok: false, reason: 'answer is stale or from the future' };
+  // Written so that a NaN anywhere fails the check rather than passing it.
+  if (!(Math.abs(answer.issuedAt - expected.now) <= MAX_ANSWER_SKEW_MS)) return { ok: false, reason: 'answer is stale or from the future' };
   let valid = false;
   try {
     const key = createPublicKey({ key: Buffer.from(answer.publicKey, 'base64'), format: 'der', type: 'spki' });
@@ -110,7 +114,7 @@ export function verifyAnswer(answer: DiscoveryAnswer, expected: { nonce: string;
     valid = false;
   }
   if (!valid) return { ok: false, reason: 'signature does not verify' };
-  if (expected.trustedKey !== undefined && expected.trustedKey !== answer.publicKey) return { ok: false, reason: `the key of network "${answer.name}" changed` };
+  if (expected.trustedKey !== undefined && expected.trustedKey !== answer.publicKey) return { ok: false, reason: `the key of network ${JSON.stringify(answer.name)} changed` };
   return { ok: true };
 }
 

@@ -4,6 +4,8 @@ import type { Identity, ServerInfo } from '../../sources/server-info-source';
 export interface DiscoveryDeps {
   mode: 'gateway' | 'direct';
   publicHost?: string;
+  /** The network's name and the gateway's discovery key, for local proxies to pin. */
+  gateway?: { name: string; publicKey: string };
   /** The adapters listening now: service -> bound port. */
   endpoints(): ReadonlyMap<string, number>;
   /** Every service the server-info table knows. */
@@ -31,7 +33,7 @@ export function discoveryRoute(deps: DiscoveryDeps): Router {
         if (servers.length) services[service] = servers.map(({ host, port }) => ({ host, port }));
       }
     }
-    res.set('Cache-Control', 'no-store').json({ mode: deps.mode, services });
+    res.set('Cache-Control', 'no-store').json({ mode: deps.mode, services, ...(deps.gateway ? { gateway: deps.gateway } : {}) });
   });
   return router;
 }
