@@ -10,13 +10,15 @@ export interface RelayResult {
 
 /**
  * How much one side's unsent write buffer may hold before reading from the
- * other side pauses (bytes). Far above a socket's 16 KiB high-water mark, so
- * that a chunk that cannot be written at once does not cost a pause and a
- * resume (two system calls and a turn of the event loop) each time, yet it
- * still bounds what a relay holds for a slow reader: at most this plus one
- * read (64 KiB) per direction.
+ * other side pauses (bytes). pipe() pauses at the socket's 16 KiB high-water
+ * mark, that is after nearly every 64 KiB read, and resumes on the next
+ * 'drain': events and ticks per chunk for nothing when the writes go out at
+ * once, as they mostly do. A few reads' worth is enough to avoid that (larger
+ * windows measured no faster on loopback: the kernel's own socket buffers
+ * already absorb bursts), and it bounds what a relay holds for a slow
+ * reader: at most this plus one read (64 KiB) per direction.
  */
-export const RELAY_WINDOW_BYTES = 1024 * 1024;
+export const RELAY_WINDOW_BYTES = 256 * 1024;
 
 /**
  * Relays bytes both ways with back-pressure until both sockets close.
@@ -61,6 +63,10 @@ export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): 
     function endPeer(this: Socket): void {
       const to = peerOf(this);
       if (to.writable) to.end();
+      // This side has said all it will. Unless it is half-open, Node would now end it
+      // too (a shutdown() and a turn of the loop) only to close it right after; with
+      // nothing left to send it, closing it now sends the same FIN for less.
+      if (!this.allowHalfOpen && this.writableLength === 0) this.destroy();
     }
 
     function failPeer(this: Socket): void {
@@ -85,7 +91,8 @@ export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): 
     function checkIdle(): void {
       const quietMs = performance.now() - lastActivity;
       if (quietMs < idleTimeoutMs) {
-        idleTimer = unrefTimeout(checkIdle, idleTimeoutMs - quietMs);
+        // Whole milliseconds: timers are grouped in one list per distinct duration.
+        idleTimer = unrefTimeout(checkIdle, Math.ceil(idleTimeoutMs - quietMs));
         return;
       }
       end ??= 'idle-timeout';
@@ -95,7 +102,7 @@ export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): 
 
     function start(socket: Socket): void {
       // The relay owns the idle limit from here on: a timeout a caller set on the socket is dropped.
-      socket.setTimeout(0);
+      if (socket.timeout) socket.setTimeout(0);
       socket.on('data', forward);
       socket.on('end', endPeer);
       socket.on('error', failPeer);

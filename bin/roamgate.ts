@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 import { isRoamgateError } from '../errors';
 import { readConfigFile, startStandalone } from '../plugin/standalone';
+import { LOCAL_HELP, LOCAL_USAGE, localCommand } from './local-command';
 import { PASSWORD_HELP, USERS_HELP, USERS_USAGE, usersCommand } from './users-command';
 
 const USAGE = `usage: roamgate serve --config FILE
 ${USERS_USAGE}
+${LOCAL_USAGE}
 
   serve --config FILE   run a gateway from a YAML or JSON file (sections http, mount,
                         adapters, servers, serversFile, access, health, registration,
                         users, store)
 ${USERS_HELP}
+${LOCAL_HELP}
   --help                show this text
 
 ${PASSWORD_HELP}`;
@@ -46,5 +49,6 @@ async function serve(args: string[]): Promise<void> {
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'serve') void serve(rest);
 else if (command === 'users') void usersCommand(rest).then((status) => (process.exitCode = status));
+else if (command === 'local') void localCommand(rest).then((status) => process.exit(status));
 else if (command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`);
 else fail(command ? `unknown command ${command}\n${USAGE}` : USAGE);

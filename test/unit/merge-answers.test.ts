@@ -5,13 +5,19 @@ import { serverKey, type ServerInfo } from '../../sources/server-info-source';
 const server = (host: string, port: number, priority: number): ServerInfo => ({ host, port, priority });
 const shown = (servers: ServerInfo[]) => servers.map((s) => `${s.host}:${s.port}/${s.priority}`);
 
-/** The merge as CompositeSource first wrote it (flat, then a Map by key): the fast paths must agree with it. */
+/**
+ * The merge as a plain flatten-and-dedupe (one server per host, port and `for`
+ * subject, lowest priority wins, first-seen position): the fast paths must agree with it.
+ */
 function referenceMerge(service: string, answers: ServerInfo[][]): ServerInfo[] {
   const merged = new Map<string, ServerInfo>();
   for (const entry of answers.flat()) {
-    const key = serverKey(service, entry);
+    const key = `${serverKey(service, entry)}|${entry.for ?? ''}`;
     const known = merged.get(key);
-    if (!known || entry.priority < known.priority) merged.set(key, { host: entry.host, port: entry.port, priority: entry.priority });
+    if (!known || entry.priority < known.priority) {
+      const { host, port, priority, for: subject, tls, credentials } = entry;
+      merged.set(key, { host, port, priority, ...(subject === undefined ? {} : { for: subject }), ...(tls === undefined ? {} : { tls }), ...(credentials === undefined ? {} : { credentials }) });
+    }
   }
   return [...merged.values()];
 }
@@ -36,12 +42,29 @@ describe('mergeAnswers', () => {
     expect(merged).not.toBe(entry);
   });
 
+  test('a lone server keeps its subject, TLS and credentials', () => {
+    const entry: ServerInfo = { host: 'a', port: 110, priority: 10, for: 'user:alice', tls: { mode: 'starttls' }, credentials: 'none' };
+    expect(mergeAnswers('pop3', [[], [entry]])).toEqual([entry]);
+  });
+
+  test('the same host and port for two subjects are two servers', () => {
+    const general = server('a', 110, 10);
+    const alices: ServerInfo = { ...server('a', 110, 5), for: 'user:alice' };
+    expect(mergeAnswers('pop3', [[general], [alices]])).toEqual([general, alices]);
+  });
+
   test('agrees with a plain flatten-and-dedupe for any answers', () => {
-    const anyServer = fc.record({
-      host: fc.constantFrom('a', 'A', 'b', 'mx.example.org', 'MX.example.org'),
-      port: fc.constantFrom(25, 587),
-      priority: fc.integer({ min: 0, max: 3 }),
-    });
+    const anyServer: fc.Arbitrary<ServerInfo> = fc.record(
+      {
+        host: fc.constantFrom('a', 'A', 'b', 'mx.example.org', 'MX.example.org'),
+        port: fc.constantFrom(25, 587),
+        priority: fc.integer({ min: 0, max: 3 }),
+        for: fc.constantFrom('user:alice', 'authenticated'),
+        tls: fc.constantFrom<ServerInfo['tls']>({ mode: 'starttls' }, { mode: 'implicit', servername: 'mx.example.org' }),
+        credentials: fc.constantFrom<ServerInfo['credentials']>('none', { username: 'relay', password: 'secret' }),
+      },
+      { requiredKeys: ['host', 'port', 'priority'] },
+    );
     fc.assert(
       fc.property(fc.array(fc.array(anyServer, { maxLength: 4 }), { maxLength: 4 }), (answers) => {
         expect(mergeAnswers('smtp', answers)).toEqual(referenceMerge('smtp', answers));

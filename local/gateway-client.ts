@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { RoamgateError } from '../errors';
+import { EventStreamParser, type ServerSentEvent } from './event-stream-parser';
+
+const endpointSchema = z.object({ host: z.string().min(1).max(255), port: z.int().min(1).max(65535) });
+const discoverSchema = z.object({ mode: z.enum(['gateway', 'direct']), services: z.record(z.string(), z.array(endpointSchema)) });
+const loginSchema = z.object({ token: z.string().min(1), lease: z.object({ id: z.string().min(1), userId: z.string(), expiresAt: z.string() }) });
+const renewSchema = z.object({ lease: z.object({ expiresAt: z.string() }) });
+
+/** What the gateway's `GET /discover` says. */
+export type DiscoverAnswer = z.output<typeof discoverSchema>;
+export type Endpoint = z.output<typeof endpointSchema>;
+/** A lease as the local proxy keeps it. */
+export interface Lease {
+  user: string;
+  token: string;
+  id: string;
+  expiresAt: string;
+}
+
+/** How an event stream ended: the gateway closed it, refused the token, or the caller stopped it. */
+export type EventStreamEnd = 'ended' | 'unauthorized' | 'stopped';
+
+/** Why a request to the gateway failed, in words a user can act on; the error code says whether it was reachable. */
+function unreachable(url: string, error: unknown): RoamgateError {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const name = (error as Error).name;
+  const why = name === 'TimeoutError' || name === 'AbortError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
+  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `cannot reach the gateway at ${url} (${why})`, { cause: error });
+}
+
+/** The management API of one gateway, as a local proxy uses it. */
+export class GatewayClient {
+  /** @param url the management URL (its mount), without a trailing slash. */
+  constructor(
+    readonly url: string,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, { ...init, signal: init.signal ?? AbortSignal.timeout(this.requestTimeoutMs), redirect: 'error' });
+    } catch (error) {
+      throw unreachable(this.url, error);
+    }
+  }
+
+  private async json<T>(response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (error) {
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} sent a ${what} answer that is not JSON; is this a roamgate management URL?`, { cause: error });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} sent a ${what} answer this local proxy does not understand`);
+    return parsed.data;
+  }
+
+  /** `GET /discover`: the mode and, per service, where to connect. */
+  async discover(): Promise<DiscoverAnswer> {
+    const response = await this.request('/discover', { headers: { Accept: 'application/json' } });
+    if (!response.ok) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered /discover with ${response.status}; is this a roamgate management URL?`);
+    return this.json(response, discoverSchema, '/discover');
+  }
+
+  /**
+   * `POST /login`. Throws ROAMGATE_ACCESS_DENIED for a wrong user name or
+   * password, ROAMGATE_TOO_MANY_CLIENTS when logins are throttled.
+   */
+  async login(user: string, password: string): Promise<Lease> {
+    const response = await this.request('/login', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ username: user, password }) });
+    if (response.status === 401) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', `the gateway at ${this.url} refused the login of ${user}: wrong user name or password (check --user, and --password-file or ROAMGATE_PASSWORD)`);
+    if (response.status === 429) {
+      const wait = response.headers.get('retry-after');
+      throw new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`);
+    }
+    if (response.status !== 201) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the login with ${response.status}`);
+    const { token, lease } = await this.json(response, loginSchema, 'login');
+    return { user: lease.userId, token, id: lease.id, expiresAt: lease.expiresAt };
+  }
+
+  /** Whether a lease token still works (`GET /leases` answers 200, not 401). */
+  async leaseAlive(token: string): Promise<boolean> {
+    const response = await this.request('/leases', { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
+    await response.body?.cancel();
+    if (response.status === 200) return true;
+    if (response.status === 401) return false;
+    throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered /leases with ${response.status}`);
+  }
+
+  /** Extends a lease; resolves to its new expiry, or null when the lease is gone. */
+  async renew(lease: Lease): Promise<string | null> {
+    const response = await this.request(`/leases/${encodeURIComponent(lease.id)}/renew`, { method: 'POST', headers: { Authorization: `Bearer ${lease.token}`, Accept: 'application/json' } });
+    if (response.status === 401 || response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (!response.ok) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the lease renewal with ${response.status}`);
+    return (await this.json(response, renewSchema, 'renewal')).lease.expiresAt;
+  }
+
+  /**
+   * Follows `GET /events` until it ends, calling `onEvent` per event and
+   * `onOpen` once it is established. Resolves with how it ended; rejects when
+   * the gateway cannot be reached or is silent for `silenceMs`.
+   */
+  async follow(token: string, handlers: { onOpen(): void; onEvent(event: ServerSentEvent): void }, silenceMs: number, stop: AbortSignal): Promise<EventStreamEnd> {
+    const controller = new AbortController();
+    let silent = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        silent = true;
+        controller.abort();
+      }, silenceMs);
+      timer.unref();
+    };
+    const onStop = () => controller.abort();
+    stop.addEventListener('abort', onStop);
+    arm();
+    try {
+      const response = await fetch(`${this.url}/events`, { headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' }, signal: controller.signal, redirect: 'error' });
+      if (response.status === 401) {
+        await response.body?.cancel();
+        return 'unauthorized';
+      }
+      if (response.status !== 200 || !response.body) {
+        await response.body?.cancel();
+        throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered /events with ${response.status}`);
+      }
+      handlers.onOpen();
+      const parser = new EventStreamParser();
+      const decoder = new TextDecoder();
+      // Cancelled explicitly on abort: an aborted fetch does not always end a body that is being read.
+      const reader = response.body.getReader();
+      const cancel = () => void reader.cancel().catch(() => undefined);
+      controller.signal.addEventListener('abort', cancel);
+      if (controller.signal.aborted) cancel();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || controller.signal.aborted) break;
+          arm();
+          for (const event of parser.feed(decoder.decode(value, { stream: true }))) handlers.onEvent(event);
+        }
+      } finally {
+        controller.signal.removeEventListener('abort', cancel);
+      }
+      if (silent) throw new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`);
+      return stop.aborted ? 'stopped' : 'ended';
+    } catch (error) {
+      if (stop.aborted) return 'stopped';
+      if (silent) throw new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`);
+      if (error instanceof RoamgateError) throw error;
+      throw unreachable(this.url, error);
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+    }
+  }
+}

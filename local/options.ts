@@ -1,0 +1,199 @@
+import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { RoamgateError } from '../errors';
+import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
+import { KNOWN_SERVICES, type KnownService } from '../protocols/services';
+
+/** The services a local proxy listens for: one loopback port each. */
+export const LOCAL_SERVICES = KNOWN_SERVICES;
+export type LocalService = KnownService;
+/** A loopback listener: a service, or `pac` (the browsers' proxy auto-config file). */
+export type ListenerName = LocalService | 'pac';
+export const LISTENER_NAMES: readonly ListenerName[] = [...LOCAL_SERVICES, 'pac'];
+
+/**
+ * The ports clients expect (RFC 5321, 1939, 3977; 3128 is the web-proxy
+ * convention). Tried first when the process may bind them.
+ */
+export const STANDARD_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({ smtp: 25, pop3: 110, nntp: 119, 'http-proxy': 3128, pac: 3129 });
+/** Used when a standard port cannot be bound (below 1024 without privileges, or taken). */
+export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({ smtp: 2525, pop3: 1110, nntp: 1119, 'http-proxy': 3128, pac: 3129 });
+/** Where listeners bind: loopback only, so no one else on the network can use the lease. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1';
+/** The query goes to these addresses unless others are given. */
+export const DEFAULT_DISCOVERY_ADDRESSES: readonly string[] = Object.freeze(['255.255.255.255']);
+/** How long discovery collects answers (ms); an answer from a known network ends it early. */
+export const DEFAULT_DISCOVERY_WINDOW_MS = 1_500;
+/** Connect time allowed to one server or to the gateway (ms). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Time allowed to one management API request (ms). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** A relay with no traffic either way for this long is closed (ms); the gateway's own default. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+/** The event stream sends a comment every 15 s; this long without a byte means the gateway is gone (ms). */
+export const DEFAULT_EVENTS_SILENCE_MS = 45_000;
+/** Without a lease there is no event stream: /discover is fetched this often instead (ms). */
+export const DEFAULT_DISCOVER_POLL_MS = 30_000;
+/** First and longest wait between attempts to find the gateway again (ms); doubles in between. */
+export const DEFAULT_RECONNECT_MIN_MS = 500;
+export const DEFAULT_RECONNECT_MAX_MS = 15_000;
+
+/** The state directory: `$XDG_CONFIG_HOME/roamgate`, else `~/.config/roamgate`. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'roamgate') : join(homedir(), '.config', 'roamgate');
+}
+
+/** A password, or a function asked for it when a login is needed (it may prompt). */
+export type PasswordProvider = string | (() => Promise<string>);
+
+const port = z.int('must be an integer 0-65535 (0 picks a free port)').min(0, 'must be an integer 0-65535 (0 picks a free port)').max(65535, 'must be an integer 0-65535 (0 picks a free port)');
+const ms = (max: number) => z.int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(max, `must be at most ${max} ms`);
+
+const gatewayUrl = z.string().transform((text, context) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    context.addIssue({ code: 'custom', message: `must be the gateway's management URL, e.g. http://gateway.example:8080/roamgate (got ${JSON.stringify(text)})` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    context.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+    return z.NEVER;
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    context.addIssue({ code: 'custom', message: 'must be a plain URL without credentials, query or fragment' });
+    return z.NEVER;
+  }
+  return url.href.replace(/\/+$/, '');
+});
+
+/** True for a base64 SPKI Ed25519 public key, as discovery answers carry. */
+export function isGatewayKey(text: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return false;
+  try {
+    return createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
+}
+
+const isLoopback = (host: string) => (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
+
+const listenSchema = z.strictObject(Object.fromEntries(LISTENER_NAMES.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>);
+
+const localOptionsSchema = z.strictObject({
+  /** The gateway's management URL; without it the gateway is found by discovery on the LAN. */
+  gateway: gatewayUrl.optional(),
+  /** The user to log in as; gateway mode needs one (or a saved lease). */
+  user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be a user name of 1-64 letters, digits, dots, dashes, underscores or @').optional(),
+  password: z.custom<PasswordProvider>((value) => (typeof value === 'string' && value.length > 0) || typeof value === 'function', 'must be a non-empty string or a function returning the password').optional(),
+  /** Fixed ports per listener (0: any free port). Others are chosen once and remembered in the state dir. */
+  listen: listenSchema.default({}),
+  /** The services to listen for (default: all). */
+  services: z.array(z.enum(LOCAL_SERVICES)).min(1, 'must name at least one service').default([...LOCAL_SERVICES]),
+  /** Serve the proxy auto-config file for browsers (needs the http-proxy service). */
+  pac: z.boolean().default(true),
+  /** Forces the mode; default: the one the gateway's /discover names. */
+  mode: z.enum(['direct', 'gateway']).optional(),
+  stateDir: z.string().min(1).default(() => defaultStateDir()),
+  host: z.string().refine(isLoopback, 'must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines').default(DEFAULT_LISTEN_HOST),
+  /** Try the standard ports (25, 110, 119) before the defaults (2525, 1110, 1119). */
+  tryStandardPorts: z.boolean().default(true),
+  discovery: z
+    .strictObject({
+      port: port.refine((value) => value > 0, 'must be an integer 1-65535').default(DEFAULT_DISCOVERY_PORT),
+      addresses: z.array(z.string().refine((host) => isIP(host) === 4, 'must be an IPv4 address')).min(1, 'must name at least one address').default([...DEFAULT_DISCOVERY_ADDRESSES]),
+      windowMs: ms(60_000).default(DEFAULT_DISCOVERY_WINDOW_MS),
+      /** Accept only answers signed by this key (base64 SPKI), instead of pinning on first use. */
+      gatewayKey: z.string().refine(isGatewayKey, 'must be the gateway\'s Ed25519 public key in base64 (as its discovery answers carry)').optional(),
+    })
+    .default({ port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], windowMs: DEFAULT_DISCOVERY_WINDOW_MS }),
+  limits: z
+    .strictObject({
+      connectTimeoutMs: ms(600_000).default(DEFAULT_CONNECT_TIMEOUT_MS),
+      requestTimeoutMs: ms(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
+      /** 0: no idle limit. */
+      idleTimeoutMs: z.int().min(0).max(86_400_000).default(DEFAULT_IDLE_TIMEOUT_MS),
+      eventsSilenceMs: ms(3_600_000).default(DEFAULT_EVENTS_SILENCE_MS),
+      discoverPollMs: ms(3_600_000).default(DEFAULT_DISCOVER_POLL_MS),
+      reconnectMinMs: ms(600_000).default(DEFAULT_RECONNECT_MIN_MS),
+      reconnectMaxMs: ms(3_600_000).default(DEFAULT_RECONNECT_MAX_MS),
+    })
+    .refine((limits) => limits.reconnectMaxMs >= limits.reconnectMinMs, { message: 'must be at least reconnectMinMs', path: ['reconnectMaxMs'] })
+    .default({
+      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+      eventsSilenceMs: DEFAULT_EVENTS_SILENCE_MS,
+      discoverPollMs: DEFAULT_DISCOVER_POLL_MS,
+      reconnectMinMs: DEFAULT_RECONNECT_MIN_MS,
+      reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
+    }),
+});
+
+/**
+ * Options of {@link startLocalProxy}, as a caller writes them.
+ * @example
+ * { gateway: 'http://10.0.0.1:8080/roamgate', user: 'alice', password: () => ask(), listen: { smtp: 2525 } }
+ */
+export type LocalProxyOptions = z.input<typeof localOptionsSchema>;
+/** Options after validation: complete, defaulted and frozen. */
+export type NormalizedLocalOptions = Readonly<z.output<typeof localOptionsSchema>>;
+
+function invalid(message: string): never {
+  throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', message);
+}
+
+/** The dotted path and message of a zod error's first issue (`listen.smtp: must be ...`). */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') path.push(issue.keys[0]);
+  const message = issue.code === 'unrecognized_keys' ? 'is not an option' : issue.message;
+  return `${path.join('.') || '(options)'}: ${message}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) if (typeof child !== 'function') deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Validates local proxy options once into a new frozen object with every
+ * default filled in; throws ROAMGATE_INVALID_OPTIONS naming the first bad one.
+ */
+export function normalizeLocalOptions(input: unknown): NormalizedLocalOptions {
+  if (typeof input !== 'object' || input === null) invalid('options must be an object');
+  const parsed = localOptionsSchema.safeParse(input);
+  if (!parsed.success) invalid(describeIssue(parsed.error));
+  const options = parsed.data;
+  // The PAC file names the local web proxy: without one there is nothing to point browsers at.
+  if (!options.services.includes('http-proxy')) options.pac = false;
+  const fixed = Object.entries(options.listen).filter(([, value]) => value !== undefined && value !== 0) as [string, number][];
+  fixed.forEach(([name, value], index) => {
+    const clash = fixed.slice(0, index).find(([, earlier]) => earlier === value);
+    if (clash) invalid(`listen.${name}: port ${value} is also listen.${clash[0]}`);
+  });
+  return deepFreeze({ ...options, services: [...new Set(options.services)] });
+}
+
+/**
+ * Parses one `--listen` value, `SERVICE=PORT` (`smtp=2525`).
+ * @example parseListenSpec('pop3=1110') // ['pop3', 1110]
+ */
+export function parseListenSpec(spec: string): [ListenerName, number] {
+  const match = /^([a-z0-9-]+)=(\d{1,5})$/.exec(spec.trim());
+  if (!match) invalid(`--listen ${spec}: expected SERVICE=PORT, e.g. smtp=2525`);
+  const [, name, digits] = match;
+  if (!(LISTENER_NAMES as readonly string[]).includes(name)) invalid(`--listen ${spec}: unknown service ${name} (one of ${LISTENER_NAMES.join(', ')})`);
+  const value = Number(digits);
+  if (value > 65535) invalid(`--listen ${spec}: port must be an integer 0-65535`);
+  return [name as ListenerName, value];
+}

@@ -1,0 +1,40 @@
+import fc from 'fast-check';
+import { RoamgateError, type RoamgateErrorCode } from '../../errors';
+import { refusalFor } from '../../local/refusals';
+import { LOCAL_SERVICES, type LocalService } from '../../local/options';
+import { anyRoamgateError, wireLines } from './arbitraries';
+
+describe('refusalFor', () => {
+  test.each<[LocalService, RoamgateErrorCode, RegExp]>([
+    ['smtp', 'ROAMGATE_LOGIN_REQUIRED', /^421 4\.7\.0 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_LOGIN_REQUIRED', /^-ERR \[AUTH\] lease revoked\r\n$/],
+    ['nntp', 'ROAMGATE_LOGIN_REQUIRED', /^400 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_LOGIN_REQUIRED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[^]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n[^]*\r\n\r\nlease revoked\n$/],
+    ['smtp', 'ROAMGATE_ACCESS_DENIED', /^554 5\.7\.1 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_ACCESS_DENIED', /^-ERR \[SYS\/PERM\] lease revoked\r\n$/],
+    ['nntp', 'ROAMGATE_ACCESS_DENIED', /^502 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_ACCESS_DENIED', /^HTTP\/1\.1 403 Forbidden\r\n/],
+    ['smtp', 'ROAMGATE_UPSTREAM_REFUSED', /^421 4\.3\.0 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_NO_SERVER', /^-ERR \[SYS\/TEMP\] lease revoked\r\n$/],
+    ['nntp', 'ROAMGATE_UPSTREAM_TIMEOUT', /^400 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_UPSTREAM_REFUSED', /^HTTP\/1\.1 502 Bad Gateway\r\n/],
+  ])('%s, %s', (service, code, expected) => {
+    expect(refusalFor(service, new RoamgateError(code, 'lease revoked'))).toMatch(expected);
+  });
+
+  test('a line protocol refusal is always exactly one line, whatever the reason says', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<LocalService>('smtp', 'pop3', 'nntp'), anyRoamgateError, (service, error) => {
+        expect(wireLines(refusalFor(service, error))).toHaveLength(1);
+      }),
+    );
+  });
+
+  test('every service has an answer for every code', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...LOCAL_SERVICES), anyRoamgateError, (service, error) => {
+        expect(refusalFor(service, error).length).toBeGreaterThan(0);
+      }),
+    );
+  });
+});
