@@ -9,3 +9,7 @@ export type { ServerInfo, ServerInfoSource, ServerEntry, ServerTable, Identity }
 export { RoamgateError, isRoamgateError } from './errors';
 export type { RoamgateErrorCode } from './errors';
 export * as defaults from './plugin/defaults';
+export { startLocalProxy } from './local/local-proxy';
+export type { LocalProxy, StartLocalProxyOptions } from './local/local-proxy';
+export type { LocalProxyNotice } from './local/clear-words';
+export { forgetNetwork } from './local/state-dir';

@@ -191,7 +191,8 @@ export async function localCommand(args: string[]): Promise<number> {
 
   let cached: string | undefined;
   const password = async () => {
-    cached ??= await readPassword({ passwordFile, env: process.env, prompts: [`roamgate: password for ${options.user ?? 'the saved user'}: `] });
+    // A login takes the password as it is: the length rules are for setting one.
+    cached ??= await readPassword({ passwordFile, env: process.env, prompts: [`roamgate: password for ${options.user ?? 'the saved user'}: `] }, 1);
     return cached;
   };
   let proxy: LocalProxy;

@@ -74,10 +74,13 @@ function invalid(message: string): never {
   throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', message);
 }
 
-/** Checks the length rules; throws ROAMGATE_INVALID_OPTIONS saying which. Never includes the password. */
-export function checkPassword(password: string): string {
+/**
+ * Checks the length rules; throws ROAMGATE_INVALID_OPTIONS saying which. Never includes the password.
+ * `minLength` is for setting a password; to log in with an existing one, pass 1.
+ */
+export function checkPassword(password: string, minLength = MIN_PASSWORD_LENGTH): string {
   const length = [...password].length;
-  if (length < MIN_PASSWORD_LENGTH) invalid(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (length < minLength) invalid(minLength > 1 ? `the password must be at least ${minLength} characters` : 'the password is empty');
   if (length > MAX_PASSWORD_LENGTH) invalid(`the password must be at most ${MAX_PASSWORD_LENGTH} characters (the longest a login accepts)`);
   return password;
 }
@@ -88,7 +91,7 @@ export function checkPassword(password: string): string {
  * its length. Throws ROAMGATE_INVALID_OPTIONS when there is no source, the
  * file cannot be read, the typed lines differ or the length is wrong.
  */
-export async function readPassword(source: PasswordSource): Promise<string> {
+export async function readPassword(source: PasswordSource, minLength = MIN_PASSWORD_LENGTH): Promise<string> {
   if (source.passwordFile !== undefined) {
     let content: string;
     try {
@@ -96,13 +99,13 @@ export async function readPassword(source: PasswordSource): Promise<string> {
     } catch (error) {
       invalid(`cannot read --password-file ${source.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    return checkPassword(content.split('\n')[0].replace(/\r$/, ''));
+    return checkPassword(content.split('\n')[0].replace(/\r$/, ''), minLength);
   }
   const fromEnv = source.env[PASSWORD_ENV];
-  if (fromEnv !== undefined) return checkPassword(fromEnv);
+  if (fromEnv !== undefined) return checkPassword(fromEnv, minLength);
   if (!process.stdin.isTTY) invalid(`no password given and no terminal to ask on: use --password-file FILE (first line) or set ${PASSWORD_ENV}`);
   const [first, second] = await readHiddenLines(process.stdin as ReadStream, process.stderr, source.prompts);
-  checkPassword(first);
+  checkPassword(first, minLength);
   if (second !== undefined && second !== first) invalid('the two passwords typed do not match');
   return first;
 }
