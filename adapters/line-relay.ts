@@ -28,7 +28,8 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
     const entry: ConnectionRecord = newConnectionRecord(protocol.service, client);
     client.setNoDelay(true);
     // Until the relay starts, a client that says nothing is still bounded by the idle limit.
-    client.setTimeout(limits.idleTimeoutMs, () => client.destroy());
+    const cut = () => client.destroy();
+    client.setTimeout(limits.idleTimeoutMs, cut);
     try {
       const identity: Identity = context.identify(client);
       entry.identity = describeIdentity(identity);
@@ -45,7 +46,9 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
         upstream.destroy();
         entry.reason = 'client left before the server answered';
       } else {
+        // The relay keeps its own idle limit: drop this timer and its listener for the relay's lifetime.
         client.setTimeout(0);
+        client.removeListener('timeout', cut);
         const untrack = trackRelay(context, protocol.service, identity, entry, client, upstream);
         const result = await relay(client, upstream, limits.idleTimeoutMs).finally(untrack);
         entry.outcome = 'relayed';
