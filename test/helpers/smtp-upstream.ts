@@ -15,8 +15,9 @@ export interface UpstreamOptions {
   banner?: string;
   /** When given, AUTH is required and these user -> password pairs are accepted. */
   users?: Record<string, string>;
-  /** Certificate and key: STARTTLS is offered. */
+  /** Certificate and key: STARTTLS is offered (or, with `implicitTls`, TLS from the first byte). */
   tls?: { key: string; cert: string };
+  implicitTls?: boolean;
 }
 
 /** A real SMTP server (nodemailer's smtp-server) on 127.0.0.1:0 that keeps each message's raw bytes. */
@@ -30,7 +31,7 @@ export async function startSmtpUpstream(bannerOrOptions: string | UpstreamOption
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],
     disabledCommands: options.tls ? [] : ['STARTTLS'],
-    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, secure: options.implicitTls ?? false } : {}),
     banner: options.banner ?? 'test upstream',
     onAuth(auth, _session, callback) {
       if (users && users[auth.username ?? ''] === auth.password) {

@@ -173,6 +173,20 @@ describe('SMTP in-protocol login', () => {
     expect(upstream.messages.map((m) => m.secure)).toEqual([true]);
   });
 
+  test('a server reached with implicit TLS (465 style), its certificate verified', async () => {
+    const upstream = await startSmtpUpstream({ users: { alice: 'alice-pw' }, tls, implicitTls: true });
+    cleanups.push(upstream.close);
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port, tls: { mode: 'implicit', ca: certFile, servername: 'localhost' } }] },
+    });
+    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('to an implicit-TLS server'));
+    expect(upstream.logins).toEqual(['alice']);
+    expect(upstream.messages.map((m) => m.secure)).toEqual([true]);
+  });
+
   test('a server whose certificate does not verify is never sent the password', async () => {
     const other = selfSignedCert();
     const upstream = await startSmtpUpstream({ users: { alice: 'alice-pw' }, tls: other });
