@@ -7,6 +7,8 @@ export type RoamgateErrorCode =
   | 'ROAMGATE_INVALID_OPTIONS'
   | 'ROAMGATE_ACCESS_DENIED'
   | 'ROAMGATE_LOGIN_REQUIRED'
+  /** Credentials were checked and refused: wrong password, unknown realm, a home that said no. */
+  | 'ROAMGATE_LOGIN_FAILED'
   | 'ROAMGATE_NO_SERVER'
   | 'ROAMGATE_UPSTREAM_REFUSED'
   | 'ROAMGATE_UPSTREAM_TIMEOUT'

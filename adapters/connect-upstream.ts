@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import type { ServerInfo } from '../sources/server-info-source';
+import { openTunnel } from './tunnel-client';
 
 export interface ConnectOptions {
   connectTimeoutMs: number;
@@ -35,6 +36,25 @@ export function connectWithTimeout(host: string, port: number, timeoutMs: number
 }
 
 /**
+ * Opens a connection to one server: straight to it, or through another
+ * gateway's tunnel endpoint when the server is a hop (a visitor's home).
+ */
+export async function connectServer(server: ServerInfo, timeoutMs: number): Promise<Socket> {
+  if (!server.tunnel) return connectWithTimeout(server.host, server.port, timeoutMs);
+  const hop = server.tunnel;
+  try {
+    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs);
+  } catch (error) {
+    const failure = error as RoamgateError;
+    // The hop's own words name the gateway by URL; say who it is instead, and keep its reason when it gave one.
+    if (failure.code === 'ROAMGATE_UPSTREAM_REFUSED' || failure.code === 'ROAMGATE_UPSTREAM_TIMEOUT') {
+      throw new RoamgateError(failure.code, `${hop.label} cannot be reached; ${hop.service} from there is unavailable`, { cause: error });
+    }
+    throw new RoamgateError(failure.code, `${hop.label}: ${failure.message}`, { cause: error });
+  }
+}
+
+/**
  * Tries the candidates in order, each with the connect timeout, and returns
  * the first that answers. The error thrown when none does names the service
  * but never a server address: it is shown to the client.
@@ -42,17 +62,21 @@ export function connectWithTimeout(host: string, port: number, timeoutMs: number
 export async function connectFirst(service: string, candidates: readonly ServerInfo[], options: ConnectOptions): Promise<{ socket: Socket; server: ServerInfo }> {
   if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${service} server is configured for you`);
   let allTimedOut = true;
+  let lastFailure: RoamgateError | undefined;
   for (const server of candidates) {
     try {
-      const socket = await connectWithTimeout(server.host, server.port, options.connectTimeoutMs);
+      const socket = await connectServer(server, options.connectTimeoutMs);
       options.report?.(server, null);
       return { socket, server };
     } catch (error) {
       const failure = error as RoamgateError;
+      lastFailure = failure;
       if (failure.code !== 'ROAMGATE_UPSTREAM_TIMEOUT') allTimedOut = false;
       options.report?.(server, failure.message);
     }
   }
+  // A single hop's failure says it best (its gateway and reason).
+  if (candidates.length === 1 && candidates[0].tunnel && lastFailure) throw lastFailure;
   const tried = candidates.length === 1 ? 'the server' : `all ${candidates.length} servers`;
   return allTimedOut
     ? Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `${service} service unavailable: ${tried} did not answer in time`))

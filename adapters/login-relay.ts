@@ -4,7 +4,7 @@ import { RoamgateError } from '../errors';
 import type { ClientAction, ClientDialogue, ClientDialogueOptions, Credentials, PreLoginLimits, ServerDialogue } from '../protocols/dialogue';
 import { LineReader } from '../protocols/line-reader';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
-import { connectWithTimeout } from './connect-upstream';
+import { connectServer } from './connect-upstream';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
 import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import type { LineProtocol } from './line-relay';
@@ -234,7 +234,9 @@ class LoginSession {
         const socket = await this.openServer(server);
         this.context.reportHealth(this.protocol.service, server, null);
         this.entry.server = formatAddress(server.host, server.port);
-        const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username: credentials.username, password: credentials.password });
+        // A visitor is known at home by their name there (`alice`, not `alice@home.example`).
+        const username = (identity.kind === 'user' && identity.user.home?.username) || credentials.username;
+        const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username, password: credentials.password });
         return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
       } catch (thrown) {
         last = asRoamgateError(thrown);
@@ -242,11 +244,13 @@ class LoginSession {
         this.context.reportHealth(this.protocol.service, server, last.message);
       }
     }
+    // A single hop to a visitor's home says it best: which home, and why.
+    if (last && candidates.length === 1 && candidates[0].tunnel) throw last;
     throw new RoamgateError(last?.code === 'ROAMGATE_UPSTREAM_TIMEOUT' ? 'ROAMGATE_UPSTREAM_TIMEOUT' : 'ROAMGATE_UPSTREAM_REFUSED', `${this.protocol.service} service unavailable: ${candidates.length === 1 ? 'the server' : `all ${candidates.length} servers`} failed`, { cause: last });
   }
 
   private async openServer(server: ServerInfo): Promise<Socket> {
-    const socket = await connectWithTimeout(server.host, server.port, this.limits.connectTimeoutMs);
+    const socket = await connectServer(server, this.limits.connectTimeoutMs);
     if (server.tls?.mode !== 'implicit') return socket;
     return startServerTls(socket, server.host, server.tls);
   }
@@ -361,6 +365,8 @@ export function completeServerLogin(socket: Socket, dialogue: ServerDialogue, se
       current.on('data', onData);
       current.on('error', onError);
       current.once('close', onClose);
+      // A socket from a tunnel hop arrives paused (its first bytes put back); a 'data' listener alone would not start it.
+      current.resume();
     };
     attach();
   });

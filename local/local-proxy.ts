@@ -11,7 +11,7 @@ import { pacFile, pacServer, PAC_PATHS } from './pac-file';
 import { bindFirst, portCandidates } from './port-choice';
 import { refusalFor } from './refusals';
 import { StateDir, STATE_FILES, type PinnedNetwork, type SavedLease } from './state-dir';
-import { openTunnel } from './tunnel-client';
+import { openTunnel } from '../adapters/tunnel-client';
 import { discoverGateway } from './udp-discovery';
 
 /** How long a refused web-proxy client gets to send its request before the refusal is written anyway (ms). */

@@ -34,3 +34,13 @@ export const DEFAULT_MAX_LINE_LENGTH = 2048;
 export const DEFAULT_PRE_LOGIN_IDLE_MS = 60_000;
 /** How long a successful password check is remembered (seconds), as dovecot's auth cache does. */
 export const DEFAULT_LOGIN_CACHE_SECONDS = 300;
+/** How long one request to a peer gateway may take (ms). */
+export const DEFAULT_PEER_TIMEOUT_MS = 5000;
+/** How long a home gateway's yes to a visitor's login is remembered (seconds). */
+export const DEFAULT_PEER_CACHE_SECONDS = 300;
+/** How long a home's no (or its silence) is remembered (seconds): brief, so a corrected password or a recovered home works soon. */
+export const DEFAULT_PEER_FAILURE_CACHE_SECONDS = 10;
+/** How often visitors' leases are checked with their home gateway (seconds). */
+export const DEFAULT_PEER_REFRESH_SECONDS = 60;
+/** Most visitor lease tokens checked in one refresh request. */
+export const MAX_PEER_REFRESH_BATCH = 500;

@@ -1,4 +1,5 @@
 import { RoamgateError } from '../errors';
+import type { HomeGrant } from '../sources/server-info-source';
 import type { Store, UserRecord } from '../store/store';
 import { DUMMY_HASH, verifyPassword } from './password';
 
@@ -9,6 +10,8 @@ import { DUMMY_HASH, verifyPassword } from './password';
 export interface User {
   id: string;
   attributes: Readonly<Record<string, string>>;
+  /** For a visitor: what their home gateway vouched for. */
+  home?: HomeGrant;
 }
 
 /** A user as written in the config file: never a plain password, only its hash (`roamgate users hash`). */

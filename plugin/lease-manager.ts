@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { IdentifiedUser, Identity } from '../sources/server-info-source';
 import type { LeaseRecord, Store } from '../store/store';
 import { DEFAULT_LEASE_TTL_SECONDS } from './defaults';
 import type { User } from './directory';
@@ -12,6 +13,13 @@ export type LeaseEnd = 'revoked' | 'expired';
 export function normalizeAddress(address: string | undefined): string {
   if (!address) return '';
   return address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/** The identity a connection has when this lease identifies it. */
+export function identityOfLease(lease: LeaseRecord, address: string): Identity & { kind: 'user' } {
+  const user: IdentifiedUser = { id: lease.userId, attributes: lease.attributes };
+  if (lease.home) user.home = lease.home;
+  return { kind: 'user', address, user, leaseId: lease.id };
 }
 
 /** The SHA-256 of a token: what the store keeps instead of the token. */
@@ -69,8 +77,10 @@ export class LeaseManager {
       attributes: { ...user.attributes },
       address: normalizeAddress(address),
       issuedAt,
-      expiresAt: issuedAt + this.ttlSeconds * 1000,
+      // A visitor's lease never outlives the home lease it stands on.
+      expiresAt: Math.min(issuedAt + this.ttlSeconds * 1000, user.home?.expiresAt ?? Infinity),
     };
+    if (user.home) lease.home = user.home;
     await this.store.leases.create(lease);
     this.remember(lease);
     return { token, lease };
@@ -107,7 +117,7 @@ export class LeaseManager {
   async renew(id: string): Promise<LeaseRecord | undefined> {
     const lease = this.get(id);
     if (!lease) return undefined;
-    const expiresAt = this.now() + this.ttlSeconds * 1000;
+    const expiresAt = Math.min(this.now() + this.ttlSeconds * 1000, lease.home?.expiresAt ?? Infinity);
     if (!(await this.store.leases.renew(id, expiresAt, this.now()))) return undefined;
     lease.expiresAt = expiresAt;
     return lease;

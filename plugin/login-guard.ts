@@ -25,6 +25,17 @@ export class LoginGuard {
     return waits.length ? Math.max(...waits) : null;
   }
 
+  /** Seconds until this user name may try again, whatever the address (for logins relayed by a peer gateway). */
+  async retryAfterUser(username: string): Promise<number | null> {
+    const state = await this.perUser.get(username.toLowerCase());
+    return state !== null && state.remainingPoints <= 0 ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : null;
+  }
+
+  /** A failure counted against the user name only: a peer gateway's address stands for many visitors. */
+  async failedUser(username: string): Promise<void> {
+    await this.perUser.penalty(username.toLowerCase(), 1);
+  }
+
   async failed(username: string, address: string): Promise<void> {
     await Promise.all([this.perUser.penalty(username.toLowerCase(), 1), this.perAddress.penalty(address, 1)]);
   }

@@ -9,6 +9,7 @@ import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
 import { SUBJECT_PATTERN } from '../sources/subject';
 import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
+import { MIN_PEER_SECRET_LENGTH, PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import { parsePasswordHash } from './password';
 import type { Store } from '../store/store';
 
@@ -95,7 +96,43 @@ const throttleSchema = z.strictObject({
   windowSeconds: z.int().min(1).max(86_400),
 });
 
+const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+const peerSchema = z.strictObject({
+  /** The secret this pair of gateways shares (at least 32 characters); both sign every request and answer with it. */
+  secret: z.string().min(MIN_PEER_SECRET_LENGTH, `must be at least ${MIN_PEER_SECRET_LENGTH} characters`),
+  /**
+   * The peer's management URL. Set it to ask the peer about its users (this
+   * gateway is visited, the peer is their home). Without it the peer may
+   * only ask us (we are its users' home).
+   */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Home role: tell this peer the real addresses of its visitors' servers rather than routing through this gateway. */
+  revealAddresses: z.boolean().default(false),
+  /** Visited role: which of the home's attributes to keep, and attributes to set on its visitors. `realm` is always set. */
+  attributes: z
+    .strictObject({
+      keep: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an attribute name')).refine((names) => !names.includes('role'), 'must not keep role: a home must not make admins here').default([]),
+      set: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256)).refine((set) => !('role' in set) && !('realm' in set), 'must not set role or realm').default({}),
+    })
+    .default({ keep: [], set: {} }),
+  /** Visited role: per service, serve visitors from their `home` or from this network (`local`); default: their own home servers go home, the rest stay local. */
+  routes: z.record(z.string().regex(SERVICE_NAME, 'must be a service name'), z.enum(['home', 'local'])).default({}),
+  /** How long one request to the peer may take (ms). */
+  timeoutMs: positiveMs.default(D.DEFAULT_PEER_TIMEOUT_MS),
+  /** How long a home's yes is remembered (seconds); 0 asks at every login. */
+  cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_PEER_CACHE_SECONDS),
+  /** How long a home's no, or its silence, is remembered (seconds). */
+  failureCacheSeconds: z.int().min(0).max(3600).default(D.DEFAULT_PEER_FAILURE_CACHE_SECONDS),
+  /** How often visitors' leases are checked with their home, so a user disabled there loses them (seconds). */
+  refreshSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_PEER_REFRESH_SECONDS),
+});
+
 const optionsSchema = z.strictObject({
+  /** This gateway's realm: its users may log in as `alice` or `alice@<realm>`, and it names itself so to its peers. */
+  realm: z.string().regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)').optional(),
+  /** Trusted peer gateways by realm: homes this gateway asks about visitors, and visited gateways it answers. */
+  peers: z.record(z.string().regex(PEER_NAME_PATTERN, 'peer names are domain-like realms'), peerSchema).default({}),
   /** `gateway`: clients are told to use the gateway's adapters; `direct`: they are told the servers. */
   mode: z.enum(['gateway', 'direct']).default('gateway'),
   /** Host name given to clients in gateway-mode discovery; default: the host the request was sent to. */
@@ -167,6 +204,7 @@ export type LoginOptions = z.output<typeof loginSchema>;
 export type HttpProxyAdapterOptions = Omit<z.output<typeof httpProxyAdapterSchema>, 'allow'> & { allow: readonly AllowRule[] };
 export type AccessRule = z.output<typeof accessRuleSchema>;
 export type ConfiguredUserOptions = z.output<typeof userSchema>;
+export type PeerOptions = z.output<typeof peerSchema>;
 
 /** Options after validation: complete, defaulted and frozen. */
 export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters'>> {
@@ -201,6 +239,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeZodError(parsed.error));
   const { servers, logger, adapters, store, ...rest } = parsed.data;
+  if (Object.keys(rest.peers).length > 0 && rest.realm === undefined) invalid('realm: required when peers are configured (peers know this gateway by it)');
+  if (rest.realm !== undefined && Object.keys(rest.peers).some((name) => name.toLowerCase() === rest.realm!.toLowerCase())) invalid(`peers.${rest.realm}: a gateway cannot be its own peer`);
 
   let normalizedServers: NormalizedOptions['servers'];
   if (isSource(servers)) normalizedServers = Object.freeze({ source: servers });

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import pino from 'pino';
 import type { ConnectionRecord, GatewayContext } from '../adapters/gateway-context';
-import { HttpProxyAdapter } from '../adapters/http-proxy-adapter';
+import { HTTP_PROXY_SERVICE, HttpProxyAdapter } from '../adapters/http-proxy-adapter';
 import { lineRelayHandler } from '../adapters/line-relay';
 import { loginRelayHandler, type LoginProtocol, type LoginSettings } from '../adapters/login-relay';
 import { acceptTls, loadSecureContext } from '../adapters/tls';
@@ -33,9 +33,9 @@ import type { Store } from '../store/store';
 import { openSqliteStore } from '../store/sqlite-store';
 import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
-import { StoreDirectory, type Directory } from './directory';
+import { StoreDirectory, type Directory, type User } from './directory';
 import { CachingDirectory } from './directory-cache';
-import { LeaseManager, normalizeAddress } from './lease-manager';
+import { identityOfLease, LeaseManager, normalizeAddress } from './lease-manager';
 import { LoginGuard } from './login-guard';
 import { DiscoveryResponder } from './discovery-responder';
 import { loadGatewayKey } from './gateway-key';
@@ -47,8 +47,16 @@ import { eventsRoute } from './routes/events-route';
 import { leaseRoutes } from './routes/lease-routes';
 import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_API_BODY } from './defaults';
-import { normalizeOptions, type Logger, type NormalizedOptions, type RoamgateOptions } from './options';
+import { normalizeOptions, type Logger, type NormalizedOptions, type PeerOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
+import { federationRoutes } from './routes/federation-routes';
+import { FederatedDirectory, type HomePeer } from './federated-directory';
+import { HomeRefresher } from './home-refresh';
+import { homeCandidates, routeOf } from './home-routing';
+import { offeredServices } from './offered-services';
+import { PeerClient } from './peer-client';
+import { ReplayGuard } from './replay-guard';
+import { isRoamgateError } from '../errors';
 import { serversRoutes } from './routes/servers-routes';
 
 /**
@@ -91,7 +99,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       logger[status.state === 'healthy' ? 'info' : 'warn']({ event: 'health', service: server.service, server: `${server.host}:${server.port}`, state: status.state, reason: status.reason }, `server ${status.state}`),
   });
   const storeDirectory = new StoreDirectory(options.users, store);
-  const directory: Directory = options.login.cacheSeconds > 0 ? new CachingDirectory(storeDirectory, options.login.cacheSeconds) : storeDirectory;
+  const localDirectory: Directory = options.login.cacheSeconds > 0 ? new CachingDirectory(storeDirectory, options.login.cacheSeconds) : storeDirectory;
+  const federation = buildFederation(options);
+  const directory = new FederatedDirectory(localDirectory, options.realm, federation.homes);
   const leases = new LeaseManager(store, options.leases.ttlSeconds);
   const access = new AccessTable(options.access, store);
   const audit = new AuditLog(store, logger);
@@ -138,18 +148,44 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   });
 
   const guard = new LoginGuard(options.login);
-  const resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
+  const resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
     orderCandidates(selectForIdentity(await source.resolve(service, identity), identity), (server) => health.statusOf(service, server));
+  // A visitor's own services go to their home gateway (by the peer's routes); the rest are served here.
+  const resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> => {
+    const local = await resolveHere(service, identity);
+    const home = identity.kind === 'user' ? identity.user.home : undefined;
+    const peer = home && federation.peers.get(home.realm);
+    if (!home || !peer?.url) return local;
+    return routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, peer.url) : local;
+  };
+  const serviceNames = async (identity?: Identity): Promise<string[]> =>
+    [...new Set([...(source.list ? (await source.list()).map((entry) => entry.service) : []), ...Object.keys(options.adapters), ...(identity?.kind === 'user' ? (identity.user.home?.services ?? []).map((entry) => entry.service) : [])])].filter(
+      (service) => service !== HTTP_PROXY_SERVICE,
+    );
+  const refresher = new HomeRefresher(
+    [...federation.peers].flatMap(([realm, peer]) => (peer.client ? [{ realm, refreshSeconds: peer.refreshSeconds, client: peer.client }] : [])),
+    leases,
+    {
+      ended: (leaseId, userId, realm) => {
+        directory.forget(userId);
+        audit.record('lease.revoked', { actor: userId, detail: { lease: leaseId, by: `home ${realm}` } });
+      },
+      failed: (realm, error) => logger.warn({ event: 'home-refresh', realm, reason: error.message }, 'could not check visitors with their home gateway'),
+    },
+  );
 
   const context: GatewayContext = {
     identify: (socket: Socket): Identity => {
       const address = normalizeAddress(socket.remoteAddress);
       const lease = leases.findByAddress(address);
-      return lease ? { kind: 'user', address, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id } : { kind: 'anonymous', address };
+      return lease ? identityOfLease(lease, address) : { kind: 'anonymous', address };
     },
     authorize: (identity, service) => access.decide(identity, service),
     resolve,
-    reportHealth: (service, server, failure) => health.report(service, server, failure),
+    // A hop to a visitor's home is not one of our servers: its failures are the home's, not a health verdict.
+    reportHealth: (service, server, failure) => {
+      if (!server.tunnel) health.report(service, server, failure);
+    },
     record: (entry: ConnectionRecord) => {
       logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
       audit.record('connection', { actor: entry.identity, address: entry.client, detail: { service: entry.service, outcome: entry.outcome, rule: entry.rule, reason: entry.reason, server: entry.server, bytesFromClient: entry.bytesFromClient, bytesFromServer: entry.bytesFromServer, durationMs: entry.durationMs } });
@@ -162,7 +198,16 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
         return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
       }
-      const user = await directory.verify(username, password);
+      let user: User | false;
+      try {
+        user = await directory.verify(username, password);
+      } catch (error) {
+        if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') throw error;
+        // A refusal with its reason (unknown realm, a home that said no or is unreachable).
+        if (error.code === 'ROAMGATE_LOGIN_FAILED') await guard.failed(username, address);
+        audit.record('login.failure', { actor: username, address, detail: { via: service, reason: error.message } });
+        return { ok: false, reason: error.message };
+      }
       if (!user) {
         await guard.failed(username, address);
         audit.record('login.failure', { actor: username, address, detail: { via: service } });
@@ -183,11 +228,23 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     httpProxy,
     identityOfToken: (token, address) => {
       const lease = leases.findByToken(token);
-      return lease && { kind: 'user', address: normalizeAddress(address), user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id };
+      return lease && identityOfLease(lease, normalizeAddress(address));
     },
   });
   const router = Router();
   router.use((_req, _res, next) => void ready.then(() => next(), next));
+  // Before the JSON parser: peer requests are signed over their raw bytes.
+  router.use(
+    federationRoutes({
+      peers: federation.peers,
+      replay: new ReplayGuard(),
+      directory,
+      leases,
+      guard,
+      audit,
+      offeredServices: (identity, reveal) => offeredServices(identity, reveal, { names: serviceNames, allowed: (who, service) => access.decide(who, service).allow, resolve }),
+    }),
+  );
   router.use(express.json({ limit: MAX_API_BODY }));
   router.use(
     session({
@@ -218,7 +275,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       publicHost: options.publicHost,
       gateway: options.discovery && { name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!) },
       endpoints: () => endpoints,
-      services: async () => [...new Set([...(source.list ? (await source.list()).map((entry) => entry.service) : []), ...Object.keys(options.adapters)])].filter((s) => s !== 'http-proxy'),
+      services: () => serviceNames(),
       resolve,
     }),
   );
@@ -257,6 +314,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       }
     }
     if (options.health.enabled) health.start();
+    refresher.start();
     if (responder && options.discovery) {
       const { port } = await responder.start();
       logger.info({ event: 'discovery', port, name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!) }, 'answering discovery queries');
@@ -267,6 +325,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   function close(): Promise<void> {
     closing ??= (async () => {
       health.stop();
+      refresher.stop();
       leases.stop();
       await responder?.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
@@ -297,6 +356,19 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   }
 
   return { router, listen, attach, close };
+}
+
+/** The peers by lower-cased realm, with a client for each home this gateway asks (those with a URL). */
+function buildFederation(options: NormalizedOptions): { peers: Map<string, PeerOptions & { client?: PeerClient }>; homes: HomePeer[] } {
+  const peers = new Map<string, PeerOptions & { client?: PeerClient }>();
+  const homes: HomePeer[] = [];
+  for (const [name, peer] of Object.entries(options.peers)) {
+    const realm = name.toLowerCase();
+    const client = peer.url ? new PeerClient({ self: options.realm!, realm, url: peer.url, secret: peer.secret, timeoutMs: peer.timeoutMs }) : undefined;
+    peers.set(realm, { ...peer, client });
+    if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds });
+  }
+  return { peers, homes };
 }
 
 function openStore(path: string): Store {

@@ -22,6 +22,23 @@ export interface ServerInfo {
    * internal relay that trusts the gateway).
    */
   credentials?: { username: string; password: string } | 'none';
+  /**
+   * Reached through another gateway's tunnel endpoint rather than directly:
+   * `host:port` is that gateway's HTTP(S) server, and the hop opens
+   * `CONNECT <service>.roamgate:1` there with the lease token. Set by the
+   * gateway for users whose home serves the service; never read from a table.
+   */
+  tunnel?: TunnelHop;
+}
+
+/** One hop to another gateway's tunnel endpoint. */
+export interface TunnelHop {
+  /** The other gateway's management URL (its scheme says TLS or not). */
+  url: string;
+  service: string;
+  token: string;
+  /** Who is behind the hop, for messages: `home gateway home.example`. */
+  label: string;
 }
 
 /** TLS towards a server. Certificates are always verified: against `ca` (a PEM file) when given, else Node's CAs. */
@@ -44,10 +61,41 @@ export interface ServerEntry extends ServerInfo {
   expiresAt?: number;
 }
 
+/**
+ * What a visitor's home gateway vouched for: the user's name there, the home
+ * lease that opens tunnels at the home gateway, and the services home offers
+ * them. Server addresses appear only when the home reveals them to this peer.
+ */
+export interface HomeGrant {
+  /** The home's realm: the `peers` key it is configured under. */
+  realm: string;
+  /** The user's name at home, without the realm. */
+  username: string;
+  /** The home lease's token (a bearer credential for the home's tunnel endpoint). */
+  token: string;
+  /** When the home lease ends (ms since the epoch). */
+  expiresAt: number;
+  services: HomeService[];
+}
+
+/** One service a home offers a user. */
+export interface HomeService {
+  service: string;
+  /** Served by the user's own servers (a `for:` entry at home), not the home's general ones. */
+  own: boolean;
+  /** The real servers, only when the home reveals addresses to this peer. */
+  servers?: Array<{ host: string; port: number; priority: number; tls?: ServerTls }>;
+}
+
+/** A logged-in user as a connection sees them; `home` for a visitor vouched for by their home gateway. */
+export interface IdentifiedUser {
+  id: string;
+  attributes: Readonly<Record<string, string>>;
+  home?: HomeGrant;
+}
+
 /** Who is connecting: anonymous, or a user (with the lease that identified them). */
-export type Identity =
-  | { kind: 'anonymous'; address: string }
-  | { kind: 'user'; address: string; user: { id: string; attributes: Readonly<Record<string, string>> }; leaseId?: string };
+export type Identity = { kind: 'anonymous'; address: string } | { kind: 'user'; address: string; user: IdentifiedUser; leaseId?: string };
 
 /**
  * Where the gateway learns which servers provide a service. A plain table

@@ -76,6 +76,11 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX audit_type ON audit (type, id);
     `,
   },
+  {
+    version: 2,
+    description: 'leases of visitors keep what their home gateway vouched for',
+    sql: `ALTER TABLE leases ADD COLUMN home TEXT;`,
+  },
 ]);
 
 /** The newest schema version this code knows. */

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import { migrate } from './migrations';
+import type { HomeGrant } from '../sources/server-info-source';
 import type { AuditEvent, AuditQuery, LeaseRecord, RegistrationRecord, RuleRecord, Store, UserRecord } from './store';
 
 /** How long a write waits for another connection's lock on the same file before failing (ms). */
@@ -33,6 +34,7 @@ interface LeaseRow {
   issued_at: number;
   expires_at: number;
   revoked_at: number | null;
+  home: string | null;
 }
 
 interface RuleRow {
@@ -71,7 +73,7 @@ interface AuditListParams {
 }
 
 const USER_COLUMNS = 'id, password_hash, attributes, disabled, created_at, updated_at';
-const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at';
+const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home';
 const RULE_COLUMNS = 'id, subject, service, allow, reason, created_at, updated_at';
 const REGISTRATION_COLUMNS = 'id, origin, service, host, port, priority, expires_at';
 const AUDIT_COLUMNS = 'id, at, type, actor, address, detail';
@@ -98,6 +100,7 @@ function leaseFromRow(row: LeaseRow): LeaseRecord {
     expiresAt: row.expires_at,
   };
   if (row.revoked_at !== null) lease.revokedAt = row.revoked_at;
+  if (row.home !== null) lease.home = JSON.parse(row.home) as HomeGrant;
   return lease;
 }
 
@@ -147,7 +150,7 @@ function prepareStatements(db: Database.Database) {
     userRemove: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
 
     leaseCreate: db.prepare<[LeaseRow]>(
-      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at)`,
+      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at, @home)`,
     ),
     leaseGet: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id = ?`),
     leaseGetByTokenHash: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE token_hash = ?`),
@@ -254,6 +257,7 @@ export class SqliteStore implements Store {
         issued_at: lease.issuedAt,
         expires_at: lease.expiresAt,
         revoked_at: lease.revokedAt ?? null,
+        home: lease.home ? JSON.stringify(lease.home) : null,
       });
     }),
     get: (id) => this.run('leases.get', () => {

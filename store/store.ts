@@ -1,3 +1,5 @@
+import type { HomeGrant } from '../sources/server-info-source';
+
 /**
  * Persistence behind one interface. Every backend passes the shared contract
  * suite (test/unit/store-contract.ts). Methods are async so that a networked
@@ -27,6 +29,8 @@ export interface LeaseRecord {
   issuedAt: number;
   expiresAt: number;
   revokedAt?: number;
+  /** For a visitor: what their home gateway vouched for (it holds the home lease's token). */
+  home?: HomeGrant;
 }
 
 /** An access rule. */

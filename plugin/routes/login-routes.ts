@@ -3,6 +3,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type {} from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
+import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { MAX_API_BODY } from '../defaults';
@@ -43,7 +44,15 @@ export function leaseView(lease: LeaseRecord) {
 export function loginRoutes(deps: LoginDeps): { router: Router; passport: InstanceType<typeof Passport>; csrf: ReturnType<typeof csrfSync> } {
   const router = Router();
   const passport = new Passport();
-  passport.use(new LocalStrategy((username, password, done) => void deps.directory.verify(username, password).then((user) => done(null, user), done)));
+  // A refusal with a reason (unknown realm, a home that said no or cannot be reached) is a failed login that says why.
+  passport.use(
+    new LocalStrategy((username, password, done) =>
+      void deps.directory.verify(username, password).then(
+        (user) => done(null, user),
+        (error: unknown) => (isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED' ? done(null, false, { message: error.message, code: error.code } as { message: string }) : done(error)),
+      ),
+    ),
+  );
   passport.serializeUser((user, done) => done(null, (user as User).id));
   passport.deserializeUser((id: string, done) => void deps.directory.get(id).then((user) => done(null, user ?? false), done));
 
@@ -79,14 +88,18 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
       return void res.status(429).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username));
     }
 
-    passport.authenticate('local', { session: false }, async (error: unknown, user: User | false) => {
+    passport.authenticate('local', { session: false }, async (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) => {
       try {
         if (error) return next(error);
         if (!user) {
-          await deps.guard.failed(username, address);
-          deps.audit.record('login.failure', { actor: username, address });
-          if (json) return void res.status(401).json({ error: 'wrong user name or password' });
-          return void res.status(401).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), 'Wrong user name or password.', username));
+          // A home that could not be asked is not the user's fault: no throttling, and 503 so programs retry.
+          const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
+          const reason = info?.code ? info.message! : 'wrong user name or password';
+          if (!unreachable) await deps.guard.failed(username, address);
+          deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
+          const status = unreachable ? 503 : 401;
+          if (json) return void res.status(status).json({ error: reason });
+          return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
         }
         await deps.guard.succeeded(username);
         const { token, lease } = await deps.leases.issue(user, address);

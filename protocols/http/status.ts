@@ -11,6 +11,7 @@ export function httpStatusFor(error: RoamgateError): number {
     case 'ROAMGATE_BAD_REQUEST':
       return 400;
     case 'ROAMGATE_LOGIN_REQUIRED':
+    case 'ROAMGATE_LOGIN_FAILED':
       return 407;
     case 'ROAMGATE_TOO_MANY_CLIENTS':
     case 'ROAMGATE_SHUTTING_DOWN':

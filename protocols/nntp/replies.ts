@@ -11,6 +11,7 @@ export function nntpRefusal(error: RoamgateError): string {
   switch (error.code) {
     case 'ROAMGATE_ACCESS_DENIED':
     case 'ROAMGATE_LOGIN_REQUIRED':
+    case 'ROAMGATE_LOGIN_FAILED':
     case 'ROAMGATE_DESTINATION_REFUSED':
       return formatNntpReply(502, error.message);
     default:

@@ -12,6 +12,7 @@ export function pop3Refusal(error: RoamgateError): string {
   switch (error.code) {
     case 'ROAMGATE_ACCESS_DENIED':
     case 'ROAMGATE_LOGIN_REQUIRED':
+    case 'ROAMGATE_LOGIN_FAILED':
     case 'ROAMGATE_DESTINATION_REFUSED':
       return formatPop3Reply(false, error.message, 'SYS/PERM');
     default:

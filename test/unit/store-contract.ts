@@ -138,6 +138,15 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect(await store.leases.getByTokenHash('hash-of-l1')).toStrictEqual(created);
       });
 
+      test('a visitor lease keeps its home grant exactly; other leases have no home field', async () => {
+        const home = { realm: 'home.example', username: 'alice', token: 'home-token', expiresAt: T + 9000, services: [{ service: 'pop3', own: true }, { service: 'smtp', own: false, servers: [{ host: '10.0.0.5', port: 25, priority: 10, tls: { mode: 'starttls' as const } }] }] };
+        await store.leases.create(lease('visitor', { userId: 'alice@home.example', home }));
+        await store.leases.create(lease('local'));
+        expect(await store.leases.get('visitor')).toStrictEqual(lease('visitor', { userId: 'alice@home.example', home }));
+        expect(await store.leases.get('local')).not.toHaveProperty('home');
+        expect((await store.leases.listLive(T)).find((found) => found.id === 'visitor')?.home).toStrictEqual(home);
+      });
+
       test('unknown ids and token hashes are undefined', async () => {
         await store.leases.create(lease('l1'));
         expect(await store.leases.get('l2')).toBeUndefined();

@@ -7,7 +7,7 @@ import { tunnelTarget } from '../protocols/http/tunnel-target';
 /** Largest response head the tunnel endpoint may send (bytes). */
 export const MAX_TUNNEL_RESPONSE_HEAD_BYTES = 16 * 1024;
 
-/** What each refusal of the tunnel endpoint means to the local proxy. */
+/** What each refusal of a tunnel endpoint means to whoever asked (a local proxy, or a gateway relaying to a visitor's home). */
 const TUNNEL_REFUSALS: Record<number, RoamgateErrorCode> = {
   400: 'ROAMGATE_SOURCE_FAILED',
   403: 'ROAMGATE_ACCESS_DENIED',

@@ -1,0 +1,115 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { RoamgateError } from '../errors';
+import type { Directory, User } from './directory';
+import { mapAttributes, type AttributeMapping } from './home-routing';
+import type { VerifyOutcome } from './peer-client';
+
+/** Most home answers (yes and no) remembered at once. */
+export const HOME_ANSWER_CACHE_MAX_ENTRIES = 10_000;
+
+/** One realm whose users this gateway asks about. */
+export interface HomePeer {
+  realm: string;
+  client: { verify(username: string, password: string): Promise<VerifyOutcome> };
+  attributes: AttributeMapping;
+  /** How long a yes is remembered (seconds); 0: never. */
+  cacheSeconds: number;
+  /** How long a no, or an unreachable home, is remembered (seconds); 0: never. */
+  failureCacheSeconds: number;
+}
+
+type Remembered = { kind: 'user'; user: User } | { kind: 'wrong-password' } | { kind: 'refused'; reason: string } | { kind: 'failed'; error: RoamgateError };
+
+/** Splits `alice@home.example` into name and realm (the last `@`); a name without one has no realm. */
+export function splitRealm(username: string): { name: string; realm?: string } {
+  const at = username.lastIndexOf('@');
+  if (at <= 0 || at === username.length - 1) return { name: username };
+  return { name: username.slice(0, at), realm: username.slice(at + 1).toLowerCase() };
+}
+
+/**
+ * The directory of a gateway with peers: `alice` and `alice@<own realm>` are
+ * checked here; `alice@home.example` is sent, over a signed request, only to
+ * the peer configured for `home.example`, whose answer (the user, a home
+ * lease, the services home offers) becomes a visitor here with mapped
+ * attributes. Any other realm is refused with the reason. Answers are
+ * remembered (yes for `cacheSeconds`, no and silence briefly), keyed by an
+ * HMAC of name and password under a per-process key.
+ *
+ * A refusal carries its reason as ROAMGATE_LOGIN_FAILED; a home that cannot
+ * be reached throws ROAMGATE_UPSTREAM_REFUSED/TIMEOUT naming the home.
+ */
+export class FederatedDirectory implements Directory {
+  private readonly key = randomBytes(32);
+  private readonly answers = new LRUCache<string, Remembered>({ max: HOME_ANSWER_CACHE_MAX_ENTRIES, ttlAutopurge: false });
+  /** Visitors recently vouched for, by id: for login sessions, which look users up by id. */
+  private readonly visitors = new LRUCache<string, User>({ max: HOME_ANSWER_CACHE_MAX_ENTRIES });
+  private readonly peers: ReadonlyMap<string, HomePeer>;
+
+  constructor(
+    private readonly local: Directory,
+    private readonly ownRealm: string | undefined,
+    peers: readonly HomePeer[],
+  ) {
+    this.peers = new Map(peers.map((peer) => [peer.realm.toLowerCase(), peer]));
+  }
+
+  async verify(username: string, password: string): Promise<User | false> {
+    const { name, realm } = splitRealm(username);
+    if (realm !== undefined && realm === this.ownRealm?.toLowerCase()) return this.local.verify(name, password);
+    // Without homes to ask, `@` is just part of a local user name.
+    if (realm === undefined || this.peers.size === 0) return this.local.verify(username, password);
+    const peer = this.peers.get(realm);
+    if (!peer) throw new RoamgateError('ROAMGATE_LOGIN_FAILED', `unknown realm ${realm}: this gateway trusts no home gateway for it`);
+    const cacheKey = createHmac('sha256', this.key).update(realm).update('\u0000').update(username).update('\u0000').update(password).digest('base64');
+    const known = this.answers.get(cacheKey);
+    if (known) return this.settle(known);
+    let remembered: Remembered;
+    let ttlSeconds: number;
+    try {
+      const outcome = await peer.client.verify(username, password);
+      if (outcome.ok) {
+        const answer = outcome.answer;
+        const user: User = {
+          id: answer.user.id.includes('@') ? answer.user.id : `${answer.user.id}@${realm}`,
+          attributes: mapAttributes(answer.user.attributes, peer.attributes, realm),
+          home: { realm, username: name, token: answer.lease.token, expiresAt: answer.lease.expiresAt, services: answer.services },
+        };
+        this.visitors.set(user.id, user);
+        remembered = { kind: 'user', user };
+        // Never past the home lease: its token is what opens the home's tunnels.
+        ttlSeconds = Math.min(peer.cacheSeconds, Math.floor((answer.lease.expiresAt - Date.now()) / 1000));
+      } else {
+        remembered = outcome.why === 'credentials' ? { kind: 'wrong-password' } : { kind: 'refused', reason: outcome.reason };
+        ttlSeconds = peer.failureCacheSeconds;
+      }
+    } catch (error) {
+      if (!(error instanceof RoamgateError)) throw error;
+      remembered = { kind: 'failed', error };
+      ttlSeconds = peer.failureCacheSeconds;
+    }
+    if (ttlSeconds > 0) this.answers.set(cacheKey, remembered, { ttl: ttlSeconds * 1000 });
+    return this.settle(remembered);
+  }
+
+  async get(id: string): Promise<User | undefined> {
+    const { name, realm } = splitRealm(id);
+    if (realm !== undefined && realm === this.ownRealm?.toLowerCase()) return this.local.get(name);
+    if (realm === undefined || this.peers.size === 0) return this.local.get(id);
+    return this.visitors.get(id);
+  }
+
+  /** Forgets what a home said about a visitor (their home lease ended). */
+  forget(userId: string): void {
+    this.visitors.delete(userId);
+    for (const [key, value] of this.answers.entries()) if (value.kind === 'user' && value.user.id === userId) this.answers.delete(key);
+  }
+
+  private settle(remembered: Remembered): User | false {
+    if (remembered.kind === 'user') return remembered.user;
+    if (remembered.kind === 'failed') throw remembered.error;
+    if (remembered.kind === 'wrong-password') return false;
+    throw new RoamgateError('ROAMGATE_LOGIN_FAILED', remembered.reason);
+  }
+}

@@ -1,0 +1,43 @@
+import type { HomeGrant, ServerInfo } from '../sources/server-info-source';
+
+/** What a visited gateway keeps of a home's attributes, and what it sets. */
+export interface AttributeMapping {
+  keep: readonly string[];
+  set: Readonly<Record<string, string>>;
+}
+
+/**
+ * A visitor's attributes here: the kept ones from home, then the peer's
+ * fixed ones, then `realm` (always, last, so no home can claim another realm).
+ */
+export function mapAttributes(home: Readonly<Record<string, string>>, mapping: AttributeMapping, realm: string): Record<string, string> {
+  const mapped: Record<string, string> = {};
+  for (const name of mapping.keep) if (Object.prototype.hasOwnProperty.call(home, name)) mapped[name] = home[name];
+  return { ...mapped, ...mapping.set, realm };
+}
+
+/**
+ * Where a visitor's `service` is served: the peer's configured route for
+ * it, else home when home offers it from the user's own servers, else here
+ * when this network has servers for it, else home when home offers it at all.
+ */
+export function routeOf(home: HomeGrant, service: string, configured: 'home' | 'local' | undefined, hasLocalServers: boolean): 'home' | 'local' {
+  const offered = home.services.find((entry) => entry.service === service);
+  if (!offered) return 'local';
+  if (configured) return configured;
+  if (offered.own) return 'home';
+  return hasLocalServers ? 'local' : 'home';
+}
+
+/**
+ * The candidates for a service routed home: the real servers when the home
+ * revealed them, else one hop to the home gateway's tunnel endpoint (its
+ * management URL's host and port).
+ */
+export function homeCandidates(home: HomeGrant, service: string, homeUrl: string): ServerInfo[] {
+  const offered = home.services.find((entry) => entry.service === service);
+  if (offered?.servers) return offered.servers.map((server) => ({ ...server }));
+  const url = new URL(homeUrl);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return [{ host: url.hostname.replace(/^\[|\]$/g, ''), port, priority: 0, tunnel: { url: homeUrl, service, token: home.token, label: `home gateway ${home.realm}` } }];
+}

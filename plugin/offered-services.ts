@@ -1,0 +1,43 @@
+import type { HomeService, Identity, ServerInfo } from '../sources/server-info-source';
+
+export interface OfferingDeps {
+  /** Every service this gateway might serve the identity. */
+  names(identity: Identity): Promise<string[]>;
+  allowed(identity: Identity, service: string): boolean;
+  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+}
+
+/** A server's `for` names this user or their attribute: the server is theirs, not the network's. */
+function isOwn(server: ServerInfo): boolean {
+  return server.for !== undefined && server.for !== 'authenticated' && server.for !== 'anonymous';
+}
+
+/**
+ * What a home tells a peer it serves one of its users: each service the
+ * access table allows them and some server provides, marked `own` when it
+ * is the user's own server (or their own home's, further along a chain).
+ * Addresses go out only when `reveal`, and never for a service that is
+ * itself a hop to another gateway (there is no address to give).
+ */
+export async function offeredServices(identity: Identity, reveal: boolean, deps: OfferingDeps): Promise<HomeService[]> {
+  const offered: HomeService[] = [];
+  for (const service of await deps.names(identity)) {
+    if (!deps.allowed(identity, service)) continue;
+    const candidates = await deps.resolve(service, identity);
+    if (candidates.length === 0) continue;
+    const hop = candidates.some((server) => server.tunnel);
+    const fromHome = identity.kind === 'user' ? identity.user.home?.services.find((entry) => entry.service === service) : undefined;
+    const entry: HomeService = { service, own: hop ? (fromHome?.own ?? false) : candidates.some(isOwn) };
+    if (reveal && !hop) {
+      entry.servers = candidates.map(({ host, port, priority, tls }) => ({
+        host,
+        port,
+        priority,
+        // A CA file is a path on this machine: the peer verifies against its own CAs.
+        ...(tls ? { tls: { mode: tls.mode, ...(tls.servername ? { servername: tls.servername } : {}) } } : {}),
+      }));
+    }
+    offered.push(entry);
+  }
+  return offered;
+}

@@ -1,0 +1,113 @@
+import { RoamgateError } from '../errors';
+import {
+  parseMessage,
+  refreshAnswerSchema,
+  refusalSchema,
+  verifyAnswerSchema,
+  type RefreshAnswer,
+  type VerifyAnswer,
+} from '../protocols/federation-messages';
+import { NONCE_HEADER, signRequest, verifyResponse } from '../protocols/peer-signature';
+
+/** Largest answer read from a peer (bytes). */
+export const MAX_PEER_ANSWER_BYTES = 256 * 1024;
+
+/** A home's answer to a login: the user, or why not (`credentials`: wrong name or password; `refused`: not allowed to roam). */
+export type VerifyOutcome = { ok: true; answer: VerifyAnswer } | { ok: false; why: 'credentials' | 'refused'; reason: string };
+
+export interface PeerClientOptions {
+  /** Our own realm: the name the peer knows us by. */
+  self: string;
+  /** The peer's realm, for messages. */
+  realm: string;
+  /** The peer's management URL (no trailing slash needed). */
+  url: string;
+  secret: string;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+/**
+ * Asks a home gateway about its users, over signed requests, and accepts only
+ * answers signed for the request it sent. Network trouble and bad answers
+ * throw RoamgateErrors that name the home and never a server.
+ */
+export class PeerClient {
+  private readonly base: string;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PeerClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Checks a user's password at home. A refusal (wrong password, not allowed) is `{ ok: false, reason }`. */
+  async verify(username: string, password: string): Promise<VerifyOutcome> {
+    const { status, text } = await this.post('/federation/verify', { username, password });
+    if (status === 200) {
+      const answer = parseMessage(verifyAnswerSchema, text);
+      if (!answer) throw this.malformed();
+      return { ok: true, answer };
+    }
+    if (status === 401 || status === 403) {
+      const refusal = parseMessage(refusalSchema, text);
+      return { ok: false, why: status === 401 ? 'credentials' : 'refused', reason: refusal?.error ?? 'wrong user name or password' };
+    }
+    throw this.refusedUs(status, text);
+  }
+
+  /** Whether each home lease (by token) is still live, in order. */
+  async refresh(tokens: readonly string[]): Promise<RefreshAnswer['leases']> {
+    const { status, text } = await this.post('/federation/refresh', { tokens });
+    if (status !== 200) throw this.refusedUs(status, text);
+    const answer = parseMessage(refreshAnswerSchema, text);
+    if (!answer || answer.leases.length !== tokens.length) throw this.malformed();
+    return answer.leases;
+  }
+
+  private async post(path: string, payload: unknown): Promise<{ status: number; text: string }> {
+    const body = JSON.stringify(payload);
+    const url = new URL(this.base + path);
+    const headers = signRequest(this.options.secret, { peer: this.options.self, method: 'POST', path: url.pathname + url.search, body }, this.now());
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
+    } catch (error) {
+      const timedOut = (error as Error).name === 'TimeoutError';
+      const code = ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message) || 'network error';
+      throw new RoamgateError(
+        timedOut ? 'ROAMGATE_UPSTREAM_TIMEOUT' : 'ROAMGATE_UPSTREAM_REFUSED',
+        timedOut ? `home gateway ${this.options.realm} did not answer in time` : `home gateway ${this.options.realm} cannot be reached (${code})`,
+        { cause: error },
+      );
+    }
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > MAX_PEER_ANSWER_BYTES) {
+      await response.body?.cancel();
+      throw this.malformed();
+    }
+    const text = await response.text().catch(() => '');
+    if (Buffer.byteLength(text) > MAX_PEER_ANSWER_BYTES) throw this.malformed();
+    const verdict = verifyResponse(
+      Object.fromEntries(response.headers),
+      { peer: this.options.self, status: response.status, requestNonce: headers[NONCE_HEADER], body: text },
+      this.options.secret,
+      this.now(),
+    );
+    if (!verdict.ok) {
+      // An unsigned error is how a home refuses a request it could not authenticate; only its text is used, for the message.
+      if (response.status >= 400) throw this.refusedUs(response.status, text);
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm}: answer refused: ${verdict.reason}`);
+    }
+    return { status: response.status, text };
+  }
+
+  private malformed(): RoamgateError {
+    return new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm} sent an answer this gateway does not understand`);
+  }
+
+  private refusedUs(status: number, text: string): RoamgateError {
+    const reason = parseMessage(refusalSchema, text)?.error ?? `HTTP ${status}`;
+    return new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm} refused this gateway: ${reason}`);
+  }
+}

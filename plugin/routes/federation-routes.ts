@@ -1,0 +1,135 @@
+import express, { Router, type Request, type Response } from 'express';
+import { isRoamgateError } from '../../errors';
+import { parseMessage, refreshRequestSchema, verifyRequestSchema, type VerifyAnswer } from '../../protocols/federation-messages';
+import { signResponse, verifyRequest } from '../../protocols/peer-signature';
+import type { HomeService, Identity } from '../../sources/server-info-source';
+import type { AuditLog } from '../audit-log';
+import { MAX_API_BODY } from '../defaults';
+import type { Directory, User } from '../directory';
+import { normalizeAddress, type LeaseManager } from '../lease-manager';
+import type { LoginGuard } from '../login-guard';
+import type { ReplayGuard } from '../replay-guard';
+
+/** A peer as the home side sees it. */
+export interface AnsweredPeer {
+  secret: string;
+  revealAddresses: boolean;
+}
+
+export interface FederationDeps {
+  peers: ReadonlyMap<string, AnsweredPeer>;
+  replay: ReplayGuard;
+  /** This gateway's directory (which may itself ask a further home). */
+  directory: Directory;
+  leases: LeaseManager;
+  guard: LoginGuard;
+  audit: AuditLog;
+  /** The services this gateway would serve the identity, with the real servers when `reveal`. */
+  offeredServices(identity: Identity, reveal: boolean): Promise<HomeService[]>;
+  now?: () => number;
+}
+
+interface PeerCall {
+  name: string;
+  peer: AnsweredPeer;
+  nonce: string;
+}
+
+/**
+ * The home side of roaming: `POST <mount>/federation/verify` and
+ * `/federation/refresh`, answered only to configured peers whose request
+ * is signed, fresh and not seen before; every answer is signed back.
+ * A verified user gets a lease bound to the peer's address, whose token
+ * opens this gateway's tunnel endpoint for the visited gateway: the user's
+ * servers stay hidden unless the peer is configured to see them.
+ */
+export function federationRoutes(deps: FederationDeps): Router {
+  const router = Router();
+  const now = deps.now ?? Date.now;
+  // The signature covers the exact bytes, so the body is read raw here (before any JSON parser).
+  const raw = express.raw({ type: () => true, limit: MAX_API_BODY });
+
+  const send = (res: Response, call: PeerCall | null, status: number, payload: object) => {
+    const body = JSON.stringify(payload);
+    if (call) res.set(signResponse(call.peer.secret, { peer: call.name, status, requestNonce: call.nonce, body }, now()));
+    res.status(status).set('Cache-Control', 'no-store').type('application/json').send(body);
+  };
+
+  const authenticate = (req: Request, res: Response): PeerCall | null => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, (name) => deps.peers.get(name)?.secret, now());
+    const address = normalizeAddress(req.ip);
+    if (!verdict.ok) {
+      deps.audit.record('peer.refused', { address, detail: { path: req.path, reason: verdict.reason } });
+      send(res, null, 401, { error: `peer request refused: ${verdict.reason}` });
+      return null;
+    }
+    const call = { name: verdict.peer, peer: deps.peers.get(verdict.peer)!, nonce: verdict.nonce };
+    const replayed = deps.replay.admit(verdict.peer, verdict.nonce, verdict.timestamp, now());
+    if (replayed) {
+      deps.audit.record('peer.refused', { actor: verdict.peer, address, detail: { path: req.path, reason: replayed } });
+      send(res, call, 401, { error: `peer request refused: ${replayed}` });
+      return null;
+    }
+    return call;
+  };
+
+  router.post('/federation/verify', raw, async (req, res, next) => {
+    const call = authenticate(req, res);
+    if (!call) return;
+    const address = normalizeAddress(req.ip);
+    const request = parseMessage(verifyRequestSchema, (req.body as Buffer).toString('utf8'));
+    if (!request) return send(res, call, 400, { error: 'send { username, password }' });
+    try {
+      const wait = await deps.guard.retryAfterUser(request.username);
+      if (wait !== null) {
+        deps.audit.record('login.throttled', { actor: request.username, address, detail: { via: `peer ${call.name}`, retryAfterSeconds: wait } });
+        return send(res, call, 403, { error: `too many failed logins at home; try again in ${wait} s` });
+      }
+      let user: User | false;
+      try {
+        user = await deps.directory.verify(request.username, request.password);
+      } catch (error) {
+        if (!isRoamgateError(error)) throw error;
+        const status = error.code === 'ROAMGATE_LOGIN_FAILED' ? 403 : 502;
+        return send(res, call, status, { error: error.message });
+      }
+      if (!user) {
+        await deps.guard.failedUser(request.username);
+        deps.audit.record('login.failure', { actor: request.username, address, detail: { via: `peer ${call.name}` } });
+        return send(res, call, 401, { error: 'wrong user name or password' });
+      }
+      await deps.guard.succeeded(request.username);
+      const services = await deps.offeredServices({ kind: 'user', address, user }, call.peer.revealAddresses);
+      const { token, lease } = await deps.leases.issue(user, address);
+      deps.audit.record('login.success', { actor: user.id, address, detail: { via: `peer ${call.name}`, lease: lease.id, services: services.map((entry) => entry.service) } });
+      const answer: VerifyAnswer = { user: { id: user.id, attributes: { ...user.attributes } }, lease: { token, expiresAt: lease.expiresAt }, services };
+      send(res, call, 200, answer);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/federation/refresh', raw, async (req, res, next) => {
+    const call = authenticate(req, res);
+    if (!call) return;
+    const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
+    if (!request) return send(res, call, 400, { error: 'send { tokens: [...] }' });
+    try {
+      const leases = [];
+      for (const token of request.tokens) {
+        const lease = deps.leases.findByToken(token);
+        // A user disabled or removed here loses the leases held for them elsewhere.
+        if (lease && !lease.home && !(await deps.directory.get(lease.userId))) {
+          if (await deps.leases.revoke(lease.id)) deps.audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled', peer: call.name } });
+          leases.push({ active: false });
+        } else leases.push(lease ? { active: true, expiresAt: lease.expiresAt } : { active: false });
+      }
+      send(res, call, 200, { leases });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  return router;
+}
