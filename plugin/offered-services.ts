@@ -28,6 +28,8 @@ export async function offeredServices(identity: Identity, reveal: boolean, deps:
     const hop = candidates.some((server) => server.tunnel);
     const fromHome = identity.kind === 'user' ? identity.user.home?.services.find((entry) => entry.service === service) : undefined;
     const entry: HomeService = { service, own: hop ? (fromHome?.own ?? false) : candidates.some(isOwn) };
+    // Servers that take no login here must get none from the peer either (a service account's password is never sent).
+    if (hop ? fromHome?.login === 'none' : candidates.every((server) => server.credentials === 'none')) entry.login = 'none';
     if (reveal && !hop) {
       entry.servers = candidates.map(({ host, port, priority, tls }) => ({
         host,

@@ -43,7 +43,7 @@ export const verifyAnswerSchema = z.strictObject({
   }),
   lease: z.strictObject({ token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/), expiresAt: z.int().min(0) }),
   services: z
-    .array(z.strictObject({ service, own: z.boolean(), servers: z.array(offeredServerSchema).min(1).max(MAX_OFFERED_SERVERS).optional() }))
+    .array(z.strictObject({ service, own: z.boolean(), login: z.literal('none').optional(), servers: z.array(offeredServerSchema).min(1).max(MAX_OFFERED_SERVERS).optional() }))
     .max(MAX_OFFERED_SERVICES),
 });
 

@@ -83,6 +83,8 @@ export interface HomeService {
   service: string;
   /** Served by the user's own servers (a `for:` entry at home), not the home's general ones. */
   own: boolean;
+  /** `none`: the home's servers for it take no login (the gateway in front must not send one); default `user`. */
+  login?: 'none';
   /** The real servers, only when the home reveals addresses to this peer. */
   servers?: Array<{ host: string; port: number; priority: number; tls?: ServerTls }>;
 }

@@ -351,3 +351,42 @@ describe('roaming: the home gateway is down', () => {
     }
   });
 });
+
+describe('roaming: a home that reveals addresses to a peer', () => {
+  test('the visited gateway relays straight to the home server, and the home gateway is not on the path', async () => {
+    const homePop3 = await startPop3('home-pop3.internal', { alice: 'alice-pw' });
+    const home = await startGateway(
+      {
+        realm: 'home.example',
+        users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }],
+        peers: { 'partner.example': { secret: HOME_VISIT_SECRET, revealAddresses: true } },
+        servers: { pop3: [{ host: '127.0.0.1', port: homePop3.port, for: 'user:alice' }] },
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
+    const partner = await startGateway(
+      {
+        realm: 'partner.example',
+        peers: { 'home.example': { secret: HOME_VISIT_SECRET, url: urlOf(home) } },
+        adapters: { pop3: { port: 0, login: { allowCleartext: true } } },
+        access: [{ subject: 'realm=home.example', service: '*', allow: true }],
+      },
+      true,
+    );
+    try {
+      const { body } = await request(partner.app).post('/roamgate/login').send({ username: 'alice@home.example', password: 'alice-pw' });
+      const pop = watch(await openTunnel(urlOf(partner), 'pop3', body.token, 5000));
+      await pop.waitFor((text) => text.includes('+OK home-pop3.internal'));
+      pop.send('QUIT\r\n');
+      await pop.closed;
+      await waitUntil(() => partner.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'));
+      expect(partner.logger.records().find((record) => record.service === 'pop3')).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${homePop3.port}` });
+      expect(home.logger.records()).toEqual([]);
+    } finally {
+      await partner.close();
+      await home.close();
+      await homePop3.close();
+    }
+  });
+});
