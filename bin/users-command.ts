@@ -13,6 +13,7 @@ import { readPassword } from './read-password';
 export const USERS_USAGE = `       roamgate users add ID [--attr NAME=VALUE ...] --config FILE [--password-file FILE]
        roamgate users passwd ID --config FILE [--password-file FILE]
        roamgate users remove ID --config FILE
+       roamgate users disable|enable ID --config FILE
        roamgate users list --config FILE
        roamgate users hash [--password-file FILE]`;
 
@@ -20,6 +21,9 @@ export const USERS_HELP = `  users add ID          add a user to the store (the 
                         sets an attribute, and may be repeated
   users passwd ID       set a new password for a user in the store
   users remove ID       remove a user from the store
+  users disable ID      stop a user from logging in, keeping them in the store; the
+                        gateways they visit end their leases at their next check
+  users enable ID       let a disabled user log in again
   users list            every user, sorted by id: id, source (config or store),
                         enabled or disabled, attributes as NAME=VALUE
   users hash            print the scrypt hash of a password, for the users: section of
@@ -53,7 +57,7 @@ function failed(message: string): never {
   throw new CommandFailure(EXIT_FAILED, message);
 }
 
-type Verb = 'add' | 'passwd' | 'remove' | 'list' | 'hash';
+type Verb = 'add' | 'passwd' | 'remove' | 'disable' | 'enable' | 'list' | 'hash';
 
 interface Invocation {
   id?: string;
@@ -181,6 +185,29 @@ function passwordPrompts(id?: string): readonly [string, string] {
   return [id ? `New password for ${id}: ` : 'Password: ', 'Type it again: '];
 }
 
+/** `disable` / `enable`: flips a store user's `disabled`; the running gateway sees it at the next login or home refresh. */
+function switchUser(disabled: boolean): VerbSpec {
+  const word = disabled ? 'disabled' : 'enabled';
+  return {
+    takesId: true,
+    needsConfig: true,
+    options: [],
+    async run({ id, config: file, out }) {
+      const userId = id!;
+      const config = loadConfig(file!);
+      refuseConfigured(config, userId, `set disabled: ${disabled} there`);
+      await withStore(config, false, async (store) => {
+        const current = store && (await store.users.get(userId));
+        if (!store || !current) failed(`no user ${userId} in the store ${config.storePath}`);
+        if (current.disabled === disabled) return out(`roamgate: user ${userId} is already ${word}`);
+        await store.users.put({ ...current, disabled, updatedAt: Date.now() });
+        await audit(store, disabled ? 'user.disabled' : 'user.enabled', { user: userId });
+        out(`roamgate: ${word} user ${userId}`);
+      });
+    },
+  };
+}
+
 const verbs: Record<Verb, VerbSpec> = {
   add: {
     takesId: true,
@@ -239,6 +266,8 @@ const verbs: Record<Verb, VerbSpec> = {
       });
     },
   },
+  disable: switchUser(true),
+  enable: switchUser(false),
   list: {
     takesId: false,
     needsConfig: true,
@@ -281,7 +310,7 @@ export async function usersCommand(args: readonly string[]): Promise<number> {
       process.stdout.write(`usage: ${USERS_USAGE.trimStart()}\n\n${USERS_HELP}\n\n${PASSWORD_HELP}\n`);
       return EXIT_OK;
     }
-    if (!isVerb(verb)) usageError(verb === undefined || verb.startsWith('-') ? 'users needs a command: add, passwd, remove, list or hash' : `unknown users command ${verb}`, true);
+    if (!isVerb(verb)) usageError(verb === undefined || verb.startsWith('-') ? 'users needs a command: add, passwd, remove, disable, enable, list or hash' : `unknown users command ${verb}`, true);
     const spec = verbs[verb];
     let parsed;
     try {

@@ -166,6 +166,29 @@ describe('roamgate users', () => {
     }
   });
 
+  test('disable stops logins and enable restores them; config users and unknown users are refused', async () => {
+    const { config, store } = gatewayConfig(`users:\n  - { id: carol, passwordHash: '${await hashPassword('carol-config-password')}' }\n`);
+    expect(await cli(['users', 'add', 'dave', '--config', config], { ROAMGATE_PASSWORD: 'dave password' })).toMatchObject({ status: 0 });
+    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: disabled user dave\n', stderr: '' });
+    expect(await verify(store, 'dave', 'dave password')).toBe(false);
+    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: user dave is already disabled\n', stderr: '' });
+    expect((await cli(['users', 'list', '--config', config])).stdout).toMatch(/^dave +store +disabled$/m);
+    expect(await cli(['users', 'enable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: enabled user dave\n', stderr: '' });
+    expect(await verify(store, 'dave', 'dave password')).toEqual({ id: 'dave', attributes: {} });
+
+    const configured = await cli(['users', 'disable', 'carol', '--config', config]);
+    expect(configured.status).toBe(1);
+    expect(configured.stderr).toMatch(/^roamgate: user carol is defined in the users: section of .*; set disabled: true there\n$/);
+    const unknown = await cli(['users', 'enable', 'nobody', '--config', config]);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^roamgate: no user nobody in the store/);
+
+    const opened = openSqliteStore(store);
+    const events = (await opened.audit.list()).map((event) => `${event.type} ${String(event.detail.user)}`);
+    await opened.close();
+    expect(events).toEqual(expect.arrayContaining(['user.disabled dave', 'user.enabled dave']));
+  });
+
   test('users from the config file cannot be added, changed or removed through the store', async () => {
     const { config, store } = gatewayConfig(`users:\n  - { id: carol, passwordHash: '${await hashPassword('carol-config-password')}' }\n`);
     const [list, ...results] = await Promise.all([
