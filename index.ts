@@ -4,8 +4,8 @@
  */
 export { roamgate } from './plugin/roamgate';
 export type { Roamgate } from './plugin/roamgate';
-export type { RoamgateOptions, Logger, AccessRule } from './plugin/options';
-export type { ServerInfo, ServerInfoSource, ServerEntry, ServerTable, Identity } from './sources/server-info-source';
+export type { RoamgateOptions, Logger, AccessRule, PeerOptions } from './plugin/options';
+export type { ServerInfo, ServerInfoSource, ServerEntry, ServerTable, Identity, IdentifiedUser, HomeGrant, HomeService } from './sources/server-info-source';
 export { RoamgateError, isRoamgateError } from './errors';
 export type { RoamgateErrorCode } from './errors';
 export * as defaults from './plugin/defaults';
