@@ -29,8 +29,9 @@ export interface PeerClientOptions {
 
 /**
  * Asks a home gateway about its users, over signed requests, and accepts only
- * answers signed for the request it sent. Network trouble and bad answers
- * throw RoamgateErrors that name the home and never a server.
+ * answers signed for the request it sent. Network trouble, a home that
+ * refuses this gateway and bad answers throw ROAMGATE_UPSTREAM_REFUSED (or
+ * _TIMEOUT) naming the home and never a server.
  */
 export class PeerClient {
   private readonly base: string;
@@ -97,17 +98,17 @@ export class PeerClient {
     if (!verdict.ok) {
       // An unsigned error is how a home refuses a request it could not authenticate; only its text is used, for the message.
       if (response.status >= 400) throw this.refusedUs(response.status, text);
-      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm}: answer refused: ${verdict.reason}`);
+      throw new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `home gateway ${this.options.realm}: its answer was refused: ${verdict.reason}`);
     }
     return { status: response.status, text };
   }
 
   private malformed(): RoamgateError {
-    return new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm} sent an answer this gateway does not understand`);
+    return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `home gateway ${this.options.realm} sent an answer this gateway does not understand`);
   }
 
   private refusedUs(status: number, text: string): RoamgateError {
     const reason = parseMessage(refusalSchema, text)?.error ?? `HTTP ${status}`;
-    return new RoamgateError('ROAMGATE_SOURCE_FAILED', `home gateway ${this.options.realm} refused this gateway: ${reason}`);
+    return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `home gateway ${this.options.realm} refused this gateway: ${reason}`);
   }
 }
