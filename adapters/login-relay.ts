@@ -160,10 +160,13 @@ class LoginSession {
           return void this.upgrade();
         case 'login':
           this.busy = true;
-          return void this.login(action.credentials).finally(() => {
-            this.busy = false;
-            this.pump();
-          });
+          return void this.login(action.credentials)
+            // Nothing below should throw; if it does, the client hears a refusal rather than the process an unhandled rejection.
+            .catch((error: unknown) => this.close(this.protocol.refusal(asRoamgateError(error))))
+            .finally(() => {
+              this.busy = false;
+              this.pump();
+            });
       }
     }
   }
