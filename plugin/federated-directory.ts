@@ -29,6 +29,17 @@ export function splitRealm(username: string): { name: string; realm?: string } {
 }
 
 /**
+ * A visitor's id here: always in the realm of the home that vouched for them
+ * (`alice` -> `alice@home.example`; a chain's `alice@home.example` stays).
+ * Whatever id a home sends, it can never name a local user or another
+ * peer's visitor: `alice@visit.example` from home.example becomes
+ * `alice@visit.example@home.example`.
+ */
+export function qualifiedId(homeId: string, realm: string): string {
+  return homeId.toLowerCase().endsWith(`@${realm}`) && splitRealm(homeId).realm === realm ? homeId : `${homeId}@${realm}`;
+}
+
+/**
  * The directory of a gateway with peers: `alice` and `alice@<own realm>` are
  * checked here; `alice@home.example` is sent, over a signed request, only to
  * the peer configured for `home.example`, whose answer (the user, a home
@@ -72,7 +83,7 @@ export class FederatedDirectory implements Directory {
       if (outcome.ok) {
         const answer = outcome.answer;
         const user: User = {
-          id: answer.user.id.includes('@') ? answer.user.id : `${answer.user.id}@${realm}`,
+          id: qualifiedId(answer.user.id, realm),
           attributes: mapAttributes(answer.user.attributes, peer.attributes, realm),
           home: { realm, username: name, token: answer.lease.token, expiresAt: answer.lease.expiresAt, services: answer.services },
         };

@@ -30,7 +30,8 @@ export class ReplayGuard {
 
   private prune(now: number): void {
     for (const [key, forgetAt] of this.seen) {
-      if (forgetAt > now) break;
+      // Kept through forgetAt itself: a timestamp exactly the window old is still accepted.
+      if (forgetAt >= now) break;
       this.seen.delete(key);
     }
   }
