@@ -53,6 +53,19 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
   }
 }
 
+/** A POP3 session at an adapter with in-protocol login as alice@home.example: login, STAT, QUIT. */
+async function readMailboxAsAlice(port: number, source: string): Promise<RawClient> {
+  const client = await RawClient.open(port, source);
+  await client.waitFor((text) => text.startsWith('+OK'));
+  client.send('USER alice@home.example\r\nPASS alice-pw\r\n');
+  await client.waitFor((text) => text.split('\r\n').filter((line) => line.startsWith('+OK')).length >= 3);
+  client.send('STAT\r\n');
+  await client.waitFor((text) => text.includes('+OK 0 0'));
+  client.send('QUIT\r\n');
+  await client.closed;
+  return client;
+}
+
 const urlOf = (gw: TestGateway) => `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
 
 describe('roaming: a home gateway vouches, the visited gateway serves', () => {
@@ -151,14 +164,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
 
   // Terminals that log in in-protocol connect from their own loopback addresses: 127.0.0.1 holds a lease from the API logins.
   test('in-protocol POP3 login at the visited adapter reads the home mailbox, logged in at home as alice', async () => {
-    const client = await RawClient.open(visited.ports.pop3, '127.0.0.2');
-    await client.waitFor((text) => text.startsWith('+OK'));
-    client.send('USER alice@home.example\r\nPASS alice-pw\r\n');
-    await client.waitFor((text) => text.split('\r\n').filter((line) => line.startsWith('+OK')).length >= 3);
-    client.send('STAT\r\n');
-    await client.waitFor((text) => text.includes('+OK 0 0'));
-    client.send('QUIT\r\n');
-    await client.closed;
+    const client = await readMailboxAsAlice(visited.ports.pop3, '127.0.0.2');
     expect(homePop3.logins).toContain('alice');
     expect(client.received).not.toContain('home-pop3.internal');
     await waitUntil(() => visited.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'));
@@ -253,14 +259,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
   });
 
   test('a chain through three gateways: far -> region -> home -> the home POP3 server', async () => {
-    const client = await RawClient.open(far.ports.pop3, '127.0.0.2');
-    await client.waitFor((text) => text.startsWith('+OK'));
-    client.send('USER alice@home.example\r\nPASS alice-pw\r\n');
-    await client.waitFor((text) => text.split('\r\n').filter((line) => line.startsWith('+OK')).length >= 3);
-    client.send('STAT\r\n');
-    await client.waitFor((text) => text.includes('+OK 0 0'));
-    client.send('QUIT\r\n');
-    await client.closed;
+    const client = await readMailboxAsAlice(far.ports.pop3, '127.0.0.2');
     // Each hop saw only the next one.
     const hop = (gw: TestGateway) => gw.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed').at(-1);
     await waitUntil(() => [far, region, home].every((gw) => hop(gw) !== undefined));
