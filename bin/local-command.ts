@@ -9,13 +9,15 @@ import { PASSWORD_ENV, readPassword } from './read-password';
 
 export const LOCAL_USAGE = `       roamgate local [--gateway URL] [--user NAME] [--password-file FILE] [--listen SERVICE=PORT ...]
                       [--mode direct|gateway] [--state-dir DIR] [--config FILE] [--discovery-port N]
-                      [--discovery-address ADDR ...] [--gateway-key KEY]
+                      [--discovery-address ADDR ...] [--mdns-port N] [--mdns-interface ADDR ...]
+                      [--no-mdns] [--gateway-key KEY]
        roamgate local --forget-network NAME [--state-dir DIR]`;
 
 export const LOCAL_HELP = `  local                 the local proxy: listens on 127.0.0.1 for smtp, pop3, nntp and a web
                         proxy (with a PAC file for browsers) and forwards each connection
                         straight to the server the gateway names, or through the gateway
-    --gateway URL       the gateway's management URL; without it, found on the LAN (UDP)
+    --gateway URL       the gateway's management URL; without it, found on the LAN (UDP
+                        and mDNS/DNS-SD at once)
     --user NAME         log in as NAME; the password comes from --password-file FILE, else
                         ${PASSWORD_ENV}, else a prompt; a live saved lease needs none
     --listen SERVICE=PORT  a fixed port (smtp, pop3, nntp, http-proxy, pac; 0: any free
@@ -26,6 +28,9 @@ export const LOCAL_HELP = `  local                 the local proxy: listens on 1
                         ~/.config/roamgate)
     --config FILE       the same options in YAML or JSON (flags win)
     --discovery-port N, --discovery-address ADDR (repeatable; default 255.255.255.255)
+    --mdns-port N, --mdns-interface ADDR (repeatable; default every interface's IPv4
+                        address): where the DNS-SD query for _roamgate._tcp goes (port 5353)
+    --no-mdns           ask by UDP only
     --gateway-key KEY   accept only the gateway with this key (base64), instead of pinning
                         the first key a network answers with
     --forget-network NAME  forget the key pinned for a network (after its key changed)`;
@@ -51,6 +56,8 @@ const FLAG_OF_PATH: ReadonlyArray<[RegExp, string]> = [
   [/^discovery\.port\b/, '--discovery-port'],
   [/^discovery\.addresses(\.\d+)?/, '--discovery-address'],
   [/^discovery\.gatewayKey\b/, '--gateway-key'],
+  [/^discovery\.mdns\.port\b/, '--mdns-port'],
+  [/^discovery\.mdns\.interfaces(\.\d+)?/, '--mdns-interface'],
 ];
 
 function usage(message: string): never {
@@ -88,6 +95,9 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
         'discovery-port': { type: 'string' },
         'discovery-address': { type: 'string', multiple: true },
         'gateway-key': { type: 'string' },
+        'mdns-port': { type: 'string' },
+        'mdns-interface': { type: 'string', multiple: true },
+        'no-mdns': { type: 'boolean' },
         'forget-network': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -123,6 +133,19 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
   }
   if (values['discovery-address']) discovery.addresses = values['discovery-address'];
   if (values['gateway-key'] !== undefined) discovery.gatewayKey = values['gateway-key'];
+  if (values['no-mdns']) {
+    const also = values['mdns-port'] !== undefined ? '--mdns-port' : values['mdns-interface'] ? '--mdns-interface' : undefined;
+    if (also) usage(`--no-mdns: cannot be given with ${also}`);
+    discovery.mdns = false;
+  } else {
+    const mdns: Record<string, unknown> = {};
+    if (values['mdns-port'] !== undefined) {
+      if (!/^\d{1,5}$/.test(values['mdns-port'])) usage(`--mdns-port ${values['mdns-port']}: must be an integer 1-65535`);
+      mdns.port = Number(values['mdns-port']);
+    }
+    if (values['mdns-interface']) mdns.interfaces = values['mdns-interface'];
+    if (Object.keys(mdns).length) discovery.mdns = mdns;
+  }
   if (Object.keys(discovery).length) options.discovery = discovery;
   try {
     normalizeLocalOptions(options);
@@ -137,13 +160,17 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
   };
 }
 
-/** Options from the file, overridden by the flags (listen and discovery merged key by key). */
+/** Options from the file, overridden by the flags (listen, discovery and discovery.mdns merged key by key). */
 export function mergeOptions(file: Omit<LocalProxyOptions, 'password'>, flags: Omit<LocalProxyOptions, 'password'>): Omit<LocalProxyOptions, 'password'> {
+  const fileMdns = file.discovery?.mdns;
+  const flagMdns = flags.discovery?.mdns;
+  // `--mdns-port` on top of a file's `mdns: { interfaces }` keeps the interfaces (and turns mDNS on, as a flag about it means to).
+  const mdns = typeof flagMdns === 'object' && typeof fileMdns === 'object' ? { mdns: { ...fileMdns, ...flagMdns, enabled: true } } : {};
   return {
     ...file,
     ...flags,
     ...(file.listen || flags.listen ? { listen: { ...file.listen, ...flags.listen } } : {}),
-    ...(file.discovery || flags.discovery ? { discovery: { ...file.discovery, ...flags.discovery } } : {}),
+    ...(file.discovery || flags.discovery ? { discovery: { ...file.discovery, ...flags.discovery, ...mdns } } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ export type LocalProxyEvent =
   /** The browsers' setting. */
   | { type: 'pac'; url: string; proxy: string }
   /** The gateway in use, and how it was found. */
-  | { type: 'gateway'; url: string; found: 'configured' | 'discovery'; network?: string; trust?: 'configured' | 'pinned' | 'new'; publicKey?: string }
+  | { type: 'gateway'; url: string; found: 'configured' | 'discovery'; network?: string; trust?: 'configured' | 'pinned' | 'new'; publicKey?: string; via?: 'udp' | 'mdns' }
   | { type: 'login'; user: string; gateway: string; expiresAt: string; reused: boolean }
   /** The lease ended at the gateway. Revoked: clients are refused until the user logs in again. */
   | { type: 'lease-ended'; user: string; state: 'revoked' | 'expired' }
@@ -74,7 +74,7 @@ export function describeEvent(event: LocalProxyEvent): string {
       if (event.found === 'configured') return `gateway ${event.url}`;
       const key = event.publicKey ? ` ${fingerprint(event.publicKey)}` : '';
       const trust = event.trust === 'new' ? `, key${key} pinned on first use` : event.trust === 'configured' ? `, key${key} as configured` : `, key${key} as pinned`;
-      return `gateway ${event.url}, found on network "${event.network}"${trust}`;
+      return `gateway ${event.url}, found on network "${event.network}"${event.via === 'mdns' ? ' by mDNS' : ''}${trust}`;
     }
     case 'login':
       return `${event.reused ? 'using the saved lease of' : 'logged in as'} ${event.user} at ${event.gateway} (lease valid until ${event.expiresAt})`;

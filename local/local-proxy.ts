@@ -12,7 +12,7 @@ import { bindFirst, portCandidates } from './port-choice';
 import { refusalFor } from './refusals';
 import { StateDir, STATE_FILES, type PinnedNetwork, type SavedLease } from './state-dir';
 import { openTunnel } from '../adapters/tunnel-client';
-import { discoverGateway } from './udp-discovery';
+import { discoverGateway } from './lan-discovery';
 
 /** How long a refused web-proxy client gets to send its request before the refusal is written anyway (ms). */
 export const REFUSAL_READ_WAIT_MS = 1_000;
@@ -306,11 +306,12 @@ class LocalProxyRuntime {
     } else {
       const { discovery } = this.options;
       const pins = this.state.read<Record<string, PinnedNetwork>>(STATE_FILES.networks);
-      const outcome = await discoverGateway({ port: discovery.port, addresses: discovery.addresses, windowMs: discovery.windowMs, gatewayKey: discovery.gatewayKey, pins });
+      const mdns = discovery.mdns.enabled && { port: discovery.mdns.port, interfaces: discovery.mdns.interfaces };
+      const outcome = await discoverGateway({ port: discovery.port, addresses: discovery.addresses, mdns, windowMs: discovery.windowMs, gatewayKey: discovery.gatewayKey, pins });
       for (const rejected of outcome.rejected) this.report({ type: 'discovery-rejected', network: rejected.name, from: rejected.from, reason: rejected.reason, keyChanged: rejected.keyChanged });
       const found = outcome.gateway;
       if (!found) {
-        const where = `UDP port ${discovery.port} at ${discovery.addresses.join(', ')}`;
+        const where = `UDP port ${discovery.port} at ${discovery.addresses.join(', ')}${mdns ? ` and mDNS port ${mdns.port} on ${mdns.interfaces.length ? mdns.interfaces.join(', ') : 'every interface'}` : ''}`;
         const loud = outcome.rejected.some((rejected) => rejected.keyChanged);
         throw new RoamgateError(
           'ROAMGATE_NO_SERVER',
@@ -323,7 +324,7 @@ class LocalProxyRuntime {
       if (found.trust === 'new') {
         this.state.update<Record<string, PinnedNetwork>>(STATE_FILES.networks, (current) => ({ ...current, [found.name]: { publicKey: found.publicKey, pinnedAt: new Date().toISOString(), url } }));
       }
-      event = { type: 'gateway', url, found: 'discovery', network: found.name, trust: found.trust, publicKey: found.publicKey };
+      event = { type: 'gateway', url, found: 'discovery', network: found.name, trust: found.trust, publicKey: found.publicKey, via: found.via };
     }
     if (url !== this.gatewayUrl) {
       this.gatewayUrl = url;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { RoamgateError } from '../errors';
 import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
+import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { KNOWN_SERVICES, type KnownService } from '../protocols/services';
 
 /** The services a local proxy listens for: one loopback port each. */
@@ -25,6 +26,8 @@ export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.free
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 /** The query goes to these addresses unless others are given. */
 export const DEFAULT_DISCOVERY_ADDRESSES: readonly string[] = Object.freeze(['255.255.255.255']);
+/** mDNS/DNS-SD discovery: on, asking on port 5353 on every non-loopback IPv4 interface. */
+export const DEFAULT_DISCOVERY_MDNS: Readonly<{ enabled: boolean; port: number; interfaces: readonly string[] }> = Object.freeze({ enabled: true, port: DEFAULT_MDNS_PORT, interfaces: Object.freeze([]) as readonly string[] });
 /** How long discovery collects answers (ms); an answer from a known network ends it early. */
 export const DEFAULT_DISCOVERY_WINDOW_MS = 1_500;
 /** Connect time allowed to one server or to the gateway (ms). */
@@ -83,6 +86,19 @@ export function isGatewayKey(text: string): boolean {
 
 const isLoopback = (host: string) => (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
 
+const ipv4 = z.string().refine((host) => isIP(host) === 4, 'must be an IPv4 address');
+
+/** `true`/`false` are short for `{ enabled }`; an object turns mDNS on unless it says `enabled: false`. */
+const mdnsSchema = z.union([
+  z.boolean().transform((enabled) => ({ ...DEFAULT_DISCOVERY_MDNS, enabled, interfaces: [] as string[] })),
+  z.strictObject({
+    enabled: z.boolean().default(true),
+    port: port.refine((value) => value > 0, 'must be an integer 1-65535').default(DEFAULT_MDNS_PORT),
+    /** IPv4 addresses of the interfaces to ask on; empty: every non-loopback IPv4 interface. */
+    interfaces: z.array(ipv4).default([]),
+  }),
+]);
+
 const listenSchema = z.strictObject(Object.fromEntries(LISTENER_NAMES.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>);
 
 const localOptionsSchema = z.strictObject({
@@ -106,12 +122,14 @@ const localOptionsSchema = z.strictObject({
   discovery: z
     .strictObject({
       port: port.refine((value) => value > 0, 'must be an integer 1-65535').default(DEFAULT_DISCOVERY_PORT),
-      addresses: z.array(z.string().refine((host) => isIP(host) === 4, 'must be an IPv4 address')).min(1, 'must name at least one address').default([...DEFAULT_DISCOVERY_ADDRESSES]),
+      addresses: z.array(ipv4).min(1, 'must name at least one address').default([...DEFAULT_DISCOVERY_ADDRESSES]),
+      /** DNS-SD over mDNS, asked at the same time as UDP: `false` to ask by UDP only, or `{ port, interfaces }`. */
+      mdns: mdnsSchema.default({ ...DEFAULT_DISCOVERY_MDNS, interfaces: [] }),
       windowMs: ms(60_000).default(DEFAULT_DISCOVERY_WINDOW_MS),
       /** Accept only answers signed by this key (base64 SPKI), instead of pinning on first use. */
       gatewayKey: z.string().refine(isGatewayKey, 'must be the gateway\'s Ed25519 public key in base64 (as its discovery answers carry)').optional(),
     })
-    .default({ port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], windowMs: DEFAULT_DISCOVERY_WINDOW_MS }),
+    .default({ port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], mdns: { ...DEFAULT_DISCOVERY_MDNS, interfaces: [] }, windowMs: DEFAULT_DISCOVERY_WINDOW_MS }),
   limits: z
     .strictObject({
       connectTimeoutMs: ms(600_000).default(DEFAULT_CONNECT_TIMEOUT_MS),

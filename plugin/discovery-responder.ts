@@ -3,6 +3,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { RoamgateError } from '../errors';
 import { DEFAULT_DISCOVERY_PORT, MAX_DISCOVERY_MESSAGE_BYTES, parseQuery, signAnswer } from '../protocols/discovery-message';
+import { DEFAULT_MDNS_PORT, MAX_DNS_SD_INSTANCE_NAME_BYTES, MAX_TXT_ENTRY_BYTES, type AnnouncementTxt } from '../protocols/mdns-announcement';
+import { MdnsResponder } from './mdns-responder';
 
 /** Address the responder binds to when none is given: every IPv4 interface, so LAN broadcasts arrive. */
 export const DEFAULT_DISCOVERY_HOST = '0.0.0.0';
@@ -25,10 +27,7 @@ export const DISCOVERY_ANSWERS_PER_SECOND = 200;
  * is an attempt to reflect the answer into that service.
  */
 export const MIN_DISCOVERY_QUERY_SOURCE_PORT = 1024;
-/** Longest DNS-SD instance name (UTF-8 bytes): one DNS label. */
-export const MAX_DNS_SD_INSTANCE_NAME_BYTES = 63;
-/** Longest TXT record entry, `key=value` (bytes): one DNS character-string. */
-export const MAX_TXT_ENTRY_BYTES = 255;
+export { announcementPort, MAX_DNS_SD_INSTANCE_NAME_BYTES, MAX_TXT_ENTRY_BYTES } from '../protocols/mdns-announcement';
 
 /** Length of a query nonce (16 bytes, base64), used to check that an answer will fit in a datagram. */
 const QUERY_NONCE_LENGTH = 24;
@@ -50,14 +49,28 @@ export interface DiscoveryResponderOptions {
   port?: number;
   /** Address to bind; default {@link DEFAULT_DISCOVERY_HOST}. An IPv6 address gives an IPv6 (dual-stack for `::`) socket. */
   host?: string;
-  /** Announce the gateway by mDNS/DNS-SD as well. Not available yet: needs an mDNS library (see the report). */
-  mdns?: boolean;
+  /**
+   * Answer DNS-SD queries for `_roamgate._tcp.local` over mDNS as well (see
+   * {@link MdnsResponder}): `true` for port 5353 on every interface, or
+   * `{ port, interface }` (an interface's IPv4 address) to choose. Default off.
+   * The name must then be at most 63 bytes without dots.
+   */
+  mdns?: boolean | DiscoveryMdnsOptions;
   /** Told of failures that do not stop the responder (a send failing, `url()` throwing or returning a bad URL). */
   onError?(error: unknown): void;
 }
 
+/** Where the mDNS side listens. */
+export interface DiscoveryMdnsOptions {
+  /** UDP port; default {@link DEFAULT_MDNS_PORT}. */
+  port?: number;
+  /** IPv4 address of the one interface to answer on; default every interface. */
+  interface?: string;
+}
+
 interface ResolvedOptions {
   readonly name: string;
+  readonly mdns: false | { readonly port: number; readonly interface?: string };
   readonly url: () => string;
   readonly privateKeyPem: string;
   readonly port: number;
@@ -68,7 +81,9 @@ interface ResolvedOptions {
 /**
  * The gateway's side of LAN discovery: answers each discovery query (UDP,
  * usually broadcast) with a signed answer sent by unicast to the asker.
- * Anything that is not a valid query is ignored without a reply.
+ * Anything that is not a valid query is ignored without a reply. With `mdns`,
+ * it also answers DNS-SD browsing for `_roamgate._tcp.local` with signed
+ * records ({@link MdnsResponder}), within the same per-address limits.
  * @example
  * const responder = new DiscoveryResponder({ name: 'office', url: 'http://10.0.0.1:8080/roamgate', privateKeyPem });
  * await responder.start();
@@ -82,12 +97,27 @@ export class DiscoveryResponder {
   private windowStart = -Infinity;
   private answersInWindow = 0;
   private readonly answersBySource = new Map<string, number>();
+  private readonly mdns?: MdnsResponder;
 
   constructor(options: DiscoveryResponderOptions) {
     this.options = resolveOptions(options);
+    const { name, privateKeyPem, mdns, onError } = this.options;
+    if (mdns) {
+      this.mdns = new MdnsResponder({
+        name,
+        url: () => checkUrl(this.options.url(), 'discovery.url()'),
+        sign: (url) => announcementTxt(privateKeyPem, { name, url, issuedAt: Date.now() }),
+        port: mdns.port,
+        ...(mdns.interface === undefined ? {} : { interface: mdns.interface }),
+        // One budget for both kinds of answer: a forger gains nothing by asking both ways.
+        allowUnicast: (address) => this.takeAnswer(address),
+        minQuerySourcePort: MIN_DISCOVERY_QUERY_SOURCE_PORT,
+        onError,
+      });
+    }
   }
 
-  /** Binds the UDP socket; resolves with the bound port. Calling it again while started gives the same port. */
+  /** Binds the UDP socket (and starts the mDNS side); resolves with the bound port. Calling it again while started gives the same port. */
   start(): Promise<{ port: number }> {
     this.starting ??= this.bind().catch((error: unknown) => {
       this.starting = undefined;
@@ -96,7 +126,7 @@ export class DiscoveryResponder {
     return this.starting;
   }
 
-  /** Closes the socket, freeing the port. Safe to call when not started. */
+  /** Closes the socket, freeing the port (the mDNS side says goodbye first). Safe to call when not started. */
   async stop(): Promise<void> {
     const starting = this.starting;
     if (!starting) return;
@@ -106,6 +136,7 @@ export class DiscoveryResponder {
     } catch {
       return;
     }
+    await this.mdns?.stop();
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
@@ -122,6 +153,12 @@ export class DiscoveryResponder {
           resolve();
         });
       });
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    try {
+      await this.mdns?.start();
     } catch (error) {
       socket.close();
       throw error;
@@ -175,7 +212,7 @@ export class DiscoveryResponder {
  * Throws when the name cannot be an instance name or an entry exceeds a
  * DNS character-string.
  */
-export function announcementTxt(privateKeyPem: string, fields: { name: string; url: string; issuedAt: number }): { url: string; publicKey: string; issuedAt: string; signature: string } {
+export function announcementTxt(privateKeyPem: string, fields: { name: string; url: string; issuedAt: number }): AnnouncementTxt {
   checkInstanceName(fields.name);
   const answer = signAnswer(privateKeyPem, { ...fields, nonce: '' });
   const txt = { url: answer.url, publicKey: answer.publicKey, issuedAt: String(answer.issuedAt), signature: answer.signature };
@@ -183,12 +220,6 @@ export function announcementTxt(privateKeyPem: string, fields: { name: string; u
     if (Buffer.byteLength(`${key}=${value}`, 'utf8') > MAX_TXT_ENTRY_BYTES) invalid(`discovery.url is too long for an mDNS TXT record (at most ${MAX_TXT_ENTRY_BYTES - 'url='.length} bytes)`);
   }
   return txt;
-}
-
-/** The port an announcement's SRV record gives: the URL's port, or its scheme's default. */
-export function announcementPort(url: string): number {
-  const parsed = new URL(url);
-  return parsed.port ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
 }
 
 function checkInstanceName(name: string): void {
@@ -216,7 +247,7 @@ function checkUrl(url: unknown, path: string): string {
 
 function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalid('discovery must be an object');
-  const { name, url, privateKeyPem, port = DEFAULT_DISCOVERY_PORT, host = DEFAULT_DISCOVERY_HOST, mdns = false, onError } = options;
+  const { name, url, privateKeyPem, port = DEFAULT_DISCOVERY_PORT, host = DEFAULT_DISCOVERY_HOST, mdns: mdnsOption = false, onError } = options;
   if (typeof name !== 'string' || name.length < 1 || name.length > 128 || /[\p{Cc}\p{Cs}]/u.test(name)) {
     invalid('discovery.name must be 1-128 characters without control characters');
   }
@@ -225,12 +256,15 @@ function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
   if (typeof privateKeyPem !== 'string' || !isEd25519PrivateKey(privateKeyPem)) invalid('discovery.privateKeyPem must be an Ed25519 private key (PKCS#8 PEM)');
   if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('discovery.port must be an integer 0-65535 (0 picks a free port)');
   if (typeof host !== 'string' || isIP(host) === 0) invalid('discovery.host must be an IP address');
-  if (typeof mdns !== 'boolean') invalid('discovery.mdns must be true or false');
-  if (mdns) invalid('discovery.mdns is not available yet (it needs the multicast-dns package)');
+  const mdns = resolveMdns(mdnsOption);
   if (onError !== undefined && typeof onError !== 'function') invalid('discovery.onError must be a function');
   if (typeof url === 'string') encodeAnswer(privateKeyPem, name, url, 'x'.repeat(QUERY_NONCE_LENGTH));
+  // The same checks an announcement makes when it is sent, made now: a name or URL that cannot be announced is an options error.
+  if (mdns && typeof url === 'string') announcementTxt(privateKeyPem, { name, url, issuedAt: 0 });
+  else if (mdns) checkInstanceName(name);
   return Object.freeze({
     name,
+    mdns,
     url: typeof url === 'string' ? () => url : url,
     privateKeyPem,
     port,
@@ -243,6 +277,18 @@ function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
       }
     },
   });
+}
+
+function resolveMdns(option: unknown): ResolvedOptions['mdns'] {
+  if (option === false) return false;
+  if (option === true) return Object.freeze({ port: DEFAULT_MDNS_PORT });
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) invalid('discovery.mdns must be true, false or { port, interface }');
+  const { port = DEFAULT_MDNS_PORT, interface: address, ...rest } = option as DiscoveryMdnsOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) invalid(`discovery.mdns.${unknown} is not an option (port, interface)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) invalid('discovery.mdns.port must be an integer 1-65535');
+  if (address !== undefined && (typeof address !== 'string' || isIP(address) !== 4)) invalid('discovery.mdns.interface must be the IPv4 address of an interface');
+  return Object.freeze({ port, ...(address === undefined ? {} : { interface: address }) });
 }
 
 function isEd25519PrivateKey(pem: string): boolean {

@@ -9,6 +9,7 @@ import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
 import { SUBJECT_PATTERN } from '../sources/subject';
 import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
+import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { MIN_PEER_SECRET_LENGTH, PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import { parsePasswordHash } from './password';
 import type { Store } from '../store/store';
@@ -98,6 +99,13 @@ const throttleSchema = z.strictObject({
 
 const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
+/** Checks a record's keys, so a bad one is reported at its own path with a message that says what is wanted. */
+function keysMatch(pattern: RegExp, message: string) {
+  return (record: Record<string, unknown>, context: z.RefinementCtx) => {
+    for (const key of Object.keys(record)) if (!pattern.test(key)) context.addIssue({ code: 'custom', path: [key], message });
+  };
+}
+
 const peerSchema = z.strictObject({
   /** The secret this pair of gateways shares (at least 32 characters); both sign every request and answer with it. */
   secret: z.string().min(MIN_PEER_SECRET_LENGTH, `must be at least ${MIN_PEER_SECRET_LENGTH} characters`),
@@ -117,7 +125,7 @@ const peerSchema = z.strictObject({
     })
     .default({ keep: [], set: {} }),
   /** Visited role: per service, serve visitors from their `home` or from this network (`local`); default: their own home servers go home, the rest stay local. */
-  routes: z.record(z.string().regex(SERVICE_NAME, 'must be a service name'), z.enum(['home', 'local'])).default({}),
+  routes: z.record(z.string(), z.enum(['home', 'local'])).superRefine(keysMatch(SERVICE_NAME, 'must be a service name')).default({}),
   /** How long one request to the peer may take (ms). */
   timeoutMs: positiveMs.default(D.DEFAULT_PEER_TIMEOUT_MS),
   /** How long a home's yes is remembered (seconds); 0 asks at every login. */
@@ -132,7 +140,7 @@ const optionsSchema = z.strictObject({
   /** This gateway's realm: its users may log in as `alice` or `alice@<realm>`, and it names itself so to its peers. */
   realm: z.string().regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)').optional(),
   /** Trusted peer gateways by realm: homes this gateway asks about visitors, and visited gateways it answers. */
-  peers: z.record(z.string().regex(PEER_NAME_PATTERN, 'peer names are domain-like realms'), peerSchema).default({}),
+  peers: z.record(z.string(), peerSchema).superRefine(keysMatch(PEER_NAME_PATTERN, 'peer names are domain-like realms (letters, digits, dashes, dots)')).default({}),
   /** `gateway`: clients are told to use the gateway's adapters; `direct`: they are told the servers. */
   mode: z.enum(['gateway', 'direct']).default('gateway'),
   /** Host name given to clients in gateway-mode discovery; default: the host the request was sent to. */
@@ -184,6 +192,15 @@ const optionsSchema = z.strictObject({
     keyFile: z.string().min(1),
     port: port.default(DEFAULT_DISCOVERY_PORT),
     host: z.string().refine(isValidHost, 'must be an IP address').default('0.0.0.0'),
+    /** Answer DNS-SD (`_roamgate._tcp`) queries over mDNS as well: `true` for port 5353 on every interface, or `{ port, interface }`. */
+    mdns: z.union([
+      z.boolean(),
+      z.strictObject({
+        port: port.min(1, 'must be an integer 1-65535').default(DEFAULT_MDNS_PORT),
+        /** IPv4 address of the one interface to answer on; default every interface. */
+        interface: z.ipv4('must be the IPv4 address of an interface').optional(),
+      }),
+    ]).default(false),
   }).optional(),
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
@@ -240,7 +257,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   if (!parsed.success) invalid(describeZodError(parsed.error));
   const { servers, logger, adapters, store, ...rest } = parsed.data;
   if (Object.keys(rest.peers).length > 0 && rest.realm === undefined) invalid('realm: required when peers are configured (peers know this gateway by it)');
-  if (rest.realm !== undefined && Object.keys(rest.peers).some((name) => name.toLowerCase() === rest.realm!.toLowerCase())) invalid(`peers.${rest.realm}: a gateway cannot be its own peer`);
+  const ownPeer = rest.realm === undefined ? undefined : Object.keys(rest.peers).find((name) => name.toLowerCase() === rest.realm!.toLowerCase());
+  if (ownPeer !== undefined) invalid(`peers.${ownPeer}: a gateway cannot be its own peer (it is this gateway's realm)`);
 
   let normalizedServers: NormalizedOptions['servers'];
   if (isSource(servers)) normalizedServers = Object.freeze({ source: servers });

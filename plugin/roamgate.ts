@@ -40,6 +40,7 @@ import { LoginGuard } from './login-guard';
 import { DiscoveryResponder } from './discovery-responder';
 import { loadGatewayKey } from './gateway-key';
 import { publicKeyOf } from '../protocols/discovery-message';
+import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { identifyCaller } from './request-auth';
 import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
@@ -115,6 +116,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       privateKeyPem: discoveryKey!,
       port: options.discovery.port,
       host: options.discovery.host,
+      mdns: options.discovery.mdns,
       onError: (error) => logger.warn({ event: 'discovery', err: error }, 'discovery answer failed'),
     });
   const listeners = new Map<string, TcpListener>();
@@ -202,7 +204,11 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       try {
         user = await directory.verify(username, password);
       } catch (error) {
-        if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') throw error;
+        // Never thrown at an adapter: a broken directory is logged here and the client told the login cannot be checked now.
+        if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') {
+          logger.error({ event: 'directory-failed', via: service, err: error }, 'could not check a login');
+          return { ok: false, reason: 'the login cannot be checked right now; try again later' };
+        }
         // A refusal with its reason (unknown realm, a home that said no or is unreachable).
         if (error.code === 'ROAMGATE_LOGIN_FAILED') await guard.failed(username, address);
         audit.record('login.failure', { actor: username, address, detail: { via: service, reason: error.message } });
@@ -317,7 +323,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     refresher.start();
     if (responder && options.discovery) {
       const { port } = await responder.start();
-      logger.info({ event: 'discovery', port, name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!) }, 'answering discovery queries');
+      const { mdns } = options.discovery;
+      const mdnsPort = mdns === true ? DEFAULT_MDNS_PORT : mdns ? mdns.port : undefined;
+      logger.info({ event: 'discovery', port, name: options.discovery.name, publicKey: publicKeyOf(discoveryKey!), ...(mdnsPort === undefined ? {} : { mdnsPort }) }, mdnsPort === undefined ? 'answering discovery queries' : 'answering discovery queries and mDNS (DNS-SD _roamgate._tcp)');
     }
     return bound;
   }

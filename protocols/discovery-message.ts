@@ -87,6 +87,15 @@ export function parseQuery(data: Buffer): DiscoveryQuery | null {
 export function parseAnswer(data: Buffer): DiscoveryAnswer | null {
   const value = parseJson(data);
   if (!value || value.roamgate !== 'gateway' || value.version !== 1) return null;
+  return answerFromFields(value);
+}
+
+/**
+ * An answer from its fields, checked as parseAnswer checks a datagram's
+ * (shape only; see verifyAnswer); null when one is missing or out of bounds.
+ * mDNS browsers use it to rebuild an answer from an instance name and TXT record.
+ */
+export function answerFromFields(value: Record<string, unknown>): DiscoveryAnswer | null {
   const { name, url, nonce, issuedAt, publicKey, signature } = value;
   if (typeof name !== 'string' || name.length === 0 || name.length > 128) return null;
   if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url) || /\p{Cc}/u.test(url) || !URL.canParse(url)) return null;

@@ -9,6 +9,8 @@ export interface ReceivedMail {
   user?: string;
   /** Whether the message came over TLS (STARTTLS). */
   secure: boolean;
+  /** The address the client connected from. */
+  remoteAddress: string;
 }
 
 export interface UpstreamOptions {
@@ -18,9 +20,11 @@ export interface UpstreamOptions {
   /** Certificate and key: STARTTLS is offered (or, with `implicitTls`, TLS from the first byte). */
   tls?: { key: string; cert: string };
   implicitTls?: boolean;
+  /** Address to listen on; default 127.0.0.1. */
+  host?: string;
 }
 
-/** A real SMTP server (nodemailer's smtp-server) on 127.0.0.1:0 that keeps each message's raw bytes. */
+/** A real SMTP server (nodemailer's smtp-server) on 127.0.0.1:0 (or `host`) that keeps each message's raw bytes. */
 export async function startSmtpUpstream(bannerOrOptions: string | UpstreamOptions = 'test upstream'): Promise<{ port: number; messages: ReceivedMail[]; logins: string[]; close: () => Promise<void> }> {
   const options: UpstreamOptions = typeof bannerOrOptions === 'string' ? { banner: bannerOrOptions } : bannerOrOptions;
   const messages: ReceivedMail[] = [];
@@ -41,6 +45,8 @@ export async function startSmtpUpstream(bannerOrOptions: string | UpstreamOption
       callback(new Error('Invalid username or password'));
     },
     size: 20 * 1024 * 1024,
+    // smtp-server looks up each client's name in the DNS, which for an address outside loopback would ask the machine's resolver.
+    disableReverseLookup: true,
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -52,12 +58,13 @@ export async function startSmtpUpstream(bannerOrOptions: string | UpstreamOption
           raw: Buffer.concat(chunks),
           ...(session.user ? { user: String(session.user) } : {}),
           secure: session.secure,
+          remoteAddress: session.remoteAddress,
         });
         callback();
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return { port, messages, logins, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }

@@ -263,7 +263,6 @@ describe('DiscoveryResponder options', () => {
     ['a fractional port', { port: 1.5 }, 'discovery.port'],
     ['a host name as host', { host: 'localhost' }, 'discovery.host'],
     ['mdns as a string', { mdns: 'yes' }, 'discovery.mdns'],
-    ['mdns, not available yet', { mdns: true }, 'discovery.mdns'],
     ['onError that is not a function', { onError: 'log' }, 'discovery.onError'],
     // Within each field limit of parseAnswer, but three UTF-8 bytes a character make the answer too large for one datagram.
     ['a name and url too large for one datagram', { name: '\u20ac'.repeat(128), url: `http://h/${'\u20ac'.repeat(491)}` }, 'discovery.name and discovery.url'],

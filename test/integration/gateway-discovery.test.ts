@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { newQuery, parseAnswer, verifyAnswer } from '../../protocols/discovery-message';
+import type { RoamgateOptions } from '../../plugin/options';
 import { startGateway } from '../helpers/gateway';
 
 test('a gateway with discovery answers a signed UDP query, makes its key once (0600), and names the key in /discover', async () => {
@@ -42,4 +43,26 @@ test('a gateway with discovery answers a signed UDP query, makes its key once (0
   } finally {
     await again.close();
   }
+});
+
+describe('discovery.mdns (the option)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roamgate-discovery-mdns-'));
+  /** Options with this `discovery.mdns`, well formed or not. */
+  const discovery = (mdns: unknown) => ({ discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile: join(dir, 'gateway.key'), port: 0, host: '127.0.0.1', mdns } }) as RoamgateOptions & { discovery: object };
+
+  test.each<[string, unknown, RegExp]>([
+    ['an interface that is a name', { interface: 'eth0' }, /discovery\.mdns\.interface: must be the IPv4 address of an interface/],
+    ['port 0', { port: 0 }, /discovery\.mdns\.port: must be an integer 1-65535/],
+    ['an unknown key', { ports: 5353 }, /discovery\.mdns/],
+    ['a string', 'yes', /discovery\.mdns/],
+  ])('%s is refused naming the option', async (_name, mdns, message) => {
+    await expect(startGateway(discovery(mdns))).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringMatching(message) });
+  });
+
+  test('a network name that cannot be a DNS-SD instance name is refused when mDNS is on, not otherwise', async () => {
+    const long = { ...discovery({ interface: '127.0.0.1', port: 5353 }).discovery, name: '\u00e9'.repeat(40) };
+    await expect(startGateway({ discovery: long })).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining('discovery.name must be at most 63 bytes') });
+    const gw = await startGateway({ discovery: { ...long, mdns: false } });
+    await gw.close();
+  });
 });

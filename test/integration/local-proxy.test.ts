@@ -383,6 +383,7 @@ async function startResponder(privateKeyPem: string, answer: { name: string; url
   return { port: socket.address().port, answer, close: () => new Promise((resolve) => socket.close(() => resolve())) };
 }
 
+/** These tests are about UDP discovery: mDNS, which would ask on every interface, is left out (see local-proxy-mdns.test.ts). */
 describe('local proxy finding its gateway by discovery', () => {
   const key = generateGatewayKey();
   let smtp: Awaited<ReturnType<typeof startSmtpUpstream>>;
@@ -418,7 +419,7 @@ describe('local proxy finding its gateway by discovery', () => {
     const responder = new DiscoveryResponder({ name: 'testnet', url: () => urlOf(gateways.at(-1)!), privateKeyPem: key.privateKeyPem, host: '127.0.0.1', port: 0 });
     const { port: discoveryPort } = await responder.start();
     try {
-      proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: discoveryPort, addresses: ['127.0.0.1'], windowMs: 300 }, onEvent: notices.add });
+      proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: discoveryPort, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 }, onEvent: notices.add });
       expect(notices.text()).toContain(`gateway ${urlOf(gateways[0])}, found on network "testnet", key SHA256:`);
       expect(notices.text()).toContain('pinned on first use');
       expect(JSON.parse(readFileSync(join(dir, 'networks.json'), 'utf8')).testnet.publicKey).toBe(key.publicKey);
@@ -445,7 +446,7 @@ describe('local proxy finding its gateway by discovery', () => {
   test('an answer for a pinned network with another key is rejected loudly', async () => {
     gateways.push(await startGateway(gatewayOptions(), true));
     const genuine = await startResponder(key.privateKeyPem, { name: 'testnet', url: urlOf(gateways[0]) });
-    const discovery = { port: genuine.port, addresses: ['127.0.0.1'], windowMs: 300 };
+    const discovery = { port: genuine.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 };
     proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery, onEvent: notices.add });
     await proxy.stop();
     proxy = undefined;
@@ -485,7 +486,7 @@ describe('local proxy finding its gateway by discovery', () => {
     });
     await new Promise<void>((resolve) => socket.bind(one.port, '127.0.0.2', resolve));
     try {
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: one.port, addresses: ['127.0.0.1', '127.0.0.2'], windowMs: 300 }, onEvent: notices.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: one.port, addresses: ['127.0.0.1', '127.0.0.2'], mdns: false, windowMs: 300 }, onEvent: notices.add }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no trusted gateway found/);
       expect(notices.all.filter((notice) => notice.type === 'discovery-rejected').map((notice) => notice.text)).toEqual([
         expect.stringMatching(/^REJECTED a gateway answer for network "cafe" from 127\.0\.0\.[12]:\d+: several gateways answered as network "cafe" with different keys; none was pinned \(pass --gateway-key KEY to choose\)\./),
@@ -502,7 +503,7 @@ describe('local proxy finding its gateway by discovery', () => {
     gateways.push(await startGateway(gatewayOptions(), true));
     const other = await startResponder(generateGatewayKey().privateKeyPem, { name: 'elsewhere', url: urlOf(gateways[0]) });
     try {
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: other.port, addresses: ['127.0.0.1'], windowMs: 300, gatewayKey: key.publicKey }, onEvent: notices.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: other.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300, gatewayKey: key.publicKey }, onEvent: notices.add }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no roamgate gateway answered on this network/);
       expect(notices.text()).toMatch(/ignored a gateway answer for network "elsewhere" .*not the configured --gateway-key/);
     } finally {
@@ -512,7 +513,7 @@ describe('local proxy finding its gateway by discovery', () => {
 
   test('no gateway on the network: start fails saying what to do', async () => {
     const silent = await refusedPort();
-    const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, discovery: { port: silent, addresses: ['127.0.0.1'], windowMs: 200 } }).catch((error: unknown) => error);
+    const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, discovery: { port: silent, addresses: ['127.0.0.1'], mdns: false, windowMs: 200 } }).catch((error: unknown) => error);
     expect((failure as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silent} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
   });
 });

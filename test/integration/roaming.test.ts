@@ -260,6 +260,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
 
   test('a chain through three gateways: far -> region -> home -> the home POP3 server', async () => {
     const client = await readMailboxAsAlice(far.ports.pop3, '127.0.0.2');
+    expect(client.received).not.toContain('home-pop3.internal');
     // Each hop saw only the next one.
     const hop = (gw: TestGateway) => gw.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed').at(-1);
     await waitUntil(() => [far, region, home].every((gw) => hop(gw) !== undefined));

@@ -17,6 +17,8 @@ describe('parseLocalArgs', () => {
         configFile: 'local.yaml',
       },
     ],
+    ['--no-mdns', ['--no-mdns'], { kind: 'run', options: { discovery: { mdns: false } } }],
+    ['the mDNS flags', ['--mdns-port', '5354', '--mdns-interface', '127.0.0.1', '--mdns-interface', '10.0.0.2'], { kind: 'run', options: { discovery: { mdns: { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] } } } }],
     ['--forget-network', ['--forget-network', 'office'], { kind: 'forget', network: 'office' }],
     ['--forget-network with a state dir', ['--forget-network', 'office', '--state-dir', '/s'], { kind: 'forget', network: 'office', stateDir: '/s' }],
     ['--help', ['--help'], { kind: 'help' }],
@@ -37,6 +39,11 @@ describe('parseLocalArgs', () => {
     ['a discovery port of 0', ['--discovery-port', '0'], '--discovery-port: must be an integer 1-65535'],
     ['a bad discovery address', ['--discovery-address', 'gw.local'], '--discovery-address: must be an IPv4 address'],
     ['a bad key', ['--gateway-key', 'AAAA'], /^--gateway-key: must be the gateway's Ed25519 public key/],
+    ['a bad mDNS port', ['--mdns-port', '53x'], '--mdns-port 53x: must be an integer 1-65535'],
+    ['an mDNS port of 0', ['--mdns-port', '0'], '--mdns-port: must be an integer 1-65535'],
+    ['an mDNS interface by name', ['--mdns-interface', 'eth0'], '--mdns-interface: must be an IPv4 address'],
+    ['--no-mdns with --mdns-port', ['--no-mdns', '--mdns-port', '5354'], '--no-mdns: cannot be given with --mdns-port'],
+    ['--no-mdns with --mdns-interface', ['--mdns-interface', '127.0.0.1', '--no-mdns'], '--no-mdns: cannot be given with --mdns-interface'],
     ['--forget-network with other flags', ['--forget-network', 'office', '--user', 'alice'], '--forget-network takes only --state-dir (not --user)'],
   ])('%s is a usage error naming the flag', (_name, args, message) => {
     let thrown: unknown;
@@ -58,6 +65,8 @@ describe('flagError', () => {
     ['listen.smtp: bad', '--listen smtp=PORT: bad'],
     ['discovery.addresses.2: bad', '--discovery-address: bad'],
     ['discovery.gatewayKey: bad', '--gateway-key: bad'],
+    ['discovery.mdns.port: bad', '--mdns-port: bad'],
+    ['discovery.mdns.interfaces.1: bad', '--mdns-interface: bad'],
     ['stateDir: bad', '--state-dir: bad'],
     ['limits.connectTimeoutMs: bad', 'limits.connectTimeoutMs: bad'],
   ])('%s', (message, expected) => {
@@ -74,5 +83,11 @@ describe('mergeOptions', () => {
       ),
     ).toEqual({ gateway: 'http://file', user: 'flag-user', listen: { smtp: 2525, pop3: 0 }, discovery: { port: 6000, windowMs: 100 } });
     expect(mergeOptions({}, {})).toEqual({});
+  });
+
+  test('mDNS flags merge into the mDNS settings of the file and turn it on; --no-mdns turns it off', () => {
+    expect(mergeOptions({ discovery: { mdns: { enabled: false, interfaces: ['10.0.0.2'] } } }, { discovery: { mdns: { port: 5354 } } })).toEqual({ discovery: { mdns: { enabled: true, port: 5354, interfaces: ['10.0.0.2'] } } });
+    expect(mergeOptions({ discovery: { mdns: false } }, { discovery: { mdns: { port: 5354 } } })).toEqual({ discovery: { mdns: { port: 5354 } } });
+    expect(mergeOptions({ discovery: { mdns: { port: 5354 } } }, { discovery: { mdns: false } })).toEqual({ discovery: { mdns: false } });
   });
 });

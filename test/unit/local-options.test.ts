@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { RoamgateError } from '../../errors';
 import { DEFAULT_DISCOVERY_PORT, generateGatewayKey } from '../../protocols/discovery-message';
+import { DEFAULT_MDNS_PORT } from '../../protocols/mdns-announcement';
 import {
   DEFAULT_DISCOVERY_ADDRESSES,
   DEFAULT_DISCOVERY_WINDOW_MS,
@@ -35,7 +36,7 @@ describe('normalizeLocalOptions', () => {
       host: DEFAULT_LISTEN_HOST,
       tryStandardPorts: true,
       stateDir: '/tmp/state',
-      discovery: { port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], windowMs: DEFAULT_DISCOVERY_WINDOW_MS },
+      discovery: { port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], mdns: { enabled: true, port: DEFAULT_MDNS_PORT, interfaces: [] }, windowMs: DEFAULT_DISCOVERY_WINDOW_MS },
     });
     expect(options.gateway).toBeUndefined();
     expect(options.mode).toBeUndefined();
@@ -58,6 +59,17 @@ describe('normalizeLocalOptions', () => {
   test('no PAC file without the web proxy', () => {
     expect(normalizeLocalOptions({ services: ['smtp'] }).pac).toBe(false);
     expect(normalizeLocalOptions({ services: ['smtp', 'http-proxy'] }).pac).toBe(true);
+  });
+
+  test.each<[string, unknown, { enabled: boolean; port: number; interfaces: string[] }]>([
+    ['false: UDP only', false, { enabled: false, port: DEFAULT_MDNS_PORT, interfaces: [] }],
+    ['true: the defaults', true, { enabled: true, port: DEFAULT_MDNS_PORT, interfaces: [] }],
+    ['an object turns it on', { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] }, { enabled: true, port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] }],
+    ['an object may turn it off', { enabled: false, port: 5354 }, { enabled: false, port: 5354, interfaces: [] }],
+  ])('discovery.mdns %s', (_name, mdns, expected) => {
+    const options = normalizeLocalOptions({ discovery: { mdns } });
+    expect(options.discovery.mdns).toEqual(expected);
+    expect(Object.isFrozen(options.discovery.mdns.interfaces)).toBe(true);
   });
 
   test('a gateway key in the form discovery answers carry is accepted', () => {
@@ -83,6 +95,9 @@ describe('normalizeLocalOptions', () => {
     ['listening beyond loopback', { host: '0.0.0.0' }, 'host: must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines'],
     ['an IPv6 discovery address', { discovery: { addresses: ['::1'] } }, 'discovery.addresses.0: must be an IPv4 address'],
     ['a discovery port of 0', { discovery: { port: 0 } }, 'discovery.port: must be an integer 1-65535'],
+    ['an mDNS port of 0', { discovery: { mdns: { port: 0 } } }, 'discovery.mdns.port: must be an integer 1-65535'],
+    ['an mDNS interface by name', { discovery: { mdns: { interfaces: ['127.0.0.1', 'eth0'] } } }, 'discovery.mdns.interfaces.1: must be an IPv4 address'],
+    ['an unknown mDNS option', { discovery: { mdns: { interface: '127.0.0.1' } } }, 'discovery.mdns.interface: is not an option'],
     ['a gateway key that is not a key', { discovery: { gatewayKey: 'c2VjcmV0' } }, /^discovery\.gatewayKey: must be the gateway's Ed25519 public key in base64/],
     ['backoff bounds the wrong way round', { limits: { reconnectMinMs: 1000, reconnectMaxMs: 10 } }, 'limits.reconnectMaxMs: must be at least reconnectMinMs'],
     ['a zero timeout', { limits: { connectTimeoutMs: 0 } }, 'limits.connectTimeoutMs: must be at least 1 ms'],

@@ -37,6 +37,7 @@ describe('normalizeOptions', () => {
         session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
         login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS },
         onAccessChange: 'close',
+        peers: {},
       });
     });
 

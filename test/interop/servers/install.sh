@@ -14,7 +14,7 @@
 # Must run as root.  Quiet unless something fails.
 set -euo pipefail
 
-PACKAGES=(curl openssl dovecot-core dovecot-pop3d opensmtpd inn2-inews inn2 squid swaks)
+PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d opensmtpd inn2-inews inn2 squid swaks)
 SERVICES=(dovecot opensmtpd inn2 squid)
 INN_CONF=/etc/news/inn.conf
 INN_DOMAIN=example.test
