@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import type { RoamgateOptions } from '../../plugin/options';
 import express from 'express';
 import { listenTcp, RawClient, refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
+import { selfSignedCert } from '../helpers/tls-cert';
 
 const ADMIN = 'local-proxy-admin-token-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
@@ -515,5 +517,45 @@ describe('local proxy finding its gateway by discovery', () => {
     const silent = await refusedPort();
     const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, discovery: { port: silent, addresses: ['127.0.0.1'], mdns: false, windowMs: 200 } }).catch((error: unknown) => error);
     expect((failure as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silent} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
+  });
+});
+
+describe('a browser-style CONNECT through the proxy the PAC file names', () => {
+  test.each(['gateway', 'direct'] as const)('%s mode: curl reads the PAC file, then fetches an HTTPS page through a CONNECT tunnel; other destinations get 403', async (mode) => {
+    const tls = selfSignedCert();
+    const dir = mkdtempSync(join(tmpdir(), 'roamgate-connect-'));
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, tls.cert);
+    const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`secure page ${req.url}\n`));
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const securePort = (secure.address() as AddressInfo).port;
+    const gw = await startGateway(
+      {
+        mode,
+        users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
+        adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${securePort}`] } },
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
+    const gatewayUrl = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
+    const proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: () => undefined });
+    try {
+      const pac = await run('curl', ['-sS', `http://127.0.0.1:${proxy.listeners.pac!.port}/proxy.pac`]);
+      const named = /PROXY (127\.0\.0\.1:\d+)/.exec(pac.stdout);
+      expect(named).not.toBeNull();
+      const page = await run('curl', ['-sS', '-v', '--cacert', caFile, '-x', `http://${named![1]}`, `https://127.0.0.1:${securePort}/inbox`]);
+      expect(page.stdout).toBe('secure page /inbox\n');
+      expect(page.stderr).toContain(`CONNECT 127.0.0.1:${securePort}`);
+      const elsewhere = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--cacert', caFile, '-x', `http://${named![1]}`, `https://127.0.0.1:${securePort + 1}/`]);
+      expect(elsewhere.stdout).toBe('403');
+      // The gateway's web proxy records the CONNECT itself, with the destination and who asked.
+      await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record');
+      expect(gw.logger.records().find((record) => record.server === `127.0.0.1:${securePort}`)).toMatchObject({ service: 'http-proxy', identity: 'alice', outcome: 'relayed' });
+    } finally {
+      await proxy.stop();
+      await gw.close();
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
+    }
   });
 });
