@@ -35,7 +35,10 @@ export interface RelayLimits {
 }
 
 /** The outcome of checking credentials a client gave in its own protocol. */
-export type LoginResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+export type LoginResult =
+  | { ok: true; identity: Identity }
+  /** `temporary`: the credentials could not be checked now (a home gateway unreachable); the client should retry later, not doubt its password. */
+  | { ok: false; reason: string; temporary?: boolean };
 
 /**
  * What an adapter needs from the management process: the connection path's

@@ -77,7 +77,7 @@ export class HttpProxyAdapter {
     if (basic) {
       if (!this.allowCleartextLogin) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'logins over this cleartext proxy port are disabled');
       const result = await this.context.verifyLogin(basic.username, basic.password, identity.address, HTTP_PROXY_SERVICE);
-      if (!result.ok) throw new RoamgateError('ROAMGATE_LOGIN_REQUIRED', result.reason);
+      if (!result.ok) throw new RoamgateError(result.temporary ? 'ROAMGATE_UPSTREAM_REFUSED' : 'ROAMGATE_LOGIN_REQUIRED', result.reason);
       identity = result.identity;
     }
     entry.identity = describeIdentity(identity);

@@ -31,6 +31,11 @@ export class LiveRelays {
     return closed;
   }
 
+  /** The identities of the open relays. */
+  identities(): Identity[] {
+    return [...this.relays].map((relay) => relay.identity);
+  }
+
   get size(): number {
     return this.relays.size;
   }

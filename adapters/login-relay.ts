@@ -198,6 +198,8 @@ class LoginSession {
     if (this.done) return;
     if (!result.ok) {
       this.entry.reason = result.reason;
+      // Not the client's fault: a temporary refusal in its protocol ([SYS/TEMP], 421, 400), so it keeps its password and retries.
+      if (result.temporary) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', result.reason)));
       return this.perform(this.dialogue.loginFailed(result.reason));
     }
     const identity = result.identity;
@@ -237,8 +239,8 @@ class LoginSession {
         const socket = await this.openServer(server);
         this.context.reportHealth(this.protocol.service, server, null);
         this.entry.server = formatAddress(server.host, server.port);
-        // A visitor is known at home by their name there (`alice`, not `alice@home.example`).
-        const username = (identity.kind === 'user' && identity.user.home?.username) || credentials.username;
+        // A visitor is known at home by their name there (`alice`, not `alice@home.example`); anywhere else by their full name.
+        const username = server.home !== undefined && identity.kind === 'user' && identity.user.home ? identity.user.home.username : credentials.username;
         const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username, password: credentials.password });
         return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
       } catch (thrown) {

@@ -11,7 +11,9 @@ export const LOGIN_CACHE_MAX_ENTRIES = 10_000;
  * and each scrypt check costs tens of milliseconds and 16 MiB. Only successes
  * are kept (a corrected password works at once), keyed by an HMAC of user
  * name and password under a per-process random key (nothing reversible is
- * held). A password changed elsewhere keeps working until its entry expires.
+ * held). A password changed elsewhere keeps working until its entry expires;
+ * a user disabled or removed does not (each hit checks the user still exists
+ * and is enabled, which costs a store look-up, not a password hash).
  */
 export class CachingDirectory implements Directory {
   private readonly key = randomBytes(32);
@@ -24,7 +26,12 @@ export class CachingDirectory implements Directory {
   async verify(username: string, password: string): Promise<User | false> {
     const id = createHmac('sha256', this.key).update(username).update('\u0000').update(password).digest('base64');
     const known = this.verified.get(id);
-    if (known) return known;
+    // A cheap look-up (no scrypt) keeps a disabled or removed user from logging in on a remembered password.
+    if (known) {
+      if (await this.inner.get(known.id)) return known;
+      this.verified.delete(id);
+      return false;
+    }
     const user = await this.inner.verify(username, password);
     if (user) this.verified.set(id, user);
     return user;

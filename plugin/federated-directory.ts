@@ -17,6 +17,8 @@ export interface HomePeer {
   cacheSeconds: number;
   /** How long a no, or an unreachable home, is remembered (seconds); 0: never. */
   failureCacheSeconds: number;
+  /** Keep the server addresses the home reveals (else its services go through its tunnel endpoint). */
+  acceptAddresses: boolean;
 }
 
 type Remembered = { kind: 'user'; user: User } | { kind: 'wrong-password' } | { kind: 'refused'; reason: string } | { kind: 'failed'; error: RoamgateError };
@@ -85,7 +87,7 @@ export class FederatedDirectory implements Directory {
         const user: User = {
           id: qualifiedId(answer.user.id, realm),
           attributes: mapAttributes(answer.user.attributes, peer.attributes, realm),
-          home: { realm, username: name, token: answer.lease.token, expiresAt: answer.lease.expiresAt, services: answer.services },
+          home: { realm, username: name, token: answer.lease.token, expiresAt: answer.lease.expiresAt, services: peer.acceptAddresses ? answer.services : answer.services.map(({ servers: _ignored, ...service }) => service) },
         };
         this.visitors.set(user.id, user);
         remembered = { kind: 'user', user };
@@ -115,6 +117,23 @@ export class FederatedDirectory implements Directory {
   forget(userId: string): void {
     this.visitors.delete(userId);
     for (const [key, value] of this.answers.entries()) if (value.kind === 'user' && value.user.id === userId) this.answers.delete(key);
+  }
+
+  /** Home tokens of remembered answers for a realm: visitors who may log in again without asking home. */
+  tokensOf(realm: string): string[] {
+    const tokens: string[] = [];
+    for (const value of this.answers.values()) if (value.kind === 'user' && value.user.home?.realm === realm) tokens.push(value.user.home.token);
+    return tokens;
+  }
+
+  /** Forgets every remembered answer standing on this home token. */
+  forgetToken(token: string): void {
+    for (const [key, value] of this.answers.entries()) {
+      if (value.kind === 'user' && value.user.home?.token === token) {
+        this.answers.delete(key);
+        this.visitors.delete(value.user.id);
+      }
+    }
   }
 
   private settle(remembered: Remembered): User | false {

@@ -13,6 +13,10 @@ export interface HomeRefreshEvents {
   ended(leaseId: string, userId: string, realm: string): void;
   /** Home could not be asked; its visitors keep their leases until it can. */
   failed(realm: string, error: Error): void;
+  /** Home tokens in use beyond leases: those of visitors who logged in in their client's protocol (their open relays, the remembered answers). */
+  tokensInUse?(realm: string): readonly string[];
+  /** Home no longer honours this token: whatever still stands on it (relays, remembered answers) goes. */
+  tokenEnded?(realm: string, token: string): void;
 }
 
 /**
@@ -55,16 +59,24 @@ export class HomeRefresher {
     this.running.add(home.realm);
     try {
       const visitors = this.leases.list().filter((lease) => lease.home?.realm === home.realm);
-      // Several leases here may stand on one home lease (the home's answer is cached): ask once per token.
-      const tokens = [...new Set(visitors.map((lease) => lease.home!.token))];
+      // Several leases and relays here may stand on one home lease (the home's answer is cached): ask once per token.
+      const tokens = [...new Set([...visitors.map((lease) => lease.home!.token), ...(this.events.tokensInUse?.(home.realm) ?? [])])];
       for (let start = 0; start < tokens.length; start += MAX_PEER_REFRESH_BATCH) {
         const batch = tokens.slice(start, start + MAX_PEER_REFRESH_BATCH);
-        const answers = await home.client.refresh(batch);
+        let answers;
+        try {
+          answers = await home.client.refresh(batch);
+        } catch (error) {
+          // One batch failing (home away, a bad answer) does not keep the others from being checked.
+          this.events.failed(home.realm, error as Error);
+          continue;
+        }
         const ended = new Set(batch.filter((_, index) => !answers[index].active));
         for (const lease of visitors) {
           if (!ended.has(lease.home!.token)) continue;
           if (await this.leases.revoke(lease.id)) this.events.ended(lease.id, lease.userId, home.realm);
         }
+        for (const token of ended) this.events.tokenEnded?.(home.realm, token);
       }
     } catch (error) {
       this.events.failed(home.realm, error as Error);

@@ -36,10 +36,10 @@ export function routeOf(home: HomeGrant, service: string, configured: 'home' | '
  */
 export function homeCandidates(home: HomeGrant, service: string, homeUrl: string): ServerInfo[] {
   const offered = home.services.find((entry) => entry.service === service);
-  if (offered?.servers) return offered.servers.map((server) => ({ ...server, ...(offered.login === 'none' ? { credentials: 'none' as const } : {}) }));
+  if (offered?.servers) return offered.servers.map((server) => ({ ...server, home: home.realm, ...(offered.login === 'none' ? { credentials: 'none' as const } : {}) }));
   const url = new URL(homeUrl);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  const hop: ServerInfo = { host: url.hostname.replace(/^\[|\]$/g, ''), port, priority: 0, tunnel: { url: homeUrl, service, token: home.token, label: `home gateway ${home.realm}` } };
+  const hop: ServerInfo = { host: url.hostname.replace(/^\[|\]$/g, ''), port, priority: 0, home: home.realm, tunnel: { url: homeUrl, service, token: home.token, label: `home gateway ${home.realm}` } };
   if (offered?.login === 'none') hop.credentials = 'none';
   return [hop];
 }

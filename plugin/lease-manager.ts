@@ -66,8 +66,12 @@ export class LeaseManager {
     return () => this.listeners.delete(listener);
   }
 
-  /** Issues a lease to a user who logged in from `address`. The token is returned once and never stored. */
-  async issue(user: User, address: string): Promise<{ token: string; lease: LeaseRecord }> {
+  /**
+   * Issues a lease to a user who logged in from `address`, or, with `peer`,
+   * to that peer gateway (at `address`) for one of our users visiting it.
+   * The token is returned once and never stored.
+   */
+  async issue(user: User, address: string, peer?: string): Promise<{ token: string; lease: LeaseRecord }> {
     const token = randomBytes(32).toString('base64url');
     const issuedAt = this.now();
     const lease: LeaseRecord = {
@@ -81,6 +85,7 @@ export class LeaseManager {
       expiresAt: Math.min(issuedAt + this.ttlSeconds * 1000, user.home?.expiresAt ?? Infinity),
     };
     if (user.home) lease.home = user.home;
+    if (peer !== undefined) lease.peer = peer;
     await this.store.leases.create(lease);
     this.remember(lease);
     return { token, lease };
@@ -156,6 +161,8 @@ export class LeaseManager {
   private remember(lease: LeaseRecord): void {
     this.byId.set(lease.id, lease);
     this.byTokenHash.set(lease.tokenHash, lease);
+    // A peer's lease identifies nobody by address: everyone behind the peer's address is not its user.
+    if (lease.peer !== undefined) return;
     const forAddress = this.byAddress.get(lease.address) ?? new Set<LeaseRecord>();
     forAddress.add(lease);
     this.byAddress.set(lease.address, forAddress);

@@ -117,6 +117,14 @@ const peerSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).optional(),
   /** Home role: tell this peer the real addresses of its visitors' servers rather than routing through this gateway. */
   revealAddresses: z.boolean().default(false),
+  /**
+   * Visited role: connect straight to server addresses this home reveals.
+   * Off: its addresses are ignored and its services reached through its
+   * tunnel endpoint, so no home can point this gateway at a host of this network.
+   */
+  acceptAddresses: z.boolean().default(false),
+  /** Home role: also vouch for users of other realms this gateway can reach (act as a link in a chain for this peer). */
+  chain: z.boolean().default(false),
   /** Visited role: which of the home's attributes to keep, and attributes to set on its visitors. `realm` is always set. */
   attributes: z
     .strictObject({

@@ -12,6 +12,30 @@ import { NONCE_HEADER, signRequest, verifyResponse } from '../protocols/peer-sig
 /** Largest answer read from a peer (bytes). */
 export const MAX_PEER_ANSWER_BYTES = 256 * 1024;
 
+/** The body as text, or null when it is larger than `max` bytes (reading stops there) or breaks off. */
+async function readCapped(response: Response, max: number): Promise<string | null> {
+  if (Number(response.headers.get('content-length') ?? 0) > max) {
+    await response.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > max) {
+        await response.body.cancel().catch(() => undefined);
+        return null;
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    return null;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** A home's answer to a login: the user, or why not (`credentials`: wrong name or password; `refused`: not allowed to roam). */
 export type VerifyOutcome = { ok: true; answer: VerifyAnswer } | { ok: false; why: 'credentials' | 'refused'; reason: string };
 
@@ -47,7 +71,8 @@ export class PeerClient {
     const { status, text } = await this.post('/federation/verify', { username, password });
     if (status === 200) {
       const answer = parseMessage(verifyAnswerSchema, text);
-      if (!answer) throw this.malformed();
+      // A lease already over is of no use: its token opens nothing.
+      if (!answer || answer.lease.expiresAt <= this.now()) throw this.malformed();
       return { ok: true, answer };
     }
     if (status === 401 || status === 403) {
@@ -82,13 +107,8 @@ export class PeerClient {
         { cause: error },
       );
     }
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > MAX_PEER_ANSWER_BYTES) {
-      await response.body?.cancel();
-      throw this.malformed();
-    }
-    const text = await response.text().catch(() => '');
-    if (Buffer.byteLength(text) > MAX_PEER_ANSWER_BYTES) throw this.malformed();
+    const text = await readCapped(response, MAX_PEER_ANSWER_BYTES);
+    if (text === null) throw this.malformed();
     const verdict = verifyResponse(
       Object.fromEntries(response.headers),
       { peer: this.options.self, status: response.status, requestNonce: headers[NONCE_HEADER], body: text },

@@ -36,7 +36,9 @@ export function identifyCaller(adminToken: string | undefined, leases: LeaseMana
     if (bearer !== undefined) {
       if (secretMatches(bearer, adminToken)) req.roamgateCaller = { via: 'admin-token', admin: true };
       else {
-        const lease = leases.findByToken(bearer);
+        const found = leases.findByToken(bearer);
+        // A lease issued to a peer gateway opens its tunnels, never the management API.
+        const lease = found?.peer === undefined ? found : undefined;
         req.roamgateCaller = lease ? { via: 'lease-token', admin: false, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id } : { via: 'none', admin: false };
       }
     } else if (req.user) {

@@ -173,6 +173,15 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         audit.record('lease.revoked', { actor: userId, detail: { lease: leaseId, by: `home ${realm}` } });
       },
       failed: (realm, error) => logger.warn({ event: 'home-refresh', realm, reason: error.message }, 'could not check visitors with their home gateway'),
+      tokensInUse: (realm) => [
+        ...relays.identities().flatMap((identity) => (identity.kind === 'user' && identity.user.home?.realm === realm ? [identity.user.home.token] : [])),
+        ...directory.tokensOf(realm),
+      ],
+      tokenEnded: (realm, token) => {
+        directory.forgetToken(token);
+        const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.user.home?.token === token, `home gateway ${realm} no longer vouches for this user`);
+        if (closed) logger.info({ event: 'home-ended', realm, relaysClosed: closed }, 'closed relays of a visitor their home no longer vouches for');
+      },
     },
   );
 
@@ -207,12 +216,12 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         // Never thrown at an adapter: a broken directory is logged here and the client told the login cannot be checked now.
         if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') {
           logger.error({ event: 'directory-failed', via: service, err: error }, 'could not check a login');
-          return { ok: false, reason: 'the login cannot be checked right now; try again later' };
+          return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
         }
         // A refusal with its reason (unknown realm, a home that said no or is unreachable).
         if (error.code === 'ROAMGATE_LOGIN_FAILED') await guard.failed(username, address);
         audit.record('login.failure', { actor: username, address, detail: { via: service, reason: error.message } });
-        return { ok: false, reason: error.message };
+        return { ok: false, reason: error.message, temporary: error.code !== 'ROAMGATE_LOGIN_FAILED' };
       }
       if (!user) {
         await guard.failed(username, address);
@@ -234,7 +243,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     httpProxy,
     identityOfToken: (token, address) => {
       const lease = leases.findByToken(token);
-      return lease && identityOfLease(lease, normalizeAddress(address));
+      // A peer's lease works only from the peer's own address.
+      if (!lease || (lease.peer !== undefined && lease.address !== normalizeAddress(address))) return undefined;
+      return identityOfLease(lease, normalizeAddress(address));
     },
   });
   const router = Router();
@@ -242,6 +253,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   // Before the JSON parser: peer requests are signed over their raw bytes.
   router.use(
     federationRoutes({
+      realm: options.realm,
       peers: federation.peers,
       replay: new ReplayGuard(),
       directory,
@@ -374,7 +386,7 @@ function buildFederation(options: NormalizedOptions): { peers: Map<string, PeerO
     const realm = name.toLowerCase();
     const client = peer.url ? new PeerClient({ self: options.realm!, realm, url: peer.url, secret: peer.secret, timeoutMs: peer.timeoutMs }) : undefined;
     peers.set(realm, { ...peer, client });
-    if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds });
+    if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds, acceptAddresses: peer.acceptAddresses });
   }
   return { peers, homes };
 }

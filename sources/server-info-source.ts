@@ -29,6 +29,12 @@ export interface ServerInfo {
    * gateway for users whose home serves the service; never read from a table.
    */
   tunnel?: TunnelHop;
+  /**
+   * The realm of the visitor's home this server belongs to (a hop to it, or a
+   * server it revealed): the visitor logs in there by their home name. Set by
+   * the gateway; never read from a table.
+   */
+  home?: string;
 }
 
 /** One hop to another gateway's tunnel endpoint. */

@@ -78,8 +78,11 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   },
   {
     version: 2,
-    description: 'leases of visitors keep what their home gateway vouched for',
-    sql: `ALTER TABLE leases ADD COLUMN home TEXT;`,
+    description: 'leases of visitors keep what their home gateway vouched for; leases issued to peer gateways',
+    sql: `
+      ALTER TABLE leases ADD COLUMN home TEXT;
+      ALTER TABLE leases ADD COLUMN peer TEXT;
+    `,
   },
 ]);
 

@@ -35,6 +35,7 @@ interface LeaseRow {
   expires_at: number;
   revoked_at: number | null;
   home: string | null;
+  peer: string | null;
 }
 
 interface RuleRow {
@@ -73,7 +74,7 @@ interface AuditListParams {
 }
 
 const USER_COLUMNS = 'id, password_hash, attributes, disabled, created_at, updated_at';
-const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home';
+const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home, peer';
 const RULE_COLUMNS = 'id, subject, service, allow, reason, created_at, updated_at';
 const REGISTRATION_COLUMNS = 'id, origin, service, host, port, priority, expires_at';
 const AUDIT_COLUMNS = 'id, at, type, actor, address, detail';
@@ -101,6 +102,7 @@ function leaseFromRow(row: LeaseRow): LeaseRecord {
   };
   if (row.revoked_at !== null) lease.revokedAt = row.revoked_at;
   if (row.home !== null) lease.home = JSON.parse(row.home) as HomeGrant;
+  if (row.peer !== null) lease.peer = row.peer;
   return lease;
 }
 
@@ -150,7 +152,7 @@ function prepareStatements(db: Database.Database) {
     userRemove: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
 
     leaseCreate: db.prepare<[LeaseRow]>(
-      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at, @home)`,
+      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at, @home, @peer)`,
     ),
     leaseGet: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id = ?`),
     leaseGetByTokenHash: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE token_hash = ?`),
@@ -258,6 +260,7 @@ export class SqliteStore implements Store {
         expires_at: lease.expiresAt,
         revoked_at: lease.revokedAt ?? null,
         home: lease.home ? JSON.stringify(lease.home) : null,
+        peer: lease.peer ?? null,
       });
     }),
     get: (id) => this.run('leases.get', () => {

@@ -31,6 +31,12 @@ export interface LeaseRecord {
   revokedAt?: number;
   /** For a visitor: what their home gateway vouched for (it holds the home lease's token). */
   home?: HomeGrant;
+  /**
+   * Issued to this peer gateway for one of our users visiting it: the token
+   * opens only the tunnel endpoint, and only from the peer's address; it
+   * identifies nobody by address and opens no management API.
+   */
+  peer?: string;
 }
 
 /** An access rule. */

@@ -4,19 +4,24 @@ import { parseMessage, refreshRequestSchema, verifyRequestSchema, type VerifyAns
 import { signResponse, verifyRequest } from '../../protocols/peer-signature';
 import type { HomeService, Identity } from '../../sources/server-info-source';
 import type { AuditLog } from '../audit-log';
-import { MAX_API_BODY } from '../defaults';
+import { MAX_FEDERATION_BODY } from '../defaults';
 import type { Directory, User } from '../directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
+import { splitRealm } from '../federated-directory';
 import type { ReplayGuard } from '../replay-guard';
 
 /** A peer as the home side sees it. */
 export interface AnsweredPeer {
   secret: string;
   revealAddresses: boolean;
+  /** Vouch for users of other realms too (this gateway is a link in the peer's chain). */
+  chain: boolean;
 }
 
 export interface FederationDeps {
+  /** This gateway's realm: the users it vouches for to peers that are not chained. */
+  realm: string | undefined;
   peers: ReadonlyMap<string, AnsweredPeer>;
   replay: ReplayGuard;
   /** This gateway's directory (which may itself ask a further home). */
@@ -47,7 +52,7 @@ export function federationRoutes(deps: FederationDeps): Router {
   const router = Router();
   const now = deps.now ?? Date.now;
   // The signature covers the exact bytes, so the body is read raw here (before any JSON parser).
-  const raw = express.raw({ type: () => true, limit: MAX_API_BODY });
+  const raw = express.raw({ type: () => true, limit: MAX_FEDERATION_BODY });
 
   const send = (res: Response, call: PeerCall | null, status: number, payload: object) => {
     const body = JSON.stringify(payload);
@@ -80,6 +85,10 @@ export function federationRoutes(deps: FederationDeps): Router {
     const address = normalizeAddress(req.ip);
     const request = parseMessage(verifyRequestSchema, (req.body as Buffer).toString('utf8'));
     if (!request) return send(res, call, 400, { error: 'send { username, password }' });
+    const { realm } = splitRealm(request.username);
+    if (realm !== undefined && realm !== deps.realm?.toLowerCase() && !call.peer.chain) {
+      return send(res, call, 403, { error: `this gateway vouches only for users of ${deps.realm ?? 'its own directory'}, not of ${realm}` });
+    }
     try {
       const wait = await deps.guard.retryAfterUser(request.username);
       if (wait !== null) {
@@ -101,7 +110,7 @@ export function federationRoutes(deps: FederationDeps): Router {
       }
       await deps.guard.succeeded(request.username);
       const services = await deps.offeredServices({ kind: 'user', address, user }, call.peer.revealAddresses);
-      const { token, lease } = await deps.leases.issue(user, address);
+      const { token, lease } = await deps.leases.issue(user, address, call.name);
       deps.audit.record('login.success', { actor: user.id, address, detail: { via: `peer ${call.name}`, lease: lease.id, services: services.map((entry) => entry.service) } });
       const answer: VerifyAnswer = { user: { id: user.id, attributes: { ...user.attributes } }, lease: { token, expiresAt: lease.expiresAt }, services };
       send(res, call, 200, answer);
@@ -118,7 +127,9 @@ export function federationRoutes(deps: FederationDeps): Router {
     try {
       const leases = [];
       for (const token of request.tokens) {
-        const lease = deps.leases.findByToken(token);
+        const found = deps.leases.findByToken(token);
+        // A peer asks only about the leases it was given.
+        const lease = found?.peer === call.name ? found : undefined;
         // A user disabled or removed here loses the leases held for them elsewhere.
         if (lease && !lease.home && !(await deps.directory.get(lease.userId))) {
           if (await deps.leases.revoke(lease.id)) deps.audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled', peer: call.name } });

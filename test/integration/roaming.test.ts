@@ -80,12 +80,13 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
   const visitedStorePath = join(mkdtempSync(join(tmpdir(), 'roamgate-roaming-')), 'visited.sqlite');
 
   beforeAll(async () => {
-    homePop3 = await startPop3('home-pop3.internal ready', { alice: 'alice-pw', carol: 'carol-pw' });
+    homePop3 = await startPop3('home-pop3.internal ready', { alice: 'alice-pw', carol: 'carol-pw', erin: 'erin-pw' });
     homeNntp = await startNntp('home-news.internal ready');
     visitedSmtp = await startSmtpUpstream('visited-relay.internal');
     homeStore = openSqliteStore(':memory:');
     const now = Date.now();
     await homeStore.users.put({ id: 'carol', passwordHash: await hashPassword('carol-pw'), attributes: { department: 'sales' }, disabled: false, createdAt: now, updatedAt: now });
+    await homeStore.users.put({ id: 'erin', passwordHash: await hashPassword('erin-pw'), attributes: { department: 'sales' }, disabled: false, createdAt: now, updatedAt: now });
     home = await startGateway(
       {
         realm: 'home.example',
@@ -95,10 +96,13 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
           { id: 'bob', passwordHash: await hashPassword('bob-pw'), attributes: { department: 'research' } },
         ],
         peers: { 'visit.example': { secret: HOME_VISIT_SECRET }, 'region.example': { secret: HOME_REGION_SECRET } },
+        // Home's own news adapter, for its own users: a peer's lease must never open it.
+        adapters: { nntp: { port: 0 } },
         servers: {
           pop3: [
             { host: '127.0.0.1', port: homePop3.port, for: 'user:alice' },
             { host: '127.0.0.1', port: homePop3.port, for: 'user:carol' },
+            { host: '127.0.0.1', port: homePop3.port, for: 'user:erin' },
           ],
           nntp: [{ host: '127.0.0.1', port: homeNntp.port, for: 'authenticated' }],
         },
@@ -126,7 +130,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
         realm: 'region.example',
         peers: {
           'home.example': { secret: HOME_REGION_SECRET, url: urlOf(home), attributes: { keep: ['department'] } },
-          'far.example': { secret: REGION_FAR_SECRET },
+          'far.example': { secret: REGION_FAR_SECRET, chain: true },
         },
         access: [{ subject: 'realm=home.example', service: '*', allow: true }],
       },
@@ -235,6 +239,30 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(JSON.stringify(first.body)).not.toContain(String(homePop3.port));
     expect(first.body.services).toEqual(expect.arrayContaining([{ service: 'pop3', own: true }, { service: 'nntp', own: false }]));
 
+    // The lease given to the peer opens the home's tunnel endpoint from the peer's address, and nothing else.
+    const peerToken = first.body.lease.token as string;
+    expect((await request(home.app).get('/roamgate/leases').set('authorization', `Bearer ${peerToken}`)).status).toBe(401);
+    const homeHttp = (home.http!.address() as AddressInfo).port;
+    const fromElsewhere = await RawClient.open(homeHttp, '127.0.0.9');
+    fromElsewhere.send(`CONNECT pop3.roamgate:1 HTTP/1.1\r\nHost: pop3.roamgate:1\r\nProxy-Authorization: Bearer ${peerToken}\r\n\r\n`);
+    await fromElsewhere.waitFor((text) => text.includes('\r\n\r\n'));
+    expect(fromElsewhere.received).toMatch(/^HTTP\/1\.1 407 /);
+    fromElsewhere.close();
+    const tunnel = watch(await openTunnel(urlOf(home), 'pop3', peerToken, 5000));
+    await tunnel.waitFor((text) => text.includes('+OK home-pop3.internal ready'));
+    tunnel.send('QUIT\r\n');
+    await tunnel.closed;
+    // Nor does it make everyone behind the peer's address alice at home's own adapters.
+    const behindPeer = await RawClient.open(home.ports.nntp);
+    await behindPeer.closed;
+    expect(behindPeer.received).toMatch(/^502 no access rule lets anonymous clients use nntp/);
+
+    // A home vouches only for its own realm unless the peer is configured as a chain.
+    const otherRealm = JSON.stringify({ username: 'dave@region.example', password: 'x' });
+    const refusedRealm = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body: otherRealm }, Date.now()), otherRealm);
+    expect(refusedRealm.status).toBe(403);
+    expect(refusedRealm.body.error).toBe('this gateway vouches only for users of home.example, not of region.example');
+
     const replayed = await send(signed);
     expect(replayed.status).toBe(401);
     expect(replayed.body.error).toMatch(/replayed request/);
@@ -279,6 +307,25 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     await pop.closed; // cut when the visited gateway's refresh (every second) learns the home lease is gone
     const leases = await request(visited.app).get('/roamgate/leases').set('authorization', `Bearer ${body.token}`);
     expect(leases.status).toBe(401);
+  });
+
+  test('a visitor logged in in-protocol (no lease here) and disabled at home: the open relay is cut at the next refresh', async () => {
+    const client = await RawClient.open(visited.ports.pop3, '127.0.0.6');
+    await client.waitFor((text) => text.startsWith('+OK'));
+    client.send('USER erin@home.example\r\nPASS erin-pw\r\n');
+    await client.waitFor((text) => text.split('\r\n').filter((line) => line.startsWith('+OK')).length >= 3);
+    client.send('STAT\r\n');
+    await client.waitFor((text) => text.includes('+OK 0 0'));
+    const erin = (await homeStore.users.get('erin'))!;
+    await homeStore.users.put({ ...erin, disabled: true, updatedAt: Date.now() });
+    await client.closed;
+    // And the remembered yes is gone: logging in again asks home, which says no.
+    const again = await RawClient.open(visited.ports.pop3, '127.0.0.6');
+    await again.waitFor((text) => text.startsWith('+OK'));
+    again.send('USER erin@home.example\r\nPASS erin-pw\r\n');
+    await again.waitFor((text) => text.includes('-ERR'));
+    expect(again.received).toMatch(/-ERR \[AUTH\] wrong user name or password/);
+    again.close();
   });
 
   test('nothing the visited gateway stores holds a home server address', async () => {
@@ -339,6 +386,13 @@ describe('roaming: the home gateway is down', () => {
       await mailer.sendMail({ from: 'alice@home.example', to: 'x@visit.example', subject: 'home is down', text: 'still sending' });
       expect(relay.messages.at(-1)!.raw.toString()).toContain('Subject: home is down');
 
+      // An in-protocol login home has not answered before: a temporary refusal, so the client keeps its password and retries.
+      const fresh2 = await RawClient.open(visited.ports.pop3, '127.0.0.7');
+      await fresh2.waitFor((text) => text.startsWith('+OK'));
+      fresh2.send('USER alice@home.example\r\nPASS not-remembered\r\n');
+      await fresh2.closed;
+      expect(fresh2.received).toMatch(/\r\n-ERR \[SYS\/TEMP\] home gateway home\.example cannot be reached \(ECONNREFUSED\)\r\n$/);
+
       // A new visitor cannot log in while home is away, and is told why (503: try again later).
       const fresh = await request(visited.app).post('/roamgate/login').send({ username: 'alice@home.example', password: 'another-try' });
       expect(fresh.status).toBe(503);
@@ -368,7 +422,7 @@ describe('roaming: a home that reveals addresses to a peer', () => {
     const partner = await startGateway(
       {
         realm: 'partner.example',
-        peers: { 'home.example': { secret: HOME_VISIT_SECRET, url: urlOf(home) } },
+        peers: { 'home.example': { secret: HOME_VISIT_SECRET, url: urlOf(home), acceptAddresses: true } },
         adapters: { pop3: { port: 0, login: { allowCleartext: true } } },
         access: [{ subject: 'realm=home.example', service: '*', allow: true }],
       },

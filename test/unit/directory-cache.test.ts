@@ -2,15 +2,16 @@ import { CachingDirectory } from '../../plugin/directory-cache';
 import type { Directory, User } from '../../plugin/directory';
 
 /** A directory that counts its checks: alice/alice-pw is the only valid login. */
-function countingDirectory(): Directory & { checks: number } {
+function countingDirectory(): Directory & { checks: number; disabled: boolean } {
   const directory = {
     checks: 0,
+    disabled: false,
     async verify(username: string, password: string): Promise<User | false> {
       directory.checks++;
       return username === 'alice' && password === 'alice-pw' ? { id: 'alice', attributes: {} } : false;
     },
     async get(id: string) {
-      return id === 'alice' ? { id, attributes: {} } : undefined;
+      return id === 'alice' && !directory.disabled ? { id, attributes: {} } : undefined;
     },
   };
   return directory;
@@ -23,6 +24,18 @@ describe('CachingDirectory', () => {
     expect(await cached.verify('alice', 'alice-pw')).toEqual({ id: 'alice', attributes: {} });
     expect(await cached.verify('alice', 'alice-pw')).toEqual({ id: 'alice', attributes: {} });
     expect(inner.checks).toBe(1);
+  });
+
+  test('a remembered login stops working at once when the user is disabled or removed', async () => {
+    const inner = countingDirectory();
+    const cached = new CachingDirectory(inner, 300);
+    expect(await cached.verify('alice', 'alice-pw')).not.toBe(false);
+    inner.disabled = true;
+    expect(await cached.verify('alice', 'alice-pw')).toBe(false);
+    inner.disabled = false;
+    // Forgotten, so the next login is checked again in full.
+    expect(await cached.verify('alice', 'alice-pw')).not.toBe(false);
+    expect(inner.checks).toBe(2);
   });
 
   test('failures are never remembered, and another password is checked anew', async () => {

@@ -73,7 +73,7 @@ function homeAnswer(overrides: Partial<{ id: string; attributes: Record<string, 
 const yes = (answer: VerifyAnswer = homeAnswer()): Script => (_username, password) => (password === 'home-pw' ? { ok: true, answer } : { ok: false, why: 'credentials', reason: 'wrong user name or password' });
 
 function peer(realm: string, client: HomeClient, overrides: Partial<HomePeer> = {}): HomePeer {
-  return { realm, client, attributes: { keep: ['department', 'mail'], set: { site: 'visitor' } }, cacheSeconds: 300, failureCacheSeconds: 10, ...overrides };
+  return { realm, client, attributes: { keep: ['department', 'mail'], set: { site: 'visitor' } }, cacheSeconds: 300, failureCacheSeconds: 10, acceptAddresses: true, ...overrides };
 }
 
 function setup(overrides: Partial<HomePeer> = {}, script: Script = yes()) {
@@ -189,6 +189,15 @@ describe('FederatedDirectory.verify', () => {
       expect(home.calls).toEqual([['alice@home.example', 'home-pw']]);
       expect(other.calls).toEqual([]);
       expect(local.calls).toEqual([]);
+    });
+
+    test('addresses a home reveals are dropped unless the peer accepts them', async () => {
+      const refusing = setup({ acceptAddresses: false });
+      const user = (await refusing.directory.verify('alice@home.example', 'home-pw')) as User;
+      expect(user.home!.services).toEqual([{ service: 'smtp', own: true }, { service: 'pop3', own: false }]);
+      const accepting = setup({ acceptAddresses: true });
+      const trusted = (await accepting.directory.verify('alice@home.example', 'home-pw')) as User;
+      expect(trusted.home!.services[1].servers).toEqual([{ host: 'pop.home.example', port: 995, priority: 0, tls: { mode: 'implicit' } }]);
     });
 
     test('the realm is matched without regard to case, the user name is sent as typed', async () => {

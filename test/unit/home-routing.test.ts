@@ -124,11 +124,11 @@ describe('homeCandidates', () => {
     ['https://[::1]/roamgate', '::1', 443],
     ['https://[2001:DB8::A]/', '2001:db8::a', 443],
   ])('without revealed servers, %s is one hop to %s port %d', (url, host, port) => {
-    expect(homeCandidates(grant([{ service: 'smtp', own: true }]), 'smtp', url)).toStrictEqual([{ host, port, priority: 0, tunnel: hopOf(url) }]);
+    expect(homeCandidates(grant([{ service: 'smtp', own: true }]), 'smtp', url)).toStrictEqual([{ host, port, priority: 0, home: 'home.example', tunnel: hopOf(url) }]);
   });
 
   test('the hop names the service asked for, even one home did not list', () => {
-    expect(homeCandidates(grant([]), 'nntp', 'https://home.example/roamgate')).toStrictEqual([{ host: 'home.example', port: 443, priority: 0, tunnel: hopOf('https://home.example/roamgate', 'nntp') }]);
+    expect(homeCandidates(grant([]), 'nntp', 'https://home.example/roamgate')).toStrictEqual([{ host: 'home.example', port: 443, priority: 0, home: 'home.example', tunnel: hopOf('https://home.example/roamgate', 'nntp') }]);
   });
 
   test('a service revealed for another service name does not count', () => {
@@ -143,7 +143,7 @@ describe('homeCandidates', () => {
     ];
     const home = grant([{ service: 'smtp', own: true, servers }]);
     const candidates = homeCandidates(home, 'smtp', 'https://home.example/roamgate');
-    expect(candidates).toStrictEqual(servers);
+    expect(candidates).toStrictEqual(servers.map((server) => ({ ...server, home: 'home.example' })));
     expect(candidates[0]).not.toBe(servers[0]);
     expect(candidates[1]).not.toBe(servers[1]);
     candidates[0].host = 'changed.example';

@@ -38,6 +38,8 @@ describe('normalizeOptions: realm and peers', () => {
         'home.example': {
           secret: SECRET,
           revealAddresses: false,
+          acceptAddresses: false,
+          chain: false,
           attributes: { keep: [], set: {} },
           routes: {},
           timeoutMs: D.DEFAULT_PEER_TIMEOUT_MS,
@@ -59,6 +61,8 @@ describe('normalizeOptions: realm and peers', () => {
         secret: `${SECRET}-and-some-more`,
         url: 'https://home.example:8443/roamgate',
         revealAddresses: true,
+        acceptAddresses: true,
+        chain: true,
         attributes: { keep: ['department', 'mail'], set: { site: 'visitor' } },
         routes: { smtp: 'home', nntp: 'local' },
         timeoutMs: 2000,

@@ -144,6 +144,9 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         await store.leases.create(lease('local'));
         expect(await store.leases.get('visitor')).toStrictEqual(lease('visitor', { userId: 'alice@home.example', home }));
         expect(await store.leases.get('local')).not.toHaveProperty('home');
+        await store.leases.create(lease('for-a-peer', { peer: 'visit.example' }));
+        expect(await store.leases.get('for-a-peer')).toStrictEqual(lease('for-a-peer', { peer: 'visit.example' }));
+        expect(await store.leases.get('local')).not.toHaveProperty('peer');
         expect((await store.leases.listLive(T)).find((found) => found.id === 'visitor')?.home).toStrictEqual(home);
       });
 
