@@ -3,6 +3,7 @@ import {
   parseMessage,
   refreshAnswerSchema,
   refusalSchema,
+  releaseAnswerSchema,
   verifyAnswerSchema,
   type RefreshAnswer,
   type VerifyAnswer,
@@ -89,6 +90,15 @@ export class PeerClient {
     const answer = parseMessage(refreshAnswerSchema, text);
     if (!answer || answer.leases.length !== tokens.length) throw this.malformed();
     return answer.leases;
+  }
+
+  /** Tells home these home leases are no longer used here; resolves with how many it ended. */
+  async release(tokens: readonly string[]): Promise<number> {
+    const { status, text } = await this.post('/federation/release', { tokens });
+    if (status !== 200) throw this.refusedUs(status, text);
+    const answer = parseMessage(releaseAnswerSchema, text);
+    if (!answer) throw this.malformed();
+    return answer.released;
   }
 
   private async post(path: string, payload: unknown): Promise<{ status: number; text: string }> {

@@ -142,7 +142,16 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.leaseId === lease.id, `lease ${why}`);
     if (why === 'expired') audit.record('lease.expired', { actor: lease.userId, detail: { lease: lease.id } });
     logger.info({ event: 'lease-ended', lease: lease.id, user: lease.userId, why, relaysClosed: closed }, `lease ${why}`);
+    if (lease.home) releaseHomeLease(lease.home.realm, lease.home.token);
   });
+  /** A visitor's lease ended: when nothing else here stands on its home lease, tell home to end it too. */
+  const releaseHomeLease = (realm: string, token: string) => {
+    const client = federation.peers.get(realm)?.client;
+    const inUse = leases.list().some((other) => other.home?.token === token) || relays.identities().some((identity) => identity.kind === 'user' && identity.user.home?.token === token);
+    if (!client || inUse) return;
+    directory.forgetToken(token);
+    client.release([token]).catch((error: Error) => logger.warn({ event: 'home-release', realm, reason: error.message }, 'could not tell the home gateway a visitor left (its lease there ends by itself)'));
+  };
   access.onChange(() => {
     if (options.onAccessChange !== 'close') return;
     const closed = relays.closeWhere((relay) => !access.decide(relay.identity, relay.service).allow, 'no longer allowed by the access table');

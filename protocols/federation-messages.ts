@@ -9,6 +9,8 @@ import { isValidHost } from './http/target';
  *     401 { error }  wrong user name or password     403 { error }  not allowed to roam
  *   POST <mount>/federation/refresh  { tokens: [...] }
  *     200 { leases: [{ active, expiresAt? }] }       (in the order of the tokens)
+ *   POST <mount>/federation/release  { tokens: [...] }
+ *     200 { released }                               (the visitors are gone: end those home leases)
  *
  * Answers are parsed strictly: a peer is trusted with its users, not with
  * the shape of our memory.
@@ -50,6 +52,8 @@ export const verifyAnswerSchema = z.strictObject({
 export const refusalSchema = z.object({ error: z.string().max(500) });
 
 export const refreshRequestSchema = z.strictObject({ tokens: z.array(z.string().min(1).max(128)).max(MAX_REFRESH_TOKENS) });
+
+export const releaseAnswerSchema = z.strictObject({ released: z.int().min(0).max(MAX_REFRESH_TOKENS) });
 
 export const refreshAnswerSchema = z.strictObject({
   leases: z.array(z.strictObject({ active: z.boolean(), expiresAt: z.int().min(0).optional() })).max(MAX_REFRESH_TOKENS),

@@ -41,8 +41,8 @@ interface PeerCall {
 }
 
 /**
- * The home side of roaming: `POST <mount>/federation/verify` and
- * `/federation/refresh`, answered only to configured peers whose request
+ * The home side of roaming: `POST <mount>/federation/verify`,
+ * `/federation/refresh` and `/federation/release`, answered only to configured peers whose request
  * is signed, fresh and not seen before; every answer is signed back.
  * A verified user gets a lease bound to the peer's address, whose token
  * opens this gateway's tunnel endpoint for the visited gateway: the user's
@@ -114,6 +114,25 @@ export function federationRoutes(deps: FederationDeps): Router {
       deps.audit.record('login.success', { actor: user.id, address, detail: { via: `peer ${call.name}`, lease: lease.id, services: services.map((entry) => entry.service) } });
       const answer: VerifyAnswer = { user: { id: user.id, attributes: { ...user.attributes } }, lease: { token, expiresAt: lease.expiresAt }, services };
       send(res, call, 200, answer);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/federation/release', raw, async (req, res, next) => {
+    const call = authenticate(req, res);
+    if (!call) return;
+    const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
+    if (!request) return send(res, call, 400, { error: 'send { tokens: [...] }' });
+    try {
+      let released = 0;
+      for (const token of request.tokens) {
+        const lease = deps.leases.findByToken(token);
+        if (lease?.peer !== call.name || !(await deps.leases.revoke(lease.id))) continue;
+        released++;
+        deps.audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: `peer ${call.name} released it` } });
+      }
+      send(res, call, 200, { released });
     } catch (error) {
       next(error);
     }

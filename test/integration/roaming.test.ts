@@ -94,6 +94,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
         users: [
           { id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: { department: 'sales', role: 'admin', office: 'B2' } },
           { id: 'bob', passwordHash: await hashPassword('bob-pw'), attributes: { department: 'research' } },
+          { id: 'frank', passwordHash: await hashPassword('frank-pw'), attributes: {} },
         ],
         peers: { 'visit.example': { secret: HOME_VISIT_SECRET }, 'region.example': { secret: HOME_REGION_SECRET } },
         // Home's own news adapter, for its own users: a peer's lease must never open it.
@@ -326,6 +327,20 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     await again.waitFor((text) => text.includes('-ERR'));
     expect(again.received).toMatch(/-ERR \[AUTH\] wrong user name or password/);
     again.close();
+  });
+
+  test('a visitor who logs out at the visited gateway: home ends the lease it gave for them', async () => {
+    const peerLeases = async () => (await homeStore.leases.listLive(Date.now())).filter((lease) => lease.userId === 'frank' && lease.peer === 'visit.example');
+    const { body, status } = await login(visited, 'frank@home.example', 'frank-pw');
+    expect(status).toBe(201);
+    expect(await peerLeases()).toHaveLength(1);
+    expect((await request(visited.app).post('/roamgate/logout').set('authorization', `Bearer ${body.token}`)).status).toBe(204);
+    const until = Date.now() + 5000;
+    while ((await peerLeases()).length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await peerLeases()).toEqual([]);
+    // Logging in again asks home afresh (the remembered answer went with the lease).
+    expect((await login(visited, 'frank@home.example', 'frank-pw')).status).toBe(201);
+    expect(await peerLeases()).toHaveLength(1);
   });
 
   test('nothing the visited gateway stores holds a home server address', async () => {
