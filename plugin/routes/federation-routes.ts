@@ -11,6 +11,9 @@ import type { LoginGuard } from '../login-guard';
 import { splitRealm } from '../federated-directory';
 import type { ReplayGuard } from '../replay-guard';
 
+/** The answer to a request that is not a correctly signed, current request of a configured peer. */
+export const UNVERIFIED_PEER_REQUEST = "peer request refused: not a correctly signed, current request of a configured peer (the audit trail of the gateway that answered says why)";
+
 /** A peer as the home side sees it. */
 export interface AnsweredPeer {
   secret: string;
@@ -61,12 +64,18 @@ export function federationRoutes(deps: FederationDeps): Router {
   };
 
   const authenticate = (req: Request, res: Response): PeerCall | null => {
+    if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
+      // Someone parsed the body before us, and the bytes the signature covers are gone.
+      res.status(500).json({ error: 'federation requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application' });
+      return null;
+    }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, (name) => deps.peers.get(name)?.secret, now());
     const address = normalizeAddress(req.ip);
     if (!verdict.ok) {
+      // The asker is not (yet) known to be a peer: the same answer whatever was wrong, so nobody learns the peers' names; the audit trail has the reason.
       deps.audit.record('peer.refused', { address, detail: { path: req.path, reason: verdict.reason } });
-      send(res, null, 401, { error: `peer request refused: ${verdict.reason}` });
+      send(res, null, 401, { error: UNVERIFIED_PEER_REQUEST });
       return null;
     }
     const call = { name: verdict.peer, peer: deps.peers.get(verdict.peer)!, nonce: verdict.nonce };
@@ -100,8 +109,10 @@ export function federationRoutes(deps: FederationDeps): Router {
         user = await deps.directory.verify(request.username, request.password);
       } catch (error) {
         if (!isRoamgateError(error)) throw error;
-        const status = error.code === 'ROAMGATE_LOGIN_FAILED' ? 403 : 502;
-        return send(res, call, status, { error: error.message });
+        if (error.code === 'ROAMGATE_LOGIN_FAILED') return send(res, call, 403, { error: error.message });
+        // A further home (in a chain) unreachable says so; a broken directory here stays here.
+        if (error.code === 'ROAMGATE_UPSTREAM_REFUSED' || error.code === 'ROAMGATE_UPSTREAM_TIMEOUT') return send(res, call, 502, { error: error.message });
+        throw error;
       }
       if (!user) {
         await deps.guard.failedUser(request.username);

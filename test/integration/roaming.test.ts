@@ -7,6 +7,7 @@ import request from 'supertest';
 import { openTunnel } from '../../adapters/tunnel-client';
 import { hashPassword } from '../../plugin/password';
 import { signRequest } from '../../protocols/peer-signature';
+import { UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/federation-routes';
 import { openSqliteStore } from '../../store/sqlite-store';
 import type { Store } from '../../store/store';
 import { startGateway, type TestGateway } from '../helpers/gateway';
@@ -270,18 +271,23 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
 
     const forged = await send(signRequest('a-secret-that-is-not-the-shared-one-000000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()));
     expect(forged.status).toBe(401);
-    expect(forged.body.error).toMatch(/bad signature/);
+    expect(forged.body.error).toBe(UNVERIFIED_PEER_REQUEST);
 
     const altered = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()), JSON.stringify({ username: 'bob', password: 'alice-pw' }));
     expect(altered.status).toBe(401);
 
     const stale = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now() - 5 * 60_000));
     expect(stale.status).toBe(401);
-    expect(stale.body.error).toMatch(/timestamp/);
+    expect(stale.body.error).toBe(UNVERIFIED_PEER_REQUEST);
 
     const stranger = await send(signRequest(HOME_VISIT_SECRET, { peer: 'stranger.example', method: 'POST', path, body }, Date.now()));
     expect(stranger.status).toBe(401);
-    expect(stranger.body.error).toMatch(/not a configured peer/);
+    // The same answer for a stranger as for a wrong signature: nobody learns the peers' names; the audit trail has the reason.
+    expect(stranger.body.error).toBe(UNVERIFIED_PEER_REQUEST);
+    const reasons = async () => (await homeStore.audit.list({ type: 'peer.refused', limit: 50 })).map((event) => String(event.detail.reason));
+    const deadline = Date.now() + 5000;
+    while (!(await reasons()).some((reason) => reason.includes('stranger.example is not a configured peer')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await reasons()).toEqual(expect.arrayContaining([expect.stringMatching(/^bad signature/), expect.stringMatching(/^timestamp is more than 60 s/), 'stranger.example is not a configured peer of this gateway']));
 
     const unsigned = await send({});
     expect(unsigned.status).toBe(401);
