@@ -22,6 +22,7 @@ import express from 'express';
 import { listenTcp, RawClient, refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 import { selfSignedCert } from '../helpers/tls-cert';
+import { until } from '../helpers/until';
 
 const ADMIN = 'local-proxy-admin-token-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
@@ -46,13 +47,6 @@ function python(script: string): Promise<{ stdout: string; stderr: string; code:
   return run('python3', ['-W', 'ignore', '-c', script]);
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** A POP3 server that takes any login and has an empty mailbox. */
 function fakePop3(banner: string) {
@@ -94,7 +88,7 @@ class Notices {
     return this.all.map((notice) => notice.text).join('\n');
   }
   async waitFor(predicate: (notice: LocalProxyNotice) => boolean, what: string, from = 0): Promise<LocalProxyNotice> {
-    await until(() => this.all.slice(from).some(predicate), `${what}; notices so far:\n${this.text()}`);
+    await until(() => this.all.slice(from).some(predicate), `${what}; notices so far:\n${this.text()}`, 8_000);
     return this.all.slice(from).find(predicate)!;
   }
 }
@@ -550,7 +544,7 @@ describe('a browser-style CONNECT through the proxy the PAC file names', () => {
       const elsewhere = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--cacert', caFile, '-x', `http://${named![1]}`, `https://127.0.0.1:${securePort + 1}/`]);
       expect(elsewhere.stdout).toBe('403');
       // The gateway's web proxy records the CONNECT itself, with the destination and who asked.
-      await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record');
+      await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record', 8_000);
       expect(gw.logger.records().find((record) => record.server === `127.0.0.1:${securePort}`)).toMatchObject({ service: 'http-proxy', identity: 'alice', outcome: 'relayed' });
     } finally {
       await proxy.stop();

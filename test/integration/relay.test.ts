@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { RELAY_WINDOW_BYTES, relay, type RelayResult } from '../../adapters/relay';
+import { until } from '../helpers/until';
 
 /** What one relay() call was given and what it returned. */
 interface RelayedConnection {
@@ -188,8 +189,8 @@ describe('relay() over real sockets', () => {
     const client = await rig.open();
     const relayed = await rig.nextRelay();
     client.pause();
-    await sleep(300);
-    expect(relayed.client.writableLength).toBeGreaterThan(0);
+    // The kernel's buffers fill first; then the gateway's side toward the client queues.
+    await until(() => relayed.client.writableLength > 0, 'a queue toward the paused client');
     // The gateway drops its server side (as a cut would) while the client's side still has bytes
     // queued. What was read off the server but not yet passed on (the paused socket's own buffer) is lost with it.
     const passedOn = relayed.upstream.bytesRead - relayed.upstream.readableLength;
@@ -298,7 +299,8 @@ describe('relay() over real sockets', () => {
     client.pause();
     let mostQueued = 0;
     const sampler = setInterval(() => (mostQueued = Math.max(mostQueued, relayed.client.writableLength)), 2);
-    await sleep(500);
+    await until(() => relayed.upstream.isPaused(), 'the server to be held back');
+    await sleep(200);
     // The server is held back: far from all of it has been read off its socket.
     const readWhilePaused = relayed.upstream.bytesRead;
     expect(readWhilePaused).toBeLessThan(total / 2);
@@ -320,8 +322,7 @@ describe('relay() over real sockets', () => {
     const client = await rig.open();
     const relayed = await rig.nextRelay();
     client.pause();
-    await sleep(300);
-    expect(relayed.upstream.isPaused()).toBe(true);
+    await until(() => relayed.upstream.isPaused(), 'the server to be held back');
     // The gateway drops its client side (as a cut would), with a window's worth still queued for it.
     relayed.client.destroy();
     // The server's side is read to its end (and discarded), so the relay ends well before the idle limit.

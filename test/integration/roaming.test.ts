@@ -13,6 +13,7 @@ import type { Store } from '../../store/store';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { startNntp, startPop3 } from '../helpers/line-servers';
 import { RawClient } from '../helpers/net';
+import { until } from '../helpers/until';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 
 jest.setTimeout(30_000);
@@ -46,13 +47,6 @@ function watch(socket: Socket) {
   };
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A POP3 session at an adapter with in-protocol login as alice@home.example: login, STAT, QUIT. */
 async function readMailboxAsAlice(port: number, source: string): Promise<RawClient> {
@@ -173,7 +167,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     const client = await readMailboxAsAlice(visited.ports.pop3, '127.0.0.2');
     expect(homePop3.logins).toContain('alice');
     expect(client.received).not.toContain('home-pop3.internal');
-    await waitUntil(() => visited.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'));
+    await until(() => visited.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'), 'the relayed pop3 record');
     const records = visited.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed');
     expect(records.at(-1)).toMatchObject({ identity: 'alice@home.example' });
     // The visited gateway's record names the home gateway it relayed to, never the home's server.
@@ -285,8 +279,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     // The same answer for a stranger as for a wrong signature: nobody learns the peers' names; the audit trail has the reason.
     expect(stranger.body.error).toBe(UNVERIFIED_PEER_REQUEST);
     const reasons = async () => (await homeStore.audit.list({ type: 'peer.refused', limit: 50 })).map((event) => String(event.detail.reason));
-    const deadline = Date.now() + 5000;
-    while (!(await reasons()).some((reason) => reason.includes('stranger.example is not a configured peer')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(async () => (await reasons()).some((reason) => reason.includes('stranger.example is not a configured peer')), 'the audit entry', 5000, 50);
     expect(await reasons()).toEqual(expect.arrayContaining([expect.stringMatching(/^bad signature/), expect.stringMatching(/^timestamp is more than 60 s/), 'stranger.example is not a configured peer of this gateway']));
 
     const unsigned = await send({});
@@ -298,7 +291,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(client.received).not.toContain('home-pop3.internal');
     // Each hop saw only the next one.
     const hop = (gw: TestGateway) => gw.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed').at(-1);
-    await waitUntil(() => [far, region, home].every((gw) => hop(gw) !== undefined));
+    await until(() => [far, region, home].every((gw) => hop(gw) !== undefined), 'a record at every hop');
     expect(hop(far)).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${(region.http!.address() as AddressInfo).port}` });
     expect(hop(region)).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${(home.http!.address() as AddressInfo).port}` });
     expect(hop(home)).toMatchObject({ identity: 'alice', server: `127.0.0.1:${homePop3.port}` });
@@ -341,8 +334,7 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(status).toBe(201);
     expect(await peerLeases()).toHaveLength(1);
     expect((await request(visited.app).post('/roamgate/logout').set('authorization', `Bearer ${body.token}`)).status).toBe(204);
-    const until = Date.now() + 5000;
-    while ((await peerLeases()).length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(async () => (await peerLeases()).length === 0, 'the peer lease to go', 5000, 20);
     expect(await peerLeases()).toEqual([]);
     // Logging in again asks home afresh (the remembered answer went with the lease).
     expect((await login(visited, 'frank@home.example', 'frank-pw')).status).toBe(201);
@@ -455,7 +447,7 @@ describe('roaming: a home that reveals addresses to a peer', () => {
       await pop.waitFor((text) => text.includes('+OK home-pop3.internal'));
       pop.send('QUIT\r\n');
       await pop.closed;
-      await waitUntil(() => partner.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'));
+      await until(() => partner.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'), "the partner's relayed pop3 record");
       expect(partner.logger.records().find((record) => record.service === 'pop3')).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${homePop3.port}` });
       expect(home.logger.records()).toEqual([]);
     } finally {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { listenTcp } from '../helpers/net';
+import { until } from '../helpers/until';
 
 const ADMIN = 'tunnel-admin-token-0123456789';
 
@@ -22,13 +23,6 @@ function openTunnel(port: number, service: string, token?: string, after = ''): 
   });
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', () => {
   let gw: TestGateway;
@@ -76,9 +70,9 @@ describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', ()
 
   test('with a valid token the tunnel relays to the service; the terminal sees no server address', async () => {
     const tunnel = await openTunnel(apiPort, 'smtp', alice.token);
-    await until(() => tunnel.text().includes('220 '));
+    await until(() => tunnel.text().includes('220 '), 'the greeting');
     tunnel.socket.write('NOOP\r\n');
-    await until(() => tunnel.text().includes('250 ok'));
+    await until(() => tunnel.text().includes('250 ok'), 'the NOOP reply');
     expect(tunnel.text()).toMatch(/^HTTP\/1\.1 200 Tunnel established\r\n\r\n220 hidden\.example\.internal ESMTP\r\n250 ok\r\n$/);
     expect(tunnel.text()).not.toContain(String(smtp.port));
     tunnel.socket.destroy();
@@ -106,7 +100,7 @@ describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', ()
 
   test('a revoked lease closes its open tunnel, and the token stops working', async () => {
     const tunnel = await openTunnel(apiPort, 'smtp', alice.token);
-    await until(() => tunnel.text().includes('220 '));
+    await until(() => tunnel.text().includes('220 '), 'the greeting');
     await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set('Authorization', `Bearer ${alice.token}`).expect(204);
     await tunnel.closed;
     const again = await openTunnel(apiPort, 'smtp', alice.token);
