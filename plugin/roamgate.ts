@@ -264,7 +264,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     federationRoutes({
       realm: options.realm,
       peers: federation.peers,
-      replay: new ReplayGuard(),
+      replay: new ReplayGuard(store.nonces),
       directory,
       leases,
       guard,

@@ -84,6 +84,19 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       ALTER TABLE leases ADD COLUMN peer TEXT;
     `,
   },
+  {
+    version: 3,
+    description: 'nonces of signed peer requests, kept through their clock window so that no restart or second process admits a replay',
+    sql: `
+      CREATE TABLE peer_nonces (
+        peer      TEXT NOT NULL,
+        nonce     TEXT NOT NULL,
+        forget_at INTEGER NOT NULL,
+        PRIMARY KEY (peer, nonce)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX peer_nonces_forget ON peer_nonces (forget_at);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows. */

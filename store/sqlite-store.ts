@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import { migrate } from './migrations';
 import type { HomeGrant } from '../sources/server-info-source';
-import type { AuditEvent, AuditQuery, LeaseRecord, RegistrationRecord, RuleRecord, Store, UserRecord } from './store';
+import type { AuditEvent, AuditQuery, LeaseRecord, NonceVerdict, RegistrationRecord, RuleRecord, Store, UserRecord } from './store';
 
 /** How long a write waits for another connection's lock on the same file before failing (ms). */
 export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -180,6 +180,11 @@ function prepareStatements(db: Database.Database) {
     ),
     registrationRemove: db.prepare<[string]>('DELETE FROM registrations WHERE id = ?'),
 
+    nonceForget: db.prepare<[number]>('DELETE FROM peer_nonces WHERE forget_at < ?'),
+    nonceSeen: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM peer_nonces WHERE peer = ? AND nonce = ?'),
+    nonceCount: db.prepare<[string], { count: number }>('SELECT count(*) AS count FROM peer_nonces WHERE peer = ?'),
+    nonceInsert: db.prepare<[string, string, number]>('INSERT INTO peer_nonces (peer, nonce, forget_at) VALUES (?, ?, ?)'),
+
     auditAppend: db.prepare<[Omit<AuditRow, 'id'>]>(
       'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
     ),
@@ -224,10 +229,20 @@ export class SqliteStore implements Store {
         this.statements.auditAppend.run({ at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail: JSON.stringify(event.detail) });
       }
     });
+    this.admitNonce = db.transaction((peer: string, nonce: string, forgetAt: number, now: number, maxPerPeer: number): NonceVerdict => {
+      this.statements.nonceForget.run(now);
+      if (this.statements.nonceSeen.get(peer, nonce)) return 'replayed';
+      if (this.statements.nonceCount.get(peer)!.count >= maxPerPeer) return 'full';
+      this.statements.nonceInsert.run(peer, nonce, forgetAt);
+      return 'admitted';
+    });
   }
 
   /** Writes audit events in one transaction: one file sync for a whole batch. */
   private readonly appendBatch: (events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => void;
+
+  /** Forgets, looks and records in one write transaction (run IMMEDIATE), so two processes on one file cannot both admit a nonce. */
+  private readonly admitNonce: Database.Transaction<(peer: string, nonce: string, forgetAt: number, now: number, maxPerPeer: number) => NonceVerdict>;
 
   readonly users: Store['users'] = {
     get: (id) => this.run('users.get', () => {
@@ -312,6 +327,10 @@ export class SqliteStore implements Store {
       });
     }),
     remove: (id) => this.run('registrations.remove', () => this.statements.registrationRemove.run(id).changes > 0),
+  };
+
+  readonly nonces: Store['nonces'] = {
+    admit: (peer, nonce, forgetAt, now, maxPerPeer) => this.run('nonces.admit', () => this.admitNonce.immediate(peer, nonce, forgetAt, now, maxPerPeer)),
   };
 
   readonly audit: Store['audit'] = {

@@ -79,6 +79,9 @@ export interface AuditQuery {
   type?: string;
 }
 
+/** What {@link Store.nonces}.admit made of a nonce. */
+export type NonceVerdict = 'admitted' | 'replayed' | 'full';
+
 export interface Store {
   users: {
     get(id: string): Promise<UserRecord | undefined>;
@@ -118,6 +121,17 @@ export interface Store {
     /** Appends several events in one write (all or none). */
     appendMany(events: ReadonlyArray<Omit<AuditEvent, 'id'>>): Promise<void>;
     list(query?: AuditQuery): Promise<AuditEvent[]>;
+  };
+  nonces: {
+    /**
+     * Remembers a signed peer request's nonce until `forgetAt` (ms), as one
+     * atomic step shared by every process on the store: `replayed` when the
+     * peer's nonce is remembered and `forgetAt` of it is not before `now`;
+     * `full` when the peer already has `maxPerPeer` such nonces (nothing is
+     * recorded); else `admitted`. Nonces whose `forgetAt` is before `now` are
+     * forgotten.
+     */
+    admit(peer: string, nonce: string, forgetAt: number, now: number, maxPerPeer: number): Promise<NonceVerdict>;
   };
   /** The schema version the backend is at. */
   schemaVersion(): Promise<number>;

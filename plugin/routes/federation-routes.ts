@@ -63,7 +63,7 @@ export function federationRoutes(deps: FederationDeps): Router {
     res.status(status).set('Cache-Control', 'no-store').type('application/json').send(body);
   };
 
-  const authenticate = (req: Request, res: Response): PeerCall | null => {
+  const authenticate = async (req: Request, res: Response): Promise<PeerCall | null> => {
     if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
       // Someone parsed the body before us, and the bytes the signature covers are gone.
       res.status(500).json({ error: 'federation requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application' });
@@ -79,7 +79,7 @@ export function federationRoutes(deps: FederationDeps): Router {
       return null;
     }
     const call = { name: verdict.peer, peer: deps.peers.get(verdict.peer)!, nonce: verdict.nonce };
-    const replayed = deps.replay.admit(verdict.peer, verdict.nonce, verdict.timestamp, now());
+    const replayed = await deps.replay.admit(verdict.peer, verdict.nonce, verdict.timestamp, now());
     if (replayed) {
       deps.audit.record('peer.refused', { actor: verdict.peer, address, detail: { path: req.path, reason: replayed } });
       send(res, call, 401, { error: `peer request refused: ${replayed}` });
@@ -89,7 +89,8 @@ export function federationRoutes(deps: FederationDeps): Router {
   };
 
   router.post('/federation/verify', raw, async (req, res, next) => {
-    const call = authenticate(req, res);
+    // A store failure while checking the nonce goes to the error handler (nothing is answered as the peer).
+    const call = await authenticate(req, res).catch(next);
     if (!call) return;
     const address = normalizeAddress(req.ip);
     const request = parseMessage(verifyRequestSchema, (req.body as Buffer).toString('utf8'));
@@ -131,7 +132,8 @@ export function federationRoutes(deps: FederationDeps): Router {
   });
 
   router.post('/federation/release', raw, async (req, res, next) => {
-    const call = authenticate(req, res);
+    // A store failure while checking the nonce goes to the error handler (nothing is answered as the peer).
+    const call = await authenticate(req, res).catch(next);
     if (!call) return;
     const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
     if (!request) return send(res, call, 400, { error: 'send { tokens: [...] }' });
@@ -150,7 +152,8 @@ export function federationRoutes(deps: FederationDeps): Router {
   });
 
   router.post('/federation/refresh', raw, async (req, res, next) => {
-    const call = authenticate(req, res);
+    // A store failure while checking the nonce goes to the error handler (nothing is answered as the peer).
+    const call = await authenticate(req, res).catch(next);
     if (!call) return;
     const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
     if (!request) return send(res, call, 400, { error: 'send { tokens: [...] }' });

@@ -87,9 +87,11 @@ describe('SqliteStore, SQLite specifics', () => {
           { type: 'index', name: 'audit_type' },
           { type: 'index', name: 'leases_expires_at' },
           { type: 'index', name: 'leases_token_hash' },
+          { type: 'index', name: 'peer_nonces_forget' },
           { type: 'index', name: 'rules_created_at' },
           { type: 'table', name: 'audit' },
           { type: 'table', name: 'leases' },
+          { type: 'table', name: 'peer_nonces' },
           { type: 'table', name: 'registrations' },
           { type: 'table', name: 'rules' },
           { type: 'table', name: 'users' },
@@ -97,6 +99,20 @@ describe('SqliteStore, SQLite specifics', () => {
         const tokenIndex = db.pragma('index_list(leases)') as Array<{ name: string; unique: number }>;
         expect(tokenIndex.find((index) => index.name === 'leases_token_hash')?.unique).toBe(1);
       });
+    });
+
+    test('two stores open on one file (two gateway processes) admit a peer nonce once between them', async () => {
+      const path = freshPath();
+      const first = openSqliteStore(path);
+      const second = openSqliteStore(path);
+      const T = 1_700_000_000_000;
+      const verdicts = await Promise.all([first, second, first, second].map((store) => store.nonces.admit('home.example', 'nonce-0123456789', T + 60_000, T, 10)));
+      expect(verdicts.sort()).toEqual(['admitted', 'replayed', 'replayed', 'replayed']);
+      await first.close();
+      // A restart: the nonce is still remembered.
+      const reopened = openSqliteStore(path);
+      expect(await reopened.nonces.admit('home.example', 'nonce-0123456789', T + 60_000, T + 1, 10)).toBe('replayed');
+      await Promise.all([second.close(), reopened.close()]);
     });
 
     test('an empty file is migrated to the newest version', async () => {

@@ -312,6 +312,67 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       });
     });
 
+    describe('nonces', () => {
+      const admit = (peer: string, nonce: string, forgetAt: number, now: number, max = 10) => store.nonces.admit(peer, nonce, forgetAt, now, max);
+
+      test('a nonce is admitted once per peer while it is remembered, through its forgetAt itself', async () => {
+        expect(await admit('a.example', 'n1', T + 100, T)).toBe('admitted');
+        expect(await admit('a.example', 'n1', T + 200, T + 50)).toBe('replayed');
+        expect(await admit('a.example', 'n1', T + 200, T + 100)).toBe('replayed');
+        expect(await admit('b.example', 'n1', T + 100, T)).toBe('admitted');
+        expect(await admit('a.example', 'n2', T + 100, T)).toBe('admitted');
+      });
+
+      test('after its forgetAt a nonce is forgotten and admitted again', async () => {
+        expect(await admit('a.example', 'n1', T + 100, T)).toBe('admitted');
+        expect(await admit('a.example', 'n1', T + 300, T + 101)).toBe('admitted');
+      });
+
+      test("full: a peer at its limit gets 'full' and nothing is recorded; other peers are not affected; a replay is still a replay", async () => {
+        expect(await admit('a.example', 'n1', T + 100, T, 2)).toBe('admitted');
+        expect(await admit('a.example', 'n2', T + 100, T, 2)).toBe('admitted');
+        expect(await admit('a.example', 'n3', T + 100, T, 2)).toBe('full');
+        expect(await admit('a.example', 'n1', T + 100, T, 2)).toBe('replayed');
+        expect(await admit('b.example', 'n3', T + 100, T, 2)).toBe('admitted');
+        // Once the old ones are forgotten there is room, and the refused nonce was never recorded.
+        expect(await admit('a.example', 'n3', T + 300, T + 101, 2)).toBe('admitted');
+        expect(await admit('a.example', 'n3', T + 300, T + 102, 2)).toBe('replayed');
+      });
+
+      test('property: the verdicts are those of a model that forgets what is past its forgetAt', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.record({ peer: fc.constantFrom('a', 'b'), nonce: fc.constantFrom('n1', 'n2', 'n3'), step: fc.integer({ min: 0, max: 40 }), keep: fc.integer({ min: 0, max: 100 }) }), { maxLength: 30 }),
+            async (requests) => {
+              const fresh = await open();
+              try {
+                const model = new Map<string, Map<string, number>>();
+                let now = T;
+                for (const { peer, nonce, step, keep } of requests) {
+                  now += step;
+                  for (const nonces of model.values()) for (const [key, forgetAt] of nonces) if (forgetAt < now) nonces.delete(key);
+                  const nonces = model.get(peer) ?? new Map<string, number>();
+                  model.set(peer, nonces);
+                  const expected = nonces.has(nonce) ? 'replayed' : nonces.size >= 2 ? 'full' : 'admitted';
+                  if (expected === 'admitted') nonces.set(nonce, now + keep);
+                  expect(await fresh.nonces.admit(peer, nonce, now + keep, now, 2)).toBe(expected);
+                }
+              } finally {
+                await fresh.close();
+              }
+            },
+          ),
+          { numRuns: 50 },
+        );
+      });
+
+      test('admit after close rejects with ROAMGATE_SHUTTING_DOWN', async () => {
+        await store.close();
+        closedByTest = true;
+        await expectRoamgateError(admit('a.example', 'n1', T + 100, T), 'ROAMGATE_SHUTTING_DOWN');
+      });
+    });
+
     describe('audit', () => {
       test('appendMany writes a batch in order, with increasing ids', async () => {
         await store.audit.append({ at: T, type: 'first', detail: {} });
