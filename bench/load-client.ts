@@ -24,14 +24,15 @@ export interface ShortConnectionResult {
 /**
  * One short connection, written as a callback state machine rather than with
  * promises per line so the load generator spends as little CPU as it can:
- * connect, read the greeting, NOOP, read 250, QUIT, read 221, wait for the
- * server to close. Calls back with the latency from connect() to close (ms),
+ * connect, read the greeting, send one request line (QUIT), read its reply
+ * (221), wait for the server to close: the issue's "connect, one request
+ * line, one reply, close", with the greeting SMTP always sends first. Calls back with the latency from connect() to close (ms),
  * or with an error.
  */
 function shortConnection(port: number, done: (error: Error | null, latencyMs: number) => void): void {
   const started = performance.now();
   const socket = connect({ host: HOST, port, noDelay: true });
-  let stage = 0; // 0 greeting, 1 NOOP reply, 2 QUIT reply, 3 waiting for close
+  let stage = 0; // 0 greeting, 1 QUIT reply, 2 waiting for close
   let pending = '';
   let failure: Error | null = null;
   const fail = (error: Error) => {
@@ -49,12 +50,9 @@ function shortConnection(port: number, done: (error: Error | null, latencyMs: nu
       pending = pending.slice(newline + 1);
       if (stage === 0 && code === '220') {
         stage = 1;
-        socket.write('NOOP\r\n');
-      } else if (stage === 1 && code === '250') {
-        stage = 2;
         socket.write('QUIT\r\n');
-      } else if (stage === 2 && code === '221') {
-        stage = 3;
+      } else if (stage === 1 && code === '221') {
+        stage = 2;
       } else {
         fail(new Error(`unexpected reply at stage ${stage}: ${JSON.stringify(line)}`));
         return;
@@ -63,7 +61,7 @@ function shortConnection(port: number, done: (error: Error | null, latencyMs: nu
   });
   socket.on('error', fail);
   socket.on('close', () => {
-    if (!failure && stage !== 3) failure = new Error(`closed at stage ${stage}`);
+    if (!failure && stage !== 2) failure = new Error(`closed at stage ${stage}`);
     done(failure, performance.now() - started);
   });
 }
