@@ -178,7 +178,7 @@ const optionsSchema = z.strictObject({
   store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, 'must be { path } or a Store')]).default({ path: ':memory:' }),
   leases: z.strictObject({ ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS) }).default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS }),
   session: z.strictObject({
-    /** Signs session cookies; at least 32 characters. Default: random per process (sessions end at restart; leases do not). */
+    /** Signs session cookies; at least 32 characters. Default: random per process (sessions, kept in the store, then end at restart; leases do not). */
     secret: z.string().min(32, 'must be at least 32 characters').optional(),
     /** `auto`: Secure cookies when the request came over HTTPS (set Express's trust proxy behind a TLS proxy). */
     secureCookie: z.union([z.boolean(), z.literal('auto')]).default('auto'),

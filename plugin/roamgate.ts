@@ -57,6 +57,7 @@ import { homeCandidates, routeOf } from './home-routing';
 import { offeredServices } from './offered-services';
 import { PeerClient } from './peer-client';
 import { ReplayGuard } from './replay-guard';
+import { StoredSessions } from './session-store';
 import { isRoamgateError } from '../errors';
 import { serversRoutes } from './routes/servers-routes';
 
@@ -129,6 +130,11 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     const files = options.adapters[name]?.tls;
     if (files) secureContexts.set(name, loadSecureContext(files, `adapters.${name}.tls`));
   }
+
+  // Login page sessions live in the store too; expired ones are purged from it.
+  const sessions = new StoredSessions(store, options.session.maxAgeSeconds * 1000);
+  sessions.on('error', (error: unknown) => logger.warn({ event: 'session-purge', err: error }, 'purging expired login sessions failed'));
+  sessions.start();
 
   // State kept in the store (leases, API rules, registrations) is loaded before anything is served.
   const ready = (async () => {
@@ -275,6 +281,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   router.use(express.json({ limit: MAX_API_BODY }));
   router.use(
     session({
+      store: sessions,
       name: SESSION_COOKIE,
       secret: options.session.secret ?? randomBytes(32).toString('hex'),
       resave: false,
@@ -356,6 +363,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       health.stop();
       refresher.stop();
       leases.stop();
+      sessions.stop();
       await responder?.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();

@@ -97,6 +97,18 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX peer_nonces_forget ON peer_nonces (forget_at);
     `,
   },
+  {
+    version: 4,
+    description: 'login page sessions, keyed by a hash of the session id, so a restart does not log everyone out',
+    sql: `
+      CREATE TABLE sessions (
+        id_hash    TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX sessions_expires_at ON sessions (expires_at);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows. */

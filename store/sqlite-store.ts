@@ -185,6 +185,14 @@ function prepareStatements(db: Database.Database) {
     nonceCount: db.prepare<[string], { count: number }>('SELECT count(*) AS count FROM peer_nonces WHERE peer = ?'),
     nonceInsert: db.prepare<[string, string, number]>('INSERT INTO peer_nonces (peer, nonce, forget_at) VALUES (?, ?, ?)'),
 
+    sessionGet: db.prepare<[string, number], { data: string }>('SELECT data FROM sessions WHERE id_hash = ? AND expires_at >= ?'),
+    sessionPut: db.prepare<[string, string, number]>(
+      'INSERT INTO sessions (id_hash, data, expires_at) VALUES (?, ?, ?) ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at',
+    ),
+    sessionTouch: db.prepare<[number, string, number]>('UPDATE sessions SET expires_at = ? WHERE id_hash = ? AND expires_at >= ?'),
+    sessionRemove: db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?'),
+    sessionPurge: db.prepare<[number]>('DELETE FROM sessions WHERE expires_at < ?'),
+
     auditAppend: db.prepare<[Omit<AuditRow, 'id'>]>(
       'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
     ),
@@ -331,6 +339,16 @@ export class SqliteStore implements Store {
 
   readonly nonces: Store['nonces'] = {
     admit: (peer, nonce, forgetAt, now, maxPerPeer) => this.run('nonces.admit', () => this.admitNonce.immediate(peer, nonce, forgetAt, now, maxPerPeer)),
+  };
+
+  readonly sessions: Store['sessions'] = {
+    get: (idHash, now) => this.run('sessions.get', () => this.statements.sessionGet.get(idHash, now)?.data),
+    put: (idHash, data, expiresAt) => this.run('sessions.put', () => {
+      this.statements.sessionPut.run(idHash, data, expiresAt);
+    }),
+    touch: (idHash, expiresAt, now) => this.run('sessions.touch', () => this.statements.sessionTouch.run(expiresAt, idHash, now).changes > 0),
+    remove: (idHash) => this.run('sessions.remove', () => this.statements.sessionRemove.run(idHash).changes > 0),
+    purge: (before) => this.run('sessions.purge', () => this.statements.sessionPurge.run(before).changes),
   };
 
   readonly audit: Store['audit'] = {

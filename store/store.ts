@@ -133,6 +133,18 @@ export interface Store {
      */
     admit(peer: string, nonce: string, forgetAt: number, now: number, maxPerPeer: number): Promise<NonceVerdict>;
   };
+  sessions: {
+    /** The session's data, unless there is none or it expired before `now`. */
+    get(idHash: string, now: number): Promise<string | undefined>;
+    /** Creates or replaces. */
+    put(idHash: string, data: string, expiresAt: number): Promise<void>;
+    /** Sets a new expiry; returns false when there is no session live at `now`. */
+    touch(idHash: string, expiresAt: number, now: number): Promise<boolean>;
+    /** Returns whether a session was removed. */
+    remove(idHash: string): Promise<boolean>;
+    /** Deletes sessions that expired before `before`; returns how many. */
+    purge(before: number): Promise<number>;
+  };
   /** The schema version the backend is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

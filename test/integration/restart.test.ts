@@ -31,7 +31,22 @@ async function call(url: string, init: { method?: string; token?: string; body?:
   return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
 }
 
-test('a gateway stopped and started on the same SQLite file keeps the lease, the API rule and the registration, and they work', async () => {
+/** Logs in on the login page as a browser would; returns the session cookie (name=value). */
+async function pageLogin(api: string, username: string, password: string): Promise<string> {
+  const cookieOf = (res: Response) => /^(roamgate\.sid=[^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+  const page = await fetch(`${api}/login`);
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  const pageCookie = cookieOf(page)!;
+  const done = await fetch(`${api}/login`, {
+    method: 'POST',
+    headers: { cookie: pageCookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password, _csrf: csrf }).toString(),
+  });
+  expect(done.status).toBe(200);
+  return cookieOf(done) ?? pageCookie;
+}
+
+test('a gateway stopped and started on the same SQLite file keeps the lease, the login page session, the API rule and the registration, and they work', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'roamgate-restart-'));
   const registered = await listenTcp((socket) => socket.end('220 the registered server\r\n'));
   const config = join(dir, 'gateway.yaml');
@@ -43,6 +58,7 @@ test('a gateway stopped and started on the same SQLite file keeps the lease, the
       'store: { path: state.db }',
       `adminToken: ${ADMIN}`,
       `registration: { secret: ${SECRET} }`,
+      'session: { secret: restart-session-secret-0123456789abcdef }',
       'health: { enabled: false }',
       'users:',
       `  - { id: alice, passwordHash: "${await hashPassword('alice-pw')}", attributes: { department: sales } }`,
@@ -60,11 +76,20 @@ test('a gateway stopped and started on the same SQLite file keeps the lease, the
     expect(rule.status).toBe(201);
     const registration = await call(`${first.api}/servers/register`, { body: { secret: SECRET, service: 'smtp', host: '127.0.0.1', port: registered.port, ttlSeconds: 3600 } });
     expect(registration.status).toBe(201);
+    const session = await pageLogin(first.api, 'alice', 'alice-pw');
+    const mine = async (api: string) => fetch(`${api}/leases`, { headers: { cookie: session } });
+    expect((await mine(first.api)).status).toBe(200);
     await stop(first);
 
     const second = await start(config);
     try {
-      expect((await call(`${second.api}/leases`, { token })).body.leases).toEqual([expect.objectContaining({ userId: 'alice', address: '127.0.0.1' })]);
+      // Her two leases: the API login's and the login page's.
+      const aliceLease = expect.objectContaining({ userId: 'alice', address: '127.0.0.1' });
+      expect((await call(`${second.api}/leases`, { token })).body.leases).toEqual([aliceLease, aliceLease]);
+      // The login page session is still alice's (kept in the store, the cookie signed with the same secret).
+      const afterRestart = await mine(second.api);
+      expect(afterRestart.status).toBe(200);
+      expect(((await afterRestart.json()) as { leases: unknown[] }).leases).toEqual([aliceLease, aliceLease]);
       expect((await call(`${second.api}/access/rules`, { token: ADMIN })).body.rules).toEqual([expect.objectContaining({ id: rule.body.id, subject: 'user:alice', origin: 'api' })]);
       expect((await call(`${second.api}/servers`, { token: ADMIN })).body.servers).toEqual([expect.objectContaining({ origin: 'registered', port: registered.port })]);
       // And they work together: this address is alice's by her lease, the API rule lets her use smtp,

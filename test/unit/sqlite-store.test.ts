@@ -89,11 +89,13 @@ describe('SqliteStore, SQLite specifics', () => {
           { type: 'index', name: 'leases_token_hash' },
           { type: 'index', name: 'peer_nonces_forget' },
           { type: 'index', name: 'rules_created_at' },
+          { type: 'index', name: 'sessions_expires_at' },
           { type: 'table', name: 'audit' },
           { type: 'table', name: 'leases' },
           { type: 'table', name: 'peer_nonces' },
           { type: 'table', name: 'registrations' },
           { type: 'table', name: 'rules' },
+          { type: 'table', name: 'sessions' },
           { type: 'table', name: 'users' },
         ]);
         const tokenIndex = db.pragma('index_list(leases)') as Array<{ name: string; unique: number }>;

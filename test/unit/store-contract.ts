@@ -312,6 +312,41 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       });
     });
 
+    describe('sessions', () => {
+      test('put then get returns the data until its expiry, included; after it, nothing', async () => {
+        await store.sessions.put('h1', '{"a":1}', T + 100);
+        expect(await store.sessions.get('h1', T)).toBe('{"a":1}');
+        expect(await store.sessions.get('h1', T + 100)).toBe('{"a":1}');
+        expect(await store.sessions.get('h1', T + 101)).toBeUndefined();
+        expect(await store.sessions.get('unknown', T)).toBeUndefined();
+      });
+
+      test('put of an existing id replaces data and expiry', async () => {
+        await store.sessions.put('h1', '{"a":1}', T + 100);
+        await store.sessions.put('h1', '{"a":2}', T + 500);
+        expect(await store.sessions.get('h1', T + 300)).toBe('{"a":2}');
+      });
+
+      test('touch moves the expiry of a live session only', async () => {
+        await store.sessions.put('h1', '{}', T + 100);
+        expect(await store.sessions.touch('h1', T + 1000, T + 50)).toBe(true);
+        expect(await store.sessions.get('h1', T + 900)).toBe('{}');
+        expect(await store.sessions.touch('h1', T + 5000, T + 1001)).toBe(false);
+        expect(await store.sessions.get('h1', T + 1002)).toBeUndefined();
+        expect(await store.sessions.touch('unknown', T + 5000, T)).toBe(false);
+      });
+
+      test('remove says whether there was a session; purge deletes those expired before the time given', async () => {
+        await store.sessions.put('old', '{}', T + 10);
+        await store.sessions.put('new', '{}', T + 1000);
+        expect(await store.sessions.purge(T + 11)).toBe(1);
+        expect(await store.sessions.get('new', T + 11)).toBe('{}');
+        expect(await store.sessions.remove('new')).toBe(true);
+        expect(await store.sessions.remove('new')).toBe(false);
+        expect(await store.sessions.purge(T + 5000)).toBe(0);
+      });
+    });
+
     describe('nonces', () => {
       const admit = (peer: string, nonce: string, forgetAt: number, now: number, max = 10) => store.nonces.admit(peer, nonce, forgetAt, now, max);
 

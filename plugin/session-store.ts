@@ -1,0 +1,73 @@
+import session, { type SessionData } from 'express-session';
+import type { Store } from '../store/store';
+import { hashToken } from './lease-manager';
+
+/** How often sessions past their expiry are deleted from the store (ms). */
+export const SESSION_PURGE_INTERVAL_MS = 15 * 60 * 1000;
+
+/**
+ * Keeps login page sessions in roamgate's store rather than in the process,
+ * so a restart (with a fixed `session.secret`) does not log everybody out and
+ * sessions do not pile up in memory. Rows are keyed by a hash of the session
+ * id: the store never holds what the cookie carries. A session expires with
+ * its cookie; expired rows are deleted every {@link SESSION_PURGE_INTERVAL_MS}.
+ */
+export class StoredSessions extends session.Store {
+  private purger: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    /** Lifetime of a session whose cookie names no expiry (ms). */
+    private readonly defaultMaxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  /** Starts the periodic purge of expired sessions. */
+  start(): void {
+    if (this.purger) return;
+    this.purger = setInterval(() => void this.store.sessions.purge(this.now()).catch((error: unknown) => this.emit('error', error)), SESSION_PURGE_INTERVAL_MS);
+    this.purger.unref();
+  }
+
+  stop(): void {
+    if (this.purger) clearInterval(this.purger);
+    this.purger = null;
+  }
+
+  override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
+    this.store.sessions.get(hashToken(sid), this.now()).then(
+      (data) => callback(null, data === undefined ? null : (JSON.parse(data) as SessionData)),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  override set(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
+    this.store.sessions.put(hashToken(sid), JSON.stringify(data), this.expiryOf(data)).then(
+      () => callback?.(),
+      (error: unknown) => callback?.(error),
+    );
+  }
+
+  override touch(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
+    this.store.sessions.touch(hashToken(sid), this.expiryOf(data), this.now()).then(
+      () => callback?.(),
+      (error: unknown) => callback?.(error),
+    );
+  }
+
+  override destroy(sid: string, callback?: (error?: unknown) => void): void {
+    this.store.sessions.remove(hashToken(sid)).then(
+      () => callback?.(),
+      (error: unknown) => callback?.(error),
+    );
+  }
+
+  /** When the session's cookie expires (ms), or the default lifetime from now when it names none. */
+  private expiryOf(data: SessionData): number {
+    const expires = data.cookie?.expires;
+    const at = expires ? new Date(expires).getTime() : NaN;
+    return Number.isFinite(at) ? at : this.now() + this.defaultMaxAgeMs;
+  }
+}

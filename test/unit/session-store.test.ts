@@ -1,0 +1,68 @@
+import type { SessionData } from 'express-session';
+import { hashToken } from '../../plugin/lease-manager';
+import { StoredSessions } from '../../plugin/session-store';
+import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+
+const T = 1_700_000_000_000;
+const HOUR = 3_600_000;
+
+/** The callback API of express-session's Store, as a promise. */
+function call<R>(body: (done: (error?: unknown, result?: R) => void) => void): Promise<R | undefined> {
+  return new Promise((resolve, reject) => body((error, result) => (error ? reject(error) : resolve(result))));
+}
+
+const sessionWith = (expires: Date | undefined, extra: Record<string, unknown> = {}) =>
+  ({ cookie: { originalMaxAge: expires ? expires.getTime() - T : null, expires, httpOnly: true, path: '/' }, ...extra }) as unknown as SessionData;
+
+describe('StoredSessions (express-session store over the roamgate store)', () => {
+  let store: SqliteStore;
+  let now = T;
+  let sessions: StoredSessions;
+  beforeEach(() => {
+    now = T;
+    store = openSqliteStore(':memory:');
+    sessions = new StoredSessions(store, 2 * HOUR, () => now);
+  });
+  afterEach(async () => {
+    sessions.stop();
+    await store.close();
+  });
+
+  test('a session set is got back as it was, until its cookie expires', async () => {
+    await call((done) => sessions.set('sid-1', sessionWith(new Date(T + HOUR), { passport: { user: 'alice' }, leaseId: 'l1' }), done));
+    const got = await call<SessionData | null>((done) => sessions.get('sid-1', done));
+    expect(got).toMatchObject({ passport: { user: 'alice' }, leaseId: 'l1', cookie: { httpOnly: true } });
+    now = T + HOUR + 1;
+    expect(await call<SessionData | null>((done) => sessions.get('sid-1', done))).toBeNull();
+  });
+
+  test('the store keeps a hash of the session id, never the id', async () => {
+    await call((done) => sessions.set('sid-secret', sessionWith(new Date(T + HOUR)), done));
+    expect(await store.sessions.get('sid-secret', T)).toBeUndefined();
+    expect(await store.sessions.get(hashToken('sid-secret'), T)).toBeDefined();
+  });
+
+  test('a cookie with no expiry lives for the default lifetime', async () => {
+    await call((done) => sessions.set('sid-2', sessionWith(undefined), done));
+    now = T + 2 * HOUR;
+    expect(await call((done) => sessions.get('sid-2', done))).not.toBeNull();
+    now = T + 2 * HOUR + 1;
+    expect(await call((done) => sessions.get('sid-2', done))).toBeNull();
+  });
+
+  test('touch moves the expiry; destroy ends the session', async () => {
+    await call((done) => sessions.set('sid-3', sessionWith(new Date(T + HOUR)), done));
+    now = T + HOUR - 1;
+    await call((done) => sessions.touch('sid-3', sessionWith(new Date(T + 3 * HOUR)), done));
+    now = T + 2 * HOUR;
+    expect(await call((done) => sessions.get('sid-3', done))).not.toBeNull();
+    await call((done) => sessions.destroy('sid-3', done));
+    expect(await call((done) => sessions.get('sid-3', done))).toBeNull();
+  });
+
+  test('a store that fails reaches the callback as an error', async () => {
+    await store.close();
+    await expect(call((done) => sessions.get('sid-4', done))).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
+    await expect(call((done) => sessions.set('sid-4', sessionWith(undefined), done))).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
+  });
+});
