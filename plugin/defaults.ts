@@ -18,6 +18,10 @@ export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
 export const MAX_API_BODY = '16kb';
 /** How long a lease lasts unless renewed (seconds): a working day. */
 export const DEFAULT_LEASE_TTL_SECONDS = 8 * 3600;
+/** How long an expired or revoked lease stays in the store before housekeeping deletes it (ms); the audit trail keeps its events. */
+export const ENDED_LEASE_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** How often housekeeping deletes ended leases and expired login sessions from the store (ms). */
+export const HOUSEKEEPING_INTERVAL_MS = 15 * 60 * 1000;
 /** How long a login page session lasts (seconds). */
 export const DEFAULT_SESSION_MAX_AGE_SECONDS = 8 * 3600;
 /** Failed logins per user name before further tries get 429 for the rest of the window. */

@@ -141,6 +141,15 @@ export class LeaseManager {
     return true;
   }
 
+  /**
+   * Deletes from the store the leases that expired or were revoked more than
+   * `retentionMs` ago (their events stay in the audit trail); returns how many.
+   */
+  purgeEnded(retentionMs: number): Promise<number> {
+    const before = this.now() - retentionMs;
+    return this.store.leases.purge(before);
+  }
+
   /** Ends expired leases now; returns how many. */
   sweep(): number {
     let ended = 0;

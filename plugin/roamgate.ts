@@ -47,7 +47,7 @@ import { auditRoute } from './routes/audit-route';
 import { eventsRoute } from './routes/events-route';
 import { leaseRoutes } from './routes/lease-routes';
 import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_API_BODY } from './defaults';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, ENDED_LEASE_RETENTION_MS, HOUSEKEEPING_INTERVAL_MS, MAX_API_BODY } from './defaults';
 import { normalizeOptions, type Logger, type NormalizedOptions, type PeerOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
 import { federationRoutes } from './routes/federation-routes';
@@ -133,8 +133,17 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
 
   // Login page sessions live in the store too; expired ones are purged from it.
   const sessions = new StoredSessions(store, options.session.maxAgeSeconds * 1000);
-  sessions.on('error', (error: unknown) => logger.warn({ event: 'session-purge', err: error }, 'purging expired login sessions failed'));
-  sessions.start();
+  // Housekeeping: the store does not grow with every login ever made.
+  const housekeeping = setInterval(() => {
+    const now = Date.now();
+    Promise.all([leases.purgeEnded(ENDED_LEASE_RETENTION_MS), store.sessions.purge(now)]).then(
+      ([ended, expired]) => {
+        if (ended + expired > 0) logger.info({ event: 'housekeeping', leasesDeleted: ended, sessionsDeleted: expired }, 'deleted ended leases and expired sessions from the store');
+      },
+      (error: unknown) => logger.warn({ event: 'housekeeping', err: error }, 'deleting ended leases and expired sessions from the store failed'),
+    );
+  }, HOUSEKEEPING_INTERVAL_MS);
+  housekeeping.unref();
 
   // State kept in the store (leases, API rules, registrations) is loaded before anything is served.
   const ready = (async () => {
@@ -363,7 +372,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       health.stop();
       refresher.stop();
       leases.stop();
-      sessions.stop();
+      clearInterval(housekeeping);
       await responder?.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();

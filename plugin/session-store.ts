@@ -2,19 +2,14 @@ import session, { type SessionData } from 'express-session';
 import type { Store } from '../store/store';
 import { hashToken } from './lease-manager';
 
-/** How often sessions past their expiry are deleted from the store (ms). */
-export const SESSION_PURGE_INTERVAL_MS = 15 * 60 * 1000;
-
 /**
  * Keeps login page sessions in roamgate's store rather than in the process,
  * so a restart (with a fixed `session.secret`) does not log everybody out and
  * sessions do not pile up in memory. Rows are keyed by a hash of the session
  * id: the store never holds what the cookie carries. A session expires with
- * its cookie; expired rows are deleted every {@link SESSION_PURGE_INTERVAL_MS}.
+ * its cookie; the gateway's housekeeping deletes expired rows.
  */
 export class StoredSessions extends session.Store {
-  private purger: NodeJS.Timeout | null = null;
-
   constructor(
     private readonly store: Store,
     /** Lifetime of a session whose cookie names no expiry (ms). */
@@ -22,18 +17,6 @@ export class StoredSessions extends session.Store {
     private readonly now: () => number = Date.now,
   ) {
     super();
-  }
-
-  /** Starts the periodic purge of expired sessions. */
-  start(): void {
-    if (this.purger) return;
-    this.purger = setInterval(() => void this.store.sessions.purge(this.now()).catch((error: unknown) => this.emit('error', error)), SESSION_PURGE_INTERVAL_MS);
-    this.purger.unref();
-  }
-
-  stop(): void {
-    if (this.purger) clearInterval(this.purger);
-    this.purger = null;
   }
 
   override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {

@@ -396,3 +396,28 @@ describe('LeaseManager with a failing store', () => {
     expect({ stillLive, told: ends.length === 1 }).not.toEqual({ stillLive: false, told: false });
   });
 });
+
+describe('LeaseManager.purgeEnded', () => {
+  test('deletes from the store leases ended longer ago than the retention, and only those', async () => {
+    const leases = manager();
+    await leases.load();
+    const revoked = (await leases.issue(alice, '127.0.0.2')).lease;
+    await leases.revoke(revoked.id);
+    const expiring = (await leases.issue(bob, '127.0.0.3')).lease;
+    now = T + 10;
+    const live = (await leases.issue(alice, '127.0.0.4')).lease;
+    const retention = 2 * TTL_MS;
+    // Nothing has been over for the whole retention yet.
+    now = T + retention;
+    expect(await leases.purgeEnded(retention)).toBe(0);
+    // The revoked lease (ended at T) is; the expired one (ended at T + TTL) is not, nor the live one.
+    now = T + retention + 1;
+    expect(await leases.purgeEnded(retention)).toBe(1);
+    expect(await store.leases.get(revoked.id)).toBeUndefined();
+    expect(await store.leases.get(expiring.id)).toBeDefined();
+    expect(await store.leases.get(live.id)).toBeDefined();
+    now = T + TTL_MS + retention + 1;
+    expect(await leases.purgeEnded(retention)).toBe(1);
+    expect(await store.leases.get(expiring.id)).toBeUndefined();
+  });
+});

@@ -24,7 +24,6 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
     sessions = new StoredSessions(store, 2 * HOUR, () => now);
   });
   afterEach(async () => {
-    sessions.stop();
     await store.close();
   });
 
