@@ -90,7 +90,7 @@ export function describeEvent(event: LocalProxyEvent): string {
             `REJECTED a gateway answer for network "${event.network}" from ${event.from}: ${event.reason}.`,
             '  Someone on this network may be impersonating its gateway, so it is not used.',
             `  If the network's administrator really changed the gateway's key, forget the old one and start again:`,
-            `    roamgate local --forget-network ${event.network}`,
+            `    roamgate local --forget-network ${shellQuote(event.network)}`,
           ].join('\n')
         : `ignored a gateway answer for network "${event.network}" from ${event.from}: ${event.reason}`;
     case 'error':
@@ -103,4 +103,9 @@ export function describeEvent(event: LocalProxyEvent): string {
 /** The event with its level and text. */
 export function notice(event: LocalProxyEvent): LocalProxyNotice {
   return { ...event, level: levelOf(event), text: describeEvent(event) };
+}
+
+/** `word` as one POSIX shell word: unchanged when it is plain, else single-quoted. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -1,5 +1,7 @@
 /** Longest line the event stream may send before it is treated as broken (characters). */
 export const MAX_EVENT_LINE_LENGTH = 16 * 1024;
+/** Most data one event may gather over its `data:` lines before the stream is treated as broken (characters). */
+export const MAX_EVENT_DATA_LENGTH = 64 * 1024;
 
 /** One Server-Sent Event: its `event:` name (default `message`) and its `data:` lines joined by LF. */
 export interface ServerSentEvent {
@@ -12,16 +14,20 @@ export interface ServerSentEvent {
  * stream interpretation"): feed it chunks as they arrive, get the complete
  * events back. Comment lines (`: keepalive`) yield nothing; `id` and `retry`
  * are ignored (the local proxy re-fetches state on reconnect instead).
- * Throws when a line grows past MAX_EVENT_LINE_LENGTH.
+ * Throws when a line grows past MAX_EVENT_LINE_LENGTH or an event's data
+ * past MAX_EVENT_DATA_LENGTH.
  */
 export class EventStreamParser {
   private buffer = '';
   private event = '';
   private data: string[] = [];
+  private dataLength = 0;
   /** The last chunk ended in CR: an LF starting the next one belongs to it. */
   private afterCr = false;
 
   feed(chunk: string): ServerSentEvent[] {
+    // An empty read says nothing: a CR just before it still pairs with an LF just after.
+    if (chunk === '') return [];
     this.buffer += this.afterCr && chunk.startsWith('\n') ? chunk.slice(1) : chunk;
     this.afterCr = false;
     const events: ServerSentEvent[] = [];
@@ -43,6 +49,7 @@ export class EventStreamParser {
       const event = this.data.length ? { event: this.event || 'message', data: this.data.join('\n') } : null;
       this.event = '';
       this.data = [];
+      this.dataLength = 0;
       return event;
     }
     if (line.startsWith(':')) return null;
@@ -51,7 +58,11 @@ export class EventStreamParser {
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'event') this.event = value;
-    else if (field === 'data') this.data.push(value);
+    else if (field === 'data') {
+      this.dataLength += value.length + 1;
+      if (this.dataLength > MAX_EVENT_DATA_LENGTH) throw new Error(`event stream event with more than ${MAX_EVENT_DATA_LENGTH} characters of data`);
+      this.data.push(value);
+    }
     return null;
   }
 }

@@ -4,18 +4,23 @@ import { EventStreamParser, type ServerSentEvent } from './event-stream-parser';
 
 const endpointSchema = z.object({ host: z.string().min(1).max(255), port: z.int().min(1).max(65535) });
 const discoverSchema = z.object({ mode: z.enum(['gateway', 'direct']), services: z.record(z.string(), z.array(endpointSchema)) });
-const loginSchema = z.object({ token: z.string().min(1), lease: z.object({ id: z.string().min(1), userId: z.string(), expiresAt: z.string() }) });
-const renewSchema = z.object({ lease: z.object({ expiresAt: z.string() }) });
+/** A time as the gateway writes it (ISO 8601); anything Date.parse cannot read is a broken answer. */
+const instant = z.string().max(64).refine((text) => Number.isFinite(Date.parse(text)), 'must be a date and time');
+const loginSchema = z.object({ token: z.string().min(1), lease: z.object({ id: z.string().min(1), userId: z.string(), expiresAt: instant }) });
+const renewSchema = z.object({ lease: z.object({ expiresAt: instant }) });
 
 /** What the gateway's `GET /discover` says. */
 export type DiscoverAnswer = z.output<typeof discoverSchema>;
 export type Endpoint = z.output<typeof endpointSchema>;
 /** A lease as the local proxy keeps it. */
 export interface Lease {
+  /** The user's id as the gateway has it. */
   user: string;
   token: string;
   id: string;
   expiresAt: string;
+  /** The name given at login, when it was this proxy's login (it may differ from `user`, e.g. in case). */
+  login?: string;
 }
 
 /** How an event stream ended: the gateway closed it, refused the token, or the caller stopped it. */

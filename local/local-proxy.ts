@@ -121,6 +121,12 @@ class LocalProxyRuntime {
   private client: GatewayClient | null = null;
   private discovered: DiscoverAnswer | null = null;
   private lease: Lease | null = null;
+  /** Who held the lease at the gateway before this one: logged in again as them at a new gateway. */
+  private formerUser: string | undefined;
+  /** The wait before the next attempt to find the gateway again; grows while attempts fail, back to the minimum once a stream has held. */
+  private retryDelayMs: number;
+  /** Event streams refused (401) one after the other, each right after a fresh login. */
+  private refusedStreams = 0;
   /** Set when the gateway revoked the lease, or a new login failed: clients are refused with it. */
   private refusal: RoamgateError | null = null;
   private leaseEvent: 'revoked' | 'expired' | null = null;
@@ -138,6 +144,7 @@ class LocalProxyRuntime {
     private readonly onEvent?: (notice: LocalProxyNotice) => void,
   ) {
     this.state = new StateDir(options.stateDir);
+    this.retryDelayMs = options.limits.reconnectMinMs;
   }
 
   status(): LocalProxyStatus {
@@ -327,6 +334,12 @@ class LocalProxyRuntime {
       event = { type: 'gateway', url, found: 'discovery', network: found.name, trust: found.trust, publicKey: found.publicKey, via: found.via };
     }
     if (url !== this.gatewayUrl) {
+      // A lease is one gateway's: its token is never shown to another one (it is saved under its gateway's URL).
+      if (this.gatewayUrl !== null && this.lease) {
+        this.formerUser = this.lease.user;
+        this.lease = null;
+        clearTimeout(this.renewTimer);
+      }
       this.gatewayUrl = url;
       this.client = new GatewayClient(url, this.options.limits.requestTimeoutMs);
       this.report(event);
@@ -362,7 +375,9 @@ class LocalProxyRuntime {
     if (!this.gatewayUrl) return undefined;
     const saved = this.state.read<Record<string, SavedLease>>(STATE_FILES.leases)[this.gatewayUrl];
     if (!saved || typeof saved.token !== 'string' || typeof saved.id !== 'string' || typeof saved.user !== 'string') return undefined;
-    if (this.options.user && saved.user !== this.options.user) return undefined;
+    if (saved.login !== undefined && typeof saved.login !== 'string') return undefined;
+    // Matched on the name given at login (the gateway may spell the user's id otherwise).
+    if (this.options.user && (saved.login ?? saved.user) !== this.options.user) return undefined;
     return saved;
   }
 
@@ -370,7 +385,7 @@ class LocalProxyRuntime {
     const gateway = this.gatewayUrl!;
     this.state.update<Record<string, SavedLease>>(STATE_FILES.leases, (leases) => {
       const next = { ...leases };
-      if (lease) next[gateway] = { user: lease.user, token: lease.token, id: lease.id, expiresAt: lease.expiresAt };
+      if (lease) next[gateway] = { user: lease.user, token: lease.token, id: lease.id, expiresAt: lease.expiresAt, ...(lease.login ? { login: lease.login } : {}) };
       else delete next[gateway];
       return next;
     });
@@ -387,7 +402,7 @@ class LocalProxyRuntime {
       this.report({ type: 'login', user: saved.user, gateway: client.url, expiresAt: saved.expiresAt, reused: true });
       return;
     }
-    if (!this.options.user && !this.lease && !saved) {
+    if (!this.options.user && !this.lease && !saved && !this.formerUser) {
       this.lease = null;
       return;
     }
@@ -413,7 +428,7 @@ class LocalProxyRuntime {
   /** A refusal (wrong password, no password to be had) makes every client be refused with the reason until restart. */
   private async loginNow(): Promise<void> {
     const client = this.client!;
-    const user = this.options.user ?? this.lease?.user ?? this.savedLease()?.user;
+    const user = this.options.user ?? this.lease?.login ?? this.lease?.user ?? this.formerUser ?? this.savedLease()?.login ?? this.savedLease()?.user;
     if (!user) throw new RoamgateError('ROAMGATE_LOGIN_REQUIRED', 'not logged in at the gateway and no user to log in as: pass --user NAME');
     let password: string;
     try {
@@ -422,9 +437,11 @@ class LocalProxyRuntime {
       this.refusal = new RoamgateError('ROAMGATE_LOGIN_REQUIRED', `roamgate needs to log in as ${user} again but has no password: ${(error as Error).message}`);
       throw error;
     }
+    // Stopped while the password was being read, or while the gateway was looked for: send it nowhere.
+    if (this.stopping.signal.aborted) throw new RoamgateError('ROAMGATE_SHUTTING_DOWN', 'roamgate local is stopping');
     let lease: Lease;
     try {
-      lease = await client.login(user, password);
+      lease = { ...(await client.login(user, password)), login: user };
     } catch (error) {
       if ((error as RoamgateError).code === 'ROAMGATE_ACCESS_DENIED') {
         this.password = undefined;
@@ -439,7 +456,7 @@ class LocalProxyRuntime {
   }
 
   private useLease(lease: Lease): void {
-    this.lease = { user: lease.user, token: lease.token, id: lease.id, expiresAt: lease.expiresAt };
+    this.lease = { user: lease.user, token: lease.token, id: lease.id, expiresAt: lease.expiresAt, ...(lease.login ? { login: lease.login } : {}) };
     this.leaseEvent = null;
     this.scheduleRenewal();
   }
@@ -449,7 +466,8 @@ class LocalProxyRuntime {
     const lease = this.lease;
     if (!lease || this.stopping.signal.aborted) return;
     const remaining = Date.parse(lease.expiresAt) - Date.now();
-    const delay = Math.min(MAX_TIMER_MS, Math.max(1_000, Math.floor(remaining * LEASE_RENEW_AT)));
+    // A saved lease written by hand may hold anything: an unreadable expiry is renewed after the longest retry wait.
+    const delay = Number.isFinite(remaining) ? Math.min(MAX_TIMER_MS, Math.max(1_000, Math.floor(remaining * LEASE_RENEW_AT))) : this.options.limits.reconnectMaxMs;
     this.renewTimer = setTimeout(() => void this.renew(lease), delay);
     this.renewTimer.unref();
   }
@@ -515,6 +533,7 @@ class LocalProxyRuntime {
       return;
     }
     this.following = new AbortController();
+    let openedAt: number | undefined;
     const onStop = () => this.following?.abort();
     stop.addEventListener('abort', onStop);
     if (stop.aborted) onStop();
@@ -523,7 +542,11 @@ class LocalProxyRuntime {
         lease.token,
         {
           // Changes made while the stream was down are picked up now.
-          onOpen: () => void this.refreshRoutes(true).catch(() => undefined),
+          onOpen: () => {
+            openedAt = Date.now();
+            this.refusedStreams = 0;
+            void this.refreshRoutes(true).catch(() => undefined);
+          },
           onEvent: (event) => this.onGatewayEvent(event.event, event.data),
         },
         this.options.limits.eventsSilenceMs,
@@ -535,6 +558,13 @@ class LocalProxyRuntime {
       }
       if (this.leaseEvent === 'revoked') return;
       if (end === 'unauthorized' || this.leaseEvent === 'expired') {
+        if (end === 'unauthorized' && ++this.refusedStreams > 1) {
+          // Refused again with the lease just issued (a proxy in front of the gateway that drops the
+          // token, or leases that end as soon as issued): log in again only after a growing wait.
+          if (this.refusedStreams === 2) this.report({ type: 'error', message: `the gateway ${client.url} refuses its event stream even to a fresh lease; trying again every ${Math.round(this.options.limits.reconnectMaxMs / 1000)} s at most` });
+          await this.backOff();
+          if (stop.aborted) return;
+        }
         // The gateway no longer knows the lease (it expired, or the gateway restarted with a fresh store).
         await this.login();
         this.announceRoutes();
@@ -544,6 +574,8 @@ class LocalProxyRuntime {
     } finally {
       stop.removeEventListener('abort', onStop);
       this.following = null;
+      // Only a stream that held for a while shows the gateway is well again: then retries start from the shortest wait.
+      if (openedAt !== undefined && Date.now() - openedAt >= this.options.limits.reconnectMaxMs) this.retryDelayMs = this.options.limits.reconnectMinMs;
     }
   }
 
@@ -573,14 +605,14 @@ class LocalProxyRuntime {
   /** Finds the gateway again (discovery or the configured URL), refreshes routes and the lease. False when it should stop trying. */
   private async recover(): Promise<boolean> {
     const stop = this.stopping.signal;
-    const { reconnectMinMs, reconnectMaxMs } = this.options.limits;
-    let delay = reconnectMinMs;
     while (!stop.aborted) {
-      await sleep(delay, stop);
+      await this.backOff();
       if (stop.aborted) return false;
       try {
         await this.locateGateway();
+        if (stop.aborted) return false;
         await this.refreshRoutes(false);
+        if (stop.aborted) return false;
         await this.ensureLease();
         this.announceRoutes();
         return true;
@@ -590,10 +622,19 @@ class LocalProxyRuntime {
           this.announceRoutes();
           return !this.refusal;
         }
-        delay = Math.min(delay * 2, reconnectMaxMs);
       }
     }
     return false;
+  }
+
+  /**
+   * Waits the current retry delay, then doubles it (up to reconnectMaxMs).
+   * The delay is kept across rounds, so a gateway that is found but whose
+   * stream fails at once is not asked again and again at the shortest wait.
+   */
+  private async backOff(): Promise<void> {
+    await sleep(this.retryDelayMs, this.stopping.signal);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.options.limits.reconnectMaxMs);
   }
 
   // ---- stopping ---------------------------------------------------------------

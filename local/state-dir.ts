@@ -27,6 +27,8 @@ export interface SavedLease {
   token: string;
   id: string;
   expiresAt: string;
+  /** The name given at login; older files lack it. */
+  login?: string;
 }
 
 /**

@@ -8,7 +8,7 @@ import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
 import { SUBJECT_PATTERN } from '../sources/subject';
-import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
+import { DEFAULT_DISCOVERY_PORT, NETWORK_NAME } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { MIN_PEER_SECRET_LENGTH, PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import { parsePasswordHash } from './password';
@@ -193,7 +193,7 @@ const optionsSchema = z.strictObject({
   /** Answer signed discovery queries on the LAN (UDP); local proxies find the gateway by them. */
   discovery: z.strictObject({
     /** The network's name: local proxies pin this gateway's key under it. */
-    name: z.string().min(1).max(63).regex(/^[^.\p{Cc}]+$/u, 'must be 1-63 characters without dots or control characters'),
+    name: z.string().regex(NETWORK_NAME, 'must be 1-63 characters without dots, control or format characters'),
     /** The management API's URL as seen from the LAN, e.g. http://10.0.0.1:8080/roamgate. */
     url: z.url({ protocol: /^https?$/ }),
     /** The gateway's Ed25519 key (PEM); made on first start when missing. */

@@ -91,13 +91,21 @@ export function parseAnswer(data: Buffer): DiscoveryAnswer | null {
 }
 
 /**
+ * What a network's name may be: 1-63 characters (one DNS-SD instance label)
+ * with no dot, control or format character, so that printing it cannot move
+ * the cursor, recolour the terminal or fake another line.
+ */
+export const NETWORK_NAME = /^[^.\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,63}$/u;
+
+/**
  * An answer from its fields, checked as parseAnswer checks a datagram's
  * (shape only; see verifyAnswer); null when one is missing or out of bounds.
  * mDNS browsers use it to rebuild an answer from an instance name and TXT record.
  */
 export function answerFromFields(value: Record<string, unknown>): DiscoveryAnswer | null {
   const { name, url, nonce, issuedAt, publicKey, signature } = value;
-  if (typeof name !== 'string' || name.length === 0 || name.length > 128) return null;
+  // A network's name is printed to the user and named in commands: no control, format (bidi) or dot characters.
+  if (typeof name !== 'string' || !NETWORK_NAME.test(name)) return null;
   if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url) || /\p{Cc}/u.test(url) || !URL.canParse(url)) return null;
   if (typeof nonce !== 'string' || nonce.length > 64 || typeof publicKey !== 'string' || publicKey.length > 200 || typeof signature !== 'string' || signature.length > 200) return null;
   if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt)) return null;

@@ -4,6 +4,7 @@ import {
   generateGatewayKey,
   MAX_ANSWER_SKEW_MS,
   MAX_DISCOVERY_MESSAGE_BYTES,
+  NETWORK_NAME,
   newQuery,
   parseAnswer,
   parseQuery,
@@ -142,7 +143,7 @@ describe('parseAnswer', () => {
   });
 
   test('takes answers at each field limit', () => {
-    const limits = { name: 'n'.repeat(128), url: `https://${'u'.repeat(500)}`, nonce: 'x'.repeat(64), publicKey: 'k'.repeat(200), signature: 's'.repeat(200), issuedAt: Number.MAX_SAFE_INTEGER };
+    const limits = { name: 'n'.repeat(63), url: `https://${'u'.repeat(500)}`, nonce: 'x'.repeat(64), publicKey: 'k'.repeat(200), signature: 's'.repeat(200), issuedAt: Number.MAX_SAFE_INTEGER };
     expect(parseAnswer(wire(limits))).toMatchObject(limits);
   });
 
@@ -156,7 +157,12 @@ describe('parseAnswer', () => {
     ['a query', { roamgate: 'discover' }],
     ['version 2', { version: 2 }],
     ['an empty name', { name: '' }],
-    ['a name of 129 characters', { name: 'n'.repeat(129) }],
+    ['a name of 64 characters', { name: 'n'.repeat(64) }],
+    ['a name with a newline (it would fake a line on the terminal)', { name: 'visit\nroamgate: all is well' }],
+    ['a name with an escape sequence', { name: 'visit\x1b[2K' }],
+    ['a name with a bidi override', { name: 'visit\u202e' }],
+    ['a name with a line separator', { name: 'visit\u2028' }],
+    ['a name with a dot', { name: 'visit.example' }],
     ['a name that is a number', { name: 42 }],
     ['no name', { name: undefined }],
     ['an ftp url', { url: 'ftp://10.0.0.1/' }],
@@ -207,7 +213,7 @@ describe('properties', () => {
   const keys = [GATEWAY, OTHER, generateGatewayKey()];
   const fields = fc.record({
     key: fc.constantFrom(...keys),
-    name: anyText(128).filter((name) => name.length > 0),
+    name: anyText(63).filter((name) => NETWORK_NAME.test(name)),
     url: fc.webUrl({ validSchemes: ['http', 'https'] }).filter((url) => url.length <= 300),
     nonce: fc.oneof(fc.constant(''), fc.uint8Array({ minLength: 16, maxLength: 16 }).map((nonce) => Buffer.from(nonce).toString('base64'))),
     issuedAt: fc.integer({ min: 0, max: 2 ** 47 }),

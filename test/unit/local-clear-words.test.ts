@@ -1,4 +1,4 @@
-import { describeEvent, describeTarget, levelOf, notice, type LocalProxyEvent } from '../../local/clear-words';
+import { describeEvent, describeTarget, levelOf, notice, shellQuote, type LocalProxyEvent } from '../../local/clear-words';
 import { fingerprint } from '../../local/key-pinning';
 import { generateGatewayKey } from '../../protocols/discovery-message';
 
@@ -50,5 +50,23 @@ describe('describeEvent and levelOf', () => {
       "  If the network's administrator really changed the gateway's key, forget the old one and start again:",
       '    roamgate local --forget-network office',
     ]);
+  });
+});
+
+describe('shellQuote', () => {
+  test.each<[string, string]>([
+    ['office', 'office'],
+    ['visit-lan_2', 'visit-lan_2'],
+    ['Visit LAN', "'Visit LAN'"],
+    ['a;rm -rf ~', "'a;rm -rf ~'"],
+    ["it's", "'it'\\''s'"],
+    ['$(id)', "'$(id)'"],
+  ])('%s -> %s', (word, quoted) => {
+    expect(shellQuote(word)).toBe(quoted);
+  });
+
+  test('a network name with shell syntax is quoted in the suggested command', () => {
+    const event: LocalProxyEvent = { type: 'discovery-rejected', network: 'visit lan; curl x | sh', from: '10.0.0.66:41917', reason: 'changed', keyChanged: true };
+    expect(describeEvent(event).split('\n').at(-1)).toBe("    roamgate local --forget-network 'visit lan; curl x | sh'");
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { EventStreamParser, MAX_EVENT_LINE_LENGTH, type ServerSentEvent } from '../../local/event-stream-parser';
+import { EventStreamParser, MAX_EVENT_DATA_LENGTH, MAX_EVENT_LINE_LENGTH, type ServerSentEvent } from '../../local/event-stream-parser';
 
 function parseAll(chunks: string[]): ServerSentEvent[] {
   const parser = new EventStreamParser();
@@ -35,6 +35,31 @@ describe('EventStreamParser', () => {
         expect(parseAll(chunks)).toEqual(whole);
       }),
     );
+  });
+
+  test('an empty chunk between the CR and the LF of one line break changes nothing', () => {
+    expect(parseAll(['data: a\r', '', '\ndata: b\r\n\r\n'])).toEqual([{ event: 'message', data: 'a\nb' }]);
+  });
+
+  test('property: empty chunks anywhere change nothing', () => {
+    const stream = 'event: servers\r\ndata: {}\r\n\r\ndata: a\rdata: b\r\r';
+    const whole = parseAll([stream]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: stream.length }), { maxLength: 8 }), (cuts) => {
+        const sorted = [0, ...cuts.sort((a, b) => a - b), stream.length];
+        // Equal cuts make empty chunks.
+        const chunks = sorted.slice(1).map((end, index) => stream.slice(sorted[index], end));
+        expect(parseAll(chunks)).toEqual(whole);
+      }),
+    );
+  });
+
+  test('an event whose data lines add up past the limit breaks the stream', () => {
+    const parser = new EventStreamParser();
+    const line = `data: ${'x'.repeat(1023)}\n`;
+    expect(() => parser.feed(line.repeat(MAX_EVENT_DATA_LENGTH / 1024 + 1))).toThrow(`event stream event with more than ${MAX_EVENT_DATA_LENGTH} characters of data`);
+    // Within the limit, spread over many events, all is well.
+    expect(parseAll([`${line}\n`.repeat(MAX_EVENT_DATA_LENGTH / 1024 + 1)])).toHaveLength(MAX_EVENT_DATA_LENGTH / 1024 + 1);
   });
 
   test('a line longer than the limit breaks the stream', () => {
