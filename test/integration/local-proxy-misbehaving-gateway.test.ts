@@ -77,6 +77,8 @@ describe('the local proxy and a misbehaving gateway', () => {
   const notices: string[] = [];
   const onEvent = (notice: LocalProxyNotice) => void notices.push(notice.text);
   const stateDir = () => mkdtempSync(join(tmpdir(), 'roamgate-odd-gateway-'));
+  /** A local proxy for alice at the gateway at `url`, with short retry waits. */
+  const startAt = (url: string) => startLocalProxy({ gateway: url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent });
 
   afterEach(async () => {
     await proxy?.stop();
@@ -88,7 +90,7 @@ describe('the local proxy and a misbehaving gateway', () => {
   test('an event stream refused (401) even to a fresh lease: logins back off instead of looping, and the user is told once', async () => {
     const gateway = await fakeGateway('A', { events: 401 });
     closers.push(gateway.close);
-    proxy = await startLocalProxy({ gateway: gateway.url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent });
+    proxy = await startAt(gateway.url);
     await sleep(2_500);
     // Waits of 100, 200, 400, 400, ... ms: a handful of logins, not hundreds.
     expect(gateway.count('POST', '/login')).toBeGreaterThanOrEqual(2);
@@ -99,7 +101,7 @@ describe('the local proxy and a misbehaving gateway', () => {
   test('an event stream that fails at once (503) after every recovery: the waits keep growing', async () => {
     const gateway = await fakeGateway('A', { events: 503 });
     closers.push(gateway.close);
-    proxy = await startLocalProxy({ gateway: gateway.url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent });
+    proxy = await startAt(gateway.url);
     await sleep(2_500);
     expect(gateway.count('GET', '/events')).toBeGreaterThanOrEqual(2);
     expect(gateway.count('GET', '/events')).toBeLessThanOrEqual(8);
@@ -108,7 +110,7 @@ describe('the local proxy and a misbehaving gateway', () => {
   test('a lease whose expiry is not a date is a broken answer, not a renewal every millisecond', async () => {
     const gateway = await fakeGateway('A', { events: 'stream', expiresAt: 'soon' });
     closers.push(gateway.close);
-    const failure = await startLocalProxy({ gateway: gateway.url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent }).catch((error: unknown) => error as Error);
+    const failure = await startAt(gateway.url).catch((error: unknown) => error as Error);
     if (!(failure instanceof Error)) proxy = failure;
     await sleep(500);
     expect(gateway.count('POST', /\/renew$/)).toBe(0);
