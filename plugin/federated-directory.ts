@@ -55,7 +55,22 @@ export function qualifiedId(homeId: string, realm: string): string {
  */
 export class FederatedDirectory implements Directory {
   private readonly key = randomBytes(32);
-  private readonly answers = new LRUCache<string, Remembered>({ max: HOME_ANSWER_CACHE_MAX_ENTRIES, ttlAutopurge: false });
+  /**
+   * Remembered answers. One that ages out or is pushed out (not one deleted
+   * on purpose) is reported to `onAnswerDropped`, so that its home lease can
+   * be released once nothing else here stands on it.
+   */
+  private readonly answers = new LRUCache<string, Remembered>({
+    max: HOME_ANSWER_CACHE_MAX_ENTRIES,
+    ttlAutopurge: true,
+    dispose: (value, _key, reason) => {
+      const home = value.kind === 'user' ? value.user.home : undefined;
+      // Told once the cache has settled: an evicted entry is still listed while its place is being reused.
+      if ((reason === 'expire' || reason === 'evict') && home) queueMicrotask(() => this.onAnswerDropped?.(home.realm, home.token));
+    },
+  });
+  /** Logins being checked at home, by cache key: the same name and password at once ask home once. */
+  private readonly pending = new Map<string, Promise<Remembered>>();
   /** Visitors recently vouched for, by id: for login sessions, which look users up by id. */
   private readonly visitors = new LRUCache<string, User>({ max: HOME_ANSWER_CACHE_MAX_ENTRIES });
   private readonly peers: ReadonlyMap<string, HomePeer>;
@@ -64,6 +79,8 @@ export class FederatedDirectory implements Directory {
     private readonly local: Directory,
     private readonly ownRealm: string | undefined,
     peers: readonly HomePeer[],
+    /** Called when a remembered yes ages out or is pushed out of the cache. */
+    private readonly onAnswerDropped?: (realm: string, token: string) => void,
   ) {
     this.peers = new Map(peers.map((peer) => [peer.realm.toLowerCase(), peer]));
   }
@@ -78,6 +95,16 @@ export class FederatedDirectory implements Directory {
     const cacheKey = createHmac('sha256', this.key).update(realm).update('\u0000').update(username).update('\u0000').update(password).digest('base64');
     const known = this.answers.get(cacheKey);
     if (known) return this.settle(known);
+    let asking = this.pending.get(cacheKey);
+    if (!asking) {
+      asking = this.ask(peer, realm, name, username, password, cacheKey).finally(() => this.pending.delete(cacheKey));
+      this.pending.set(cacheKey, asking);
+    }
+    return this.settle(await asking);
+  }
+
+  /** Asks the home, remembers its answer for as long as the peer allows, and returns it. */
+  private async ask(peer: HomePeer, realm: string, name: string, username: string, password: string, cacheKey: string): Promise<Remembered> {
     let remembered: Remembered;
     let ttlSeconds: number;
     try {
@@ -103,7 +130,7 @@ export class FederatedDirectory implements Directory {
       ttlSeconds = peer.failureCacheSeconds;
     }
     if (ttlSeconds > 0) this.answers.set(cacheKey, remembered, { ttl: ttlSeconds * 1000 });
-    return this.settle(remembered);
+    return remembered;
   }
 
   async get(id: string): Promise<User | undefined> {

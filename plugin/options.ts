@@ -146,7 +146,7 @@ const peerSchema = z.strictObject({
 
 const optionsSchema = z.strictObject({
   /** This gateway's realm: its users may log in as `alice` or `alice@<realm>`, and it names itself so to its peers. */
-  realm: z.string().regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)').optional(),
+  realm: z.string().regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)').transform((realm) => realm.toLowerCase()).optional(),
   /** Trusted peer gateways by realm: homes this gateway asks about visitors, and visited gateways it answers. */
   peers: z.record(z.string(), peerSchema).superRefine(keysMatch(PEER_NAME_PATTERN, 'peer names are domain-like realms (letters, digits, dashes, dots)')).default({}),
   /** `gateway`: clients are told to use the gateway's adapters; `direct`: they are told the servers. */

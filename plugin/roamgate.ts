@@ -51,7 +51,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, ENDED_LEASE_RETENT
 import { normalizeOptions, type Logger, type NormalizedOptions, type PeerOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
 import { federationRoutes } from './routes/federation-routes';
-import { FederatedDirectory, type HomePeer } from './federated-directory';
+import { FederatedDirectory, splitRealm, type HomePeer } from './federated-directory';
 import { HomeRefresher } from './home-refresh';
 import { homeCandidates, routeOf } from './home-routing';
 import { offeredServices } from './offered-services';
@@ -103,7 +103,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const storeDirectory = new StoreDirectory(options.users, store);
   const localDirectory: Directory = options.login.cacheSeconds > 0 ? new CachingDirectory(storeDirectory, options.login.cacheSeconds) : storeDirectory;
   const federation = buildFederation(options);
-  const directory = new FederatedDirectory(localDirectory, options.realm, federation.homes);
+  // A remembered home answer that ages out may free its home lease (see releaseHomeLease).
+  const directory = new FederatedDirectory(localDirectory, options.realm, federation.homes, (realm, token) => releaseHomeLease(realm, token, 'answer-dropped'));
   const leases = new LeaseManager(store, options.leases.ttlSeconds);
   const access = new AccessTable(options.access, store);
   const audit = new AuditLog(store, logger);
@@ -157,12 +158,21 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.leaseId === lease.id, `lease ${why}`);
     if (why === 'expired') audit.record('lease.expired', { actor: lease.userId, detail: { lease: lease.id } });
     logger.info({ event: 'lease-ended', lease: lease.id, user: lease.userId, why, relaysClosed: closed }, `lease ${why}`);
-    if (lease.home) releaseHomeLease(lease.home.realm, lease.home.token);
+    if (lease.home) releaseHomeLease(lease.home.realm, lease.home.token, 'lease-ended');
   });
-  /** A visitor's lease ended: when nothing else here stands on its home lease, tell home to end it too. */
-  const releaseHomeLease = (realm: string, token: string) => {
+  /**
+   * A visitor's lease ended, their relay closed, or the remembered answer of
+   * their login aged out: when nothing else here stands on that home lease (a
+   * lease, an open relay and, unless the visitor's lease ended, a remembered
+   * answer that lets them log in again without asking home), tell home to end
+   * it too, and forget the answers that stood on it.
+   */
+  const releaseHomeLease = (realm: string, token: string, why: 'lease-ended' | 'relay-closed' | 'answer-dropped') => {
     const client = federation.peers.get(realm)?.client;
-    const inUse = leases.list().some((other) => other.home?.token === token) || relays.identities().some((identity) => identity.kind === 'user' && identity.user.home?.token === token);
+    const inUse =
+      leases.list().some((other) => other.home?.token === token) ||
+      relays.identities().some((identity) => identity.kind === 'user' && identity.user.home?.token === token) ||
+      (why === 'relay-closed' && directory.tokensOf(realm).includes(token));
     if (!client || inUse) return;
     directory.forgetToken(token);
     client.release([token]).catch((error: Error) => logger.warn({ event: 'home-release', realm, reason: error.message }, 'could not tell the home gateway a visitor left (its lease there ends by itself)'));
@@ -173,7 +183,11 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     if (closed) logger.info({ event: 'access-changed', relaysClosed: closed }, 'closed relays the access table no longer allows');
   });
 
-  const guard = new LoginGuard(options.login);
+  // `alice` and `alice@<own realm>` are one user, so one count of failures, wherever they log in.
+  const guard = new LoginGuard(options.login, (username) => {
+    const { name, realm } = splitRealm(username);
+    return (realm !== undefined && realm === options.realm ? name : username).toLowerCase();
+  });
   const resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
     orderCandidates(selectForIdentity(await source.resolve(service, identity), identity), (server) => health.statusOf(service, server));
   // A visitor's own services go to their home gateway (by the peer's routes); the rest are served here.
@@ -226,7 +240,19 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       audit.record('connection', { actor: entry.identity, address: entry.client, detail: { service: entry.service, outcome: entry.outcome, rule: entry.rule, reason: entry.reason, server: entry.server, bytesFromClient: entry.bytesFromClient, bytesFromServer: entry.bytesFromServer, durationMs: entry.durationMs } });
     },
     ownPorts: () => new Set([...boundPorts, ...attachedPorts]),
-    track: (relay) => relays.add(relay),
+    track: (relay) => {
+      const untrack = relays.add(relay);
+      const home = relay.identity.kind === 'user' ? relay.identity.user.home : undefined;
+      if (!home) return untrack;
+      // A visitor logged in in their client's protocol holds no lease here: their relay is what stands on the home lease.
+      let ended = false;
+      return () => {
+        untrack();
+        if (ended) return;
+        ended = true;
+        releaseHomeLease(home.realm, home.token, 'relay-closed');
+      };
+    },
     verifyLogin: async (username, password, address, service) => {
       const wait = await guard.retryAfter(username, address);
       if (wait !== null) {
@@ -267,8 +293,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     httpProxy,
     identityOfToken: (token, address) => {
       const lease = leases.findByToken(token);
-      // A peer's lease works only from the peer's own address.
-      if (!lease || (lease.peer !== undefined && lease.address !== normalizeAddress(address))) return undefined;
+      // A peer's lease works only from the peer's own address, and only while that peer is still configured.
+      if (!lease || (lease.peer !== undefined && (lease.address !== normalizeAddress(address) || !federation.peers.has(lease.peer)))) return undefined;
       return identityOfLease(lease, normalizeAddress(address));
     },
   });

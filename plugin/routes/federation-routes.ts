@@ -9,7 +9,10 @@ import type { Directory, User } from '../directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
 import { splitRealm } from '../federated-directory';
-import type { ReplayGuard } from '../replay-guard';
+import { TOO_MANY_PEER_REQUESTS, type ReplayGuard } from '../replay-guard';
+
+/** What a peer whose nonce share is full is told to wait before asking again (seconds). */
+export const PEER_RETRY_AFTER_SECONDS = 5;
 
 /** The answer to a request that is not a correctly signed, current request of a configured peer. */
 export const UNVERIFIED_PEER_REQUEST = "peer request refused: not a correctly signed, current request of a configured peer (the audit trail of the gateway that answered says why)";
@@ -70,7 +73,8 @@ export function federationRoutes(deps: FederationDeps): Router {
       return null;
     }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, (name) => deps.peers.get(name)?.secret, now());
+    // Realms are names in DNS's sense: any case names the same peer.
+    const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, (name) => deps.peers.get(name.toLowerCase())?.secret, now());
     const address = normalizeAddress(req.ip);
     if (!verdict.ok) {
       // The asker is not (yet) known to be a peer: the same answer whatever was wrong, so nobody learns the peers' names; the audit trail has the reason.
@@ -78,11 +82,14 @@ export function federationRoutes(deps: FederationDeps): Router {
       send(res, null, 401, { error: UNVERIFIED_PEER_REQUEST });
       return null;
     }
-    const call = { name: verdict.peer, peer: deps.peers.get(verdict.peer)!, nonce: verdict.nonce };
-    const replayed = await deps.replay.admit(verdict.peer, verdict.nonce, verdict.timestamp, now());
+    const name = verdict.peer.toLowerCase();
+    const call = { name, peer: deps.peers.get(name)!, nonce: verdict.nonce };
+    const replayed = await deps.replay.admit(name, verdict.nonce, verdict.timestamp, now());
     if (replayed) {
-      deps.audit.record('peer.refused', { actor: verdict.peer, address, detail: { path: req.path, reason: replayed } });
-      send(res, call, 401, { error: `peer request refused: ${replayed}` });
+      deps.audit.record('peer.refused', { actor: name, address, detail: { path: req.path, reason: replayed } });
+      // Not 401: that answers a login with "wrong password". A replay is a conflict; a full nonce share, a wait.
+      if (replayed === TOO_MANY_PEER_REQUESTS) res.set('Retry-After', String(PEER_RETRY_AFTER_SECONDS));
+      send(res, call, replayed === TOO_MANY_PEER_REQUESTS ? 429 : 409, { error: `peer request refused: ${replayed}` });
       return null;
     }
     return call;

@@ -1,13 +1,21 @@
+import express from 'express';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
 import { openTunnel } from '../../adapters/tunnel-client';
+import { AuditLog } from '../../plugin/audit-log';
+import { FederatedDirectory } from '../../plugin/federated-directory';
+import { LeaseManager } from '../../plugin/lease-manager';
+import { LoginGuard } from '../../plugin/login-guard';
 import { hashPassword } from '../../plugin/password';
+import { PeerClient } from '../../plugin/peer-client';
+import { ReplayGuard } from '../../plugin/replay-guard';
 import { signRequest } from '../../protocols/peer-signature';
-import { UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/federation-routes';
+import { federationRoutes, UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/federation-routes';
 import { openSqliteStore } from '../../store/sqlite-store';
 import type { Store } from '../../store/store';
 import { startGateway, type TestGateway } from '../helpers/gateway';
@@ -260,7 +268,8 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(refusedRealm.body.error).toBe('this gateway vouches only for users of home.example, not of region.example');
 
     const replayed = await send(signed);
-    expect(replayed.status).toBe(401);
+    // 409, not 401: a visited gateway must not read a replay as a wrong password.
+    expect(replayed.status).toBe(409);
     expect(replayed.body.error).toMatch(/replayed request/);
 
     const forged = await send(signRequest('a-secret-that-is-not-the-shared-one-000000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()));
@@ -455,5 +464,132 @@ describe('roaming: a home that reveals addresses to a peer', () => {
       await home.close();
       await homePop3.close();
     }
+  });
+});
+
+describe('roaming at the edges (found in review)', () => {
+  const EDGE_SECRET = 'edge-home-and-visit-share-this-secret-01234';
+  const quiet = { info() {}, warn() {}, error() {} };
+  let pop3: Awaited<ReturnType<typeof startPop3>>;
+  let homeStore: Store;
+  let home: TestGateway;
+  const opened: TestGateway[] = [];
+
+  /** Reads alice's mailbox at `gw`'s POP3 adapter, logging in in the protocol. */
+  const readMailbox = (gw: TestGateway) => readMailboxAsAlice(gw.ports.pop3, '127.0.0.2');
+  const liveLeasesFor = async (peer: string) => (await homeStore.leases.listLive(Date.now())).filter((lease) => lease.peer === peer);
+  const visitedFor = async (realm: string, cacheSeconds: number) => {
+    const gw = await startGateway(
+      {
+        realm,
+        peers: { 'home.example': { secret: EDGE_SECRET, url: urlOf(home), cacheSeconds, failureCacheSeconds: 0 } },
+        adapters: { pop3: { port: 0, login: { allowCleartext: true } } },
+        access: [{ subject: 'realm=home.example', service: '*', allow: true }],
+      },
+      true,
+    );
+    opened.push(gw);
+    return gw;
+  };
+
+  beforeAll(async () => {
+    pop3 = await startPop3('edge-home-pop3.internal ready', { alice: 'alice-pw' });
+    homeStore = openSqliteStore(':memory:');
+    home = await startGateway(
+      {
+        realm: 'home.example',
+        store: homeStore,
+        users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: { department: 'sales' } }],
+        peers: { 'visit.example': { secret: EDGE_SECRET }, 'cached.example': { secret: EDGE_SECRET } },
+        servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] },
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
+  });
+  afterAll(async () => {
+    for (const gw of opened) await gw.close();
+    await home.close();
+    await homeStore.close();
+    await pop3.close();
+  });
+
+  test('a home whose nonce share for the peer is full: the visitor hears "try again", never "wrong password"', async () => {
+    const store = openSqliteStore(':memory:');
+    const leases = new LeaseManager(store);
+    const alice = { id: 'alice', attributes: {} };
+    const app = express();
+    app.use(
+      federationRoutes({
+        realm: 'home.example',
+        peers: new Map([['visit.example', { secret: EDGE_SECRET, revealAddresses: false, chain: false }]]),
+        // A share of zero: full from the start.
+        replay: new ReplayGuard(store.nonces, 0),
+        directory: { verify: async () => alice, get: async () => alice },
+        leases,
+        guard: new LoginGuard({ perUser: { failures: 5, windowSeconds: 900 }, perAddress: { failures: 20, windowSeconds: 900 } }),
+        audit: new AuditLog(store, quiet),
+        offeredServices: async () => [],
+      }),
+    );
+    const server = await new Promise<Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    try {
+      const client = new PeerClient({ self: 'visit.example', realm: 'home.example', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secret: EDGE_SECRET, timeoutMs: 2000 });
+      await expect(client.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED', message: expect.stringMatching(/too many peer requests/) });
+      const directory = new FederatedDirectory({ verify: async () => false, get: async () => undefined }, 'visit.example', [
+        { realm: 'home.example', client, attributes: { keep: [], set: {} }, cacheSeconds: 300, failureCacheSeconds: 10, acceptAddresses: false },
+      ]);
+      await expect(directory.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      leases.stop();
+      await store.close();
+    }
+  });
+
+  test('a realm written in capitals names the same peer, on both sides', async () => {
+    const visited = await visitedFor('Visit.Example', 0);
+    const login = await request(visited.app).post('/roamgate/login').send({ username: 'alice@Home.Example', password: 'alice-pw' });
+    expect(login.status).toBe(201);
+    expect(login.body.lease.userId).toBe('alice@home.example');
+  });
+
+  test("logins in the client's protocol: with nothing remembered the home lease ends with the session", async () => {
+    const visited = await visitedFor('visit.example', 0);
+    const before = (await liveLeasesFor('visit.example')).length;
+    for (let round = 0; round < 3; round++) expect((await readMailbox(visited)).received).toContain('+OK Logged in');
+    await until(async () => (await liveLeasesFor('visit.example')).length === before, 'the home leases of finished sessions to be released');
+  });
+
+  test("logins in the client's protocol: a remembered answer keeps its home lease, which ends when the answer ages out", async () => {
+    const visited = await visitedFor('cached.example', 1);
+    await readMailbox(visited);
+    await readMailbox(visited);
+    // One home lease for both sessions: the second login used the remembered answer.
+    expect(await liveLeasesFor('cached.example')).toHaveLength(1);
+    await until(async () => (await liveLeasesFor('cached.example')).length === 0, 'the home lease to be released when the answer ages out', 5_000, 50);
+  });
+
+  test('a peer lease opens the tunnel only while its peer is still configured at home', async () => {
+    const path = '/roamgate/federation/verify';
+    const body = JSON.stringify({ username: 'alice', password: 'alice-pw' });
+    const answer = await request(home.app).post(path).set({ ...signRequest(EDGE_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()), 'content-type': 'application/json' }).send(body);
+    expect(answer.status).toBe(200);
+    const token = answer.body.lease.token as string;
+    // The same store, a home that no longer trusts visit.example.
+    const homeAfter = await startGateway({ realm: 'home.example', store: homeStore, peers: { 'cached.example': { secret: EDGE_SECRET } }, servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] }, access: [{ subject: 'authenticated', service: '*', allow: true }] }, true);
+    opened.push(homeAfter);
+    const tunnelAt = async (gw: TestGateway) => {
+      const client = await RawClient.open((gw.http!.address() as AddressInfo).port);
+      client.send(`CONNECT pop3.roamgate:1 HTTP/1.1\r\nHost: pop3.roamgate:1\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
+      await client.waitFor((text) => text.includes('\r\n\r\n'));
+      client.close();
+      return client.received.split('\r\n')[0];
+    };
+    expect(await tunnelAt(home)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await tunnelAt(homeAfter)).toMatch(/^HTTP\/1\.1 407 /);
   });
 });
