@@ -22,7 +22,8 @@ export const USERS_HELP = `  users add ID          add a user to the store (the 
   users passwd ID       set a new password for a user in the store
   users remove ID       remove a user from the store
   users disable ID      stop a user from logging in, keeping them in the store; the
-                        gateways they visit end their leases at their next check
+                        running gateway ends their leases within leases.userCheckSeconds,
+                        the gateways they visit at their next refresh
   users enable ID       let a disabled user log in again
   users list            every user, sorted by id: id, source (config or store),
                         enabled or disabled, attributes as NAME=VALUE
@@ -185,7 +186,7 @@ function passwordPrompts(id?: string): readonly [string, string] {
   return [id ? `New password for ${id}: ` : 'Password: ', 'Type it again: '];
 }
 
-/** `disable` / `enable`: flips a store user's `disabled`; the running gateway sees it at the next login or home refresh. */
+/** `disable` / `enable`: flips a store user's `disabled`; the running gateway sees it at the next login and its next lease-holder check. */
 function switchUser(disabled: boolean): VerbSpec {
   const word = disabled ? 'disabled' : 'enabled';
   return {

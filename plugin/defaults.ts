@@ -18,6 +18,8 @@ export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
 export const MAX_API_BODY = '16kb';
 /** How long a lease lasts unless renewed (seconds): a working day. */
 export const DEFAULT_LEASE_TTL_SECONDS = 8 * 3600;
+/** How often the holders of live leases are checked against the directory (seconds): `roamgate users disable` takes effect within it. */
+export const DEFAULT_LEASE_USER_CHECK_SECONDS = 30;
 /** How long an expired or revoked lease stays in the store before housekeeping deletes it (ms); the audit trail keeps its events. */
 export const ENDED_LEASE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How often housekeeping deletes ended leases and expired login sessions from the store (ms). */

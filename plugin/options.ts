@@ -176,7 +176,13 @@ const optionsSchema = z.strictObject({
   users: z.array(userSchema).default([]).refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
   /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
   store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, 'must be { path } or a Store')]).default({ path: ':memory:' }),
-  leases: z.strictObject({ ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS) }).default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS }),
+  leases: z
+    .strictObject({
+      ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS),
+      /** How often the holders of live leases are checked against the directory: a user disabled or removed loses their leases (seconds). */
+      userCheckSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_LEASE_USER_CHECK_SECONDS),
+    })
+    .default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS }),
   session: z.strictObject({
     /** Signs session cookies; at least 32 characters. Default: random per process (sessions, kept in the store, then end at restart; leases do not). */
     secret: z.string().min(32, 'must be at least 32 characters').optional(),

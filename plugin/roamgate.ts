@@ -146,6 +146,30 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   }, HOUSEKEEPING_INTERVAL_MS);
   housekeeping.unref();
 
+  // A user disabled or removed (`roamgate users disable`, another process on the store) loses their
+  // leases here, and with them their relays and the leases peers hold for them, within userCheckSeconds.
+  // Visitors from another realm are their home's business (home refresh).
+  let checkingHolders = false;
+  const checkLeaseHolders = async () => {
+    if (checkingHolders) return;
+    checkingHolders = true;
+    try {
+      const stillThere = new Map<string, boolean>();
+      for (const lease of leases.list()) {
+        if (lease.home) continue;
+        if (!stillThere.has(lease.userId)) stillThere.set(lease.userId, (await directory.get(lease.userId)) !== undefined);
+        if (stillThere.get(lease.userId)) continue;
+        if (await leases.revoke(lease.id)) audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled or removed', ...(lease.peer ? { peer: lease.peer } : {}) } });
+      }
+    } catch (error) {
+      logger.warn({ event: 'lease-user-check', err: error }, 'checking lease holders against the directory failed; trying again later');
+    } finally {
+      checkingHolders = false;
+    }
+  };
+  const holderCheck = setInterval(() => void checkLeaseHolders(), options.leases.userCheckSeconds * 1000);
+  holderCheck.unref();
+
   // State kept in the store (leases, API rules, registrations) is loaded before anything is served.
   const ready = (async () => {
     await leases.load();
@@ -399,6 +423,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       refresher.stop();
       leases.stop();
       clearInterval(housekeeping);
+      clearInterval(holderCheck);
       await responder?.stop();
       await Promise.all([...listeners.values()].map((listener) => listener.close(options.shutdownGraceMs)));
       listeners.clear();

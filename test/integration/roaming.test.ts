@@ -493,15 +493,18 @@ describe('roaming at the edges (found in review)', () => {
   };
 
   beforeAll(async () => {
-    pop3 = await startPop3('edge-home-pop3.internal ready', { alice: 'alice-pw' });
+    pop3 = await startPop3('edge-home-pop3.internal ready', { alice: 'alice-pw', gina: 'gina-pw' });
     homeStore = openSqliteStore(':memory:');
+    const now = Date.now();
+    await homeStore.users.put({ id: 'gina', passwordHash: await hashPassword('gina-pw'), attributes: {}, disabled: false, createdAt: now, updatedAt: now });
     home = await startGateway(
       {
         realm: 'home.example',
         store: homeStore,
         users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: { department: 'sales' } }],
         peers: { 'visit.example': { secret: EDGE_SECRET }, 'cached.example': { secret: EDGE_SECRET } },
-        servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] },
+        servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }, { host: '127.0.0.1', port: pop3.port, for: 'user:gina' }] },
+        leases: { userCheckSeconds: 1 },
         access: [{ subject: 'authenticated', service: '*', allow: true }],
       },
       true,
@@ -573,23 +576,40 @@ describe('roaming at the edges (found in review)', () => {
     await until(async () => (await liveLeasesFor('cached.example')).length === 0, 'the home lease to be released when the answer ages out', 5_000, 50);
   });
 
-  test('a peer lease opens the tunnel only while its peer is still configured at home', async () => {
+  /** A home lease for `username`, asked for as visit.example would. */
+  const peerTokenFor = async (username: string, password: string) => {
     const path = '/roamgate/federation/verify';
-    const body = JSON.stringify({ username: 'alice', password: 'alice-pw' });
+    const body = JSON.stringify({ username, password });
     const answer = await request(home.app).post(path).set({ ...signRequest(EDGE_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()), 'content-type': 'application/json' }).send(body);
     expect(answer.status).toBe(200);
-    const token = answer.body.lease.token as string;
+    return answer.body.lease.token as string;
+  };
+  /** The first line of the home's answer to a tunnel request with `token`. */
+  const tunnelAt = async (gw: TestGateway, token: string) => {
+    const client = await RawClient.open((gw.http!.address() as AddressInfo).port);
+    client.send(`CONNECT pop3.roamgate:1 HTTP/1.1\r\nHost: pop3.roamgate:1\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
+    await client.waitFor((text) => text.includes('\r\n\r\n'));
+    client.close();
+    return client.received.split('\r\n')[0];
+  };
+
+  test('a user disabled at home loses the leases peers hold for them within userCheckSeconds, whatever the peer does', async () => {
+    const token = await peerTokenFor('gina', 'gina-pw');
+    expect(await tunnelAt(home, token)).toMatch(/^HTTP\/1\.1 200 /);
+    const gina = (await homeStore.users.get('gina'))!;
+    await homeStore.users.put({ ...gina, disabled: true, updatedAt: Date.now() });
+    await until(async () => /^HTTP\/1\.1 407 /.test(await tunnelAt(home, token)), 'the tunnel to refuse her lease', 5_000, 100);
+    // The audit trail is written in batches: give it its moment.
+    const revokedForGina = async () => (await homeStore.audit.list({ type: 'lease.revoked', limit: 10 })).some((event) => event.actor === 'gina' && event.detail.by === 'user disabled or removed' && event.detail.peer === 'visit.example');
+    await until(revokedForGina, 'the audit event of the revocation', 3_000, 50);
+  });
+
+  test('a peer lease opens the tunnel only while its peer is still configured at home', async () => {
+    const token = await peerTokenFor('alice', 'alice-pw');
     // The same store, a home that no longer trusts visit.example.
     const homeAfter = await startGateway({ realm: 'home.example', store: homeStore, peers: { 'cached.example': { secret: EDGE_SECRET } }, servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] }, access: [{ subject: 'authenticated', service: '*', allow: true }] }, true);
     opened.push(homeAfter);
-    const tunnelAt = async (gw: TestGateway) => {
-      const client = await RawClient.open((gw.http!.address() as AddressInfo).port);
-      client.send(`CONNECT pop3.roamgate:1 HTTP/1.1\r\nHost: pop3.roamgate:1\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
-      await client.waitFor((text) => text.includes('\r\n\r\n'));
-      client.close();
-      return client.received.split('\r\n')[0];
-    };
-    expect(await tunnelAt(home)).toMatch(/^HTTP\/1\.1 200 /);
-    expect(await tunnelAt(homeAfter)).toMatch(/^HTTP\/1\.1 407 /);
+    expect(await tunnelAt(home, token)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await tunnelAt(homeAfter, token)).toMatch(/^HTTP\/1\.1 407 /);
   });
 });

@@ -2,6 +2,8 @@ import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { RawClient, listenTcp } from '../helpers/net';
+import { until } from '../helpers/until';
+import { openSqliteStore } from '../../store/sqlite-store';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
@@ -175,6 +177,27 @@ describe('leases', () => {
     await request(gw.app).delete(`/roamgate/leases/${bob.lease.id}`).set(admin).expect(204);
     await request(gw.app).get('/roamgate/leases').set('Authorization', `Bearer ${bob.token}`).expect(401);
     await request(gw.app).delete(`/roamgate/leases/${bob.lease.id}`).set(admin).expect(404);
+  });
+
+  test('a user disabled or removed in the store (by the CLI, another process) loses their leases within userCheckSeconds', async () => {
+    const store = openSqliteStore(':memory:');
+    const now = Date.now();
+    for (const id of ['dora', 'ezra']) await store.users.put({ id, passwordHash: hashes.alice, attributes: {}, disabled: false, createdAt: now, updatedAt: now });
+    const checked = await gateway({ store, leases: { userCheckSeconds: 1 } });
+    try {
+      const dora = (await jsonLogin(checked, 'dora', 'alice-pw').expect(201)).body;
+      const ezra = (await jsonLogin(checked, 'ezra', 'alice-pw').expect(201)).body;
+      const alice = (await jsonLogin(checked, 'alice', 'alice-pw').expect(201)).body;
+      await store.users.put({ ...(await store.users.get('dora'))!, disabled: true, updatedAt: Date.now() });
+      await store.users.remove('ezra');
+      const works = async (token: string) => (await request(checked.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`)).status === 200;
+      await until(async () => !(await works(dora.token)) && !(await works(ezra.token)), 'the leases of dora and ezra to end', 5_000, 100);
+      // Nobody else's.
+      expect(await works(alice.token)).toBe(true);
+    } finally {
+      await checked.close();
+      await store.close();
+    }
   });
 
   test('anonymous callers get 401 on lease routes', async () => {

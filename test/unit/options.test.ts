@@ -33,7 +33,7 @@ describe('normalizeOptions', () => {
         logger: undefined,
         users: [],
         store: { path: ':memory:' },
-        leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS },
+        leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS },
         session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
         login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS },
         onAccessChange: 'close',
