@@ -149,7 +149,7 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
     expect(first.status).toBe(200);
     expect(first.text).not.toMatch(SERVER_ADDRESS);
     const replayed = await send(`${HOME_API}/federation/verify`, 'POST', body, signed);
-    expect(replayed.status).toBe(401);
+    expect(replayed.status).toBe(409);
     expect(replayed.text).toMatch(/replayed request/);
   });
 
