@@ -25,29 +25,42 @@ export class LoginGuard {
     this.perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: options.perAddress.failures, duration: options.perAddress.windowSeconds });
   }
 
-  /** Seconds until this user name or address may try again, or null when neither limit is used up. */
-  async retryAfter(username: string, address: string): Promise<number | null> {
-    const [user, place] = await Promise.all([this.perUser.get(this.userKey(username)), this.perAddress.get(address)]);
-    const waits = [user, place].filter((state): state is RateLimiterRes => state !== null && state.remainingPoints <= 0).map((state) => Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
-    return waits.length ? Math.max(...waits) : null;
+  /**
+   * Takes one attempt from the user name's allowance (and the address's, when
+   * given) before the password is checked, so that attempts made at once
+   * cannot overrun it. Resolves to the seconds to wait when none is left
+   * (nothing is then taken), else null: go on, then call succeeded() or
+   * undo(), or nothing when the password was wrong (the attempt stays counted).
+   */
+  async attempt(username: string, address?: string): Promise<number | null> {
+    const user = this.userKey(username);
+    const userWait = await take(this.perUser, user);
+    if (userWait !== null) return userWait;
+    if (address === undefined) return null;
+    const placeWait = await take(this.perAddress, address);
+    if (placeWait === null) return null;
+    await this.perUser.reward(user, 1);
+    return placeWait;
   }
 
-  /** Seconds until this user name may try again, whatever the address (for logins relayed by a peer gateway). */
-  async retryAfterUser(username: string): Promise<number | null> {
-    const state = await this.perUser.get(this.userKey(username));
-    return state !== null && state.remainingPoints <= 0 ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : null;
+  /** The password was right: the user name's count starts over, and the address gets its attempt back. */
+  async succeeded(username: string, address?: string): Promise<void> {
+    await Promise.all([this.perUser.delete(this.userKey(username)), address === undefined ? undefined : this.perAddress.reward(address, 1)]);
   }
 
-  /** A failure counted against the user name only: a peer gateway's address stands for many visitors. */
-  async failedUser(username: string): Promise<void> {
-    await this.perUser.penalty(this.userKey(username), 1);
+  /** The attempt could not be judged (a home out of reach, a broken directory): it is given back. */
+  async undo(username: string, address?: string): Promise<void> {
+    await Promise.all([this.perUser.reward(this.userKey(username), 1), address === undefined ? undefined : this.perAddress.reward(address, 1)]);
   }
+}
 
-  async failed(username: string, address: string): Promise<void> {
-    await Promise.all([this.perUser.penalty(this.userKey(username), 1), this.perAddress.penalty(address, 1)]);
-  }
-
-  async succeeded(username: string): Promise<void> {
-    await this.perUser.delete(this.userKey(username));
+/** Consumes one point for `key`; the seconds to wait when there was none left, else null. */
+async function take(limiter: RateLimiterMemory, key: string): Promise<number | null> {
+  try {
+    await limiter.consume(key, 1);
+    return null;
+  } catch (rejection) {
+    if (rejection instanceof Error) throw rejection;
+    return Math.max(1, Math.ceil((rejection as RateLimiterRes).msBeforeNext / 1000));
   }
 }

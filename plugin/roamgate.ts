@@ -278,7 +278,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       };
     },
     verifyLogin: async (username, password, address, service) => {
-      const wait = await guard.retryAfter(username, address);
+      // Counted before the password is checked, so connections sent at once cannot overrun the limit.
+      const wait = await guard.attempt(username, address);
       if (wait !== null) {
         audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
         return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
@@ -288,21 +289,20 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         user = await directory.verify(username, password);
       } catch (error) {
         // Never thrown at an adapter: a broken directory is logged here and the client told the login cannot be checked now.
+        if (!isRoamgateError(error) || error.code !== 'ROAMGATE_LOGIN_FAILED') await guard.undo(username, address);
         if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') {
           logger.error({ event: 'directory-failed', via: service, err: error }, 'could not check a login');
           return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
         }
-        // A refusal with its reason (unknown realm, a home that said no or is unreachable).
-        if (error.code === 'ROAMGATE_LOGIN_FAILED') await guard.failed(username, address);
+        // A refusal with its reason (unknown realm, a home that said no) stays counted; a home out of reach was given back above.
         audit.record('login.failure', { actor: username, address, detail: { via: service, reason: error.message } });
         return { ok: false, reason: error.message, temporary: error.code !== 'ROAMGATE_LOGIN_FAILED' };
       }
       if (!user) {
-        await guard.failed(username, address);
         audit.record('login.failure', { actor: username, address, detail: { via: service } });
         return { ok: false, reason: 'wrong user name or password' };
       }
-      await guard.succeeded(username);
+      await guard.succeeded(username, address);
       audit.record('login.success', { actor: user.id, address, detail: { via: service } });
       return { ok: true, identity: { kind: 'user', address, user } };
     },
@@ -338,6 +338,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     }),
   );
   router.use(express.json({ limit: MAX_API_BODY }));
+  // The login page's forms, parsed before the CSRF check so that their _csrf field is seen.
+  router.use(['/login', '/logout'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
   router.use(
     session({
       store: sessions,

@@ -107,7 +107,8 @@ export function federationRoutes(deps: FederationDeps): Router {
       return send(res, call, 403, { error: `this gateway vouches only for users of ${deps.realm ?? 'its own directory'}, not of ${realm}` });
     }
     try {
-      const wait = await deps.guard.retryAfterUser(request.username);
+      // Counted per user name only (the peer's address stands for many visitors), before the password is checked.
+      const wait = await deps.guard.attempt(request.username);
       if (wait !== null) {
         deps.audit.record('login.throttled', { actor: request.username, address, detail: { via: `peer ${call.name}`, retryAfterSeconds: wait } });
         return send(res, call, 403, { error: `too many failed logins at home; try again in ${wait} s` });
@@ -116,6 +117,8 @@ export function federationRoutes(deps: FederationDeps): Router {
       try {
         user = await deps.directory.verify(request.username, request.password);
       } catch (error) {
+        // Not a wrong password: the attempt is given back.
+        await deps.guard.undo(request.username);
         if (!isRoamgateError(error)) throw error;
         if (error.code === 'ROAMGATE_LOGIN_FAILED') return send(res, call, 403, { error: error.message });
         // A further home (in a chain) unreachable says so; a broken directory here stays here.
@@ -123,7 +126,6 @@ export function federationRoutes(deps: FederationDeps): Router {
         throw error;
       }
       if (!user) {
-        await deps.guard.failedUser(request.username);
         deps.audit.record('login.failure', { actor: request.username, address, detail: { via: `peer ${call.name}` } });
         return send(res, call, 401, { error: 'wrong user name or password' });
       }

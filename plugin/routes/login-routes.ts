@@ -1,12 +1,11 @@
 import { csrfSync } from 'csrf-sync';
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type {} from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
-import { MAX_API_BODY } from '../defaults';
 import type { Directory, User } from '../directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
@@ -64,7 +63,8 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     res.set('Cache-Control', 'no-store').type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true)));
   });
 
-  router.post('/login', express.urlencoded({ extended: false, limit: MAX_API_BODY }), async (req, res, next) => {
+  // Form bodies are parsed by the plugin's router, before its CSRF check.
+  router.post('/login', async (req, res, next) => {
     const form = Boolean(req.is('application/x-www-form-urlencoded'));
     const json = !form && Boolean(req.is('application/json'));
     if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
@@ -80,7 +80,8 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     }
     const username = body.username as string;
     const address = normalizeAddress(req.ip);
-    const blocked = await deps.guard.retryAfter(username, address);
+    // The attempt is counted before the password is checked: logins sent at once cannot overrun the limit.
+    const blocked = await deps.guard.attempt(username, address);
     if (blocked !== null) {
       deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
       res.set('Retry-After', String(blocked));
@@ -90,18 +91,21 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
 
     passport.authenticate('local', { session: false }, async (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) => {
       try {
-        if (error) return next(error);
+        if (error) {
+          await deps.guard.undo(username, address);
+          return next(error);
+        }
         if (!user) {
-          // A home that could not be asked is not the user's fault: no throttling, and 503 so programs retry.
+          // A home that could not be asked is not the user's fault: the attempt is given back, and 503 so programs retry.
           const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
           const reason = info?.code ? info.message! : 'wrong user name or password';
-          if (!unreachable) await deps.guard.failed(username, address);
+          if (unreachable) await deps.guard.undo(username, address);
           deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
           const status = unreachable ? 503 : 401;
           if (json) return void res.status(status).json({ error: reason });
           return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
         }
-        await deps.guard.succeeded(username);
+        await deps.guard.succeeded(username, address);
         const { token, lease } = await deps.leases.issue(user, address);
         deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
         deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
@@ -117,7 +121,7 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     })(req, res, next);
   });
 
-  router.post('/logout', express.urlencoded({ extended: false, limit: MAX_API_BODY }), async (req, res, next) => {
+  router.post('/logout', async (req, res, next) => {
     const caller = callerOf(req);
     try {
       if (caller.via === 'lease-token' && caller.leaseId) {

@@ -95,6 +95,13 @@ describe('logging in', () => {
     await jsonLogin(gw, 'bob', 'bob-pw').expect(201);
   });
 
+  test('wrong passwords sent all at once get no more tries than sent one by one', async () => {
+    const answers = await Promise.all(Array.from({ length: 30 }, () => jsonLogin(gw, 'alice', 'wrong')));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(27);
+  });
+
   test('failed logins are throttled per address across user names', async () => {
     for (const name of ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']) await jsonLogin(gw, name, 'wrong').expect(401);
     await jsonLogin(gw, 'bob', 'bob-pw').expect(429);
@@ -134,6 +141,19 @@ describe('logging in', () => {
     } finally {
       await secure.close();
     }
+  });
+
+  test("the lease page's Log out button ends the session and the lease", async () => {
+    const agent = request.agent(gw.app);
+    const page = await agent.get('/roamgate/login');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const done = await agent.post('/roamgate/login').type('form').send({ username: 'bob', password: 'bob-pw', _csrf: csrf }).expect(200);
+    const token = /<code id="lease-token">([^<]+)<\/code>/.exec(done.text)![1];
+    // The form as a browser submits it: urlencoded, with the page's own _csrf field.
+    const logoutCsrf = /<form method="post" action="[^"]*\/logout"><input type="hidden" name="_csrf" value="([^"]+)">/.exec(done.text)![1];
+    const out = await agent.post('/roamgate/logout').type('form').send({ _csrf: logoutCsrf }).expect(303);
+    expect(out.headers.location).toBe('/roamgate/login');
+    await request(gw.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`).expect(401);
   });
 
   test('logout through the session needs the CSRF token, then revokes the lease', async () => {
