@@ -8,6 +8,8 @@ export const EVENTS_KEEPALIVE_MS = 15_000;
 export const EVENTS_SERVERS_DEBOUNCE_MS = 100;
 /** Event streams open at once; more get 503. */
 export const MAX_EVENT_STREAMS = 1000;
+/** Event streams one caller (a user, or the admin token) may hold open at once; more get 429. A local proxy needs one. */
+export const MAX_EVENT_STREAMS_PER_CALLER = 8;
 
 export interface EventsDeps {
   leases: LeaseManager;
@@ -24,10 +26,17 @@ export interface EventsDeps {
 export function eventsRoute(deps: EventsDeps): Router {
   const router = Router();
   let open = 0;
+  const perCaller = new Map<string, number>();
   router.get('/events', requireCaller, (req, res) => {
+    const caller = callerOf(req);
+    // One user (whatever lease or session they come with) cannot take every place.
+    const key = caller.user ? `user:${caller.user.id}` : caller.admin ? 'admin' : `lease:${caller.leaseId ?? ''}`;
+    const held = perCaller.get(key) ?? 0;
+    if (held >= MAX_EVENT_STREAMS_PER_CALLER) return void res.status(429).set('Retry-After', '60').json({ error: `too many event streams for one user (at most ${MAX_EVENT_STREAMS_PER_CALLER}); close one first` });
     if (open >= MAX_EVENT_STREAMS) return void res.status(503).json({ error: 'too many event streams' });
     open++;
-    const leaseId = callerOf(req).leaseId;
+    perCaller.set(key, held + 1);
+    const leaseId = caller.leaseId;
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write(': roamgate events\n\n');
@@ -48,6 +57,9 @@ export function eventsRoute(deps: EventsDeps): Router {
     keepalive.unref();
     res.once('close', () => {
       open--;
+      const left = (perCaller.get(key) ?? 1) - 1;
+      if (left > 0) perCaller.set(key, left);
+      else perCaller.delete(key);
       clearInterval(keepalive);
       if (debounce) clearTimeout(debounce);
       stopServers();

@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { get, type IncomingMessage } from 'node:http';
 import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
+import { MAX_EVENT_STREAMS_PER_CALLER } from '../../plugin/routes/events-route';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { until } from '../helpers/until';
 
 const ADMIN = 'events-admin-token-0123456789';
 
@@ -20,13 +22,6 @@ function subscribe(url: string, token: string): Promise<{ res: IncomingMessage; 
   });
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('GET <mount>/events', () => {
   let gw: TestGateway;
@@ -44,11 +39,34 @@ describe('GET <mount>/events', () => {
     expect(stream.res.statusCode).toBe(200);
     expect(stream.res.headers['content-type']).toMatch(/^text\/event-stream/);
     await request(gw.app).post('/roamgate/servers').set('Authorization', `Bearer ${ADMIN}`).send({ service: 'smtp', host: '127.0.0.1', port: 2525 }).expect(201);
-    await until(() => stream.text().includes('event: servers'));
+    await until(() => stream.text().includes('event: servers'), 'the servers event');
     expect(stream.text()).toContain('event: servers\ndata: {}\n\n');
     await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set('Authorization', `Bearer ${ADMIN}`).expect(204);
     await stream.ended;
     expect(stream.text()).toMatch(/event: lease\ndata: \{"state":"revoked"\}\n\n$/);
+  });
+
+  test('one user holds at most a few streams (429 past them); others still get theirs, and a closed one frees its place', async () => {
+    const streams = [];
+    for (let index = 0; index < MAX_EVENT_STREAMS_PER_CALLER; index++) streams.push(await subscribe(`${base}/events`, alice.token));
+    expect(streams.every((stream) => stream.res.statusCode === 200)).toBe(true);
+    // Another lease of the same user counts as the same user.
+    const again = (await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw' }).expect(201)).body;
+    const refused = await subscribe(`${base}/events`, again.token);
+    expect(refused.res.statusCode).toBe(429);
+    expect(refused.res.headers['retry-after']).toBe('60');
+    const admin = await subscribe(`${base}/events`, ADMIN);
+    expect(admin.res.statusCode).toBe(200);
+    admin.res.destroy();
+    streams[0]!.res.destroy();
+    let reopened = await subscribe(`${base}/events`, again.token);
+    for (let tries = 0; reopened.res.statusCode !== 200 && tries < 50; tries++) {
+      reopened.res.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      reopened = await subscribe(`${base}/events`, again.token);
+    }
+    expect(reopened.res.statusCode).toBe(200);
+    for (const stream of [...streams, reopened]) stream.res.destroy();
   });
 
   test('needs a lease token', async () => {
