@@ -1,4 +1,8 @@
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+
+/** Most (user, address) pairs whose refusal is remembered, so it is recorded once per wait. */
+const MAX_NOTED_REFUSALS = 10_000;
 
 export interface ThrottleOptions {
   perUser: { failures: number; windowSeconds: number };
@@ -12,6 +16,7 @@ export interface ThrottleOptions {
 export class LoginGuard {
   private readonly perUser: RateLimiterMemory;
   private readonly perAddress: RateLimiterMemory;
+  private readonly noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS });
 
   /**
    * @param userKey The name a user's failures are counted under: every spelling
@@ -41,6 +46,18 @@ export class LoginGuard {
     if (placeWait === null) return null;
     await this.perUser.reward(user, 1);
     return placeWait;
+  }
+
+  /**
+   * Whether a refusal of this user name from this address is the first in
+   * its wait: refusals are recorded once per wait, not once per attempt, so
+   * a client hammering a throttled login cannot flood the audit trail.
+   */
+  firstRefusal(username: string, address: string | undefined, waitSeconds: number): boolean {
+    const key = `${this.userKey(username)}\u0000${address ?? ''}`;
+    if (this.noted.has(key)) return false;
+    this.noted.set(key, true, { ttl: waitSeconds * 1000 });
+    return true;
   }
 
   /** The password was right: the user name's count starts over, and the address gets its attempt back. */

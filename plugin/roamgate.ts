@@ -281,7 +281,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       // Counted before the password is checked, so connections sent at once cannot overrun the limit.
       const wait = await guard.attempt(username, address);
       if (wait !== null) {
-        audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
+        if (guard.firstRefusal(username, address, wait)) audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
         return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
       }
       let user: User | false;

@@ -2,6 +2,9 @@ import session, { type SessionData } from 'express-session';
 import type { Store } from '../store/store';
 import { hashToken } from './lease-manager';
 
+/** How long the store keeps a session nobody has logged in with (a login page opened, a CSRF token handed out) (ms). */
+export const ANONYMOUS_SESSION_MAX_AGE_MS = 60 * 60 * 1000;
+
 /**
  * Keeps login page sessions in roamgate's store rather than in the process,
  * so a restart (with a fixed `session.secret`) does not log everybody out and
@@ -47,10 +50,16 @@ export class StoredSessions extends session.Store {
     );
   }
 
-  /** When the session's cookie expires (ms), or the default lifetime from now when it names none. */
+  /**
+   * When the session's cookie expires (ms), or the default lifetime from now
+   * when it names none. A session nobody logged in with is kept for at most
+   * ANONYMOUS_SESSION_MAX_AGE_MS: opening the login page costs the store little.
+   */
   private expiryOf(data: SessionData): number {
     const expires = data.cookie?.expires;
     const at = expires ? new Date(expires).getTime() : NaN;
-    return Number.isFinite(at) ? at : this.now() + this.defaultMaxAgeMs;
+    const cookieExpiry = Number.isFinite(at) ? at : this.now() + this.defaultMaxAgeMs;
+    const loggedIn = (data as { passport?: { user?: unknown } }).passport?.user !== undefined;
+    return loggedIn ? cookieExpiry : Math.min(cookieExpiry, this.now() + ANONYMOUS_SESSION_MAX_AGE_MS);
   }
 }

@@ -110,7 +110,7 @@ export function federationRoutes(deps: FederationDeps): Router {
       // Counted per user name only (the peer's address stands for many visitors), before the password is checked.
       const wait = await deps.guard.attempt(request.username);
       if (wait !== null) {
-        deps.audit.record('login.throttled', { actor: request.username, address, detail: { via: `peer ${call.name}`, retryAfterSeconds: wait } });
+        if (deps.guard.firstRefusal(request.username, address, wait)) deps.audit.record('login.throttled', { actor: request.username, address, detail: { via: `peer ${call.name}`, retryAfterSeconds: wait } });
         return send(res, call, 403, { error: `too many failed logins at home; try again in ${wait} s` });
       }
       let user: User | false;

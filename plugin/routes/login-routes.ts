@@ -83,7 +83,7 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     // The attempt is counted before the password is checked: logins sent at once cannot overrun the limit.
     const blocked = await deps.guard.attempt(username, address);
     if (blocked !== null) {
-      deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
+      if (deps.guard.firstRefusal(username, address, blocked)) deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
       res.set('Retry-After', String(blocked));
       if (json) return void res.status(429).json({ error: `too many failed logins; try again in ${blocked} s` });
       return void res.status(429).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username));

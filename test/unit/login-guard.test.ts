@@ -54,4 +54,12 @@ describe('LoginGuard', () => {
     await guard.succeeded('alice@home.example');
     expect(await guard.attempt('alice', '192.0.2.9')).toBeNull();
   });
+
+  test('a refusal is noted once per wait for each user and address, so a hammering client cannot flood the audit trail', () => {
+    const guard = new LoginGuard(LIMITS);
+    expect(guard.firstRefusal('alice', '192.0.2.1', 60)).toBe(true);
+    for (let index = 0; index < 100; index++) expect(guard.firstRefusal('ALICE', '192.0.2.1', 60)).toBe(false);
+    expect(guard.firstRefusal('alice', '192.0.2.2', 60)).toBe(true);
+    expect(guard.firstRefusal('bob', '192.0.2.1', 60)).toBe(true);
+  });
 });

@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import { hashToken } from '../../plugin/lease-manager';
-import { StoredSessions } from '../../plugin/session-store';
+import { ANONYMOUS_SESSION_MAX_AGE_MS, StoredSessions } from '../../plugin/session-store';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
 
 const T = 1_700_000_000_000;
@@ -41,8 +41,16 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
     expect(await store.sessions.get(hashToken('sid-secret'), T)).toBeDefined();
   });
 
+  test('a session nobody logged in with is kept for an hour at most, whatever its cookie says', async () => {
+    await call((done) => sessions.set('sid-anon', sessionWith(new Date(T + 8 * HOUR), { csrfToken: 'x' }), done));
+    now = T + ANONYMOUS_SESSION_MAX_AGE_MS;
+    expect(await call((done) => sessions.get('sid-anon', done))).not.toBeNull();
+    now = T + ANONYMOUS_SESSION_MAX_AGE_MS + 1;
+    expect(await call((done) => sessions.get('sid-anon', done))).toBeNull();
+  });
+
   test('a cookie with no expiry lives for the default lifetime', async () => {
-    await call((done) => sessions.set('sid-2', sessionWith(undefined), done));
+    await call((done) => sessions.set('sid-2', sessionWith(undefined, { passport: { user: 'alice' } }), done));
     now = T + 2 * HOUR;
     expect(await call((done) => sessions.get('sid-2', done))).not.toBeNull();
     now = T + 2 * HOUR + 1;
@@ -50,9 +58,9 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
   });
 
   test('touch moves the expiry; destroy ends the session', async () => {
-    await call((done) => sessions.set('sid-3', sessionWith(new Date(T + HOUR)), done));
+    await call((done) => sessions.set('sid-3', sessionWith(new Date(T + HOUR), { passport: { user: 'alice' } }), done));
     now = T + HOUR - 1;
-    await call((done) => sessions.touch('sid-3', sessionWith(new Date(T + 3 * HOUR)), done));
+    await call((done) => sessions.touch('sid-3', sessionWith(new Date(T + 3 * HOUR), { passport: { user: 'alice' } }), done));
     now = T + 2 * HOUR;
     expect(await call((done) => sessions.get('sid-3', done))).not.toBeNull();
     await call((done) => sessions.destroy('sid-3', done));
