@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { RoamgateError } from '../errors';
 import { isAllowed, type AllowRule } from '../protocols/http/allowlist';
@@ -7,10 +7,27 @@ import { forbiddenAddressReason, isLoopback } from '../protocols/http/address-cl
 import type { Destination } from '../protocols/http/target';
 import { formatAddress } from './gateway-context';
 
-function localAddresses(): Set<string> {
-  const addresses = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) addresses.add(info.address.toLowerCase());
+/**
+ * The gateway's own addresses as a BlockList: it compares addresses, not
+ * their spelling, so `::ffff:192.0.2.2` or `fd00:0::2` match as well.
+ */
+function localAddresses(): BlockList {
+  const addresses = new BlockList();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      const family = info.family === 'IPv6' ? 'ipv6' : 'ipv4';
+      addresses.addAddress(info.address.split('%')[0]!, family);
+      // An IPv4 address is also reachable as its IPv4-mapped IPv6 form.
+      if (family === 'ipv4') addresses.addAddress(`::ffff:${info.address}`, 'ipv6');
+    }
+  }
   return addresses;
+}
+
+/** Whether `address` (any spelling) is one of `local`'s. */
+function isOwnAddress(local: BlockList, address: string): boolean {
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  return local.check(address, family);
 }
 
 function refuse(message: string): never {
@@ -50,7 +67,7 @@ export async function checkDestination(
   for (const address of addresses) {
     const forbidden = forbiddenAddressReason(address);
     if (forbidden) refuse(`destination ${named} refused: ${forbidden}`);
-    if (local && (isLoopback(address) || local.has(address.toLowerCase()))) refuse(`destination ${named} refused: the gateway's own ports are never proxied`);
+    if (local && (isLoopback(address) || isOwnAddress(local, address))) refuse(`destination ${named} refused: the gateway's own ports are never proxied`);
   }
   return addresses[0];
 }

@@ -5,7 +5,7 @@ import type { AllowRule } from '../protocols/http/allowlist';
 import { parseBasicCredentials, PROXY_CHALLENGE } from '../protocols/http/proxy-authorization';
 import { endToEndHeaders, findHeadEnd, parseStatusLine } from '../protocols/http/response-head';
 import { formatHttpResponse, httpRefusal, httpStatusFor } from '../protocols/http/status';
-import { parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
+import { hostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
 import type { Identity } from '../sources/server-info-source';
 import { connectFirst, connectWithTimeout } from './connect-upstream';
 import { checkDestination } from './destination-check';
@@ -195,7 +195,14 @@ export class HttpProxyAdapter {
       upstream = socket;
       untrack = trackRelay(this.context, HTTP_PROXY_SERVICE, identity, entry, req.socket, socket);
       socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
-      const headers = endToEndHeaders(req.rawHeaders);
+      // The Host is the one the URI names (RFC 9112 3.2.2), never the client's own: the allowlist
+      // checked the URI, and a Host of the client's choosing would reach another site on that server.
+      const headers = endToEndHeaders(req.rawHeaders).filter(([name]) => name.toLowerCase() !== 'host');
+      headers.unshift(['Host', hostHeader(target)]);
+      // A body without a length (chunked from the client) goes on chunked, whatever the method:
+      // sent raw, a GET's or DELETE's body would read as a second request at the server.
+      const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
+      if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
       const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;
       const outgoing = httpRequest({ method: req.method, path, headers: headers.flat(), setHost: false, createConnection: () => socket });
       const response = await new Promise<IncomingMessage>((resolve, reject) => {

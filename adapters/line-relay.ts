@@ -5,9 +5,8 @@ import { connectFirst } from './connect-upstream';
 import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
 import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import { relay } from './relay';
+import { REFUSAL_LINGER_MS } from './tcp-listener';
 
-/** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
-export const REFUSAL_LINGER_MS = 5000;
 
 /** A line protocol (SMTP, POP3, NNTP) as the transparent relay sees it. */
 export interface LineProtocol {

@@ -9,6 +9,7 @@ import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-co
 import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
 import type { LineProtocol } from './line-relay';
 import { relay } from './relay';
+import { REFUSAL_LINGER_MS } from './tcp-listener';
 import { acceptTls, startServerTls } from './tls';
 
 /** Lines a client may send ahead while its login is being checked (pipelining); more closes the connection. */
@@ -78,6 +79,13 @@ class LoginSession {
   private done = false;
   /** Once relaying, the relay decides when the session is over (and counts its bytes). */
   private relaying = false;
+  /** The last word was written; the session ends when the client's socket closes. */
+  private closing = false;
+
+  /** Nothing more is done for the client: the session ended, or its last word was written. */
+  private get over(): boolean {
+    return this.done || this.closing;
+  }
   private readonly started = Date.now();
   private readonly entry: ConnectionRecord;
   private finished!: () => void;
@@ -143,12 +151,12 @@ class LoginSession {
   }
 
   private pump(): void {
-    while (!this.busy && !this.done && this.queue.length > 0) this.perform(this.dialogue.onLine(this.queue.shift()!));
+    while (!this.busy && !this.over && this.queue.length > 0) this.perform(this.dialogue.onLine(this.queue.shift()!));
   }
 
   private perform(actions: ClientAction[]): void {
     for (const action of actions) {
-      if (this.done) return;
+      if (this.over) return;
       switch (action.kind) {
         case 'send':
           this.client.write(action.data);
@@ -195,7 +203,7 @@ class LoginSession {
   private async login(credentials: Credentials): Promise<void> {
     const address = this.client.remoteAddress ?? '';
     const result = await this.context.verifyLogin(credentials.username, credentials.password, address, this.protocol.service);
-    if (this.done) return;
+    if (this.over) return;
     if (!result.ok) {
       this.entry.reason = result.reason;
       // Not the client's fault: a temporary refusal in its protocol ([SYS/TEMP], 421, 400), so it keeps its password and retries.
@@ -220,7 +228,7 @@ class LoginSession {
       if (error.code === 'ROAMGATE_ACCESS_DENIED') return this.perform(this.dialogue.loginFailed(error.message));
       return this.close(this.protocol.refusal(error));
     }
-    if (this.done) return void upstream.destroy();
+    if (this.over) return void upstream.destroy();
     await this.relayTo(upstream, identity);
   }
 
@@ -281,12 +289,26 @@ class LoginSession {
   }
 
   private close(data: string): void {
-    if (this.done) return;
+    if (this.done || this.closing) return;
+    this.closing = true;
     this.unlisten();
-    this.client.end(data);
-    // A client that does not hang up after the last word is cut.
-    this.client.setTimeout(this.settings.preLoginIdleMs, () => this.client.destroy());
-    this.end();
+    const client = this.client;
+    client.end(data);
+    // A client that does not hang up after the last word is cut, however much it still sends
+    // (what it sends is read and dropped: a timer that reading reset would never fire).
+    client.setTimeout(0);
+    const cut = setTimeout(() => client.destroy(), REFUSAL_LINGER_MS);
+    client.resume();
+    // The connection keeps its place among maxClients until its socket is gone.
+    if (client.closed) {
+      clearTimeout(cut);
+      this.end();
+    } else {
+      client.once('close', () => {
+        clearTimeout(cut);
+        this.end();
+      });
+    }
   }
 
   private end(): void {

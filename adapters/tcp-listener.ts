@@ -1,5 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
+/** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
+export const REFUSAL_LINGER_MS = 5000;
+
 export interface TcpListenerOptions {
   host: string;
   port: number;
@@ -62,6 +65,8 @@ export class TcpListener {
     socket.on('error', ignoreError);
     if (this.live.size >= this.options.maxClients) {
       this.options.refuseExcess(socket);
+      // Not tracked, so bounded here: a client that never hangs up must not hold its descriptor for ever.
+      socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
       return;
     }
     // then() with both handlers, not finally(): the same outcome (a rejection still

@@ -34,7 +34,28 @@ export function parseAuthority(authority: string): Destination | null {
   const host = authority.slice(0, colon);
   const port = parsePort(authority.slice(colon + 1));
   if (port === null || host.includes(':') || !isValidHost(host)) return null;
-  return { host, port };
+  return { host: numericIpv4(host) ?? host, port };
+}
+
+/**
+ * The dotted-quad form of a host that a URL parser or the C library would
+ * read as an IPv4 address (`2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`,
+ * `169.254.169.254.`), so that address checks see the address; null for a name.
+ */
+export function numericIpv4(host: string): string | null {
+  if (!/^[0-9a-fA-Fx.]+$/.test(host)) return null;
+  try {
+    const parsed = new URL(`http://${host}/`).hostname;
+    return isIP(parsed) === 4 ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Host header for a request to `destination` (port 80, the http default, left out). */
+export function hostHeader(destination: Destination): string {
+  const host = isIP(destination.host) === 6 ? `[${destination.host}]` : destination.host;
+  return destination.port === 80 ? host : `${host}:${destination.port}`;
 }
 
 /** A parsed absolute-form request target (`GET http://host:port/path HTTP/1.1`). */

@@ -165,7 +165,8 @@ export function createNntpClientDialogue(options: ClientDialogueOptions): NntpCl
     },
 
     onLineTooLong() {
-      if (phase === 'closed' || phase === 'logged-in' || phase === 'login-pending') return [];
+      // While a login is checked the line cannot wait (the reader drops it): close, as POP3 and SMTP do.
+      if (phase === 'closed' || phase === 'logged-in') return [];
       // Mid-handshake the client is owed nothing in cleartext.
       return close(phase === 'tls-handshake' ? '' : formatNntpReply(500, 'Line too long'));
     },

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { RawClient, refusedPort } from '../helpers/net';
+import { listenTcp, RawClient, refusedPort } from '../helpers/net';
 import { selfSignedCert } from '../helpers/tls-cert';
 
 const OPEN_PROXY = [{ subject: 'anonymous', service: 'http-proxy', allow: true }] as const;
@@ -66,6 +66,44 @@ describe('http-proxy adapter', () => {
   });
 
   const allowLocal = () => [`127.0.0.1:${httpsPort}`, `localhost:${httpsPort}`, `127.0.0.1:${webPort}`, `localhost:${webPort}`];
+
+  test("absolute-URI requests carry the URI's Host, never the client's, and a chunked body stays chunked whatever the method", async () => {
+    // An origin that records the exact bytes of each request and answers once it has the whole of it.
+    const requests: string[] = [];
+    const origin = await listenTcp((socket) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        const head = text.indexOf('\r\n\r\n');
+        const chunked = /transfer-encoding: chunked/i.test(text.slice(0, head));
+        if (head === -1 || (chunked && !text.endsWith('0\r\n\r\n'))) return;
+        requests.push(text);
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      });
+    });
+    try {
+      gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${origin.port}`] } }, access: [...OPEN_PROXY] });
+      const ask = async (raw: string) => {
+        const client = await RawClient.open(gw!.ports['http-proxy']!);
+        client.send(raw);
+        await client.waitFor((text) => text.endsWith('ok'));
+        client.close();
+      };
+      await ask(`GET http://127.0.0.1:${origin.port}/page HTTP/1.1\r\nHost: admin.internal.example\r\n\r\n`);
+      expect(requests[0]).toMatch(new RegExp(`^GET /page HTTP/1\\.1\\r\\nHost: 127\\.0\\.0\\.1:${origin.port}\\r\\n`));
+      expect(requests[0]).not.toContain('admin.internal.example');
+      // A body on a DELETE, chunked by the client: it reaches the origin still chunked, not as a second request.
+      const inner = 'GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n';
+      const size = Buffer.byteLength(inner).toString(16);
+      await ask(`DELETE http://127.0.0.1:${origin.port}/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n${inner}\r\n0\r\n\r\n`);
+      expect(requests[1]).toMatch(/^DELETE \/x HTTP\/1\.1\r\n/);
+      expect(requests[1]).toMatch(/\r\nTransfer-Encoding: chunked\r\n/i);
+      expect(requests[1]).toContain(`\r\n\r\n${size}\r\n${inner}\r\n0\r\n\r\n`);
+    } finally {
+      await origin.close();
+    }
+  });
 
   test('CONNECT tunnels to a local HTTPS server (curl -p -x), certificate verified end to end', async () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [...OPEN_PROXY] });

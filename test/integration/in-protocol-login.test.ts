@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { REFUSAL_LINGER_MS } from '../../adapters/tcp-listener';
 import { RawClient } from '../helpers/net';
+import { until } from '../helpers/until';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 import { selfSignedCert } from '../helpers/tls-cert';
 
@@ -229,6 +231,45 @@ describe('SMTP in-protocol login', () => {
     await client.waitFor((text) => text.includes('\r\n'));
     expect(client.received).toMatch(/the real server/);
     client.close();
+  });
+});
+
+describe('a login session that has said its last word', () => {
+  test('keeps its place among maxClients until its socket is gone, and a client that trickles bytes is still cut', async () => {
+    const upstream = await startSmtpUpstream();
+    const gw = await startGateway({ adapters: { smtp: { port: 0, maxClients: 1, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, users, access: RULES });
+    try {
+      // QUIT before logging in: the gateway answers 221 and ends its side; the client never closes its own.
+      const stubborn = connect({ host: '127.0.0.1', port: gw.ports.smtp, allowHalfOpen: true });
+      let received = '';
+      let closedAt = 0;
+      const started = Date.now();
+      stubborn.setEncoding('latin1');
+      stubborn.on('data', (chunk: string) => (received += chunk));
+      stubborn.on('error', () => undefined);
+      stubborn.on('close', () => (closedAt = Date.now()));
+      await until(() => received.startsWith('220 '), 'the greeting');
+      stubborn.write('QUIT\r\n');
+      await until(() => received.includes('\r\n221 '), 'the 221');
+      // It keeps sending, which would keep re-arming an idle timer.
+      const trickle = setInterval(() => stubborn.writable && stubborn.write('x'), 300);
+      try {
+        const second = await RawClient.open(gw.ports.smtp);
+        await second.closed;
+        expect(second.received).toMatch(/^421 4\.3\.2 too many clients \(limit 1\)/);
+        await until(() => closedAt > 0, 'the lingering client to be cut', REFUSAL_LINGER_MS + 3_000, 50);
+        expect(closedAt - started).toBeLessThan(REFUSAL_LINGER_MS + 3_000);
+      } finally {
+        clearInterval(trickle);
+      }
+      // Its place is free again.
+      const third = await RawClient.open(gw.ports.smtp);
+      await third.waitFor((text) => text.startsWith('220 '));
+      third.close();
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 });
 

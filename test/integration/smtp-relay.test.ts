@@ -1,10 +1,13 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
+import { REFUSAL_LINGER_MS } from '../../adapters/tcp-listener';
 import nodemailer from 'nodemailer';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { RawClient, listenTcp, refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
+import { until } from '../helpers/until';
 
 const OPEN_SMTP = [{ subject: 'anonymous', service: 'smtp', allow: true }] as const;
 
@@ -108,6 +111,30 @@ describe('smtp adapter relaying to a real SMTP server', () => {
     first.send('QUIT\r\n');
     await first.closed;
   });
+
+  test('a refused client that never hangs up is cut after the refusal linger, so refusals cannot hold descriptors', async () => {
+    const upstream = await startSmtpUpstream();
+    cleanups.push(upstream.close);
+    gw = await startGateway({ adapters: { smtp: { port: 0, maxClients: 1 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    const first = await RawClient.open(gw.ports.smtp);
+    await first.waitFor((text) => text.startsWith('220 '));
+    // Half-open on purpose: it reads the refusal and the FIN, and never closes its side.
+    const stubborn = connect({ host: '127.0.0.1', port: gw.ports.smtp, allowHalfOpen: true });
+    let closed = false;
+    stubborn.on('error', () => undefined);
+    stubborn.on('close', () => (closed = true));
+    stubborn.resume();
+    await new Promise((resolve) => stubborn.once('end', resolve));
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_LINGER_MS + 500));
+    // Still open on the gateway's side, writes would be taken; cut, the first is answered with a
+    // reset and the next one fails (EPIPE).
+    stubborn.write('NOOP\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (!closed) stubborn.write('NOOP\r\n');
+    await until(() => closed, 'the refused connection to be gone', 3_000);
+    first.send('QUIT\r\n');
+    await first.closed;
+  }, 15_000);
 
   test('an edit of the servers file re-routes the next connection, and a broken edit keeps the last good table', async () => {
     const one = await startSmtpUpstream('server one');

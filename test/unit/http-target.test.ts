@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isValidHost, parseAbsoluteTarget, parseAuthority } from '../../protocols/http/target';
+import { hostHeader, isValidHost, numericIpv4, parseAbsoluteTarget, parseAuthority } from '../../protocols/http/target';
 import { anyText } from './arbitraries';
 
 describe('parseAuthority', () => {
@@ -14,6 +14,12 @@ describe('parseAuthority', () => {
     ['[2001:db8::1]:8443', { host: '2001:db8::1', port: 8443 }],
     ['[::ffff:10.0.0.1]:80', { host: '::ffff:10.0.0.1', port: 80 }],
     ['example.org:0443', { host: 'example.org', port: 443 }],
+    // Numeric spellings of an IPv4 address are read as the address, as the C library would.
+    ['2852039166:80', { host: '169.254.169.254', port: 80 }],
+    ['0xa9fea9fe:80', { host: '169.254.169.254', port: 80 }],
+    ['169.254.169.254.:80', { host: '169.254.169.254', port: 80 }],
+    ['0251.0376.0251.0376:80', { host: '169.254.169.254', port: 80 }],
+    ['127.1:8080', { host: '127.0.0.1', port: 8080 }],
   ])('accepts %j', (authority, expected) => {
     expect(parseAuthority(authority)).toEqual(expected);
   });
@@ -72,7 +78,7 @@ describe('parseAuthority', () => {
     test('round-trips generated hostnames and IPv4 addresses with any valid port', () => {
       fc.assert(
         fc.property(fc.oneof(hostname, ipv4), port, (host, port) => {
-          expect(parseAuthority(`${host}:${port}`)).toEqual({ host, port });
+          expect(parseAuthority(`${host}:${port}`)).toEqual({ host: numericIpv4(host) ?? host, port });
         }),
         { numRuns: 500 },
       );
@@ -157,5 +163,28 @@ describe('parseAbsoluteTarget', () => {
         }),
       );
     });
+  });
+});
+
+describe('numericIpv4 and hostHeader', () => {
+  test.each<[string, string | null]>([
+    ['10.0.0.1', '10.0.0.1'],
+    ['167772161', '10.0.0.1'],
+    ['0x0a000001', '10.0.0.1'],
+    ['example.org', null],
+    ['cafe', null],
+    ['0xcafe.example', null],
+    ['1.2.3.4.5', null],
+  ])('numericIpv4(%j) is %j', (host, expected) => {
+    expect(numericIpv4(host)).toBe(expected);
+  });
+
+  test.each<[{ host: string; port: number }, string]>([
+    [{ host: 'www.example.org', port: 80 }, 'www.example.org'],
+    [{ host: 'www.example.org', port: 8080 }, 'www.example.org:8080'],
+    [{ host: '2001:db8::1', port: 80 }, '[2001:db8::1]'],
+    [{ host: '2001:db8::1', port: 8443 }, '[2001:db8::1]:8443'],
+  ])('hostHeader(%j) is %j', (destination, expected) => {
+    expect(hostHeader(destination)).toBe(expected);
   });
 });

@@ -141,7 +141,11 @@ describe('createNntpClientDialogue', () => {
     });
 
     test('nothing is answered while the login is being checked', () => {
-      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), C('GROUP misc.test'), C('QUIT'), TOO_LONG()]);
+      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), C('GROUP misc.test'), C('QUIT')]);
+    });
+
+    test('a line too long while the login is being checked closes the connection (the reader cannot keep it)', () => {
+      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), TOO_LONG(close('500 Line too long'))]);
     });
 
     test('a success ends the dialogue: the relay owns the connection', () => {
