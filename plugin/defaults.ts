@@ -14,6 +14,10 @@ export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** TTL a registration gets when it names none (seconds). */
 export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
+/** The services servers may register themselves for by default (not http-proxy: an upstream web proxy sees all web traffic). */
+export const DEFAULT_REGISTRATION_SERVICES = ['smtp', 'pop3', 'nntp'] as const;
+/** Most self-registered entries at once, by default. */
+export const DEFAULT_REGISTRATION_MAX_ENTRIES = 1000;
 /** Largest JSON body the management API reads. */
 export const MAX_API_BODY = '16kb';
 /** How long a lease lasts unless renewed (seconds): a working day. */

@@ -157,7 +157,11 @@ const optionsSchema = z.strictObject({
   registration: z.strictObject({
     secret: z.string().min(16, 'must be at least 16 characters').optional(),
     defaultTtlSeconds: z.int().min(1).max(MAX_REGISTRATION_TTL_SECONDS).default(D.DEFAULT_REGISTRATION_TTL_SECONDS),
-  }).default({ defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS }),
+    /** The services a server may register itself for. Not http-proxy unless listed: an upstream web proxy sees all web traffic. */
+    services: z.array(z.string().regex(SERVICE_NAME, 'must be a service name')).default([...D.DEFAULT_REGISTRATION_SERVICES]),
+    /** Most registered entries at once; past it new ones are refused (429) until some lapse or leave. Renewals always work. */
+    maxEntries: z.int().min(1).max(1_000_000).default(D.DEFAULT_REGISTRATION_MAX_ENTRIES),
+  }).default({ defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS, services: [...D.DEFAULT_REGISTRATION_SERVICES], maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES }),
   servers: z.unknown().optional(),
   serversFile: z.string().min(1).optional(),
   adapters: z.strictObject({

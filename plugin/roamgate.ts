@@ -359,6 +359,8 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     serversRoutes({
       registrationSecret: options.registration.secret,
       defaultTtlSeconds: options.registration.defaultTtlSeconds,
+      registrationServices: options.registration.services,
+      maxRegistrations: options.registration.maxEntries,
       table: source,
       registry,
       health,

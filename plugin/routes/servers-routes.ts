@@ -11,6 +11,10 @@ import { secretMatches } from '../secret-compare';
 export interface ServersRouteDeps {
   registrationSecret?: string;
   defaultTtlSeconds: number;
+  /** Services a server may register itself for. */
+  registrationServices: readonly string[];
+  /** Most registered entries at once. */
+  maxRegistrations: number;
   table: ServerInfoSource;
   registry: RegistrySource;
   health: HealthMonitor;
@@ -43,6 +47,14 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
     const body = parseBody(registerSchema, req.body, res);
     if (!body) return;
     if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    if (!deps.registrationServices.includes(body.service)) {
+      return void res.status(403).json({ error: `servers may not register themselves for ${body.service} here (registration.services: ${deps.registrationServices.join(', ') || 'none'})`, field: 'service' });
+    }
+    const registered = deps.registry.list().filter((entry) => entry.origin === 'registered');
+    const renewal = registered.some((entry) => entry.service === body.service && entry.host.toLowerCase() === body.host.toLowerCase() && entry.port === body.port);
+    if (!renewal && registered.length >= deps.maxRegistrations) {
+      return void res.status(429).set('Retry-After', String(deps.defaultTtlSeconds)).json({ error: `the table holds its most registrations (registration.maxEntries: ${deps.maxRegistrations}); try again when some have lapsed` });
+    }
     const ttlSeconds = body.ttlSeconds ?? deps.defaultTtlSeconds;
     const { entry, created } = deps.registry.register({ service: body.service, host: body.host, port: body.port, priority: body.priority, ttlSeconds });
     await deps.registry.flush();

@@ -173,6 +173,25 @@ describe('management API', () => {
       }
     });
 
+    test('only the services in registration.services self-register (not http-proxy by default), and at most maxEntries at once', async () => {
+      const refused = await request(gw.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'http-proxy', host: '203.0.113.66', port: 3128 }).expect(403);
+      expect(refused.body).toMatchObject({ field: 'service', error: expect.stringMatching(/may not register themselves for http-proxy/) });
+      const small = await startGateway({ registration: { secret: SECRET, services: ['smtp', 'http-proxy'], maxEntries: 2 } });
+      try {
+        const register = (service: string, port: number) => request(small.app).post('/roamgate/servers/register').send({ secret: SECRET, service, host: '127.0.0.1', port });
+        await register('http-proxy', 3128).expect(201);
+        await register('smtp', 2525).expect(201);
+        const full = await register('smtp', 2526).expect(429);
+        expect(full.body.error).toMatch(/registration\.maxEntries: 2/);
+        expect(full.headers['retry-after']).toBeDefined();
+        // A heartbeat of one already there still works when full.
+        await register('smtp', 2525).expect(200);
+        await register('pop3', 1110).expect(403);
+      } finally {
+        await small.close();
+      }
+    });
+
     test('a wrong secret is refused; without a configured secret registration is disabled', async () => {
       const res = await request(gw.app).post('/roamgate/servers/register').send({ secret: 'wrong', service: 'nntp', host: '127.0.0.1', port: 119 }).expect(403);
       expect(res.body.field).toBe('secret');

@@ -24,7 +24,7 @@ describe('normalizeOptions', () => {
       const options = normalizeOptions({});
       expect(options).toEqual({
         mode: 'gateway',
-        registration: { defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS },
+        registration: { defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS, services: ['smtp', 'pop3', 'nntp'], maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES },
         access: [],
         health: { enabled: true, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS },
         shutdownGraceMs: D.DEFAULT_SHUTDOWN_GRACE_MS,
