@@ -7,7 +7,6 @@ import { asRoamgateError, denial, describeIdentity, formatAddress, newConnection
 import { relay } from './relay';
 import { REFUSAL_LINGER_MS } from './tcp-listener';
 
-
 /** A line protocol (SMTP, POP3, NNTP) as the transparent relay sees it. */
 export interface LineProtocol {
   service: string;

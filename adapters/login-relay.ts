@@ -289,26 +289,18 @@ class LoginSession {
   }
 
   private close(data: string): void {
-    if (this.done || this.closing) return;
+    if (this.over) return;
     this.closing = true;
     this.unlisten();
     const client = this.client;
     client.end(data);
     // A client that does not hang up after the last word is cut, however much it still sends
     // (what it sends is read and dropped: a timer that reading reset would never fire).
-    client.setTimeout(0);
     const cut = setTimeout(() => client.destroy(), REFUSAL_LINGER_MS);
     client.resume();
-    // The connection keeps its place among maxClients until its socket is gone.
-    if (client.closed) {
-      clearTimeout(cut);
-      this.end();
-    } else {
-      client.once('close', () => {
-        clearTimeout(cut);
-        this.end();
-      });
-    }
+    // The session ends, and its place among maxClients is freed, when the socket is gone (the
+    // close listener set in run() or after STARTTLS).
+    client.once('close', () => clearTimeout(cut));
   }
 
   private end(): void {

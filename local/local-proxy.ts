@@ -428,7 +428,8 @@ class LocalProxyRuntime {
   /** A refusal (wrong password, no password to be had) makes every client be refused with the reason until restart. */
   private async loginNow(): Promise<void> {
     const client = this.client!;
-    const user = this.options.user ?? this.lease?.login ?? this.lease?.user ?? this.formerUser ?? this.savedLease()?.login ?? this.savedLease()?.user;
+    const saved = this.savedLease();
+    const user = this.options.user ?? this.lease?.login ?? this.lease?.user ?? this.formerUser ?? saved?.login ?? saved?.user;
     if (!user) throw new RoamgateError('ROAMGATE_LOGIN_REQUIRED', 'not logged in at the gateway and no user to log in as: pass --user NAME');
     let password: string;
     try {

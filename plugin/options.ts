@@ -14,8 +14,12 @@ import { MIN_PEER_SECRET_LENGTH, PEER_NAME_PATTERN } from '../protocols/peer-sig
 import { parsePasswordHash } from './password';
 import type { Store } from '../store/store';
 
+/** The parts every Store has; a custom store without one would fail later, at the first use of it. */
+const STORE_PARTS = ['users', 'leases', 'rules', 'registrations', 'audit', 'nonces', 'sessions'] as const;
+
 function isStore(value: unknown): value is Store {
-  return typeof value === 'object' && value !== null && typeof (value as Store).close === 'function' && typeof (value as Store).leases === 'object';
+  if (typeof value !== 'object' || value === null || typeof (value as Store).close !== 'function') return false;
+  return STORE_PARTS.every((part) => typeof (value as Store)[part] === 'object' && (value as Store)[part] !== null);
 }
 
 /** Something with pino's logging methods. */
@@ -179,7 +183,7 @@ const optionsSchema = z.strictObject({
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(D.DEFAULT_SHUTDOWN_GRACE_MS),
   users: z.array(userSchema).default([]).refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
   /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
-  store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, 'must be { path } or a Store')]).default({ path: ':memory:' }),
+  store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, `must be { path } or a Store (with close() and ${STORE_PARTS.join(', ')})`)]).default({ path: ':memory:' }),
   leases: z
     .strictObject({
       ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS),

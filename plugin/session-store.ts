@@ -23,31 +23,24 @@ export class StoredSessions extends session.Store {
   }
 
   override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
-    this.store.sessions.get(hashToken(sid), this.now()).then(
-      (data) => callback(null, data === undefined ? null : (JSON.parse(data) as SessionData)),
+    // Parsed inside the chain: a row that is not JSON reaches the callback as an error, not as an unhandled rejection.
+    const read = this.store.sessions.get(hashToken(sid), this.now()).then((data) => (data === undefined ? null : (JSON.parse(data) as SessionData)));
+    read.then(
+      (found) => callback(null, found),
       (error: unknown) => callback(error),
     );
   }
 
   override set(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
-    this.store.sessions.put(hashToken(sid), JSON.stringify(data), this.expiryOf(data)).then(
-      () => callback?.(),
-      (error: unknown) => callback?.(error),
-    );
+    reportTo(callback, this.store.sessions.put(hashToken(sid), JSON.stringify(data), this.expiryOf(data)));
   }
 
   override touch(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
-    this.store.sessions.touch(hashToken(sid), this.expiryOf(data), this.now()).then(
-      () => callback?.(),
-      (error: unknown) => callback?.(error),
-    );
+    reportTo(callback, this.store.sessions.touch(hashToken(sid), this.expiryOf(data), this.now()));
   }
 
   override destroy(sid: string, callback?: (error?: unknown) => void): void {
-    this.store.sessions.remove(hashToken(sid)).then(
-      () => callback?.(),
-      (error: unknown) => callback?.(error),
-    );
+    reportTo(callback, this.store.sessions.remove(hashToken(sid)));
   }
 
   /**
@@ -62,4 +55,12 @@ export class StoredSessions extends session.Store {
     const loggedIn = (data as { passport?: { user?: unknown } }).passport?.user !== undefined;
     return loggedIn ? cookieExpiry : Math.min(cookieExpiry, this.now() + ANONYMOUS_SESSION_MAX_AGE_MS);
   }
+}
+
+/** Tells express-session's optional callback how a store operation went. */
+function reportTo(callback: ((error?: unknown) => void) | undefined, operation: Promise<unknown>): void {
+  operation.then(
+    () => callback?.(),
+    (error: unknown) => callback?.(error),
+  );
 }

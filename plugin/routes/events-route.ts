@@ -30,7 +30,7 @@ export function eventsRoute(deps: EventsDeps): Router {
   router.get('/events', requireCaller, (req, res) => {
     const caller = callerOf(req);
     // One user (whatever lease or session they come with) cannot take every place.
-    const key = caller.user ? `user:${caller.user.id}` : caller.admin ? 'admin' : `lease:${caller.leaseId ?? ''}`;
+    const key = caller.user ? `user:${caller.user.id}` : 'admin';
     const held = perCaller.get(key) ?? 0;
     if (held >= MAX_EVENT_STREAMS_PER_CALLER) return void res.status(429).set('Retry-After', '60').json({ error: `too many event streams for one user (at most ${MAX_EVENT_STREAMS_PER_CALLER}); close one first` });
     if (open >= MAX_EVENT_STREAMS) return void res.status(503).json({ error: 'too many event streams' });

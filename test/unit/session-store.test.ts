@@ -67,6 +67,11 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
     expect(await call((done) => sessions.get('sid-3', done))).toBeNull();
   });
 
+  test('a row that is not JSON reaches the callback as an error', async () => {
+    await store.sessions.put(hashToken('sid-bad'), '{not json', T + HOUR);
+    await expect(call((done) => sessions.get('sid-bad', done))).rejects.toBeInstanceOf(SyntaxError);
+  });
+
   test('a store that fails reaches the callback as an error', async () => {
     await store.close();
     await expect(call((done) => sessions.get('sid-4', done))).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
