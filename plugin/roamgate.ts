@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { statSync } from 'node:fs';
 import pino from 'pino';
 import type { ConnectionRecord, GatewayContext } from '../adapters/gateway-context';
 import { HTTP_PROXY_SERVICE, HttpProxyAdapter } from '../adapters/http-proxy-adapter';
@@ -92,7 +93,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const options = normalizeOptions(userOptions);
   const logger: Logger = options.logger ?? pino({ name: 'roamgate' });
   const ownsStore = 'path' in options.store;
-  const store: Store = 'path' in options.store ? openStore(options.store.path) : options.store;
+  const store: Store = 'path' in options.store ? openStore(options.store.path, logger) : options.store;
   const { source, registry } = buildSources(options, logger, store);
   const health = new HealthMonitor(source, {
     intervalMs: options.health.intervalMs,
@@ -472,12 +473,16 @@ function buildFederation(options: NormalizedOptions): { peers: Map<string, PeerO
   return { peers, homes };
 }
 
-function openStore(path: string): Store {
+function openStore(path: string, logger: Logger): Store {
+  let store: Store;
   try {
-    return openSqliteStore(path);
+    store = openSqliteStore(path);
   } catch (error) {
     throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `store.path: cannot open ${path}: ${(error as Error).message}`, { cause: error });
   }
+  // It holds password, token and session hashes: a new file is made 0600, an older one may be wider.
+  if (path !== ':memory:' && (statSync(path).mode & 0o077) !== 0) logger.warn({ event: 'store', path }, 'the store file is readable by other users (chmod 600 it and its -wal and -shm files)');
+  return store;
 }
 
 function buildSources(options: NormalizedOptions, logger: Logger, store: Store): { source: ServerInfoSource; registry: RegistrySource } {

@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import { migrate } from './migrations';
@@ -414,7 +415,10 @@ export class SqliteStore implements Store {
 
 /**
  * Opens (creating if need be) the SQLite store at `path`, or a private
- * in-memory one for `':memory:'`, and brings its schema up to date.
+ * in-memory one for `':memory:'`, and brings its schema up to date. A new
+ * file is made readable by its owner only (mode 0600; SQLite gives its -wal
+ * and -shm files the same mode): it holds password and token hashes. An
+ * existing file keeps its mode (the gateway warns when others may read it).
  * Throws ROAMGATE_INVALID_OPTIONS when the file was written by a newer
  * roamgate, ROAMGATE_SOURCE_FAILED when it cannot be opened or migrated.
  * @example
@@ -423,6 +427,7 @@ export class SqliteStore implements Store {
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   let db: Database.Database | undefined;
   try {
+    if (path !== ':memory:' && path !== '') createPrivately(path);
     db = new Database(path, { timeout: options.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS });
     // WAL lets readers (another gateway process, the CLI) work while one writes;
     // it is kept in the file, so set it before anything else touches the schema.
@@ -432,5 +437,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     db?.close();
     if (error instanceof RoamgateError) throw error;
     throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: cannot open ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Creates `path` empty with mode 0600 unless it exists; SQLite then opens it as a new database. */
+function createPrivately(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 }

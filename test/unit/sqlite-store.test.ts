@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -115,6 +115,18 @@ describe('SqliteStore, SQLite specifics', () => {
       const reopened = openSqliteStore(path);
       expect(await reopened.nonces.admit('home.example', 'nonce-0123456789', T + 60_000, T + 1, 10)).toBe('replayed');
       await Promise.all([second.close(), reopened.close()]);
+    });
+
+    test('a new store file and its -wal and -shm files are readable by the owner only; an existing file keeps its mode', async () => {
+      const path = freshPath();
+      const store = openSqliteStore(path);
+      await store.users.put(alice);
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) expect(statSync(file).mode & 0o777).toBe(0o600);
+      await store.close();
+      chmodSync(path, 0o640);
+      const reopened = openSqliteStore(path);
+      expect(statSync(path).mode & 0o777).toBe(0o640);
+      await reopened.close();
     });
 
     test('an empty file is migrated to the newest version', async () => {
