@@ -11,6 +11,7 @@ import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
 import { callerOf } from '../request-auth';
+import { secretMatches } from '../secret-compare';
 
 /** Longest user name and password accepted at login (characters). */
 export const MAX_USERNAME_LENGTH = 128;
@@ -55,7 +56,10 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
   passport.serializeUser((user, done) => done(null, (user as User).id));
   passport.deserializeUser((id: string, done) => void deps.directory.get(id).then((user) => done(null, user ?? false), done));
 
-  const csrf = csrfSync({ getTokenFromRequest: (req) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined });
+  const tokenFromRequest = (req: Request) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
+  const synced = csrfSync({ getTokenFromRequest: tokenFromRequest });
+  // csrf-sync's own check compares with ===, which can leak how much of a guess is right through its timing.
+  const csrf: ReturnType<typeof csrfSync> = { ...synced, isRequestValid: (req) => secretMatches(tokenFromRequest(req), synced.getTokenFromState(req) ?? undefined) };
 
   const actionOf = (req: Request) => `${req.baseUrl}/login`;
 

@@ -164,6 +164,10 @@ describe('logging in', () => {
     const token = /<code id="lease-token">([^<]+)<\/code>/.exec(done.text)![1];
     await agent.post('/roamgate/logout').send({}).expect(403);
     const { csrfToken } = (await agent.get('/roamgate/csrf').expect(200)).body;
+    // A token one character off, and one of another length, are refused as missing ones are.
+    const last = csrfToken.slice(-1);
+    await agent.post('/roamgate/logout').set('X-CSRF-Token', `${csrfToken.slice(0, -1)}${last === 'a' ? 'b' : 'a'}`).send({}).expect(403);
+    await agent.post('/roamgate/logout').set('X-CSRF-Token', `${csrfToken}0`).send({}).expect(403);
     await agent.post('/roamgate/logout').set('X-CSRF-Token', csrfToken).send({}).expect(204);
     await request(gw.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`).expect(401);
     await agent.get('/roamgate/leases').expect(401);
