@@ -87,19 +87,37 @@ export function newConnectionRecord(service: string, socket: Socket, outcome: Co
   return { service, client: formatAddress(socket.remoteAddress, socket.remotePort), identity: 'anonymous', bytesFromClient: 0, bytesFromServer: 0, durationMs: 0, outcome };
 }
 
+/** A connection registered with the gateway; see {@link trackConnection}. */
+export interface TrackedConnection {
+  /** Gives it its server socket, which a later cut destroys too (at once, if the client is already gone). */
+  attach(upstream: Socket): void;
+  /** Removes it; call once, when the connection ends, however it ends. */
+  untrack(): void;
+}
+
 /**
- * Registers an open relay with the gateway, so that a lease revocation or a
- * rule change can cut it (both sockets, the reason kept in the record).
- * Returns the removal, to call when the relay ends.
+ * Registers a connection with the gateway from the moment it is authorized,
+ * before its server is reached, so that a lease revocation or a rule change
+ * cuts it even while it connects (the client, and the server socket once
+ * attached; the reason kept in the record), and a visitor's home lease is
+ * not released while one of their connections is still on its way.
  */
-export function trackRelay(context: GatewayContext, service: string, identity: Identity, entry: ConnectionRecord, client: Socket, upstream: Socket): () => void {
-  return context.track({
+export function trackConnection(context: GatewayContext, service: string, identity: Identity, entry: ConnectionRecord, client: Socket): TrackedConnection {
+  let upstream: Socket | undefined;
+  const untrack = context.track({
     service,
     identity,
     close: (reason) => {
       entry.reason = reason;
       client.destroy();
-      upstream.destroy();
+      upstream?.destroy();
     },
   });
+  return {
+    attach: (socket) => {
+      upstream = socket;
+      if (client.destroyed) socket.destroy();
+    },
+    untrack,
+  };
 }

@@ -10,7 +10,7 @@ import type { Identity } from '../sources/server-info-source';
 import { connectFirst, connectWithTimeout } from './connect-upstream';
 import { checkDestination } from './destination-check';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
 import { relay } from './relay';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
@@ -117,24 +117,27 @@ export class HttpProxyAdapter {
     const started = Date.now();
     const entry = this.newRecord(client);
     let upstream: Socket | undefined;
+    let tracked: TrackedConnection | undefined;
     try {
       const destination = parseAuthority(req.url ?? '');
       if (!destination) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'CONNECT needs host:port');
       const identity = await this.admit(client, entry, req.headers['proxy-authorization']);
+      tracked = trackConnection(this.context, HTTP_PROXY_SERVICE, identity, entry, client);
       const opened = await this.open(identity, destination, entry);
       upstream = opened.socket;
-      const tunnelEnd = opened.socket;
+      tracked.attach(upstream);
       if (opened.viaProxy) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
       if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
-      const untrack = trackRelay(this.context, HTTP_PROXY_SERVICE, identity, entry, client, tunnelEnd);
-      const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
+      const result = await relay(client, upstream, this.limits.idleTimeoutMs);
+      tracked.untrack();
       entry.outcome = 'relayed';
       entry.bytesFromClient = result.bytesFromClient;
       entry.bytesFromServer = result.bytesFromServer;
       this.finish(entry, started);
     } catch (error) {
+      tracked?.untrack();
       upstream?.destroy();
       const failure = this.finish(entry, started, error)!;
       if (client.writable) client.end(httpRefusal(failure));
@@ -185,15 +188,16 @@ export class HttpProxyAdapter {
     const started = Date.now();
     const entry = this.newRecord(req.socket);
     let upstream: Socket | undefined;
-    let untrack = () => {};
+    let tracked: TrackedConnection | undefined;
     try {
       const target = parseAbsoluteTarget(req.url ?? '');
       if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
       const identity = await this.admit(req.socket, entry, req.headers['proxy-authorization']);
+      tracked = trackConnection(this.context, HTTP_PROXY_SERVICE, identity, entry, req.socket);
       const opened = await this.open(identity, target, entry);
       const socket = opened.socket;
       upstream = socket;
-      untrack = trackRelay(this.context, HTTP_PROXY_SERVICE, identity, entry, req.socket, socket);
+      tracked.attach(socket);
       socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
       // The Host is the one the URI names (RFC 9112 3.2.2), never the client's own: the allowlist
       // checked the URI, and a Host of the client's choosing would reach another site on that server.
@@ -216,14 +220,14 @@ export class HttpProxyAdapter {
         res.once('close', resolve);
         response.once('error', () => res.destroy());
       });
-      untrack();
+      tracked.untrack();
       entry.outcome = 'relayed';
       entry.bytesFromClient = socket.bytesWritten;
       entry.bytesFromServer = socket.bytesRead;
       socket.destroy();
       this.finish(entry, started);
     } catch (error) {
-      untrack();
+      tracked?.untrack();
       upstream?.destroy();
       const failure = this.finish(entry, started, error)!;
       if (res.headersSent) return void res.destroy();

@@ -3,7 +3,7 @@ import { RoamgateError } from '../errors';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
 import { connectFirst } from './connect-upstream';
 import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
 import { relay } from './relay';
 import { REFUSAL_LINGER_MS } from './tcp-listener';
 
@@ -28,27 +28,29 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
     // Until the relay starts, a client that says nothing is still bounded by the idle limit.
     const cut = () => client.destroy();
     client.setTimeout(limits.idleTimeoutMs, cut);
+    let tracked: TrackedConnection | undefined;
     try {
       const identity: Identity = context.identify(client);
       entry.identity = describeIdentity(identity);
       const decision: AccessDecision = context.authorize(identity, protocol.service);
       entry.rule = decision.rule;
       if (!decision.allow) throw denial(identity, decision);
+      tracked = trackConnection(context, protocol.service, identity, entry, client);
       const candidates = await context.resolve(protocol.service, identity);
       const { socket: upstream, server } = await connectFirst(protocol.service, candidates, {
         connectTimeoutMs: limits.connectTimeoutMs,
         report: (tried: ServerInfo, failure) => context.reportHealth(protocol.service, tried, failure),
       });
       entry.server = formatAddress(server.host, server.port);
+      tracked.attach(upstream);
       if (client.destroyed) {
         upstream.destroy();
-        entry.reason = 'client left before the server answered';
+        entry.reason ??= 'client left before the server answered';
       } else {
         // The relay keeps its own idle limit: drop this timer and its listener for the relay's lifetime.
         client.setTimeout(0);
         client.removeListener('timeout', cut);
-        const untrack = trackRelay(context, protocol.service, identity, entry, client, upstream);
-        const result = await relay(client, upstream, limits.idleTimeoutMs).finally(untrack);
+        const result = await relay(client, upstream, limits.idleTimeoutMs);
         entry.outcome = 'relayed';
         entry.bytesFromClient = result.bytesFromClient;
         entry.bytesFromServer = result.bytesFromServer;
@@ -64,6 +66,7 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
       }
       await new Promise<void>((resolve) => (client.closed ? resolve() : client.once('close', () => resolve())));
     } finally {
+      tracked?.untrack();
       entry.durationMs = Date.now() - started;
       context.record(entry);
     }

@@ -6,7 +6,7 @@ import { LineReader } from '../protocols/line-reader';
 import type { Identity, ServerInfo } from '../sources/server-info-source';
 import { connectServer } from './connect-upstream';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection } from './gateway-context';
 import type { LineProtocol } from './line-relay';
 import { relay } from './relay';
 import { REFUSAL_LINGER_MS } from './tcp-listener';
@@ -218,18 +218,25 @@ class LoginSession {
       this.entry.reason = decision.reason;
       return this.close(this.protocol.refusal(denial(identity, decision)));
     }
-    let upstream: Socket;
+    const tracked = trackConnection(this.context, this.protocol.service, identity, this.entry, this.client);
     try {
-      upstream = await this.connectAndLogIn(identity, credentials);
-    } catch (thrown) {
-      const error = asRoamgateError(thrown);
-      this.entry.outcome = 'unreachable';
-      this.entry.reason = error.message;
-      if (error.code === 'ROAMGATE_ACCESS_DENIED') return this.perform(this.dialogue.loginFailed(error.message));
-      return this.close(this.protocol.refusal(error));
+      let upstream: Socket;
+      try {
+        upstream = await this.connectAndLogIn(identity, credentials);
+      } catch (thrown) {
+        if (this.over) return;
+        const error = asRoamgateError(thrown);
+        this.entry.outcome = 'unreachable';
+        this.entry.reason = error.message;
+        if (error.code === 'ROAMGATE_ACCESS_DENIED') return this.perform(this.dialogue.loginFailed(error.message));
+        return this.close(this.protocol.refusal(error));
+      }
+      tracked.attach(upstream);
+      if (this.over) return void upstream.destroy();
+      await this.relayTo(upstream);
+    } finally {
+      tracked.untrack();
     }
-    if (this.over) return void upstream.destroy();
-    await this.relayTo(upstream, identity);
   }
 
   /**
@@ -268,7 +275,7 @@ class LoginSession {
     return startServerTls(socket, server.host, server.tls);
   }
 
-  private async relayTo(upstream: Socket, identity: Identity): Promise<void> {
+  private async relayTo(upstream: Socket): Promise<void> {
     this.relaying = true;
     this.unlisten();
     // What the client pipelined behind its login goes to the server, in order.
@@ -280,8 +287,7 @@ class LoginSession {
     this.entry.outcome = 'relayed';
     this.entry.reason = undefined;
     const client = this.client;
-    const untrack = trackRelay(this.context, this.protocol.service, identity, this.entry, client, upstream);
-    const result = await relay(client, upstream, this.limits.idleTimeoutMs).finally(untrack);
+    const result = await relay(client, upstream, this.limits.idleTimeoutMs);
     this.entry.bytesFromClient = result.bytesFromClient;
     this.entry.bytesFromServer = result.bytesFromServer;
     if (result.end !== 'closed') this.entry.reason ??= result.end;

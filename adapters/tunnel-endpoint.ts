@@ -6,7 +6,7 @@ import { parseBearer, parseTunnelTarget } from '../protocols/http/tunnel-target'
 import type { Identity } from '../sources/server-info-source';
 import { connectFirst } from './connect-upstream';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, formatAddress, newConnectionRecord, trackRelay } from './gateway-context';
+import { asRoamgateError, formatAddress, newConnectionRecord, trackConnection } from './gateway-context';
 import { HTTP_PROXY_SERVICE, type HttpProxyAdapter } from './http-proxy-adapter';
 import { relay } from './relay';
 
@@ -78,6 +78,8 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     return finish();
   }
 
+  entry.reason = undefined;
+  const tracked = trackConnection(context, service, identity, entry, client);
   try {
     const candidates = await context.resolve(service, identity);
     const { socket: upstream, server } = await connectFirst(service, candidates, {
@@ -85,17 +87,17 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
       report: (tried, failure) => context.reportHealth(service, tried, failure),
     });
     entry.server = formatAddress(server.host, server.port);
+    tracked.attach(upstream);
     if (client.destroyed) {
       upstream.destroy();
-      entry.reason = 'client left before the server answered';
+      entry.reason ??= 'client left before the server answered';
       return finish();
     }
     client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');
     if (head.length) upstream.write(head);
     entry.outcome = 'relayed';
     entry.reason = undefined;
-    const untrack = trackRelay(context, service, identity, entry, client, upstream);
-    const result = await relay(client, upstream, deps.limits.idleTimeoutMs).finally(untrack);
+    const result = await relay(client, upstream, deps.limits.idleTimeoutMs);
     entry.bytesFromClient = result.bytesFromClient;
     entry.bytesFromServer = result.bytesFromServer;
     if (result.end !== 'closed') entry.reason ??= result.end;
@@ -104,6 +106,8 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     entry.outcome = 'unreachable';
     entry.reason = error.message;
     if (client.writable) client.end(httpRefusal(error));
+  } finally {
+    tracked.untrack();
   }
   finish();
 }

@@ -304,6 +304,14 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         return { ok: false, reason: 'wrong user name or password' };
       }
       await guard.succeeded(username, address);
+      // A visitor's remembered answer may have aged out, and the home lease it stood on been
+      // released, while this login was being counted: ask home again rather than use a dead token.
+      // From the return on, the adapter tracks the connection, which keeps the home lease.
+      if (user.home && (await directory.get(user.id))?.home?.token !== user.home.token) {
+        const again = await directory.verify(username, password).catch(() => false as const);
+        if (!again) return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
+        user = again;
+      }
       audit.record('login.success', { actor: user.id, address, detail: { via: service } });
       return { ok: true, identity: { kind: 'user', address, user } };
     },
