@@ -20,6 +20,7 @@ import { killChildren, startChild, type Child } from './bench-children';
 import type { SampleMessage } from './bench-messages';
 import { combineShares, cpuMark, cpuShare, describeShare, machineBusyPercent, mean, median, type CpuShare } from './cpu-accounting';
 import { openIdleConnection, openIdleConnections, quantile, runBulkUpload, runShortConnections } from './load-client';
+import { startNginxReference } from './nginx-reference';
 
 const MiB = 1024 * 1024;
 
@@ -37,6 +38,9 @@ const SETTINGS = {
   bulkWarmupBytes: 32 * MiB,
   bulkChunkBytes: 256 * 1024,
   bulkRuns: 5,
+  /** Rounds and bulk runs per target for the nginx reference (when nginx is installed): fewer, it is a yardstick. */
+  referenceRounds: 2,
+  referenceBulkRuns: 3,
   /** Idle connections held open through the adapter for the memory figure. */
   idleConnections: 2_000,
   /** The idle set is opened in this many equal steps, with a memory sample after each. */
@@ -69,6 +73,14 @@ const SPARE_DESCRIPTORS = 200;
 type Target = 'direct' | 'gateway';
 const TARGET_ORDER: readonly Target[] = ['direct', 'gateway'];
 
+/** The proxied path being measured against direct: the gateway, or the nginx reference. */
+interface Via {
+  label: string;
+  port: number;
+  /** Sampled for the CPU figures when it is one of the bench's children. */
+  child?: Child;
+}
+
 function crash(error: unknown): never {
   console.error('\nbench crashed:', error);
   killChildren();
@@ -78,6 +90,8 @@ function crash(error: unknown): never {
 function log(message: string): void {
   process.stderr.write(`  ${message}\n`);
 }
+
+const labelOf = (target: Target, via: Via) => (target === 'direct' ? 'direct' : via.label);
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
@@ -108,19 +122,19 @@ interface ShortSummary {
   cpu: CpuShare;
 }
 
-async function measureShortConnections(upstream: Child, gateway: Child): Promise<Record<Target, ShortSummary>> {
-  const ports: Record<Target, number> = { direct: upstream.port, gateway: gateway.port };
-  log(`short connections: ${SETTINGS.workers} workers, warm-up ${SETTINGS.warmupMs} ms, then ${SETTINGS.rounds} x ${SETTINGS.roundMs} ms per target`);
+async function measureShortConnections(upstream: Child, via: Via, roundCount: number = SETTINGS.rounds): Promise<Record<Target, ShortSummary>> {
+  const ports: Record<Target, number> = { direct: upstream.port, gateway: via.port };
+  log(`short connections, direct and via ${via.label}: ${SETTINGS.workers} workers, warm-up ${SETTINGS.warmupMs} ms, then ${roundCount} x ${SETTINGS.roundMs} ms per target`);
   for (const target of TARGET_ORDER) await runShortConnections(ports[target], SETTINGS.workers, SETTINGS.warmupMs);
   const rounds: Record<Target, Array<{ completed: number; failed: number; firstError?: string; elapsedMs: number; latencies: Float64Array; cpu: CpuShare }>> = { direct: [], gateway: [] };
-  for (let round = 1; round <= SETTINGS.rounds; round++) {
+  for (let round = 1; round <= roundCount; round++) {
     for (const target of TARGET_ORDER) {
-      const through = target === 'gateway' ? gateway : undefined;
+      const through = target === 'gateway' ? via.child : undefined;
       const before = await cpuMark(upstream, through);
       const result = await runShortConnections(ports[target], SETTINGS.workers, SETTINGS.roundMs);
       const after = await cpuMark(upstream, through);
       rounds[target].push({ ...result, latencies: result.latenciesMs, cpu: cpuShare(before, after) });
-      log(`  round ${round} ${target.padEnd(7)} ${fmt((1000 * result.completed) / result.elapsedMs)} conn/s${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`);
+      log(`  round ${round} ${labelOf(target, via).padEnd(7)} ${fmt((1000 * result.completed) / result.elapsedMs)} conn/s${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`);
     }
   }
   const summarize = (list: (typeof rounds)[Target]): ShortSummary => {
@@ -157,29 +171,52 @@ interface BulkSummary {
   cpu: CpuShare;
 }
 
-async function measureBulk(upstream: Child, gateway: Child): Promise<Record<Target, BulkSummary>> {
-  const ports: Record<Target, number> = { direct: upstream.port, gateway: gateway.port };
-  log(`bulk upload: ${SETTINGS.bulkBytes / MiB} MiB in ${SETTINGS.bulkChunkBytes / 1024} KiB writes, ${SETTINGS.bulkRuns} runs per target`);
+async function measureBulk(upstream: Child, via: Via, runCount: number = SETTINGS.bulkRuns): Promise<Record<Target, BulkSummary>> {
+  const ports: Record<Target, number> = { direct: upstream.port, gateway: via.port };
+  log(`bulk upload, direct and via ${via.label}: ${SETTINGS.bulkBytes / MiB} MiB in ${SETTINGS.bulkChunkBytes / 1024} KiB writes, ${runCount} runs per target`);
   for (const target of TARGET_ORDER) await runBulkUpload(ports[target], SETTINGS.bulkWarmupBytes, SETTINGS.bulkChunkBytes);
   const runs: Record<Target, number[]> = { direct: [], gateway: [] };
   const shares: Record<Target, CpuShare[]> = { direct: [], gateway: [] };
-  for (let run = 1; run <= SETTINGS.bulkRuns; run++) {
+  for (let run = 1; run <= runCount; run++) {
     for (const target of TARGET_ORDER) {
-      const through = target === 'gateway' ? gateway : undefined;
+      const through = target === 'gateway' ? via.child : undefined;
       const before = await cpuMark(upstream, through);
       const result = await runBulkUpload(ports[target], SETTINGS.bulkBytes, SETTINGS.bulkChunkBytes);
       const after = await cpuMark(upstream, through);
       shares[target].push(cpuShare(before, after));
       const rate = result.bytes / MiB / (result.elapsedMs / 1000);
       runs[target].push(rate);
-      log(`  run ${run} ${target.padEnd(7)} ${fmt(rate)} MiB/s`);
+      log(`  run ${run} ${labelOf(target, via).padEnd(7)} ${fmt(rate)} MiB/s`);
     }
   }
   const summarize = (target: Target): BulkSummary => ({ rate: median(runs[target]), runs: runs[target], cpu: combineShares(shares[target], median) });
   return { direct: summarize('direct'), gateway: summarize('gateway') };
 }
 
-// ---- 3. memory per idle connection -------------------------------------------------
+// ---- 3. reference: nginx's stream proxy on the same machine ------------------------
+
+type Reference = { unavailable: string } | { short: Record<Target, ShortSummary>; bulk: Record<Target, BulkSummary> };
+
+/**
+ * The same short-connection and bulk measurements with nginx's stream proxy
+ * in the gateway's place, when nginx is installed: what a proxy in C gets on
+ * this machine, beside the targets (which were set from nginx's figures).
+ */
+async function measureReference(upstream: Child): Promise<Reference> {
+  const nginx = await startNginxReference(upstream.port);
+  if ('unavailable' in nginx) {
+    log(`reference: skipped (${nginx.unavailable})`);
+    return nginx;
+  }
+  try {
+    const via: Via = { label: 'nginx', port: nginx.port };
+    return { short: await measureShortConnections(upstream, via, SETTINGS.referenceRounds), bulk: await measureBulk(upstream, via, SETTINGS.referenceBulkRuns) };
+  } finally {
+    await nginx.stop();
+  }
+}
+
+// ---- 4. memory per idle connection -------------------------------------------------
 
 interface IdleSummary {
   connections: number;
@@ -251,7 +288,7 @@ async function measureIdleMemory(upstreamPort: number, count: number): Promise<I
 
 // ---- report ----------------------------------------------------------------------
 
-function printReport(short: Record<Target, ShortSummary>, bulk: Record<Target, BulkSummary>, idle: IdleSummary): void {
+function printReport(short: Record<Target, ShortSummary>, bulk: Record<Target, BulkSummary>, idle: IdleSummary, reference: Reference): void {
   const connRatio = short.gateway.rate / short.direct.rate;
   const bulkRatio = bulk.gateway.rate / bulk.direct.rate;
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
@@ -276,6 +313,14 @@ function printReport(short: Record<Target, ShortSummary>, bulk: Record<Target, B
   for (const target of TARGET_ORDER) console.log(`  CPU, ${target.padEnd(7)} (% of one core): ${describeShare(short[target].cpu)}`);
   console.log(`bulk upload: ${SETTINGS.bulkBytes / MiB} MiB client -> upstream (discarded there), median of ${SETTINGS.bulkRuns}; runs: direct ${bulk.direct.runs.map((r) => fmt(r)).join('/')}, gateway ${bulk.gateway.runs.map((r) => fmt(r)).join('/')} MiB/s`);
   for (const target of TARGET_ORDER) console.log(`  CPU, ${target.padEnd(7)} (% of one core): ${describeShare(bulk[target].cpu)}`);
+  if ('unavailable' in reference) console.log(`reference, nginx stream proxy: not measured (${reference.unavailable})`);
+  else {
+    const ratio = (figures: Record<Target, { rate: number }>) => `${fmt(figures.gateway.rate / figures.direct.rate, 2)}x`;
+    console.log(
+      `reference, nginx stream proxy (1 worker) in the gateway's place, same load: short connections ${fmt(reference.short.gateway.rate)} conn/s against ${fmt(reference.short.direct.rate)} direct (${ratio(reference.short)}); ` +
+        `bulk ${fmt(reference.bulk.gateway.rate)} MiB/s against ${fmt(reference.bulk.direct.rate)} direct (${ratio(reference.bulk)})`,
+    );
+  }
   const mib = (bytes: number) => fmt(bytes / MiB, 1);
   console.log(
     `idle: ${idle.connections} connections, slope over the ${SETTINGS.idleSteps} samples after the baseline, each after GC (${idle.last.collected ? 'forced' : 'NOT forced, no --expose-gc'}); ` +
@@ -306,13 +351,15 @@ async function main(): Promise<void> {
   const gateway = await startChild('gateway', 'bench-gateway.js', [String(upstream.port)], gatewayExecArgv, crash);
   log(`upstream on port ${upstream.port}, gateway SMTP adapter on port ${gateway.port}`);
 
-  const short = await measureShortConnections(upstream, gateway);
-  const bulk = await measureBulk(upstream, gateway);
+  const viaGateway: Via = { label: 'gateway', port: gateway.port, child: gateway };
+  const short = await measureShortConnections(upstream, viaGateway);
+  const bulk = await measureBulk(upstream, viaGateway);
   await gateway.stop();
+  const reference = await measureReference(upstream);
   const idle = await measureIdleMemory(upstream.port, idleCount);
   await upstream.stop();
 
-  printReport(short, bulk, idle);
+  printReport(short, bulk, idle, reference);
   if (profileDir) console.log(`gateway CPU profile (short-connection and bulk phases) written to ${profileDir}`);
   console.log(`total ${fmt((performance.now() - began) / 1000, 1)} s`);
 }

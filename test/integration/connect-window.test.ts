@@ -70,7 +70,7 @@ test('a lease revoked while its connection waits for a server cuts the connectio
   });
   const login = await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw' }).expect(201);
   const client = await RawClient.open(gw.ports.pop3);
-  await until(() => source.asked.length === 1);
+  await until(() => source.asked.length === 1, 'the gateway to ask for a pop3 server');
   await request(gw.app).delete(`/roamgate/leases/${login.body.lease.id}`).set('Authorization', `Bearer ${login.body.token}`).expect(204);
   await client.closed;
   expect(client.received).toBe('');
@@ -78,7 +78,7 @@ test('a lease revoked while its connection waits for a server cuts the connectio
   const [record] = await gw.logger.waitForRecords(1);
   expect(record).toMatchObject({ service: 'pop3', identity: 'alice', reason: 'lease revoked' });
   // Whatever the gateway had begun is undone: no relay, no upstream connection left open.
-  await until(() => upstream.accepted.every((socket) => socket.destroyed));
+  await until(() => upstream.accepted.every((socket) => socket.destroyed), 'every upstream connection to be closed');
 });
 
 test('a rule change while an anonymous connection waits for a server cuts it; an allowed one waiting beside it is relayed', async () => {
@@ -91,7 +91,7 @@ test('a rule change while an anonymous connection waits for a server cuts it; an
   });
   const pop3 = await RawClient.open(gw.ports.pop3);
   const nntp = await RawClient.open(gw.ports.nntp);
-  await until(() => source.asked.length === 2);
+  await until(() => source.asked.length === 2, 'the gateway to ask for a server for both connections');
   await request(gw.app).post('/roamgate/access/rules').set('Authorization', 'Bearer admin-token-0123456789').send({ subject: 'anonymous', service: 'pop3', allow: false }).expect(201);
   await pop3.closed;
   expect(pop3.received).toBe('');
