@@ -49,6 +49,27 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
     expect(await call((done) => sessions.get('sid-anon', done))).toBeNull();
   });
 
+  test('past maxAnonymous sessions nobody logged in with, the oldest is dropped; logged-in sessions never are', async () => {
+    const capped = new StoredSessions(store, 2 * HOUR, () => now, 3);
+    const set = (sid: string, extra: Record<string, unknown>) => call((done) => capped.set(sid, sessionWith(new Date(T + HOUR), extra), done));
+    const present = async (sid: string) => (await call((done) => capped.get(sid, done))) !== null;
+    // One page opened, then logged in with: no longer anonymous, so never dropped.
+    await set('sid-user', { csrfToken: 'u' });
+    await set('sid-user', { csrfToken: 'u', passport: { user: 'alice' } });
+    for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(sid, { csrfToken: sid });
+    // Setting a known one again does not count twice.
+    await set('sid-a', { csrfToken: 'sid-a2' });
+    expect(await Promise.all(['sid-user', 'sid-a', 'sid-b', 'sid-c'].map(present))).toEqual([true, true, true, true]);
+    await set('sid-d', { csrfToken: 'sid-d' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await Promise.all(['sid-user', 'sid-a', 'sid-b', 'sid-c', 'sid-d'].map(present))).toEqual([true, false, true, true, true]);
+    // A destroyed one frees its place.
+    await call((done) => capped.destroy('sid-b', done));
+    await set('sid-e', { csrfToken: 'sid-e' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await Promise.all(['sid-user', 'sid-c', 'sid-d', 'sid-e'].map(present))).toEqual([true, true, true, true]);
+  });
+
   test('a cookie with no expiry lives for the default lifetime', async () => {
     await call((done) => sessions.set('sid-2', sessionWith(undefined, { passport: { user: 'alice' } }), done));
     now = T + 2 * HOUR;
