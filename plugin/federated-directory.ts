@@ -42,6 +42,18 @@ export function qualifiedId(homeId: string, realm: string): string {
 }
 
 /**
+ * A visitor's login, checked a moment ago, whose home lease may since have
+ * been released (the answer it came from aged out and nothing here stood on
+ * it): checked again, asking home anew when the answer is gone, so that no
+ * lease or connection starts on a dead home token. Anyone else is returned
+ * as they are. Throws what `verify` throws; false when home now says no.
+ */
+export async function reconfirmVisitor(directory: Directory, user: User, username: string, password: string): Promise<User | false> {
+  if (!user.home || (await directory.get(user.id))?.home?.token === user.home.token) return user;
+  return directory.verify(username, password);
+}
+
+/**
  * The directory of a gateway with peers: `alice` and `alice@<own realm>` are
  * checked here; `alice@home.example` is sent, over a signed request, only to
  * the peer configured for `home.example`, whose answer (the user, a home

@@ -86,8 +86,15 @@ export class LeaseManager {
     };
     if (user.home) lease.home = user.home;
     if (peer !== undefined) lease.peer = peer;
-    await this.store.leases.create(lease);
+    // Held from now on, not once written: a visitor's home lease is released only when no lease
+    // here stands on it, and this one must count while it is being written.
     this.remember(lease);
+    try {
+      await this.store.leases.create(lease);
+    } catch (error) {
+      this.forget(lease);
+      throw error;
+    }
     return { token, lease };
   }
 

@@ -52,7 +52,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, ENDED_LEASE_RETENT
 import { normalizeOptions, type Logger, type NormalizedOptions, type PeerOptions, type RoamgateOptions } from './options';
 import { discoveryRoute } from './routes/discovery-route';
 import { federationRoutes } from './routes/federation-routes';
-import { FederatedDirectory, splitRealm, type HomePeer } from './federated-directory';
+import { FederatedDirectory, reconfirmVisitor, splitRealm, type HomePeer } from './federated-directory';
 import { HomeRefresher } from './home-refresh';
 import { homeCandidates, routeOf } from './home-routing';
 import { offeredServices } from './offered-services';
@@ -304,14 +304,10 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         return { ok: false, reason: 'wrong user name or password' };
       }
       await guard.succeeded(username, address);
-      // A visitor's remembered answer may have aged out, and the home lease it stood on been
-      // released, while this login was being counted: ask home again rather than use a dead token.
-      // From the return on, the adapter tracks the connection, which keeps the home lease.
-      if (user.home && (await directory.get(user.id))?.home?.token !== user.home.token) {
-        const again = await directory.verify(username, password).catch(() => false as const);
-        if (!again) return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
-        user = again;
-      }
+      // From the return on, the adapter tracks the connection, which keeps a visitor's home lease.
+      const confirmed = await reconfirmVisitor(directory, user, username, password).catch(() => false as const);
+      if (!confirmed) return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
+      user = confirmed;
       audit.record('login.success', { actor: user.id, address, detail: { via: service } });
       return { ok: true, identity: { kind: 'user', address, user } };
     },

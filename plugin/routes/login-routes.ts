@@ -7,6 +7,7 @@ import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import type { Directory, User } from '../directory';
+import { reconfirmVisitor } from '../federated-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
@@ -110,14 +111,21 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
           return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
         }
         await deps.guard.succeeded(username, address);
-        const { token, lease } = await deps.leases.issue(user, address);
-        deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
-        deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
+        // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
+        const confirmed = await reconfirmVisitor(deps.directory, user, username, body.password as string).catch(() => false as const);
+        if (!confirmed) {
+          const reason = 'the login cannot be checked right now; try again later';
+          if (json) return void res.status(503).json({ error: reason });
+          return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${reason[0].toUpperCase()}${reason.slice(1)}.`, username));
+        }
+        const { token, lease } = await deps.leases.issue(confirmed, address);
+        deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
+        deps.audit.record('lease.issued', { actor: confirmed.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
         if (json) return void res.status(201).set('Cache-Control', 'no-store').json({ token, lease: leaseView(lease) });
-        req.login(user, (loginError) => {
+        req.login(confirmed, (loginError) => {
           if (loginError) return next(loginError);
           req.session.leaseId = lease.id;
-          res.set('Cache-Control', 'no-store').type('html').send(leasePage(user.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
+          res.set('Cache-Control', 'no-store').type('html').send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
         });
       } catch (failure) {
         next(failure);

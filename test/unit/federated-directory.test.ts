@@ -1,6 +1,6 @@
 import { RoamgateError } from '../../errors';
 import type { Directory, User } from '../../plugin/directory';
-import { FederatedDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, splitRealm, type HomePeer } from '../../plugin/federated-directory';
+import { FederatedDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, reconfirmVisitor, splitRealm, type HomePeer } from '../../plugin/federated-directory';
 import type { VerifyOutcome } from '../../plugin/peer-client';
 import type { VerifyAnswer } from '../../protocols/federation-messages';
 
@@ -459,5 +459,37 @@ describe('FederatedDirectory.forget', () => {
   test('an id never vouched for is a no-op', () => {
     const { directory } = setup();
     expect(() => directory.forget('nobody@home.example')).not.toThrow();
+  });
+});
+
+describe('reconfirmVisitor', () => {
+  test('a visitor whose answer still stands is returned as they are, without asking home', async () => {
+    const { home, directory } = setup();
+    const user = (await directory.verify('alice@home.example', 'home-pw')) as User;
+    expect(await reconfirmVisitor(directory, user, 'alice@home.example', 'home-pw')).toBe(user);
+    expect(home.calls).toHaveLength(1);
+  });
+
+  test('a visitor whose home lease was released meanwhile is asked about at home again, and gets the new token', async () => {
+    const { home, directory } = setup();
+    const user = (await directory.verify('alice@home.example', 'home-pw')) as User;
+    // What releaseHomeLease does once nothing here stands on the token.
+    directory.forgetToken(TOKEN);
+    home.script = yes(homeAnswer({ token: 'fresh-lease-token-0123456789' }));
+    const again = (await reconfirmVisitor(directory, user, 'alice@home.example', 'home-pw')) as User;
+    expect(again.home?.token).toBe('fresh-lease-token-0123456789');
+    expect(home.calls).toHaveLength(2);
+  });
+
+  test('home saying no on the second asking is a refusal; a local user is never looked at again', async () => {
+    const { local, home, directory } = setup();
+    const user = (await directory.verify('alice@home.example', 'home-pw')) as User;
+    directory.forgetToken(TOKEN);
+    home.script = () => ({ ok: false, why: 'credentials', reason: 'wrong user name or password' });
+    expect(await reconfirmVisitor(directory, user, 'alice@home.example', 'home-pw')).toBe(false);
+    const localUser = (await directory.verify('alice', 'local-pw')) as User;
+    const calls = local.calls.length;
+    expect(await reconfirmVisitor(directory, localUser, 'alice', 'local-pw')).toBe(localUser);
+    expect(local.calls).toHaveLength(calls);
   });
 });

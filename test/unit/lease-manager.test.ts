@@ -109,6 +109,24 @@ describe('LeaseManager.issue', () => {
   });
 });
 
+describe('LeaseManager.issue while the store writes', () => {
+  test('the lease is listed from the moment issue() starts (a home lease it stands on is not released under it)', async () => {
+    const leases = manager();
+    const issuing = leases.issue({ ...alice, home: { realm: 'home.example', username: 'alice', token: 'home-token', expiresAt: T + TTL_MS, services: [] } }, '127.0.0.2');
+    expect(leases.list().map((lease) => lease.home?.token)).toEqual(['home-token']);
+    await issuing;
+    expect(leases.list()).toHaveLength(1);
+  });
+
+  test('a lease whose write fails is forgotten, and the failure reaches the caller', async () => {
+    const leases = manager();
+    jest.spyOn(store.leases, 'create').mockRejectedValueOnce(new Error('disk full'));
+    await expect(leases.issue(alice, '127.0.0.2')).rejects.toThrow('disk full');
+    expect(leases.list()).toEqual([]);
+    expect(leases.findByAddress('127.0.0.2')).toBeUndefined();
+  });
+});
+
 describe('LeaseManager lookups', () => {
   test('findByToken finds the lease of its token only', async () => {
     const leases = manager();
