@@ -93,6 +93,12 @@ export interface TrackedConnection {
   attach(upstream: Socket): void;
   /** Removes it; call once, when the connection ends, however it ends. */
   untrack(): void;
+  /**
+   * What to report for a failure: when the gateway cut the connection (a
+   * revocation, a rule change), that reason as an access refusal, since
+   * whatever failed next only followed from it; otherwise `thrown` itself.
+   */
+  explain(thrown: unknown): unknown;
 }
 
 /**
@@ -104,10 +110,12 @@ export interface TrackedConnection {
  */
 export function trackConnection(context: GatewayContext, service: string, identity: Identity, entry: ConnectionRecord, client: Socket): TrackedConnection {
   let upstream: Socket | undefined;
+  let cut: string | undefined;
   const untrack = context.track({
     service,
     identity,
     close: (reason) => {
+      cut = reason;
       entry.reason = reason;
       client.destroy();
       upstream?.destroy();
@@ -119,5 +127,6 @@ export function trackConnection(context: GatewayContext, service: string, identi
       if (client.destroyed) socket.destroy();
     },
     untrack,
+    explain: (thrown) => (cut === undefined ? thrown : new RoamgateError('ROAMGATE_ACCESS_DENIED', cut)),
   };
 }

@@ -126,7 +126,8 @@ export class HttpProxyAdapter {
       const opened = await this.open(identity, destination, entry);
       upstream = opened.socket;
       tracked.attach(upstream);
-      if (opened.viaProxy) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
+      // A client gone (or cut) meanwhile has nothing to tunnel to: no CONNECT is sent for it.
+      if (opened.viaProxy && !client.destroyed) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
       if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
@@ -139,7 +140,7 @@ export class HttpProxyAdapter {
     } catch (error) {
       tracked?.untrack();
       upstream?.destroy();
-      const failure = this.finish(entry, started, error)!;
+      const failure = this.finish(entry, started, tracked ? tracked.explain(error) : error)!;
       if (client.writable) client.end(httpRefusal(failure));
       else client.destroy();
     }
@@ -147,6 +148,8 @@ export class HttpProxyAdapter {
 
   /** Asks an upstream proxy for a tunnel; resolves once it answers 2xx. Bytes after its reply head are kept for the relay. */
   private connectThroughProxy(upstream: Socket, authority: string): Promise<void> {
+    // A socket already gone would emit nothing more: no end, no error, only the timeout.
+    if (upstream.destroyed) return Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'upstream web proxy closed the connection'));
     return new Promise((resolve, reject) => {
       let buffered = Buffer.alloc(0);
       const fail = (message: string, code: 'ROAMGATE_UPSTREAM_REFUSED' | 'ROAMGATE_UPSTREAM_TIMEOUT' = 'ROAMGATE_UPSTREAM_REFUSED') => {
@@ -229,7 +232,7 @@ export class HttpProxyAdapter {
     } catch (error) {
       tracked?.untrack();
       upstream?.destroy();
-      const failure = this.finish(entry, started, error)!;
+      const failure = this.finish(entry, started, tracked ? tracked.explain(error) : error)!;
       if (res.headersSent) return void res.destroy();
       const status = httpStatusFor(failure);
       res.writeHead(status, {

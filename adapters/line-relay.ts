@@ -45,6 +45,8 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
       tracked.attach(upstream);
       if (client.destroyed) {
         upstream.destroy();
+        // Cut by the gateway (its reason is recorded already: an access refusal), or gone by itself.
+        if (entry.reason !== undefined) entry.outcome = 'refused';
         entry.reason ??= 'client left before the server answered';
       } else {
         // The relay keeps its own idle limit: drop this timer and its listener for the relay's lifetime.
@@ -57,7 +59,7 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
         if (result.end !== 'closed') entry.reason ??= result.end;
       }
     } catch (thrown) {
-      const error = asRoamgateError(thrown);
+      const error = asRoamgateError(tracked ? tracked.explain(thrown) : thrown);
       entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' || error.code === 'ROAMGATE_LOGIN_REQUIRED' ? 'refused' : error.code === 'ROAMGATE_SOURCE_FAILED' ? 'error' : 'unreachable';
       entry.reason = error.message;
       if (!client.destroyed) {

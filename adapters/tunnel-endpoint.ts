@@ -90,6 +90,8 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     tracked.attach(upstream);
     if (client.destroyed) {
       upstream.destroy();
+      // Cut by the gateway (its reason is recorded already: an access refusal), or gone by itself.
+      if (entry.reason !== undefined) entry.outcome = 'refused';
       entry.reason ??= 'client left before the server answered';
       return finish();
     }
@@ -102,8 +104,8 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     entry.bytesFromServer = result.bytesFromServer;
     if (result.end !== 'closed') entry.reason ??= result.end;
   } catch (thrown) {
-    const error = asRoamgateError(thrown);
-    entry.outcome = 'unreachable';
+    const error = asRoamgateError(tracked.explain(thrown));
+    entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' ? 'refused' : 'unreachable';
     entry.reason = error.message;
     if (client.writable) client.end(httpRefusal(error));
   } finally {

@@ -76,7 +76,7 @@ test('a lease revoked while its connection waits for a server cuts the connectio
   expect(client.received).toBe('');
   source.open();
   const [record] = await gw.logger.waitForRecords(1);
-  expect(record).toMatchObject({ service: 'pop3', identity: 'alice', reason: 'lease revoked' });
+  expect(record).toMatchObject({ service: 'pop3', identity: 'alice', outcome: 'refused', reason: 'lease revoked' });
   // Whatever the gateway had begun is undone: no relay, no upstream connection left open.
   await until(() => upstream.accepted.every((socket) => socket.destroyed), 'every upstream connection to be closed');
 });
@@ -99,6 +99,25 @@ test('a rule change while an anonymous connection waits for a server cuts it; an
   await nntp.waitFor((text) => text.includes('+OK upstream'));
   nntp.close();
   const records = await gw.logger.waitForRecords(2);
-  expect(records.find((r) => r.service === 'pop3')).toMatchObject({ reason: 'no longer allowed by the access table' });
+  expect(records.find((r) => r.service === 'pop3')).toMatchObject({ outcome: 'refused', reason: 'no longer allowed by the access table' });
   expect(records.find((r) => r.service === 'nntp')).toMatchObject({ outcome: 'relayed' });
+});
+
+test('a CONNECT cut by a rule change while its way out is chosen answers nothing and is recorded with the rule change as its reason', async () => {
+  const source = gatedSource(upstream.port);
+  gw = await startGateway({
+    adminToken: 'admin-token-0123456789',
+    access: [{ subject: 'anonymous', service: '*', allow: true }],
+    adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${upstream.port}`] } },
+    servers: { resolve: source.resolve },
+  });
+  const client = await RawClient.open(gw.ports['http-proxy']);
+  client.send(`CONNECT 127.0.0.1:${upstream.port} HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\n\r\n`);
+  await until(() => source.asked.length === 1, 'the gateway to look for an upstream web proxy');
+  await request(gw.app).post('/roamgate/access/rules').set('Authorization', 'Bearer admin-token-0123456789').send({ subject: 'anonymous', service: 'http-proxy', allow: false }).expect(201);
+  await client.closed;
+  expect(client.received).toBe('');
+  source.open();
+  const [record] = await gw.logger.waitForRecords(1);
+  expect(record).toMatchObject({ service: 'http-proxy', outcome: 'refused', reason: 'no longer allowed by the access table' });
 });
