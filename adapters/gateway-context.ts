@@ -93,6 +93,8 @@ export interface TrackedConnection {
   attach(upstream: Socket): void;
   /** Removes it; call once, when the connection ends, however it ends. */
   untrack(): void;
+  /** Why the gateway cut it (a revocation, a rule change; also in the record), or undefined while it has not. */
+  readonly cut: string | undefined;
   /**
    * What to report for a failure: when the gateway cut the connection (a
    * revocation, a rule change), that reason as an access refusal, since
@@ -110,12 +112,12 @@ export interface TrackedConnection {
  */
 export function trackConnection(context: GatewayContext, service: string, identity: Identity, entry: ConnectionRecord, client: Socket): TrackedConnection {
   let upstream: Socket | undefined;
-  let cut: string | undefined;
+  let cutFor: string | undefined;
   const untrack = context.track({
     service,
     identity,
     close: (reason) => {
-      cut = reason;
+      cutFor = reason;
       entry.reason = reason;
       client.destroy();
       upstream?.destroy();
@@ -127,6 +129,9 @@ export function trackConnection(context: GatewayContext, service: string, identi
       if (client.destroyed) socket.destroy();
     },
     untrack,
-    explain: (thrown) => (cut === undefined ? thrown : new RoamgateError('ROAMGATE_ACCESS_DENIED', cut)),
+    get cut() {
+      return cutFor;
+    },
+    explain: (thrown) => (cutFor === undefined ? thrown : new RoamgateError('ROAMGATE_ACCESS_DENIED', cutFor)),
   };
 }

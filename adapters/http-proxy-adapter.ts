@@ -148,8 +148,6 @@ export class HttpProxyAdapter {
 
   /** Asks an upstream proxy for a tunnel; resolves once it answers 2xx. Bytes after its reply head are kept for the relay. */
   private connectThroughProxy(upstream: Socket, authority: string): Promise<void> {
-    // A socket already gone would emit nothing more: no end, no error, only the timeout.
-    if (upstream.destroyed) return Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'upstream web proxy closed the connection'));
     return new Promise((resolve, reject) => {
       let buffered = Buffer.alloc(0);
       const fail = (message: string, code: 'ROAMGATE_UPSTREAM_REFUSED' | 'ROAMGATE_UPSTREAM_TIMEOUT' = 'ROAMGATE_UPSTREAM_REFUSED') => {

@@ -45,9 +45,9 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
       tracked.attach(upstream);
       if (client.destroyed) {
         upstream.destroy();
-        // Cut by the gateway (its reason is recorded already: an access refusal), or gone by itself.
-        if (entry.reason !== undefined) entry.outcome = 'refused';
-        entry.reason ??= 'client left before the server answered';
+        // Cut by the gateway (an access refusal, its reason recorded already), or gone by itself.
+        if (tracked.cut !== undefined) entry.outcome = 'refused';
+        else entry.reason = 'client left before the server answered';
       } else {
         // The relay keeps its own idle limit: drop this timer and its listener for the relay's lifetime.
         client.setTimeout(0);

@@ -78,7 +78,6 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     return finish();
   }
 
-  entry.reason = undefined;
   const tracked = trackConnection(context, service, identity, entry, client);
   try {
     const candidates = await context.resolve(service, identity);
@@ -90,9 +89,9 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
     tracked.attach(upstream);
     if (client.destroyed) {
       upstream.destroy();
-      // Cut by the gateway (its reason is recorded already: an access refusal), or gone by itself.
-      if (entry.reason !== undefined) entry.outcome = 'refused';
-      entry.reason ??= 'client left before the server answered';
+      // Cut by the gateway (an access refusal, its reason recorded already), or gone by itself.
+      if (tracked.cut !== undefined) entry.outcome = 'refused';
+      else entry.reason = 'client left before the server answered';
       return finish();
     }
     client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');

@@ -22,6 +22,9 @@ export interface ConfiguredUser {
   disabled?: boolean;
 }
 
+/** What a client is told when its login cannot be checked now (a broken directory, a home out of reach): try again. */
+export const LOGIN_UNCHECKED_REASON = 'the login cannot be checked right now; try again later';
+
 /** Where users are checked. `verify` returns the user or false, and throws only when the directory is broken. */
 export interface Directory {
   verify(username: string, password: string): Promise<User | false>;

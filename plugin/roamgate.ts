@@ -34,7 +34,7 @@ import type { Store } from '../store/store';
 import { openSqliteStore } from '../store/sqlite-store';
 import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
-import { StoreDirectory, type Directory, type User } from './directory';
+import { LOGIN_UNCHECKED_REASON, StoreDirectory, type Directory, type User } from './directory';
 import { CachingDirectory } from './directory-cache';
 import { identityOfLease, LeaseManager, normalizeAddress } from './lease-manager';
 import { LoginGuard } from './login-guard';
@@ -293,7 +293,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
         if (!isRoamgateError(error) || error.code !== 'ROAMGATE_LOGIN_FAILED') await guard.undo(username, address);
         if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') {
           logger.error({ event: 'directory-failed', via: service, err: error }, 'could not check a login');
-          return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
+          return { ok: false, reason: LOGIN_UNCHECKED_REASON, temporary: true };
         }
         // A refusal with its reason (unknown realm, a home that said no) stays counted; a home out of reach was given back above.
         audit.record('login.failure', { actor: username, address, detail: { via: service, reason: error.message } });
@@ -306,7 +306,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
       await guard.succeeded(username, address);
       // From the return on, the adapter tracks the connection, which keeps a visitor's home lease.
       const confirmed = await reconfirmVisitor(directory, user, username, password).catch(() => false as const);
-      if (!confirmed) return { ok: false, reason: 'the login cannot be checked right now; try again later', temporary: true };
+      if (!confirmed) return { ok: false, reason: LOGIN_UNCHECKED_REASON, temporary: true };
       user = confirmed;
       audit.record('login.success', { actor: user.id, address, detail: { via: service } });
       return { ok: true, identity: { kind: 'user', address, user } };

@@ -6,7 +6,7 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
-import type { Directory, User } from '../directory';
+import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory';
 import { reconfirmVisitor } from '../federated-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
@@ -114,9 +114,8 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
         // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
         const confirmed = await reconfirmVisitor(deps.directory, user, username, body.password as string).catch(() => false as const);
         if (!confirmed) {
-          const reason = 'the login cannot be checked right now; try again later';
-          if (json) return void res.status(503).json({ error: reason });
-          return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${reason[0].toUpperCase()}${reason.slice(1)}.`, username));
+          if (json) return void res.status(503).json({ error: LOGIN_UNCHECKED_REASON });
+          return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`, username));
         }
         const { token, lease } = await deps.leases.issue(confirmed, address);
         deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
