@@ -5,7 +5,10 @@
 export { roamgate } from './plugin/roamgate';
 export type { Roamgate } from './plugin/roamgate';
 export type { RoamgateOptions, Logger, AccessRule, PeerOptions } from './plugin/options';
-export type { ServerInfo, ServerInfoSource, ServerEntry, ServerTable, Identity, IdentifiedUser, HomeGrant, HomeService } from './sources/server-info-source';
+export type { ServerInfo, ServerTls } from './server-info';
+export type { ServerInfoSource, ServerEntry, ServerTable } from './sources/server-info-source';
+export type { Identity, IdentifiedUser, HomeGrant, HomeService } from './identity';
+export type { AccessDecision, AccessPolicy } from './access-decision';
 export { RoamgateError, isRoamgateError } from './errors';
 export type { RoamgateErrorCode } from './errors';
 export * as defaults from './plugin/defaults';

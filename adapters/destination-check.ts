@@ -5,7 +5,7 @@ import { RoamgateError } from '../errors';
 import { isAllowed, type AllowRule } from '../protocols/http/allowlist';
 import { forbiddenAddressReason, isLoopback } from '../protocols/http/address-class';
 import type { Destination } from '../protocols/http/target';
-import { formatAddress } from './gateway-context';
+import { formatAddress } from '../net/address';
 
 /**
  * The gateway's own addresses as a BlockList: it compares addresses, not

@@ -1,15 +1,10 @@
 import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
-import type { Identity, ServerInfo } from '../sources/server-info-source';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
+import type { AccessDecision } from '../access-decision';
+import { formatAddress } from '../net/address';
 import type { LiveRelay } from './live-relays';
-
-/** The access decision for one connection. */
-export interface AccessDecision {
-  allow: boolean;
-  reason: string;
-  /** The rule that decided, for the record; absent when the default decided. */
-  rule?: string;
-}
 
 /** One line of the record: what happened to one relayed connection (or HTTP request). */
 export interface ConnectionRecord {
@@ -58,12 +53,6 @@ export interface GatewayContext {
   verifyLogin(username: string, password: string, address: string, service: string): Promise<LoginResult>;
   /** Registers an open relay so a lease revocation or rule change can close it; returns its removal. */
   track(relay: LiveRelay): () => void;
-}
-
-/** `host:port`, with IPv6 hosts bracketed. */
-export function formatAddress(host: string | undefined, port: number | undefined): string {
-  if (!host) return 'unknown';
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** The refusal for a denied decision: anonymous clients are told a login may help. */

@@ -6,12 +6,13 @@ import { parseBasicCredentials, PROXY_CHALLENGE } from '../protocols/http/proxy-
 import { endToEndHeaders, findHeadEnd, parseStatusLine } from '../protocols/http/response-head';
 import { formatHttpResponse, httpRefusal, httpStatusFor } from '../protocols/http/status';
 import { hostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
-import type { Identity } from '../sources/server-info-source';
-import { connectFirst, connectWithTimeout } from './connect-upstream';
+import type { Identity } from '../identity';
+import { connectFirst, connectWithTimeout } from '../net/connect-server';
 import { checkDestination } from './destination-check';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
-import { relay } from './relay';
+import { asRoamgateError, denial, describeIdentity, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
+import { formatAddress } from '../net/address';
+import { relay } from '../net/relay';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
 export const HTTP_PROXY_SERVICE = 'http-proxy';

@@ -1,10 +1,13 @@
 import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
-import type { Identity, ServerInfo } from '../sources/server-info-source';
-import { connectFirst } from './connect-upstream';
-import type { AccessDecision, ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
-import { relay } from './relay';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
+import { connectFirst } from '../net/connect-server';
+import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import type { AccessDecision } from '../access-decision';
+import { asRoamgateError, denial, describeIdentity, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
+import { formatAddress } from '../net/address';
+import { relay } from '../net/relay';
 import { REFUSAL_LINGER_MS } from './tcp-listener';
 
 /** A line protocol (SMTP, POP3, NNTP) as the transparent relay sees it. */

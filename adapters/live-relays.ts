@@ -1,4 +1,4 @@
-import type { Identity } from '../sources/server-info-source';
+import type { Identity } from '../identity';
 
 /** An open relay, as the gateway needs to see it to close it when a lease ends or a rule changes. */
 export interface LiveRelay {

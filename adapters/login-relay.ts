@@ -3,12 +3,14 @@ import type { SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
 import type { ClientAction, ClientDialogue, ClientDialogueOptions, Credentials, PreLoginLimits, ServerDialogue } from '../protocols/dialogue';
 import { LineReader } from '../protocols/line-reader';
-import type { Identity, ServerInfo } from '../sources/server-info-source';
-import { connectServer } from './connect-upstream';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
+import { connectServer } from '../net/connect-server';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, formatAddress, newConnectionRecord, trackConnection } from './gateway-context';
+import { asRoamgateError, denial, describeIdentity, newConnectionRecord, trackConnection } from './gateway-context';
+import { formatAddress } from '../net/address';
 import type { LineProtocol } from './line-relay';
-import { relay } from './relay';
+import { relay } from '../net/relay';
 import { REFUSAL_LINGER_MS } from './tcp-listener';
 import { acceptTls, startServerTls } from './tls';
 

@@ -1,5 +1,5 @@
 import type { HealthStatus } from '../sources/health-monitor';
-import type { ServerInfo } from '../sources/server-info-source';
+import type { ServerInfo } from '../server-info';
 
 /**
  * The order in which to try servers: by priority (lower first, table order on

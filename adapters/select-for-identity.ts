@@ -1,4 +1,5 @@
-import type { Identity, ServerInfo } from '../sources/server-info-source';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
 import { subjectRank } from '../sources/subject';
 
 /**

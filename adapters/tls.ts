@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
-import type { ServerTls } from '../sources/server-info-source';
+import type { ServerTls } from '../server-info';
 
 /** How long a TLS handshake may take, either side (ms). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;

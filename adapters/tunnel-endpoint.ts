@@ -3,12 +3,13 @@ import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import { formatHttpResponse, httpRefusal } from '../protocols/http/status';
 import { parseBearer, parseTunnelTarget } from '../protocols/http/tunnel-target';
-import type { Identity } from '../sources/server-info-source';
-import { connectFirst } from './connect-upstream';
+import type { Identity } from '../identity';
+import { connectFirst } from '../net/connect-server';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, formatAddress, newConnectionRecord, trackConnection } from './gateway-context';
+import { asRoamgateError, newConnectionRecord, trackConnection } from './gateway-context';
+import { formatAddress } from '../net/address';
 import { HTTP_PROXY_SERVICE, type HttpProxyAdapter } from './http-proxy-adapter';
-import { relay } from './relay';
+import { relay } from '../net/relay';
 
 /** The 407 answer of the tunnel: a lease token is what it takes. */
 const BEARER_CHALLENGE = 'Bearer realm="roamgate"';

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { connectWithTimeout } from '../adapters/connect-upstream';
-import { relay } from '../adapters/relay';
+import { connectWithTimeout } from '../net/connect-server';
+import { relay } from '../net/relay';
 import { RoamgateError } from '../errors';
 import { notice, type LocalProxyEvent, type LocalProxyNotice, type RouteTarget, describeTarget } from './clear-words';
 import { GatewayClient, type DiscoverAnswer, type Endpoint, type Lease } from './gateway-client';
@@ -11,7 +11,7 @@ import { pacFile, pacServer, PAC_PATHS } from './pac-file';
 import { bindFirst, portCandidates } from './port-choice';
 import { refusalFor } from './refusals';
 import { StateDir, STATE_FILES, type PinnedNetwork, type SavedLease } from './state-dir';
-import { openTunnel } from '../adapters/tunnel-client';
+import { openTunnel } from '../net/tunnel-client';
 import { discoverGateway } from './lan-discovery';
 
 /** How long a refused web-proxy client gets to send its request before the refusal is written anyway (ms). */

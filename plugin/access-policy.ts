@@ -1,5 +1,5 @@
-import type { AccessDecision } from '../adapters/gateway-context';
-import type { Identity } from '../sources/server-info-source';
+import type { AccessDecision } from '../access-decision';
+import type { Identity } from '../identity';
 import { subjectRank } from '../sources/subject';
 import type { AccessRule } from './options';
 

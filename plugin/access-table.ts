@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AccessDecision } from '../adapters/gateway-context';
-import type { Identity } from '../sources/server-info-source';
+import type { AccessDecision } from '../access-decision';
+import type { Identity } from '../identity';
 import type { RuleRecord, Store } from '../store/store';
 import { decideAccess } from './access-policy';
 import type { AccessRule } from './options';

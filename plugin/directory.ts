@@ -1,5 +1,5 @@
 import { RoamgateError } from '../errors';
-import type { HomeGrant } from '../sources/server-info-source';
+import type { HomeGrant } from '../identity';
 import type { Store, UserRecord } from '../store/store';
 import { DUMMY_HASH, verifyPassword } from './password';
 

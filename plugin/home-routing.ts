@@ -1,4 +1,5 @@
-import type { HomeGrant, ServerInfo } from '../sources/server-info-source';
+import type { HomeGrant } from '../identity';
+import type { ServerInfo } from '../server-info';
 
 /** What a visited gateway keeps of a home's attributes, and what it sets. */
 export interface AttributeMapping {

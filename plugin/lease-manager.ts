@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { IdentifiedUser, Identity } from '../sources/server-info-source';
+import type { IdentifiedUser, Identity } from '../identity';
 import type { LeaseRecord, Store } from '../store/store';
 import { DEFAULT_LEASE_TTL_SECONDS } from './defaults';
 import type { User } from './directory';

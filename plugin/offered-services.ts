@@ -1,4 +1,5 @@
-import type { HomeService, Identity, ServerInfo } from '../sources/server-info-source';
+import type { HomeService, Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
 
 export interface OfferingDeps {
   /** Every service this gateway might serve the identity. */

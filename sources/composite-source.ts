@@ -1,4 +1,6 @@
-import type { Identity, ServerEntry, ServerInfo, ServerInfoSource } from './server-info-source';
+import type { ServerEntry, ServerInfoSource } from './server-info-source';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
 import { serverKey } from './server-info-source';
 
 /**

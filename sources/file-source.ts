@@ -2,7 +2,8 @@ import { watch, watchFile, unwatchFile, readFileSync, type FSWatcher } from 'nod
 import { basename, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { RoamgateError } from '../errors';
-import type { ServerEntry, ServerInfo, ServerInfoSource } from './server-info-source';
+import type { ServerEntry, ServerInfoSource } from './server-info-source';
+import type { ServerInfo } from '../server-info';
 import { tableEntries } from './static-source';
 import { describeZodError, serverTableSchema } from './table-schema';
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ServerEntry, ServerInfo, ServerInfoSource } from './server-info-source';
+import type { ServerEntry, ServerInfoSource } from './server-info-source';
+import type { ServerInfo } from '../server-info';
 
 /** Registrations may ask for at most this TTL (seconds). */
 export const MAX_REGISTRATION_TTL_SECONDS = 86_400;

@@ -1,4 +1,5 @@
-import type { ServerEntry, ServerInfo, ServerInfoSource, ServerTable } from './server-info-source';
+import type { ServerEntry, ServerInfoSource, ServerTable } from './server-info-source';
+import type { ServerInfo } from '../server-info';
 
 /** A fixed table, from options. */
 export class StaticSource implements ServerInfoSource {

@@ -1,4 +1,4 @@
-import type { Identity } from './server-info-source';
+import type { Identity } from '../identity';
 
 /** The subject grammar shared by access rules and per-user server entries. */
 export const SUBJECT_PATTERN = /^(anonymous|authenticated|user:[^\s=]+|[A-Za-z0-9_.-]+=[^\s]*)$/;

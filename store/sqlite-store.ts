@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import { migrate } from './migrations';
-import type { HomeGrant } from '../sources/server-info-source';
+import type { HomeGrant } from '../identity';
 import type { AuditEvent, AuditQuery, LeaseRecord, NonceVerdict, RegistrationRecord, RuleRecord, Store, UserRecord } from './store';
 
 /** How long a write waits for another connection's lock on the same file before failing (ms). */

@@ -1,4 +1,4 @@
-import type { HomeGrant } from '../sources/server-info-source';
+import type { HomeGrant } from '../identity';
 
 /**
  * Persistence behind one interface. Every backend passes the shared contract

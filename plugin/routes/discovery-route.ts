@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { Identity, ServerInfo } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
+import type { ServerInfo } from '../../server-info';
 
 export interface DiscoveryDeps {
   mode: 'gateway' | 'direct';

@@ -2,7 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import { isRoamgateError } from '../../errors';
 import { parseMessage, refreshRequestSchema, verifyRequestSchema, type VerifyAnswer } from '../../protocols/federation-messages';
 import { signResponse, verifyRequest } from '../../protocols/peer-signature';
-import type { HomeService, Identity } from '../../sources/server-info-source';
+import type { HomeService, Identity } from '../../identity';
 import type { AuditLog } from '../audit-log';
 import { MAX_FEDERATION_BODY } from '../defaults';
 import type { Directory, User } from '../directory';

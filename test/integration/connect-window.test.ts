@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
-import type { ServerInfo } from '../../sources/server-info-source';
+import type { ServerInfo } from '../../server-info';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { RawClient } from '../helpers/net';
 import { until } from '../helpers/until';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { RELAY_WINDOW_BYTES, relay, type RelayResult } from '../../adapters/relay';
+import { RELAY_WINDOW_BYTES, relay, type RelayResult } from '../../net/relay';
 import { until } from '../helpers/until';
 
 /** What one relay() call was given and what it returned. */

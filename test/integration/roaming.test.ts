@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
-import { openTunnel } from '../../adapters/tunnel-client';
+import { openTunnel } from '../../net/tunnel-client';
 import { AuditLog } from '../../plugin/audit-log';
 import { FederatedDirectory } from '../../plugin/federated-directory';
 import { LeaseManager } from '../../plugin/lease-manager';

@@ -1,6 +1,6 @@
 import { decideAccess, describeRule } from '../../plugin/access-policy';
 import type { AccessRule } from '../../plugin/options';
-import type { Identity } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
 
 const anonymous: Identity = { kind: 'anonymous', address: '127.0.0.1' };
 const alice: Identity = { kind: 'user', address: '127.0.0.1', user: { id: 'alice', attributes: { department: 'sales', site: 'berlin' } } };

@@ -1,6 +1,6 @@
 import { AccessTable } from '../../plugin/access-table';
 import type { AccessRule } from '../../plugin/options';
-import type { Identity } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
 
 const T = 1_700_000_000_000;

@@ -1,5 +1,7 @@
 import { CompositeSource } from '../../sources/composite-source';
-import type { Identity, ServerEntry, ServerInfo, ServerInfoSource } from '../../sources/server-info-source';
+import type { ServerEntry, ServerInfoSource } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
+import type { ServerInfo } from '../../server-info';
 import { StaticSource } from '../../sources/static-source';
 
 const anonymous: Identity = { kind: 'anonymous', address: '127.0.0.1' };

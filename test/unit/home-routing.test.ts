@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { homeCandidates, mapAttributes, routeOf, type AttributeMapping } from '../../plugin/home-routing';
-import type { HomeGrant, HomeService } from '../../sources/server-info-source';
+import type { HomeGrant, HomeService } from '../../identity';
 
 const TOKEN = 'home-lease-token-0123456789';
 

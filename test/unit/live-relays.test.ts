@@ -1,5 +1,5 @@
 import { LiveRelays, type LiveRelay } from '../../adapters/live-relays';
-import type { Identity } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
 
 const user = (id: string): Identity => ({ kind: 'user', address: '192.0.2.7', user: { id, attributes: {} }, leaseId: `lease-${id}` });
 const anonymous: Identity = { kind: 'anonymous', address: '192.0.2.9' };

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { mergeAnswers } from '../../sources/composite-source';
-import { serverKey, type ServerInfo } from '../../sources/server-info-source';
+import { serverKey } from '../../sources/server-info-source';
+import { type ServerInfo } from '../../server-info';
 
 const server = (host: string, port: number, priority: number): ServerInfo => ({ host, port, priority });
 const shown = (servers: ServerInfo[]) => servers.map((s) => `${s.host}:${s.port}/${s.priority}`);

@@ -1,5 +1,6 @@
 import { offeredServices, type OfferingDeps } from '../../plugin/offered-services';
-import type { HomeGrant, Identity, ServerInfo } from '../../sources/server-info-source';
+import type { HomeGrant, Identity } from '../../identity';
+import type { ServerInfo } from '../../server-info';
 
 const TOKEN = 'home-lease-token-0123456789';
 const hop = { url: 'https://far.example/roamgate', service: 'smtp', token: TOKEN, label: 'home gateway far.example' };

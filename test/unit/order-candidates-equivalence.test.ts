@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { orderCandidates } from '../../adapters/resolve-server';
 import type { HealthState } from '../../sources/health-monitor';
-import type { ServerInfo } from '../../sources/server-info-source';
+import type { ServerInfo } from '../../server-info';
 
 /** orderCandidates as first written, without the one-server shortcut. */
 function referenceOrder(servers: readonly ServerInfo[], stateOf: (server: ServerInfo) => HealthState): ServerInfo[] {

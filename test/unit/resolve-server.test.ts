@@ -1,6 +1,6 @@
 import { orderCandidates } from '../../adapters/resolve-server';
 import type { HealthState } from '../../sources/health-monitor';
-import type { ServerInfo } from '../../sources/server-info-source';
+import type { ServerInfo } from '../../server-info';
 
 const server = (host: string, priority: number): ServerInfo => ({ host, port: 25, priority });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { selectForIdentity } from '../../adapters/select-for-identity';
-import type { Identity, ServerInfo } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
+import type { ServerInfo } from '../../server-info';
 
 const alice: Identity = { kind: 'user', address: '127.0.0.1', user: { id: 'alice', attributes: { department: 'sales' } } };
 const bob: Identity = { kind: 'user', address: '127.0.0.1', user: { id: 'bob', attributes: { department: 'research' } } };

@@ -1,5 +1,6 @@
 import { StaticSource, tableEntries } from '../../sources/static-source';
-import type { Identity, ServerInfoSource } from '../../sources/server-info-source';
+import type { ServerInfoSource } from '../../sources/server-info-source';
+import type { Identity } from '../../identity';
 
 const anonymous: Identity = { kind: 'anonymous', address: '127.0.0.1' };
 const table = {

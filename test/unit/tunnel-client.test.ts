@@ -1,4 +1,4 @@
-import { tunnelAddress, tunnelRequest } from '../../adapters/tunnel-client';
+import { tunnelAddress, tunnelRequest } from '../../net/tunnel-client';
 import { parseBearer, parseTunnelTarget } from '../../protocols/http/tunnel-target';
 
 describe('tunnelAddress', () => {

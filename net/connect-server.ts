@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { RoamgateError } from '../errors';
-import type { ServerInfo } from '../sources/server-info-source';
+import type { ServerInfo } from '../server-info';
 import { openTunnel } from './tunnel-client';
 
 export interface ConnectOptions {
