@@ -17,7 +17,15 @@ export type RoamgateErrorCode =
   | 'ROAMGATE_IDLE_TIMEOUT'
   | 'ROAMGATE_SHUTTING_DOWN'
   | 'ROAMGATE_BAD_REQUEST'
-  | 'ROAMGATE_SOURCE_FAILED';
+  | 'ROAMGATE_SOURCE_FAILED'
+  /** The local proxy's gateway refuses its logins for now, after too many failed ones. */
+  | 'ROAMGATE_LOGIN_THROTTLED'
+  /** The local proxy found no gateway to use: none answered discovery, or none with a key it trusts. */
+  | 'ROAMGATE_NO_GATEWAY'
+  /** The local proxy cannot reach its gateway (any more): its management API or tunnel endpoint does not answer. */
+  | 'ROAMGATE_GATEWAY_LOST'
+  /** A port the local proxy is to listen on is in use by another program. */
+  | 'ROAMGATE_PORT_IN_USE';
 
 /**
  * The one error base of roamgate.

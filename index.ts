@@ -14,5 +14,5 @@ export type { RoamgateErrorCode } from './errors';
 export * as defaults from './plugin/defaults';
 export { startLocalProxy } from './local/local-proxy';
 export type { LocalProxy, StartLocalProxyOptions } from './local/local-proxy';
-export type { LocalProxyNotice } from './local/clear-words';
+export type { LocalProxyNotice } from './local/proxy-notices';
 export { forgetNetwork } from './local/state-dir';

@@ -7,46 +7,75 @@ import { endToEndHeaders, findHeadEnd, parseStatusLine } from '../protocols/http
 import { formatHttpResponse, httpRefusal, httpStatusFor } from '../protocols/http/status';
 import { hostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../protocols/http/target';
 import type { Identity } from '../identity';
-import { connectFirst, connectWithTimeout } from '../net/connect-server';
-import { checkDestination } from './destination-check';
-import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, newConnectionRecord, trackConnection, type TrackedConnection } from './gateway-context';
+import type { ServerInfo } from '../server-info';
 import { formatAddress } from '../net/address';
-import { relay } from '../net/relay';
+import { connectWithTimeout } from '../net/connect-server';
+import { ConnectionAttempt } from './connection-attempt';
+import { checkDestination } from './destination-check';
+import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import type { GatewayContext, RelayLimits } from './gateway-context';
+import { TcpListener } from './tcp-listener';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
 export const HTTP_PROXY_SERVICE = 'http-proxy';
 /** How long a client may take to send a request head (ms). */
 export const HTTP_HEADERS_TIMEOUT_MS = 30_000;
 
-export interface HttpProxyLimits extends RelayLimits {
+/** The options section `adapters.http-proxy`, validated. */
+export interface HttpProxyAdapterOptions extends RelayLimits {
+  host: string;
+  port: number;
+  maxClients: number;
   /** Largest request head accepted, and largest upstream proxy reply head read (bytes). */
   maxHeaderBytes: number;
+  /** The destinations the proxy may reach. */
+  allow: readonly AllowRule[];
+  /** `Proxy-Authorization: Basic` logins; over this cleartext port only when `allowCleartext`. */
+  login?: { allowCleartext: boolean };
 }
 
 /**
  * A forward web proxy: CONNECT tunnels and absolute-URI HTTP requests, to
  * allowlisted destinations only, through the upstream proxy the server-info
- * table names for `http-proxy` or else straight to the destination.
- * It owns no listening socket: feed it accepted connections with `handle`.
+ * table names for `http-proxy` or else straight to the destination. It owns
+ * its port; the tunnel endpoint hands it tunnels too (`handle`).
  */
-export class HttpProxyAdapter {
+export class HttpProxyAdapter implements Adapter {
+  readonly service = HTTP_PROXY_SERVICE;
   private readonly server: Server;
+  private readonly listener: TcpListener;
+  private readonly allow: readonly AllowRule[];
+  private readonly allowCleartextLogin: boolean;
 
   constructor(
+    private readonly options: HttpProxyAdapterOptions,
     private readonly context: GatewayContext,
-    private readonly allow: readonly AllowRule[],
-    private readonly limits: HttpProxyLimits,
-    private readonly allowCleartextLogin = false,
   ) {
-    this.server = createServer({ maxHeaderSize: limits.maxHeaderBytes, requestTimeout: 0, headersTimeout: HTTP_HEADERS_TIMEOUT_MS });
+    this.allow = options.allow;
+    this.allowCleartextLogin = options.login?.allowCleartext ?? false;
+    this.server = createServer({ maxHeaderSize: options.maxHeaderBytes, requestTimeout: 0, headersTimeout: HTTP_HEADERS_TIMEOUT_MS });
     this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.forward(req, res));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      socket.end(formatHttpResponse(tooLarge ? 431 : 400, tooLarge ? `request head larger than ${limits.maxHeaderBytes} bytes` : 'malformed HTTP request'));
+      socket.end(formatHttpResponse(tooLarge ? 431 : 400, tooLarge ? `request head larger than ${options.maxHeaderBytes} bytes` : 'malformed HTTP request'));
     });
+    this.listener = new TcpListener({
+      host: options.host,
+      port: options.port,
+      maxClients: options.maxClients,
+      handle: (socket) => this.handle(socket),
+      excessReply: formatHttpResponse(503, `too many clients (limit ${options.maxClients})`),
+    });
+  }
+
+  listen(): Promise<BoundPort[]> {
+    return bindListeners(this.service, this.options.host, new Map([[this.service, { listener: this.listener, port: this.options.port }]]));
+  }
+
+  close(graceMs: number): Promise<void> {
+    return this.listener.close(graceMs);
   }
 
   /** Identities fixed by whoever handed the connection over (the tunnel endpoint, by lease token). */
@@ -55,22 +84,18 @@ export class HttpProxyAdapter {
   /** Serves one accepted connection; resolves when it closes. `identity`, when given, replaces identification by address. */
   handle = (socket: Socket, identity?: Identity): Promise<void> => {
     if (identity) this.assigned.set(socket, identity);
-    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     this.server.emit('connection', socket);
     return closed;
   };
 
-  private newRecord(socket: Socket): ConnectionRecord {
-    return newConnectionRecord(HTTP_PROXY_SERVICE, socket);
-  }
-
   /**
    * Identify (a lease by address; else, when anonymous use is not allowed,
-   * `Proxy-Authorization: Basic` checked against the directory) and authorize. Basic credentials over this
+   * `Proxy-Authorization: Basic` checked against the directory) and admit. Basic credentials over this
    * cleartext port are refused unless the options allow them.
    */
-  private async admit(socket: Socket, entry: ConnectionRecord, authorization: string | undefined): Promise<Identity> {
+  private async admit(socket: Socket, attempt: ConnectionAttempt, authorization: string | undefined): Promise<Identity> {
     let identity = this.assigned.get(socket) ?? this.context.identify(socket);
     // Credentials matter only to a client the lease and the rules do not already let through.
     const needsLogin = identity.kind === 'anonymous' && !this.context.authorize(identity, HTTP_PROXY_SERVICE).allow;
@@ -81,69 +106,47 @@ export class HttpProxyAdapter {
       if (!result.ok) throw new RoamgateError(result.temporary ? 'ROAMGATE_UPSTREAM_REFUSED' : 'ROAMGATE_LOGIN_REQUIRED', result.reason);
       identity = result.identity;
     }
-    entry.identity = describeIdentity(identity);
-    const decision = this.context.authorize(identity, HTTP_PROXY_SERVICE);
-    entry.rule = decision.rule;
-    if (!decision.allow) throw denial(identity, decision);
+    attempt.admit(identity);
     return identity;
   }
 
   /** Connects to the destination, through an upstream proxy when the table names one. */
-  private async open(identity: Identity, destination: Destination, entry: ConnectionRecord): Promise<{ socket: Socket; viaProxy: boolean; address: string }> {
+  private async open(identity: Identity, destination: Destination, attempt: ConnectionAttempt): Promise<{ socket: Socket; viaProxy: boolean; address: string }> {
     const proxies = await this.context.resolve(HTTP_PROXY_SERVICE, identity);
     const address = await checkDestination(destination, this.allow, this.context.ownPorts(), proxies.length === 0);
-    entry.server = formatAddress(address, destination.port);
-    if (proxies.length === 0) return { socket: await connectWithTimeout(address, destination.port, this.limits.connectTimeoutMs), viaProxy: false, address };
-    const { socket, server } = await connectFirst('upstream web proxy', proxies, {
-      connectTimeoutMs: this.limits.connectTimeoutMs,
-      report: (tried, failure) => this.context.reportHealth(HTTP_PROXY_SERVICE, tried, failure),
-    });
-    entry.server += ` via ${formatAddress(server.host, server.port)}`;
+    const target = formatAddress(address, destination.port);
+    if (proxies.length === 0) {
+      const socket = await connectWithTimeout(address, destination.port, this.options.connectTimeoutMs);
+      attempt.setServer(target, socket);
+      return { socket, viaProxy: false, address };
+    }
+    attempt.record.server = target;
+    const report = (tried: ServerInfo, failure: string | null) => this.context.reportHealth(HTTP_PROXY_SERVICE, tried, failure);
+    const socket = await attempt.connectFirst('upstream web proxy', proxies, this.options, report);
+    attempt.record.server = `${target} via ${attempt.record.server}`;
     return { socket, viaProxy: true, address };
   }
 
-  private finish(entry: ConnectionRecord, started: number, error?: unknown): RoamgateError | undefined {
-    let failure: RoamgateError | undefined;
-    if (error !== undefined) {
-      failure = asRoamgateError(error);
-      entry.outcome = failure.code === 'ROAMGATE_ACCESS_DENIED' || failure.code === 'ROAMGATE_LOGIN_REQUIRED' || failure.code === 'ROAMGATE_DESTINATION_REFUSED' || failure.code === 'ROAMGATE_BAD_REQUEST' ? 'refused' : 'unreachable';
-      entry.reason = failure.message;
-    }
-    entry.durationMs = Date.now() - started;
-    this.context.record(entry);
-    return failure;
-  }
-
   private async tunnel(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
-    const started = Date.now();
-    const entry = this.newRecord(client);
-    let upstream: Socket | undefined;
-    let tracked: TrackedConnection | undefined;
+    const attempt = new ConnectionAttempt(this.context, HTTP_PROXY_SERVICE, client);
     try {
       const destination = parseAuthority(req.url ?? '');
       if (!destination) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'CONNECT needs host:port');
-      const identity = await this.admit(client, entry, req.headers['proxy-authorization']);
-      tracked = trackConnection(this.context, HTTP_PROXY_SERVICE, identity, entry, client);
-      const opened = await this.open(identity, destination, entry);
-      upstream = opened.socket;
-      tracked.attach(upstream);
+      const identity = await this.admit(client, attempt, req.headers['proxy-authorization']);
+      const opened = await this.open(identity, destination, attempt);
+      const upstream = opened.socket;
       // A client gone (or cut) meanwhile has nothing to tunnel to: no CONNECT is sent for it.
       if (opened.viaProxy && !client.destroyed) await this.connectThroughProxy(upstream, formatAddress(opened.address, destination.port));
       if (client.destroyed) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'client left before the tunnel opened');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
-      const result = await relay(client, upstream, this.limits.idleTimeoutMs);
-      tracked.untrack();
-      entry.outcome = 'relayed';
-      entry.bytesFromClient = result.bytesFromClient;
-      entry.bytesFromServer = result.bytesFromServer;
-      this.finish(entry, started);
+      await attempt.relay(client, upstream, this.options.idleTimeoutMs);
     } catch (error) {
-      tracked?.untrack();
-      upstream?.destroy();
-      const failure = this.finish(entry, started, tracked ? tracked.explain(error) : error)!;
+      const failure = attempt.fail(error);
       if (client.writable) client.end(httpRefusal(failure));
       else client.destroy();
+    } finally {
+      attempt.finish();
     }
   }
 
@@ -159,7 +162,7 @@ export class HttpProxyAdapter {
         buffered = Buffer.concat([buffered, chunk]);
         const end = findHeadEnd(buffered);
         if (end === -1) {
-          if (buffered.length > this.limits.maxHeaderBytes) fail('upstream web proxy sent an oversized reply');
+          if (buffered.length > this.options.maxHeaderBytes) fail('upstream web proxy sent an oversized reply');
           return;
         }
         const status = parseStatusLine(buffered.subarray(0, buffered.indexOf('\n')).toString('latin1'));
@@ -171,7 +174,7 @@ export class HttpProxyAdapter {
         resolve();
       };
       const onEnd = () => fail('upstream web proxy closed the connection');
-      const timer = setTimeout(() => fail('upstream web proxy did not answer in time', 'ROAMGATE_UPSTREAM_TIMEOUT'), this.limits.connectTimeoutMs);
+      const timer = setTimeout(() => fail('upstream web proxy did not answer in time', 'ROAMGATE_UPSTREAM_TIMEOUT'), this.options.connectTimeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
         upstream.removeListener('data', onData);
@@ -187,51 +190,28 @@ export class HttpProxyAdapter {
   }
 
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = Date.now();
-    const entry = this.newRecord(req.socket);
-    let upstream: Socket | undefined;
-    let tracked: TrackedConnection | undefined;
+    const attempt = new ConnectionAttempt(this.context, HTTP_PROXY_SERVICE, req.socket);
     try {
       const target = parseAbsoluteTarget(req.url ?? '');
       if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
-      const identity = await this.admit(req.socket, entry, req.headers['proxy-authorization']);
-      tracked = trackConnection(this.context, HTTP_PROXY_SERVICE, identity, entry, req.socket);
-      const opened = await this.open(identity, target, entry);
+      const identity = await this.admit(req.socket, attempt, req.headers['proxy-authorization']);
+      const opened = await this.open(identity, target, attempt);
       const socket = opened.socket;
-      upstream = socket;
-      tracked.attach(socket);
-      socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
-      // The Host is the one the URI names (RFC 9112 3.2.2), never the client's own: the allowlist
-      // checked the URI, and a Host of the client's choosing would reach another site on that server.
-      const headers = endToEndHeaders(req.rawHeaders).filter(([name]) => name.toLowerCase() !== 'host');
-      headers.unshift(['Host', hostHeader(target)]);
-      // A body without a length (chunked from the client) goes on chunked, whatever the method:
-      // sent raw, a GET's or DELETE's body would read as a second request at the server.
-      const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
-      if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
+      socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
       const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;
-      const outgoing = httpRequest({ method: req.method, path, headers: headers.flat(), setHost: false, createConnection: () => socket });
-      const response = await new Promise<IncomingMessage>((resolve, reject) => {
-        outgoing.once('response', resolve);
-        outgoing.once('error', (cause) => reject(asUpstreamError(cause)));
-        req.pipe(outgoing);
-      });
+      const response = await sendRequest(req, socket, path, hostHeader(target));
       res.writeHead(response.statusCode ?? 502, response.statusMessage, endToEndHeaders(response.rawHeaders).flat());
       response.pipe(res);
       await new Promise<void>((resolve) => {
         res.once('close', resolve);
         response.once('error', () => res.destroy());
       });
-      tracked.untrack();
-      entry.outcome = 'relayed';
-      entry.bytesFromClient = socket.bytesWritten;
-      entry.bytesFromServer = socket.bytesRead;
+      attempt.record.outcome = 'relayed';
+      attempt.record.bytesFromClient = socket.bytesWritten;
+      attempt.record.bytesFromServer = socket.bytesRead;
       socket.destroy();
-      this.finish(entry, started);
     } catch (error) {
-      tracked?.untrack();
-      upstream?.destroy();
-      const failure = this.finish(entry, started, tracked ? tracked.explain(error) : error)!;
+      const failure = attempt.fail(error);
       if (res.headersSent) return void res.destroy();
       const status = httpStatusFor(failure);
       res.writeHead(status, {
@@ -241,8 +221,28 @@ export class HttpProxyAdapter {
         ...(status === 407 ? { 'proxy-authenticate': PROXY_CHALLENGE } : {}),
       });
       res.end(`${failure.message}\n`);
+    } finally {
+      attempt.finish();
     }
   }
+}
+
+/** Sends the client's request to the server on `socket`; resolves with the server's response. */
+function sendRequest(req: IncomingMessage, socket: Socket, path: string, host: string): Promise<IncomingMessage> {
+  // The Host is the one the URI names (RFC 9112 3.2.2), never the client's own: the allowlist
+  // checked the URI, and a Host of the client's choosing would reach another site on that server.
+  const headers = endToEndHeaders(req.rawHeaders).filter(([name]) => name.toLowerCase() !== 'host');
+  headers.unshift(['Host', host]);
+  // A body without a length (chunked from the client) goes on chunked, whatever the method:
+  // sent raw, a GET's or DELETE's body would read as a second request at the server.
+  const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
+  if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
+  const outgoing = httpRequest({ method: req.method, path, headers: headers.flat(), setHost: false, createConnection: () => socket });
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    outgoing.once('response', resolve);
+    outgoing.once('error', (cause) => reject(asUpstreamError(cause)));
+    req.pipe(outgoing);
+  });
 }
 
 function asUpstreamError(cause: unknown): RoamgateError {

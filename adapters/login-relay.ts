@@ -6,13 +6,12 @@ import { LineReader } from '../protocols/line-reader';
 import type { Identity } from '../identity';
 import type { ServerInfo } from '../server-info';
 import { connectServer } from '../net/connect-server';
-import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, denial, describeIdentity, newConnectionRecord, trackConnection } from './gateway-context';
-import { formatAddress } from '../net/address';
+import { asRoamgateError, ConnectionAttempt } from './connection-attempt';
+import type { GatewayContext, RelayLimits } from './gateway-context';
 import type { LineProtocol } from './line-relay';
-import { relay } from '../net/relay';
-import { REFUSAL_LINGER_MS } from './tcp-listener';
 import { acceptTls, startServerTls } from './tls';
+import { formatAddress } from '../net/address';
+import { endWithLastWord } from '../net/last-word';
 
 /** Lines a client may send ahead while its login is being checked (pipelining); more closes the connection. */
 export const MAX_QUEUED_LINES = 100;
@@ -32,7 +31,8 @@ export interface LoginProtocol extends LineProtocol {
 /** In-protocol login settings of one adapter (all limits named and documented in the options). */
 export interface LoginSettings extends PreLoginLimits {
   hostname: string;
-  allowCleartextLogin: boolean;
+  /** Accept logins before TLS. */
+  allowCleartext: boolean;
   /** Advertise PIPELINING: the servers behind this adapter support it. */
   pipelining: boolean;
   /** A client that says nothing for this long before logging in is closed (ms). */
@@ -88,8 +88,7 @@ class LoginSession {
   private get over(): boolean {
     return this.done || this.closing;
   }
-  private readonly started = Date.now();
-  private readonly entry: ConnectionRecord;
+  private readonly attempt: ConnectionAttempt;
   private finished!: () => void;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onIdle = () => this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
@@ -107,20 +106,19 @@ class LoginSession {
       hostname: settings.hostname,
       startTlsAvailable: settings.tls !== undefined && !secure,
       secure,
-      allowCleartextLogin: settings.allowCleartextLogin,
+      allowCleartextLogin: settings.allowCleartext,
       pipelining: settings.pipelining,
       maxLineLength: settings.maxLineLength,
       maxUnauthenticatedCommands: settings.maxUnauthenticatedCommands,
       maxLoginAttempts: settings.maxLoginAttempts,
     });
-    this.entry = { ...newConnectionRecord(protocol.service, client, 'refused'), reason: 'closed before login' };
+    this.attempt = new ConnectionAttempt(context, protocol.service, client, { outcome: 'refused', reason: 'closed before login' });
   }
 
   run(): Promise<void> {
     return new Promise((resolve) => {
       this.finished = () => {
-        this.entry.durationMs = Date.now() - this.started;
-        this.context.record(this.entry);
+        this.attempt.finish();
         resolve();
       };
       this.client.once('close', () => {
@@ -190,9 +188,10 @@ class LoginSession {
     try {
       this.client = await acceptTls(this.client, this.settings.tls!);
     } catch {
-      this.entry.reason = 'client TLS handshake failed';
+      this.attempt.record.reason = 'client TLS handshake failed';
       return this.end();
     }
+    this.attempt.useClient(this.client);
     this.client.on('error', () => undefined);
     this.client.once('close', () => {
       if (!this.done && !this.relaying) this.end();
@@ -207,74 +206,46 @@ class LoginSession {
     const result = await this.context.verifyLogin(credentials.username, credentials.password, address, this.protocol.service);
     if (this.over) return;
     if (!result.ok) {
-      this.entry.reason = result.reason;
+      this.attempt.record.reason = result.reason;
       // Not the client's fault: a temporary refusal in its protocol ([SYS/TEMP], 421, 400), so it keeps its password and retries.
       if (result.temporary) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', result.reason)));
       return this.perform(this.dialogue.loginFailed(result.reason));
     }
     const identity = result.identity;
-    this.entry.identity = describeIdentity(identity);
-    const decision = this.context.authorize(identity, this.protocol.service);
-    this.entry.rule = decision.rule;
-    if (!decision.allow) {
-      this.entry.reason = decision.reason;
-      return this.close(this.protocol.refusal(denial(identity, decision)));
-    }
-    const tracked = trackConnection(this.context, this.protocol.service, identity, this.entry, this.client);
+    let upstream: Socket;
     try {
-      let upstream: Socket;
-      try {
-        upstream = await this.connectAndLogIn(identity, credentials);
-      } catch (thrown) {
-        if (this.over) return;
-        const error = asRoamgateError(thrown);
-        this.entry.outcome = 'unreachable';
-        this.entry.reason = error.message;
-        if (error.code === 'ROAMGATE_ACCESS_DENIED') return this.perform(this.dialogue.loginFailed(error.message));
-        return this.close(this.protocol.refusal(error));
-      }
-      tracked.attach(upstream);
-      if (this.over) return void upstream.destroy();
-      await this.relayTo(upstream);
-    } finally {
-      tracked.untrack();
+      this.attempt.admit(identity);
+      upstream = await this.attempt.connect(identity, this.limits, (server) => this.openAndLogIn(server, identity, credentials));
+    } catch (thrown) {
+      if (this.over) return;
+      const error = this.attempt.fail(thrown);
+      // The server refused the user's credentials: a failed login, which the client may try again.
+      if (error.code === 'ROAMGATE_ACCESS_DENIED' && this.attempt.record.server !== undefined) return this.perform(this.dialogue.loginFailed(error.message));
+      return this.close(this.protocol.refusal(error));
     }
+    if (this.over || !this.attempt.clientStayed()) return void upstream.destroy();
+    await this.relayTo(upstream);
   }
 
   /**
-   * Tries the user's servers in order: connect (TLS if the server wants it),
-   * then the protocol's login at the server. A server refusing the user's
-   * credentials is a login failure (ROAMGATE_ACCESS_DENIED, shown to the
-   * client as such); anything else moves on to the next server.
+   * One of the user's servers: connect (TLS if the server wants it), then the
+   * protocol's login there, with the user's credentials or the server's own.
+   * A server refusing the user's credentials fails with ROAMGATE_ACCESS_DENIED,
+   * which ends the failover: it is a failed login.
    */
-  private async connectAndLogIn(identity: Identity, credentials: Credentials): Promise<Socket> {
-    const candidates = await this.context.resolve(this.protocol.service, identity);
-    if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${this.protocol.service} server is configured for you`);
-    let last: RoamgateError | undefined;
-    for (const server of candidates) {
-      try {
-        const socket = await this.openServer(server);
-        this.context.reportHealth(this.protocol.service, server, null);
-        this.entry.server = formatAddress(server.host, server.port);
-        // A visitor is known at home by their name there (`alice`, not `alice@home.example`); anywhere else by their full name.
-        const username = server.home !== undefined && identity.kind === 'user' && identity.user.home ? identity.user.home.username : credentials.username;
-        const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username, password: credentials.password });
-        return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
-      } catch (thrown) {
-        last = asRoamgateError(thrown);
-        if (last.code === 'ROAMGATE_ACCESS_DENIED') throw last;
-        this.context.reportHealth(this.protocol.service, server, last.message);
-      }
+  private async openAndLogIn(server: ServerInfo, identity: Identity, credentials: Credentials): Promise<Socket> {
+    let socket = await connectServer(server, this.limits.connectTimeoutMs);
+    if (server.tls?.mode === 'implicit') socket = await startServerTls(socket, server.host, server.tls);
+    // A visitor is known at home by their name there (`alice`, not `alice@home.example`); anywhere else by their full name.
+    const username = server.home !== undefined && identity.kind === 'user' && identity.user.home ? identity.user.home.username : credentials.username;
+    const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username, password: credentials.password });
+    try {
+      return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
+    } catch (error) {
+      // Named in the record, so a refused login reads as the server's answer, not as a server out of reach.
+      if (asRoamgateError(error).code === 'ROAMGATE_ACCESS_DENIED') this.attempt.record.server = formatAddress(server.host, server.port);
+      throw error;
     }
-    // A single hop to a visitor's home says it best: which home, and why.
-    if (last && candidates.length === 1 && candidates[0].tunnel) throw last;
-    throw new RoamgateError(last?.code === 'ROAMGATE_UPSTREAM_TIMEOUT' ? 'ROAMGATE_UPSTREAM_TIMEOUT' : 'ROAMGATE_UPSTREAM_REFUSED', `${this.protocol.service} service unavailable: ${candidates.length === 1 ? 'the server' : `all ${candidates.length} servers`} failed`, { cause: last });
-  }
-
-  private async openServer(server: ServerInfo): Promise<Socket> {
-    const socket = await connectServer(server, this.limits.connectTimeoutMs);
-    if (server.tls?.mode !== 'implicit') return socket;
-    return startServerTls(socket, server.host, server.tls);
   }
 
   private async relayTo(upstream: Socket): Promise<void> {
@@ -286,13 +257,7 @@ class LoginSession {
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);
     this.client.write(this.dialogue.loginSucceeded());
-    this.entry.outcome = 'relayed';
-    this.entry.reason = undefined;
-    const client = this.client;
-    const result = await relay(client, upstream, this.limits.idleTimeoutMs);
-    this.entry.bytesFromClient = result.bytesFromClient;
-    this.entry.bytesFromServer = result.bytesFromServer;
-    if (result.end !== 'closed') this.entry.reason ??= result.end;
+    await this.attempt.relay(this.client, upstream, this.limits.idleTimeoutMs);
     this.end();
   }
 
@@ -300,15 +265,9 @@ class LoginSession {
     if (this.over) return;
     this.closing = true;
     this.unlisten();
-    const client = this.client;
-    client.end(data);
-    // A client that does not hang up after the last word is cut, however much it still sends
-    // (what it sends is read and dropped: a timer that reading reset would never fire).
-    const cut = setTimeout(() => client.destroy(), REFUSAL_LINGER_MS);
-    client.resume();
     // The session ends, and its place among maxClients is freed, when the socket is gone (the
     // close listener set in run() or after STARTTLS).
-    client.once('close', () => clearTimeout(cut));
+    void endWithLastWord(this.client, data);
   }
 
   private end(): void {

@@ -1,6 +1,8 @@
 import { createNntpClientDialogue, type NntpClientDialogue } from '../protocols/nntp/client-dialogue';
 import { nntpRefusal } from '../protocols/nntp/replies';
 import { createNntpServerDialogue } from '../protocols/nntp/server-dialogue';
+import type { GatewayContext } from './gateway-context';
+import { LineAdapter, type LineAdapterOptions } from './line-adapter';
 import type { LoginProtocol } from './login-relay';
 
 /**
@@ -14,3 +16,8 @@ export const nntpProtocol: LoginProtocol = {
   clientDialogue: createNntpClientDialogue,
   serverDialogue: (client, credentials, startTls) => createNntpServerDialogue({ credentials, startTls, modeReader: (client as NntpClientDialogue).modeReader }),
 };
+
+/** The nntp adapter configured by `adapters.nntp`. */
+export function nntpAdapter(options: LineAdapterOptions, context: GatewayContext): LineAdapter {
+  return new LineAdapter(nntpProtocol, options, context);
+}

@@ -1,6 +1,8 @@
 import { createSmtpClientDialogue } from '../protocols/smtp/client-dialogue';
 import { smtpRefusal } from '../protocols/smtp/replies';
 import { createSmtpServerDialogue } from '../protocols/smtp/server-dialogue';
+import type { GatewayContext } from './gateway-context';
+import { LineAdapter, type LineAdapterOptions } from './line-adapter';
 import type { LoginProtocol } from './login-relay';
 
 /**
@@ -14,3 +16,8 @@ export const smtpProtocol: LoginProtocol = {
   clientDialogue: createSmtpClientDialogue,
   serverDialogue: (client, credentials, startTls) => createSmtpServerDialogue({ credentials, startTls, clientName: client.clientName }),
 };
+
+/** The smtp adapter configured by `adapters.smtp`. */
+export function smtpAdapter(options: LineAdapterOptions, context: GatewayContext): LineAdapter {
+  return new LineAdapter(smtpProtocol, options, context);
+}

@@ -1,7 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-
-/** After a refusal is written, how long the client may take to hang up before it is cut (ms). */
-export const REFUSAL_LINGER_MS = 5000;
+import { endWithLastWord } from '../net/last-word';
 
 export interface TcpListenerOptions {
   host: string;
@@ -9,8 +7,8 @@ export interface TcpListenerOptions {
   maxClients: number;
   /** Handles one accepted connection; resolves when it is over. Must not reject. */
   handle: (socket: Socket) => Promise<void>;
-  /** Answers a client over the limit (in its protocol) before it is closed. */
-  refuseExcess: (socket: Socket) => void;
+  /** The answer (in the listener's protocol) to a client over the limit, before it is closed. */
+  excessReply: string;
 }
 
 /**
@@ -64,9 +62,8 @@ export class TcpListener {
   private accept(socket: Socket): void {
     socket.on('error', ignoreError);
     if (this.live.size >= this.options.maxClients) {
-      this.options.refuseExcess(socket);
-      // Not tracked, so bounded here: a client that never hangs up must not hold its descriptor for ever.
-      socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+      // Not tracked, so bounded by the linger: a client that never hangs up must not hold its descriptor for ever.
+      void endWithLastWord(socket, this.options.excessReply);
       return;
     }
     // then() with both handlers, not finally(): the same outcome (a rejection still

@@ -4,12 +4,9 @@ import { RoamgateError } from '../errors';
 import { formatHttpResponse, httpRefusal } from '../protocols/http/status';
 import { parseBearer, parseTunnelTarget } from '../protocols/http/tunnel-target';
 import type { Identity } from '../identity';
-import { connectFirst } from '../net/connect-server';
-import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
-import { asRoamgateError, newConnectionRecord, trackConnection } from './gateway-context';
-import { formatAddress } from '../net/address';
+import { ConnectionAttempt } from './connection-attempt';
+import type { GatewayContext, RelayLimits } from './gateway-context';
 import { HTTP_PROXY_SERVICE, type HttpProxyAdapter } from './http-proxy-adapter';
-import { relay } from '../net/relay';
 
 /** The 407 answer of the tunnel: a lease token is what it takes. */
 const BEARER_CHALLENGE = 'Bearer realm="roamgate"';
@@ -41,75 +38,37 @@ export function tunnelEndpoint(deps: TunnelDeps) {
 }
 
 async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
-  const { context } = deps;
-  const started = Date.now();
   client.on('error', () => undefined);
-  const entry: ConnectionRecord = { ...newConnectionRecord(service, client, 'refused'), reason: 'tunnel' };
-  const finish = () => {
-    entry.durationMs = Date.now() - started;
-    context.record(entry);
-  };
-  const token = parseBearer(req.headers['proxy-authorization']);
-  const identity = token === null ? undefined : deps.identityOfToken(token, client.remoteAddress ?? '');
-  if (!identity || identity.kind !== 'user') {
-    entry.reason = token === null ? 'tunnel without a lease token' : 'tunnel with an unknown, expired or revoked lease token';
-    client.end(formatHttpResponse(407, `${entry.reason}; log in again`, BEARER_CHALLENGE));
-    return finish();
-  }
-  entry.identity = identity.user.id;
-  const decision = context.authorize(identity, service);
-  entry.rule = decision.rule;
-  if (!decision.allow) {
-    entry.reason = decision.reason;
-    client.end(httpRefusal(new RoamgateError('ROAMGATE_ACCESS_DENIED', decision.reason)));
-    return finish();
-  }
-  if (service === HTTP_PROXY_SERVICE) {
-    if (!deps.httpProxy) {
-      entry.reason = 'this gateway offers no web proxy';
-      client.end(httpRefusal(new RoamgateError('ROAMGATE_ACCESS_DENIED', entry.reason)));
-      return finish();
-    }
-    // The web proxy speaks HTTP inside the tunnel; it applies its allowlist and records each request.
-    client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');
-    if (head.length) client.unshift(head);
-    entry.outcome = 'relayed';
-    entry.reason = 'web proxy tunnel';
-    await deps.httpProxy.handle(client, identity);
-    return finish();
-  }
-
-  const tracked = trackConnection(context, service, identity, entry, client);
+  const attempt = new ConnectionAttempt(deps.context, service, client, { outcome: 'refused', reason: 'tunnel' });
   try {
-    const candidates = await context.resolve(service, identity);
-    const { socket: upstream, server } = await connectFirst(service, candidates, {
-      connectTimeoutMs: deps.limits.connectTimeoutMs,
-      report: (tried, failure) => context.reportHealth(service, tried, failure),
-    });
-    entry.server = formatAddress(server.host, server.port);
-    tracked.attach(upstream);
-    if (client.destroyed) {
-      upstream.destroy();
-      // Cut by the gateway (an access refusal, its reason recorded already), or gone by itself.
-      if (tracked.cut !== undefined) entry.outcome = 'refused';
-      else entry.reason = 'client left before the server answered';
-      return finish();
+    const token = parseBearer(req.headers['proxy-authorization']);
+    const identity = token === null ? undefined : deps.identityOfToken(token, client.remoteAddress ?? '');
+    if (!identity || identity.kind !== 'user') {
+      const reason = token === null ? 'tunnel without a lease token' : 'tunnel with an unknown, expired or revoked lease token';
+      attempt.fail(new RoamgateError('ROAMGATE_LOGIN_REQUIRED', reason));
+      return await attempt.refuse(formatHttpResponse(407, `${reason}; log in again`, BEARER_CHALLENGE));
     }
+    if (service === HTTP_PROXY_SERVICE) return await serveWebProxyTunnel(deps, attempt, identity, client, head);
+    attempt.admit(identity);
+    const upstream = await attempt.connect(identity, deps.limits);
+    if (!attempt.clientStayed()) return;
     client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');
     if (head.length) upstream.write(head);
-    entry.outcome = 'relayed';
-    entry.reason = undefined;
-    const result = await relay(client, upstream, deps.limits.idleTimeoutMs);
-    entry.bytesFromClient = result.bytesFromClient;
-    entry.bytesFromServer = result.bytesFromServer;
-    if (result.end !== 'closed') entry.reason ??= result.end;
+    await attempt.relay(client, upstream, deps.limits.idleTimeoutMs);
   } catch (thrown) {
-    const error = asRoamgateError(tracked.explain(thrown));
-    entry.outcome = error.code === 'ROAMGATE_ACCESS_DENIED' ? 'refused' : 'unreachable';
-    entry.reason = error.message;
-    if (client.writable) client.end(httpRefusal(error));
+    await attempt.refuse(httpRefusal(attempt.fail(thrown)));
   } finally {
-    tracked.untrack();
+    attempt.finish();
   }
-  finish();
+}
+
+/** The web proxy speaks HTTP inside the tunnel; it applies its allowlist and records each request. */
+async function serveWebProxyTunnel(deps: TunnelDeps, attempt: ConnectionAttempt, identity: Identity, client: Socket, head: Buffer): Promise<void> {
+  attempt.authorize(identity);
+  if (!deps.httpProxy) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'this gateway offers no web proxy');
+  client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');
+  if (head.length) client.unshift(head);
+  attempt.record.outcome = 'relayed';
+  attempt.record.reason = 'web proxy tunnel';
+  await deps.httpProxy.handle(client, identity);
 }

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { isRoamgateError, RoamgateError } from '../errors';
-import type { LocalProxyNotice } from '../local/clear-words';
 import { readLocalConfigFile } from '../local/config-file';
 import { startLocalProxy, type LocalProxy } from '../local/local-proxy';
 import { normalizeLocalOptions, parseListenSpec, type LocalProxyOptions } from '../local/options';
+import type { LocalProxyNotice } from '../local/proxy-notices';
 import { forgetNetwork } from '../local/state-dir';
 import { PASSWORD_ENV, readPassword } from './read-password';
 
@@ -73,38 +73,40 @@ export function flagError(message: string): string {
   return message;
 }
 
+/** The flags of `roamgate local`. */
+const LOCAL_FLAGS = {
+  gateway: { type: 'string' },
+  user: { type: 'string' },
+  'password-file': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  mode: { type: 'string' },
+  'state-dir': { type: 'string' },
+  config: { type: 'string' },
+  'discovery-port': { type: 'string' },
+  'discovery-address': { type: 'string', multiple: true },
+  'gateway-key': { type: 'string' },
+  'mdns-port': { type: 'string' },
+  'mdns-interface': { type: 'string', multiple: true },
+  'no-mdns': { type: 'boolean' },
+  'forget-network': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The flags given, by name; an unknown flag or a missing value is a usage error. */
+function readFlags(args: string[]) {
+  try {
+    return parseArgs({ args, strict: true, allowPositionals: false, options: LOCAL_FLAGS }).values;
+  } catch (error) {
+    usage((error as Error).message);
+  }
+}
+
 /**
  * Parses `roamgate local` arguments into what to do; pure (reads no files).
  * Throws ROAMGATE_INVALID_OPTIONS naming the flag for bad input.
  */
 export function parseLocalArgs(args: string[]): LocalInvocation {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        gateway: { type: 'string' },
-        user: { type: 'string' },
-        'password-file': { type: 'string' },
-        listen: { type: 'string', multiple: true },
-        mode: { type: 'string' },
-        'state-dir': { type: 'string' },
-        config: { type: 'string' },
-        'discovery-port': { type: 'string' },
-        'discovery-address': { type: 'string', multiple: true },
-        'gateway-key': { type: 'string' },
-        'mdns-port': { type: 'string' },
-        'mdns-interface': { type: 'string', multiple: true },
-        'no-mdns': { type: 'boolean' },
-        'forget-network': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    usage((error as Error).message);
-  }
+  const values = readFlags(args);
   if (values.help) return { kind: 'help' };
   if (values['forget-network'] !== undefined) {
     const others = Object.keys(values).filter((key) => key !== 'forget-network' && key !== 'state-dir');
@@ -126,6 +128,33 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
     }
     options.listen = listen;
   }
+  const discovery = discoveryOptions(values);
+  if (Object.keys(discovery).length) options.discovery = discovery;
+  try {
+    normalizeLocalOptions(options);
+  } catch (error) {
+    usage(flagError((error as Error).message));
+  }
+  return {
+    kind: 'run',
+    options: options as Omit<LocalProxyOptions, 'password'>,
+    ...(values['password-file'] !== undefined ? { passwordFile: values['password-file'] } : {}),
+    ...(values.config !== undefined ? { configFile: values.config } : {}),
+  };
+}
+
+/** The discovery flags of `roamgate local`, as they arrive from parseArgs. */
+interface DiscoveryFlags {
+  'discovery-port'?: string;
+  'discovery-address'?: string[];
+  'gateway-key'?: string;
+  'mdns-port'?: string;
+  'mdns-interface'?: string[];
+  'no-mdns'?: boolean;
+}
+
+/** The `discovery` options the flags set (empty when none is given). */
+function discoveryOptions(values: DiscoveryFlags): Record<string, unknown> {
   const discovery: Record<string, unknown> = {};
   if (values['discovery-port'] !== undefined) {
     if (!/^\d{1,5}$/.test(values['discovery-port'])) usage(`--discovery-port ${values['discovery-port']}: must be an integer 1-65535`);
@@ -146,18 +175,7 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
     if (values['mdns-interface']) mdns.interfaces = values['mdns-interface'];
     if (Object.keys(mdns).length) discovery.mdns = mdns;
   }
-  if (Object.keys(discovery).length) options.discovery = discovery;
-  try {
-    normalizeLocalOptions(options);
-  } catch (error) {
-    usage(flagError((error as Error).message));
-  }
-  return {
-    kind: 'run',
-    options: options as Omit<LocalProxyOptions, 'password'>,
-    ...(values['password-file'] !== undefined ? { passwordFile: values['password-file'] } : {}),
-    ...(values.config !== undefined ? { configFile: values.config } : {}),
-  };
+  return discovery;
 }
 
 /** Options from the file, overridden by the flags (listen, discovery and discovery.mdns merged key by key). */
@@ -227,19 +245,20 @@ export async function localCommand(args: string[]): Promise<number> {
     proxy = await startLocalProxy({ ...options, password, onEvent: print });
   } catch (error) {
     process.stderr.write(`roamgate: ${isRoamgateError(error) ? error.message : String(error)}\n`);
-    return isRoamgateError(error) && error.code === 'ROAMGATE_INVALID_OPTIONS' ? EXIT_USAGE : EXIT_FAILED;
+    // A port in use is fixed like a bad option: by passing another (--listen).
+    return isRoamgateError(error) && (error.code === 'ROAMGATE_INVALID_OPTIONS' || error.code === 'ROAMGATE_PORT_IN_USE') ? EXIT_USAGE : EXIT_FAILED;
   }
   process.stdout.write('roamgate: ready: point mail, news and web clients at the addresses above, once (Ctrl-C stops)\n');
 
   return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return resolve(EXIT_FAILED);
-      stopping = true;
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) return resolve(EXIT_FAILED);
+      closing = true;
       process.stdout.write(`roamgate: ${signal}, stopping (${signal} again to quit at once)\n`);
-      void proxy.stop().then(() => resolve(EXIT_OK));
+      void proxy.close().then(() => resolve(EXIT_OK));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
 }

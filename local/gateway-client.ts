@@ -26,12 +26,12 @@ export interface Lease {
 /** How an event stream ended: the gateway closed it, refused the token, or the caller stopped it. */
 export type EventStreamEnd = 'ended' | 'unauthorized' | 'stopped';
 
-/** Why a request to the gateway failed, in words a user can act on; the error code says whether it was reachable. */
+/** A request the gateway did not answer (ROAMGATE_GATEWAY_LOST), in words a user can act on. */
 function unreachable(url: string, error: unknown): RoamgateError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const name = (error as Error).name;
   const why = name === 'TimeoutError' || name === 'AbortError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
-  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `cannot reach the gateway at ${url} (${why})`, { cause: error });
+  return new RoamgateError('ROAMGATE_GATEWAY_LOST', `cannot reach the gateway at ${url} (${why})`, { cause: error });
 }
 
 /** The management API of one gateway, as a local proxy uses it. */
@@ -70,15 +70,15 @@ export class GatewayClient {
   }
 
   /**
-   * `POST /login`. Throws ROAMGATE_ACCESS_DENIED for a wrong user name or
-   * password, ROAMGATE_TOO_MANY_CLIENTS when logins are throttled.
+   * `POST /login`. Throws ROAMGATE_LOGIN_FAILED for a wrong user name or
+   * password, ROAMGATE_LOGIN_THROTTLED when logins are throttled.
    */
   async login(user: string, password: string): Promise<Lease> {
     const response = await this.request('/login', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ username: user, password }) });
-    if (response.status === 401) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', `the gateway at ${this.url} refused the login of ${user}: wrong user name or password (check --user, and --password-file or ROAMGATE_PASSWORD)`);
+    if (response.status === 401) throw new RoamgateError('ROAMGATE_LOGIN_FAILED', `the gateway at ${this.url} refused the login of ${user}: wrong user name or password (check --user, and --password-file or ROAMGATE_PASSWORD)`);
     if (response.status === 429) {
       const wait = response.headers.get('retry-after');
-      throw new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`);
+      throw new RoamgateError('ROAMGATE_LOGIN_THROTTLED', `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`);
     }
     if (response.status !== 201) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the login with ${response.status}`);
     const { token, lease } = await this.json(response, loginSchema, 'login');

@@ -30,12 +30,12 @@ export function triesNext(candidate: PortCandidate, code: string | undefined): b
   return candidate.origin === 'standard' && (code === 'EACCES' || code === 'EADDRINUSE' || code === 'EPERM');
 }
 
-/** The error for a port that could not be bound, saying what to pass instead. */
+/** The error for a port that could not be bound, saying what to pass instead: ROAMGATE_PORT_IN_USE when another program holds it. */
 export function portError(name: ListenerName, host: string, candidate: PortCandidate, code: string | undefined, portsFile: string): RoamgateError {
   const other = candidate.port === DEFAULT_PORTS[name] ? DEFAULT_PORTS[name] + 10_000 : DEFAULT_PORTS[name];
   const instead = `pass --listen ${name}=PORT with another port (e.g. --listen ${name}=${other})`;
   const whose = candidate.origin === 'remembered' ? ` (remembered for ${name} in ${portsFile})` : candidate.origin === 'explicit' ? ` (given for ${name})` : ` (the default for ${name})`;
-  if (code === 'EADDRINUSE') return new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: port ${candidate.port} on ${host}${whose} is in use by another program: stop that program, or ${instead}`);
+  if (code === 'EADDRINUSE') return new RoamgateError('ROAMGATE_PORT_IN_USE', `${name}: port ${candidate.port} on ${host}${whose} is in use by another program: stop that program, or ${instead}`);
   if (code === 'EACCES' || code === 'EPERM') return new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: not allowed to listen on port ${candidate.port}${whose}; ports below 1024 need root or CAP_NET_BIND_SERVICE: ${instead}`);
   return new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: cannot listen on ${host}:${candidate.port}${whose} (${code ?? 'unknown error'}): ${instead}`);
 }

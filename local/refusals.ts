@@ -1,4 +1,4 @@
-import type { RoamgateError } from '../errors';
+import { RoamgateError, type RoamgateErrorCode } from '../errors';
 import { formatHttpResponse, httpRefusal } from '../protocols/http/status';
 import { nntpRefusal, formatNntpReply } from '../protocols/nntp/replies';
 import { formatPop3Reply, pop3Refusal } from '../protocols/pop3/replies';
@@ -9,13 +9,31 @@ import type { LocalService } from './options';
 const LEASE_CHALLENGE = 'Bearer realm="roamgate local proxy"';
 
 /**
+ * The local proxy's own codes, answered as the code a client's program
+ * understands the same way: a gateway that is lost or not found is a
+ * temporary failure, like a server that cannot be reached; throttled logins
+ * are a busy service; a login refused for good is fixed by a new login, like
+ * a lease that ended.
+ */
+const ANSWERED_AS: Partial<Record<RoamgateErrorCode, RoamgateErrorCode>> = {
+  ROAMGATE_GATEWAY_LOST: 'ROAMGATE_UPSTREAM_REFUSED',
+  ROAMGATE_NO_GATEWAY: 'ROAMGATE_UPSTREAM_REFUSED',
+  ROAMGATE_LOGIN_THROTTLED: 'ROAMGATE_TOO_MANY_CLIENTS',
+  ROAMGATE_LOGIN_FAILED: 'ROAMGATE_LOGIN_REQUIRED',
+};
+
+/**
  * How the local proxy refuses a client, in that client's protocol: the one
  * place its errors become wire replies. A lease that ended
- * (ROAMGATE_LOGIN_REQUIRED) is a temporary refusal with the reason, since a
- * new login fixes it (SMTP `421 4.7.0`, POP3 `-ERR [AUTH]`, NNTP `400`, HTTP
- * `407`); everything else is answered as the gateway's adapters answer it.
+ * (ROAMGATE_LOGIN_REQUIRED) or a login refused (ROAMGATE_LOGIN_FAILED) is a
+ * temporary refusal with the reason, since a new login fixes it (SMTP
+ * `421 4.7.0`, POP3 `-ERR [AUTH]`, NNTP `400`, HTTP `407`); everything else
+ * is answered as the gateway's adapters answer it (the local proxy's own
+ * codes as their kin in {@link ANSWERED_AS}).
  */
 export function refusalFor(service: LocalService, error: RoamgateError): string {
+  const kin = ANSWERED_AS[error.code];
+  if (kin !== undefined) return refusalFor(service, new RoamgateError(kin, error.message, { cause: error }));
   if (error.code === 'ROAMGATE_LOGIN_REQUIRED') {
     switch (service) {
       case 'smtp':

@@ -7,6 +7,13 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   /** Told about each attempt: null on success, else why it failed. */
   report?: (server: ServerInfo, failure: string | null) => void;
+  /**
+   * Opens one candidate; default {@link connectServer}. A login relay passes
+   * one that also logs in there. A failure with code ROAMGATE_ACCESS_DENIED
+   * (the server refused the user) ends the attempt at once: every other
+   * server of the same user would be asked the same question.
+   */
+  open?: (server: ServerInfo) => Promise<Socket>;
 }
 
 /** Connects to one host:port, failing with a RoamgateError after `timeoutMs`. */
@@ -61,15 +68,17 @@ export async function connectServer(server: ServerInfo, timeoutMs: number): Prom
  */
 export async function connectFirst(service: string, candidates: readonly ServerInfo[], options: ConnectOptions): Promise<{ socket: Socket; server: ServerInfo }> {
   if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${service} server is configured for you`);
+  const open = options.open ?? ((server: ServerInfo) => connectServer(server, options.connectTimeoutMs));
   let allTimedOut = true;
   let lastFailure: RoamgateError | undefined;
   for (const server of candidates) {
     try {
-      const socket = await connectServer(server, options.connectTimeoutMs);
+      const socket = await open(server);
       options.report?.(server, null);
       return { socket, server };
     } catch (error) {
-      const failure = error as RoamgateError;
+      const failure = asFailure(error);
+      if (failure.code === 'ROAMGATE_ACCESS_DENIED') throw failure;
       lastFailure = failure;
       if (failure.code !== 'ROAMGATE_UPSTREAM_TIMEOUT') allTimedOut = false;
       options.report?.(server, failure.message);
@@ -81,4 +90,10 @@ export async function connectFirst(service: string, candidates: readonly ServerI
   return allTimedOut
     ? Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `${service} service unavailable: ${tried} did not answer in time`))
     : Promise.reject(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `${service} service unavailable: could not reach ${tried}`));
+}
+
+/** A failure to open a server as a RoamgateError: what is not one already is the server's failure. */
+function asFailure(error: unknown): RoamgateError {
+  if (error instanceof RoamgateError) return error;
+  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server failed: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
 }

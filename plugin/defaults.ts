@@ -55,4 +55,4 @@ export const DEFAULT_PEER_REFRESH_SECONDS = 60;
 /** Most visitor lease tokens checked in one refresh request. */
 export const MAX_PEER_REFRESH_BATCH = 500;
 /** Largest peer request body (bytes): a refresh of MAX_PEER_REFRESH_BATCH tokens fits with room to spare. */
-export const MAX_FEDERATION_BODY = 128 * 1024;
+export const MAX_PEER_REQUEST_BODY = 128 * 1024;

@@ -19,8 +19,8 @@ export class CachingDirectory implements Directory {
   private readonly key = randomBytes(32);
   private readonly verified: LRUCache<string, User>;
 
-  constructor(private readonly inner: Directory, ttlSeconds: number, clock: { now(): number } = performance) {
-    this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl: Math.max(1, ttlSeconds) * 1000, ttlResolution: 0, perf: clock });
+  constructor(private readonly inner: Directory, cacheSeconds: number, clock: { now(): number } = performance) {
+    this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl: Math.max(1, cacheSeconds) * 1000, ttlResolution: 0, perf: clock });
   }
 
   async verify(username: string, password: string): Promise<User | false> {
@@ -40,4 +40,9 @@ export class CachingDirectory implements Directory {
   get(id: string): Promise<User | undefined> {
     return this.inner.get(id);
   }
+}
+
+/** `directory` behind the login cache when `login.cacheSeconds` asks for one; as it is for 0 (every login checked). */
+export function withLoginCache(directory: Directory, cacheSeconds: number): Directory {
+  return cacheSeconds > 0 ? new CachingDirectory(directory, cacheSeconds) : directory;
 }

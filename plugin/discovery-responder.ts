@@ -88,7 +88,7 @@ interface ResolvedOptions {
  * const responder = new DiscoveryResponder({ name: 'office', url: 'http://10.0.0.1:8080/roamgate', privateKeyPem });
  * await responder.start();
  * // ...
- * await responder.stop();
+ * await responder.close();
  */
 export class DiscoveryResponder {
   private readonly options: ResolvedOptions;
@@ -127,7 +127,7 @@ export class DiscoveryResponder {
   }
 
   /** Closes the socket, freeing the port (the mDNS side says goodbye first). Safe to call when not started. */
-  async stop(): Promise<void> {
+  async close(): Promise<void> {
     const starting = this.starting;
     if (!starting) return;
     this.starting = undefined;
@@ -136,7 +136,7 @@ export class DiscoveryResponder {
     } catch {
       return;
     }
-    await this.mdns?.stop();
+    await this.mdns?.close();
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));

@@ -1,6 +1,6 @@
 import { MAX_PEER_REFRESH_BATCH } from './defaults';
 import type { LeaseManager } from './lease-manager';
-import type { RefreshAnswer } from '../protocols/federation-messages';
+import type { RefreshAnswer } from '../protocols/peer-messages';
 
 export interface RefreshedHome {
   realm: string;
@@ -45,7 +45,8 @@ export class HomeRefresher {
     }
   }
 
-  stop(): void {
+  /** Stops asking the homes. */
+  close(): void {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
   }
 
@@ -63,7 +64,7 @@ export class HomeRefresher {
       const tokens = [...new Set([...visitors.map((lease) => lease.home!.token), ...(this.events.tokensInUse?.(home.realm) ?? [])])];
       for (let start = 0; start < tokens.length; start += MAX_PEER_REFRESH_BATCH) {
         const batch = tokens.slice(start, start + MAX_PEER_REFRESH_BATCH);
-        let answers;
+        let answers: RefreshAnswer['leases'];
         try {
           answers = await home.client.refresh(batch);
         } catch (error) {

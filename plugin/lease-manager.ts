@@ -55,7 +55,8 @@ export class LeaseManager {
     this.sweeper.unref();
   }
 
-  stop(): void {
+  /** Stops the expiry sweep. */
+  close(): void {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
   }

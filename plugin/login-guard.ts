@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { splitRealm } from './roaming-directory';
 
 /** Most (user, address) pairs whose refusal is remembered, so it is recorded once per wait. */
 const MAX_NOTED_REFUSALS = 10_000;
@@ -7,6 +8,14 @@ const MAX_NOTED_REFUSALS = 10_000;
 export interface ThrottleOptions {
   perUser: { failures: number; windowSeconds: number };
   perAddress: { failures: number; windowSeconds: number };
+}
+
+/** The name a user's failures are counted under at a gateway of `realm`: `alice` and `alice@<realm>` are one user, so one count of failures, wherever they log in. */
+export function userKeyIn(realm: string | undefined): (username: string) => string {
+  return (username) => {
+    const { name, realm: named } = splitRealm(username);
+    return (named !== undefined && named === realm ? name : username).toLowerCase();
+  };
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 export const MDNS_MULTICAST_INTERVAL_MS = 1_000;
 /** Unasked announcements when the responder starts, one second apart (RFC 6762 §8.3). */
 export const MDNS_ANNOUNCEMENTS = 2;
-/** How long stop() waits for the goodbye to be sent (ms). */
+/** How long close() waits for the goodbye to be sent (ms). */
 const GOODBYE_WAIT_MS = 500;
 /** Distinct socket warnings reported at most (multicast-dns retries a failing interface every 5 s). */
 const MAX_REPORTED_WARNINGS = 32;
@@ -109,7 +109,7 @@ export class MdnsResponder {
   }
 
   /** Says goodbye (the records with TTL 0), then closes the socket. Safe to call when not started. */
-  async stop(): Promise<void> {
+  async close(): Promise<void> {
     const mdns = this.mdns;
     this.mdns = undefined;
     for (const timer of this.timers) clearTimeout(timer);

@@ -1,6 +1,8 @@
+import type { HttpProxyAdapterOptions } from '../adapters/http-proxy-adapter';
+import type { LineAdapterOptions } from '../adapters/line-adapter';
 import { z } from 'zod';
 import { RoamgateError } from '../errors';
-import { parseAllowRule, type AllowRule } from '../protocols/http/allowlist';
+import { parseAllowRule } from '../protocols/http/allowlist';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../sources/health-monitor';
 import { MAX_REGISTRATION_TTL_SECONDS } from '../sources/registry-source';
 import type { ServerInfoSource, ServerTable } from '../sources/server-info-source';
@@ -239,9 +241,6 @@ export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'l
 };
 
 type Parsed = z.output<typeof optionsSchema>;
-export type LineAdapterOptions = z.output<typeof lineAdapterSchema>;
-export type LoginOptions = z.output<typeof loginSchema>;
-export type HttpProxyAdapterOptions = Omit<z.output<typeof httpProxyAdapterSchema>, 'allow'> & { allow: readonly AllowRule[] };
 export type AccessRule = z.output<typeof accessRuleSchema>;
 export type ConfiguredUserOptions = z.output<typeof userSchema>;
 export type PeerOptions = z.output<typeof peerSchema>;

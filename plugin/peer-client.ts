@@ -1,13 +1,14 @@
 import { RoamgateError } from '../errors';
 import {
   parseMessage,
+  PEER_PATHS,
   refreshAnswerSchema,
   refusalSchema,
   releaseAnswerSchema,
   verifyAnswerSchema,
   type RefreshAnswer,
   type VerifyAnswer,
-} from '../protocols/federation-messages';
+} from '../protocols/peer-messages';
 import { NONCE_HEADER, signRequest, verifyResponse } from '../protocols/peer-signature';
 
 /** Largest answer read from a peer (bytes). */
@@ -69,7 +70,7 @@ export class PeerClient {
 
   /** Checks a user's password at home. A refusal (wrong password, not allowed) is `{ ok: false, reason }`. */
   async verify(username: string, password: string): Promise<VerifyOutcome> {
-    const { status, text } = await this.post('/federation/verify', { username, password });
+    const { status, text } = await this.post(PEER_PATHS.verify, { username, password });
     if (status === 200) {
       const answer = parseMessage(verifyAnswerSchema, text);
       // A lease already over is of no use: its token opens nothing.
@@ -85,7 +86,7 @@ export class PeerClient {
 
   /** Whether each home lease (by token) is still live, in order. */
   async refresh(tokens: readonly string[]): Promise<RefreshAnswer['leases']> {
-    const { status, text } = await this.post('/federation/refresh', { tokens });
+    const { status, text } = await this.post(PEER_PATHS.refresh, { tokens });
     if (status !== 200) throw this.refusedUs(status, text);
     const answer = parseMessage(refreshAnswerSchema, text);
     if (!answer || answer.leases.length !== tokens.length) throw this.malformed();
@@ -94,7 +95,7 @@ export class PeerClient {
 
   /** Tells home these home leases are no longer used here; resolves with how many it ended. */
   async release(tokens: readonly string[]): Promise<number> {
-    const { status, text } = await this.post('/federation/release', { tokens });
+    const { status, text } = await this.post(PEER_PATHS.release, { tokens });
     if (status !== 200) throw this.refusedUs(status, text);
     const answer = parseMessage(releaseAnswerSchema, text);
     if (!answer) throw this.malformed();

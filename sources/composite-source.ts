@@ -35,7 +35,9 @@ export class CompositeSource implements ServerInfoSource {
 
   watch(onChange: () => void): () => void {
     const stops = this.sources.map((source) => source.watch?.(onChange));
-    return () => stops.forEach((stop) => stop?.());
+    return () => {
+      for (const stop of stops) stop?.();
+    };
   }
 
   async close(): Promise<void> {

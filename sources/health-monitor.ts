@@ -84,7 +84,8 @@ export class HealthMonitor {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the periodic probing. */
+  close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

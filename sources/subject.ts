@@ -18,5 +18,5 @@ export function subjectRank(subject: string, identity: Identity): number {
   if (subject.startsWith('user:')) return subject.slice(5) === identity.user.id ? 4 : 0;
   const equals = subject.indexOf('=');
   const name = subject.slice(0, equals);
-  return Object.prototype.hasOwnProperty.call(identity.user.attributes, name) && identity.user.attributes[name] === subject.slice(equals + 1) ? 3 : 0;
+  return Object.hasOwn(identity.user.attributes, name) && identity.user.attributes[name] === subject.slice(equals + 1) ? 3 : 0;
 }

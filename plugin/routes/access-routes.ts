@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AccessTable } from '../access-table';
 import { parseBody } from '../api-errors';
 import type { AuditLog } from '../audit-log';

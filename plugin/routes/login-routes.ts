@@ -1,5 +1,5 @@
 import { csrfSync } from 'csrf-sync';
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type {} from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
@@ -7,7 +7,7 @@ import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory';
-import { reconfirmVisitor } from '../federated-directory';
+import { reconfirmVisitor } from '../roaming-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
@@ -36,40 +36,77 @@ export function leaseView(lease: LeaseRecord) {
   return { id: lease.id, userId: lease.userId, attributes: lease.attributes, address: lease.address, issuedAt: new Date(lease.issuedAt).toISOString(), expiresAt: new Date(lease.expiresAt).toISOString() };
 }
 
+type Csrf = ReturnType<typeof csrfSync>;
+type LoginPassport = InstanceType<typeof Passport>;
+
 /**
  * Login and logout, for people (an HTML form with CSRF protection and a
  * session) and for programs (JSON: `POST /login { username, password }` ->
  * `201 { token, lease }`). Each success issues a lease bound to the address
  * the login came from. Failures are throttled per user name and per address.
  */
-export function loginRoutes(deps: LoginDeps): { router: Router; passport: InstanceType<typeof Passport>; csrf: ReturnType<typeof csrfSync> } {
+export function loginRoutes(deps: LoginDeps): { router: Router; passport: LoginPassport; csrf: Csrf } {
   const router = Router();
+  const passport = loginPassport(deps.directory);
+  const csrf = timingSafeCsrf();
+
+  router.get('/login', (req, res) => {
+    res.set('Cache-Control', 'no-store').type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true)));
+  });
+  // Form bodies are parsed by the plugin's router, before its CSRF check.
+  router.post('/login', logIn(deps, passport, csrf));
+  router.post('/logout', logOut(deps, csrf));
+  /** A CSRF token for JSON clients that use the login session (send it as X-CSRF-Token). */
+  router.get('/csrf', (req, res) => {
+    res.set('Cache-Control', 'no-store').json({ csrfToken: csrf.generateToken(req) });
+  });
+
+  return { router, passport, csrf };
+}
+
+/** roamgate's own passport instance: the directory's users, by id in the session. */
+function loginPassport(directory: Directory): LoginPassport {
   const passport = new Passport();
   // A refusal with a reason (unknown realm, a home that said no or cannot be reached) is a failed login that says why.
   passport.use(
     new LocalStrategy((username, password, done) =>
-      void deps.directory.verify(username, password).then(
+      void directory.verify(username, password).then(
         (user) => done(null, user),
         (error: unknown) => (isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED' ? done(null, false, { message: error.message, code: error.code } as { message: string }) : done(error)),
       ),
     ),
   );
   passport.serializeUser((user, done) => done(null, (user as User).id));
-  passport.deserializeUser((id: string, done) => void deps.directory.get(id).then((user) => done(null, user ?? false), done));
+  passport.deserializeUser((id: string, done) => void directory.get(id).then((user) => done(null, user ?? false), done));
+  return passport;
+}
 
+/** csrf-sync, with its check made in constant time. */
+function timingSafeCsrf(): Csrf {
   const tokenFromRequest = (req: Request) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
   const synced = csrfSync({ getTokenFromRequest: tokenFromRequest });
   // csrf-sync's own check compares with ===, which can leak how much of a guess is right through its timing.
-  const csrf: ReturnType<typeof csrfSync> = { ...synced, isRequestValid: (req) => secretMatches(tokenFromRequest(req), synced.getTokenFromState(req) ?? undefined) };
+  return { ...synced, isRequestValid: (req) => secretMatches(tokenFromRequest(req), synced.getTokenFromState(req) ?? undefined) };
+}
 
-  const actionOf = (req: Request) => `${req.baseUrl}/login`;
+function actionOf(req: Request): string {
+  return `${req.baseUrl}/login`;
+}
 
-  router.get('/login', (req, res) => {
-    res.set('Cache-Control', 'no-store').type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true)));
-  });
+/** One login being answered, in the form's language (HTML) or in JSON. */
+interface LoginAttempt {
+  req: Request;
+  res: Response;
+  next: NextFunction;
+  json: boolean;
+  username: string;
+  password: string;
+  address: string;
+}
 
-  // Form bodies are parsed by the plugin's router, before its CSRF check.
-  router.post('/login', async (req, res, next) => {
+/** POST /login: checks the fields and the throttle, then the password (passport-local), then issues the lease. */
+function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHandler {
+  return async (req, res, next) => {
     const form = Boolean(req.is('application/x-www-form-urlencoded'));
     const json = !form && Boolean(req.is('application/json'));
     if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
@@ -93,46 +130,55 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
       if (json) return void res.status(429).json({ error: `too many failed logins; try again in ${blocked} s` });
       return void res.status(429).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username));
     }
+    const attempt: LoginAttempt = { req, res, next, json, username, password: body.password as string, address };
+    passport.authenticate('local', { session: false }, (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
+      void settleLogin(deps, csrf, attempt, error, user, info),
+    )(req, res, next);
+  };
+}
 
-    passport.authenticate('local', { session: false }, async (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) => {
-      try {
-        if (error) {
-          await deps.guard.undo(username, address);
-          return next(error);
-        }
-        if (!user) {
-          // A home that could not be asked is not the user's fault: the attempt is given back, and 503 so programs retry.
-          const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
-          const reason = info?.code ? info.message! : 'wrong user name or password';
-          if (unreachable) await deps.guard.undo(username, address);
-          deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
-          const status = unreachable ? 503 : 401;
-          if (json) return void res.status(status).json({ error: reason });
-          return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
-        }
-        await deps.guard.succeeded(username, address);
-        // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
-        const confirmed = await reconfirmVisitor(deps.directory, user, username, body.password as string).catch(() => false as const);
-        if (!confirmed) {
-          if (json) return void res.status(503).json({ error: LOGIN_UNCHECKED_REASON });
-          return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`, username));
-        }
-        const { token, lease } = await deps.leases.issue(confirmed, address);
-        deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
-        deps.audit.record('lease.issued', { actor: confirmed.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
-        if (json) return void res.status(201).set('Cache-Control', 'no-store').json({ token, lease: leaseView(lease) });
-        req.login(confirmed, (loginError) => {
-          if (loginError) return next(loginError);
-          req.session.leaseId = lease.id;
-          res.set('Cache-Control', 'no-store').type('html').send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
-        });
-      } catch (failure) {
-        next(failure);
-      }
-    })(req, res, next);
-  });
+/** What passport-local found: a failure answered (and given back when it was not the user's), or a lease issued. */
+async function settleLogin(deps: LoginDeps, csrf: Csrf, attempt: LoginAttempt, error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }): Promise<void> {
+  const { req, res, next, json, username, address } = attempt;
+  try {
+    if (error) {
+      await deps.guard.undo(username, address);
+      return next(error);
+    }
+    if (!user) {
+      // A home that could not be asked is not the user's fault: the attempt is given back, and 503 so programs retry.
+      const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
+      const reason = info?.code ? info.message! : 'wrong user name or password';
+      if (unreachable) await deps.guard.undo(username, address);
+      deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
+      const status = unreachable ? 503 : 401;
+      if (json) return void res.status(status).json({ error: reason });
+      return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
+    }
+    await deps.guard.succeeded(username, address);
+    // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
+    const confirmed = await reconfirmVisitor(deps.directory, user, username, attempt.password).catch(() => false as const);
+    if (!confirmed) {
+      if (json) return void res.status(503).json({ error: LOGIN_UNCHECKED_REASON });
+      return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`, username));
+    }
+    const { token, lease } = await deps.leases.issue(confirmed, address);
+    deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
+    deps.audit.record('lease.issued', { actor: confirmed.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
+    if (json) return void res.status(201).set('Cache-Control', 'no-store').json({ token, lease: leaseView(lease) });
+    req.login(confirmed, (loginError) => {
+      if (loginError) return next(loginError);
+      req.session.leaseId = lease.id;
+      res.set('Cache-Control', 'no-store').type('html').send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
+    });
+  } catch (failure) {
+    next(failure);
+  }
+}
 
-  router.post('/logout', async (req, res, next) => {
+/** POST /logout: a lease token revokes its lease; a login session (with its CSRF token) its lease and the session. */
+function logOut(deps: LoginDeps, csrf: Csrf): RequestHandler {
+  return async (req, res, next) => {
     const caller = callerOf(req);
     try {
       if (caller.via === 'lease-token' && caller.leaseId) {
@@ -154,21 +200,14 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: Instan
     } catch (error) {
       next(error);
     }
-  });
-
-  /** A CSRF token for JSON clients that use the login session (send it as X-CSRF-Token). */
-  router.get('/csrf', (req, res) => {
-    res.set('Cache-Control', 'no-store').json({ csrfToken: csrf.generateToken(req) });
-  });
-
-  return { router, passport, csrf };
+  };
 }
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'roamgate.sid';
 
 /** Sends 403 unless a session-authenticated write carries a valid CSRF token. Bearer-token calls are not cookie-borne, so need none. */
-export function csrfForSessions(csrf: ReturnType<typeof csrfSync>) {
+export function csrfForSessions(csrf: Csrf) {
   return (req: Request, res: Response, next: () => void) => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || callerOf(req).via !== 'session' || csrf.isRequestValid(req)) return next();
     res.status(403).json({ error: 'missing or wrong CSRF token (send X-CSRF-Token; get one from GET <mount>/csrf)' });

@@ -6,15 +6,12 @@ import type { ServerInfoSource } from '../../sources/server-info-source';
 import { serverAddressSchema, serviceNameSchema } from '../../sources/table-schema';
 import { requireAdmin } from '../request-auth';
 import { parseBody } from '../api-errors';
+import type { NormalizedOptions } from '../options';
 import { secretMatches } from '../secret-compare';
 
 export interface ServersRouteDeps {
-  registrationSecret?: string;
-  defaultTtlSeconds: number;
-  /** Services a server may register itself for. */
-  registrationServices: readonly string[];
-  /** Most registered entries at once. */
-  maxRegistrations: number;
+  /** The options' `registration` section: the secret (none: registration disabled), the TTL a registration gets when it names none, the services a server may register itself for, the most registered entries at once. */
+  registration: NormalizedOptions['registration'];
   table: ServerInfoSource;
   registry: RegistrySource;
   health: HealthMonitor;
@@ -41,31 +38,32 @@ const deregisterSchema = z.strictObject({ secret: z.string(), service: serviceNa
 export function serversRoutes(deps: ServersRouteDeps): Router {
   const router = Router();
   const admin = requireAdmin;
+  const { registration } = deps;
 
   router.post('/servers/register', async (req, res) => {
-    if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+    if (registration.secret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(registerSchema, req.body, res);
     if (!body) return;
-    if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
-    if (!deps.registrationServices.includes(body.service)) {
-      return void res.status(403).json({ error: `servers may not register themselves for ${body.service} here (registration.services: ${deps.registrationServices.join(', ') || 'none'})`, field: 'service' });
+    if (!secretMatches(body.secret, registration.secret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    if (!registration.services.includes(body.service)) {
+      return void res.status(403).json({ error: `servers may not register themselves for ${body.service} here (registration.services: ${registration.services.join(', ') || 'none'})`, field: 'service' });
     }
     const registered = deps.registry.list().filter((entry) => entry.origin === 'registered');
     const renewal = registered.some((entry) => entry.service === body.service && entry.host.toLowerCase() === body.host.toLowerCase() && entry.port === body.port);
-    if (!renewal && registered.length >= deps.maxRegistrations) {
-      return void res.status(429).set('Retry-After', String(deps.defaultTtlSeconds)).json({ error: `the table holds its most registrations (registration.maxEntries: ${deps.maxRegistrations}); try again when some have lapsed` });
+    if (!renewal && registered.length >= registration.maxEntries) {
+      return void res.status(429).set('Retry-After', String(registration.defaultTtlSeconds)).json({ error: `the table holds its most registrations (registration.maxEntries: ${registration.maxEntries}); try again when some have lapsed` });
     }
-    const ttlSeconds = body.ttlSeconds ?? deps.defaultTtlSeconds;
+    const ttlSeconds = body.ttlSeconds ?? registration.defaultTtlSeconds;
     const { entry, created } = deps.registry.register({ service: body.service, host: body.host, port: body.port, priority: body.priority, ttlSeconds });
     await deps.registry.flush();
     res.status(created ? 201 : 200).json({ id: entry.id, service: entry.service, ttlSeconds, expiresAt: new Date(entry.expiresAt!).toISOString(), renewed: !created });
   });
 
   router.delete('/servers/register', async (req, res) => {
-    if (deps.registrationSecret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+    if (registration.secret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(deregisterSchema, req.body, res);
     if (!body) return;
-    if (!secretMatches(body.secret, deps.registrationSecret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    if (!secretMatches(body.secret, registration.secret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
     const entry = deps.registry.list().find((e) => e.origin === 'registered' && e.service === body.service && e.host.toLowerCase() === body.host.toLowerCase() && e.port === body.port);
     if (!entry) return void res.status(404).json({ error: 'no such registration' });
     deps.registry.remove(entry.id);

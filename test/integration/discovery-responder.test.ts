@@ -63,9 +63,9 @@ class UdpClient {
 }
 
 describe('DiscoveryResponder', () => {
-  const opened: Array<{ close(): Promise<void> } | DiscoveryResponder> = [];
+  const opened: Array<{ close(): Promise<void> }> = [];
   afterEach(async () => {
-    for (const item of opened.splice(0)) await (item instanceof DiscoveryResponder ? item.stop() : item.close());
+    for (const item of opened.splice(0)) await item.close();
   });
 
   async function startResponder(options: Partial<DiscoveryResponderOptions> = {}): Promise<{ responder: DiscoveryResponder; port: number; errors: unknown[] }> {
@@ -178,16 +178,16 @@ describe('DiscoveryResponder', () => {
     expect(forged.received).toEqual([]);
   });
 
-  test('shares the port only with sockets asking to share it; stop() frees it, and start() can bind it again', async () => {
+  test('shares the port only with sockets asking to share it; close() frees it, and start() can bind it again', async () => {
     const { responder, port } = await startResponder();
     // The responder shares its port (reuseAddr) only with sockets that ask to share it.
     const sharer = await bindSocket(port, true);
     await new Promise<void>((resolve) => sharer.close(() => resolve()));
     await expect(bindExclusively(port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
-    await responder.stop();
+    await responder.close();
     const socket = await bindExclusively(port);
     await new Promise<void>((resolve) => socket.close(() => resolve()));
-    await responder.stop();
+    await responder.close();
     const again = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port });
     opened.push(again);
     expect(await again.start()).toEqual({ port });
@@ -196,13 +196,13 @@ describe('DiscoveryResponder', () => {
     await udp.waitForAnswers(1);
   });
 
-  test('start() rejects when the port is held exclusively by another socket, and stop() is then harmless', async () => {
+  test('start() rejects when the port is held exclusively by another socket, and close() is then harmless', async () => {
     const holder = await bindExclusively(0);
     const port = holder.address().port;
     try {
       const responder = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port });
       await expect(responder.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
-      await responder.stop();
+      await responder.close();
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }

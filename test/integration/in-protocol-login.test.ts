@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { REFUSAL_LINGER_MS } from '../../adapters/tcp-listener';
+import { REFUSAL_LINGER_MS } from '../../net/last-word';
 import { RawClient } from '../helpers/net';
 import { until } from '../helpers/until';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import makeMulticastDns from 'multicast-dns';
 import nodemailer from 'nodemailer';
-import type { LocalProxyNotice } from '../../local/clear-words';
+import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { startLocalProxy, type LocalProxy } from '../../local/local-proxy';
 import { forgetNetwork } from '../../local/state-dir';
 import { announcementTxt, DiscoveryResponder } from '../../plugin/discovery-responder';
@@ -116,7 +116,7 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
   const discovery = (windowMs = 400) => ({ port: silentUdp, addresses: ['127.0.0.1'], mdns: { port: mdnsPort, interfaces: ['127.0.0.1'] }, windowMs });
   async function start(notices: Notices, windowMs?: number): Promise<LocalProxy> {
     const proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), limits: FAST, discovery: discovery(windowMs), onEvent: notices.add });
-    cleanups.push(() => proxy.stop());
+    cleanups.push(() => proxy.close());
     return proxy;
   }
   const sendMail = (port: number, subject: string) => nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true }).sendMail({ from: 'alice@example.test', to: 'bob@example.test', subject, text: subject });
@@ -138,7 +138,7 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
     const gateway = await announcedGateway(gatewayOptions(), { name: 'testnet', keyFile, mdnsPort });
     cleanups.push(() => gateway.close());
     const first = await start(new Notices());
-    await first.stop();
+    await first.close();
     const notices = new Notices();
     const began = performance.now();
     await start(notices, 10_000);
@@ -150,7 +150,7 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
   test('another key for a pinned network is refused loudly; a forged signature for the real key is ignored and the real gateway used', async () => {
     const gateway = await announcedGateway(gatewayOptions(), { name: 'testnet', keyFile, mdnsPort });
     const first = await start(new Notices());
-    await first.stop();
+    await first.close();
     await gateway.close();
     const pinnedKey = JSON.parse(readFileSync(join(dir, 'state', 'networks.json'), 'utf8')).testnet.publicKey as string;
 
@@ -162,7 +162,7 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
       const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), limits: FAST, discovery: discovery(), onEvent: loud.add }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no trusted gateway found: .*--forget-network NAME/);
     } finally {
-      await impostor.stop();
+      await impostor.close();
     }
     const rejected = loud.all.find((notice) => notice.type === 'discovery-rejected')!;
     expect(rejected.level).toBe('error');

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LocalProxyNotice } from '../../local/clear-words';
+import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { startLocalProxy, type LocalProxy } from '../../local/local-proxy';
 import { generateGatewayKey, parseQuery, signAnswer } from '../../protocols/discovery-message';
 import { until } from '../helpers/until';
@@ -73,7 +73,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the local proxy and a misbehaving gateway', () => {
   let proxy: LocalProxy | undefined;
-  let closers: Array<() => Promise<void> | void> = [];
+  const closers: Array<() => Promise<void> | void> = [];
   const notices: string[] = [];
   const onEvent = (notice: LocalProxyNotice) => void notices.push(notice.text);
   const stateDir = () => mkdtempSync(join(tmpdir(), 'roamgate-odd-gateway-'));
@@ -81,7 +81,7 @@ describe('the local proxy and a misbehaving gateway', () => {
   const startAt = (url: string) => startLocalProxy({ gateway: url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent });
 
   afterEach(async () => {
-    await proxy?.stop();
+    await proxy?.close();
     proxy = undefined;
     for (const close of closers.splice(0)) await close();
     notices.length = 0;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import nodemailer from 'nodemailer';
-import type { LocalProxyNotice } from '../../local/clear-words';
+import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { discoverGateway } from '../../local/lan-discovery';
 import { startLocalProxy, type LocalProxy } from '../../local/local-proxy';
 import { queryByMdns } from '../../local/mdns-discovery';
@@ -217,7 +217,7 @@ describeWithNetns(`local proxy moving to another network (a network namespace ov
     const discovery = { port: discoveryPort, addresses: ['127.0.0.1', `${subnet}.255`], mdns: { port: mdnsPort, interfaces: ['127.0.0.1', hostAddress] }, windowMs: 800 };
     const notices = new Notices();
     const proxy: LocalProxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: state, limits: FAST, discovery, onEvent: notices.add });
-    cleanups.push(() => proxy.stop());
+    cleanups.push(() => proxy.close());
     expect(proxy.status().gateway).toBe(homeUrl);
     expect(notices.text()).toMatch(/found on network "home-lan"( by mDNS)?, key SHA256:\S+ pinned on first use/);
     const smtpPort = proxy.listeners.smtp!.port;

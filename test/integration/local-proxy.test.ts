@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
-import { isRoamgateError } from '../../errors';
+import { isRoamgateError, type RoamgateError } from '../../errors';
 import { startLocalProxy, type LocalProxy, type StartLocalProxyOptions } from '../../local/local-proxy';
-import type { LocalProxyNotice } from '../../local/clear-words';
+import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { forgetNetwork } from '../../local/state-dir';
 import { DiscoveryResponder } from '../../plugin/discovery-responder';
 import { hashPassword } from '../../plugin/password';
@@ -160,7 +160,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     proxy = undefined;
   });
   afterEach(async () => {
-    await proxy?.stop();
+    await proxy?.close();
     await gw.close();
     await smtp.close();
     await pop3.close();
@@ -240,7 +240,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
 
   test('a saved lease is reused across restarts (no password needed); the file is 0600', async () => {
     proxy = await start();
-    await proxy.stop();
+    await proxy.close();
     expect(statSync(join(dir, 'leases.json')).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     const second = new Notices();
@@ -253,6 +253,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
   test('wrong password: start fails saying so', async () => {
     const failure = await start({ password: 'not-the-password' }).catch((error: unknown) => error);
     expect(isRoamgateError(failure)).toBe(true);
+    expect((failure as RoamgateError).code).toBe('ROAMGATE_LOGIN_FAILED');
     expect((failure as Error).message).toMatch(/refused the login of alice: wrong user name or password \(check --user, and --password-file or ROAMGATE_PASSWORD\)/);
   });
 
@@ -260,6 +261,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     const taken = await listenTcp(() => undefined);
     try {
       const failure = await start({ listen: { ...ALL_EPHEMERAL, pop3: taken.port } }).catch((error: unknown) => error);
+      expect((failure as RoamgateError).code).toBe('ROAMGATE_PORT_IN_USE');
       expect((failure as Error).message).toBe(`pop3: port ${taken.port} on 127.0.0.1 (given for pop3) is in use by another program: stop that program, or pass --listen pop3=PORT with another port (e.g. --listen pop3=1110)`);
     } finally {
       await taken.close();
@@ -299,7 +301,7 @@ describe('local proxy with a configured gateway that goes away and comes back', 
       await sendMail(port, 'after');
       expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('Subject: before'), expect.stringContaining('Subject: after')]);
     } finally {
-      await proxy.stop();
+      await proxy.close();
       await gw.close();
       await smtp.close();
     }
@@ -323,7 +325,7 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
     proxy = undefined;
   });
   afterEach(async () => {
-    await proxy?.stop();
+    await proxy?.close();
     await gw.close();
     await first.close();
     await second.close();
@@ -352,6 +354,24 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
     await open.waitFor((text) => /\r\n250 /.test(text));
     expect(open.socket.destroyed).toBe(false);
     open.close();
+  });
+
+  test('a server that refuses: the next one the gateway names takes the connection; none answering is refused in the protocol', async () => {
+    const down = await refusedPort();
+    await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: down, priority: 10 }).expect(201);
+    const live = await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: second.port, priority: 20 }).expect(201);
+    proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: notices.add });
+    expect(notices.all.find((notice) => notice.type === 'route' && notice.service === 'smtp')!.text).toMatch(new RegExp(`direct  -> 127\\.0\\.0\\.1:${down} \\(then 127\\.0\\.0\\.1:${second.port}\\)$`));
+    await sendMail(proxy.listeners.smtp!.port, 'past the refusing server');
+    expect(second.messages).toHaveLength(1);
+
+    const mark = notices.all.length;
+    await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: await refusedPort(), priority: 30 }).expect(201);
+    await request(gw.app).delete(`/roamgate/servers/${live.body.id}`).set(admin).expect(204);
+    await notices.waitFor((notice) => notice.type === 'route' && notice.service === 'smtp' && !notice.text.includes(`:${second.port}`), 'the smtp route without the live server', mark);
+    const refused = await RawClient.open(proxy.listeners.smtp!.port);
+    await refused.closed;
+    expect(refused.received).toBe('421 4.3.0 smtp service unavailable: could not reach all 2 servers\r\n');
   });
 
   test('without a login it still works, and a service the gateway names no server for is refused in its protocol', async () => {
@@ -404,7 +424,7 @@ describe('local proxy finding its gateway by discovery', () => {
     proxy = undefined;
   });
   afterEach(async () => {
-    await proxy?.stop();
+    await proxy?.close();
     for (const gw of gateways) await gw.close();
     await smtp.close();
   });
@@ -435,7 +455,7 @@ describe('local proxy finding its gateway by discovery', () => {
       expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('before the restart'), expect.stringContaining('after the restart')]);
       for (const notice of notices.all) expect(notice.text).not.toContain(`:${smtp.port}`);
     } finally {
-      await responder.stop();
+      await responder.close();
     }
   });
 
@@ -444,7 +464,7 @@ describe('local proxy finding its gateway by discovery', () => {
     const genuine = await startResponder(key.privateKeyPem, { name: 'testnet', url: urlOf(gateways[0]) });
     const discovery = { port: genuine.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 };
     proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery, onEvent: notices.add });
-    await proxy.stop();
+    await proxy.close();
     proxy = undefined;
     await genuine.close();
 
@@ -452,6 +472,7 @@ describe('local proxy finding its gateway by discovery', () => {
     try {
       const loud = new Notices();
       const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { ...discovery, port: impostor.port }, onEvent: loud.add }).catch((error: unknown) => error);
+      expect((failure as RoamgateError).code).toBe('ROAMGATE_NO_GATEWAY');
       expect((failure as Error).message).toMatch(/^no trusted gateway found: .*--forget-network NAME/);
       const rejected = loud.all.find((notice) => notice.type === 'discovery-rejected')!;
       expect(rejected.level).toBe('error');
@@ -463,6 +484,7 @@ describe('local proxy finding its gateway by discovery', () => {
       expect(forgetNetwork(dir, 'testnet')).toBe(true);
       const again = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, mode: 'direct', discovery: { ...discovery, port: impostor.port } }).catch((error: unknown) => error);
       // The impostor's URL leads nowhere, but its key was accepted as new: the failure is reaching it.
+      expect((again as RoamgateError).code).toBe('ROAMGATE_GATEWAY_LOST');
       expect((again as Error).message).toMatch(/cannot reach the gateway at http:\/\/127\.0\.0\.1:9\/roamgate/);
       expect(JSON.parse(readFileSync(join(dir, 'networks.json'), 'utf8')).testnet.publicKey).not.toBe(key.publicKey);
     } finally {
@@ -510,6 +532,7 @@ describe('local proxy finding its gateway by discovery', () => {
   test('no gateway on the network: start fails saying what to do', async () => {
     const silent = await refusedPort();
     const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, discovery: { port: silent, addresses: ['127.0.0.1'], mdns: false, windowMs: 200 } }).catch((error: unknown) => error);
+    expect((failure as RoamgateError).code).toBe('ROAMGATE_NO_GATEWAY');
     expect((failure as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silent} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
   });
 });
@@ -547,7 +570,7 @@ describe('a browser-style CONNECT through the proxy the PAC file names', () => {
       await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record', 8_000);
       expect(gw.logger.records().find((record) => record.server === `127.0.0.1:${securePort}`)).toMatchObject({ service: 'http-proxy', identity: 'alice', outcome: 'relayed' });
     } finally {
-      await proxy.stop();
+      await proxy.close();
       await gw.close();
       await new Promise<void>((resolve) => secure.close(() => resolve()));
     }

@@ -18,12 +18,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () => {
   let mdnsPort: number;
-  const opened: Array<{ close(): Promise<void> } | DiscoveryResponder> = [];
+  const opened: Array<{ close(): Promise<void> }> = [];
   beforeEach(async () => {
     mdnsPort = await freeUdpPort();
   });
   afterEach(async () => {
-    for (const item of opened.splice(0).reverse()) await (item instanceof DiscoveryResponder ? item.stop() : item.close());
+    for (const item of opened.splice(0).reverse()) await item.close();
   });
 
   async function startResponder(options: Partial<DiscoveryResponderOptions> = {}): Promise<{ responder: DiscoveryResponder; errors: unknown[] }> {
@@ -122,7 +122,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     expect(announcementsIn(recordsOf(announcement.packet))).toEqual([expect.objectContaining({ name: 'office', url: URL_OF_GATEWAY })]);
     await member.waitForResponses(2);
     const count = member.responses().length;
-    await responder.stop();
+    await responder.close();
     await member.waitForResponses(count + 1);
     const goodbye = member.responses()[count].packet;
     expect(goodbye.answers!.length).toBeGreaterThan(0);
@@ -190,14 +190,14 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
   test('start() rejects naming the option when the interface is not this machine\'s, or the port is held exclusively', async () => {
     const wrongInterface = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '192.0.2.123' } });
     await expect(wrongInterface.start()).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringMatching(/^discovery\.mdns\.interface: cannot use 192\.0\.2\.123 for mDNS \(/) });
-    await wrongInterface.stop();
+    await wrongInterface.close();
 
     const holder = createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve) => holder.bind(mdnsPort, '0.0.0.0', resolve));
     try {
       const blocked = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '127.0.0.1' } });
       await expect(blocked.start()).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: `discovery.mdns: cannot listen on UDP port ${mdnsPort} (EADDRINUSE)` });
-      await blocked.stop();
+      await blocked.close();
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }

@@ -8,14 +8,14 @@ import nodemailer from 'nodemailer';
 import request from 'supertest';
 import { openTunnel } from '../../net/tunnel-client';
 import { AuditLog } from '../../plugin/audit-log';
-import { FederatedDirectory } from '../../plugin/federated-directory';
+import { RoamingDirectory } from '../../plugin/roaming-directory';
 import { LeaseManager } from '../../plugin/lease-manager';
 import { LoginGuard } from '../../plugin/login-guard';
 import { hashPassword } from '../../plugin/password';
 import { PeerClient } from '../../plugin/peer-client';
 import { ReplayGuard } from '../../plugin/replay-guard';
 import { signRequest } from '../../protocols/peer-signature';
-import { federationRoutes, UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/federation-routes';
+import { peerRoutes, UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/peer-routes';
 import { openSqliteStore } from '../../store/sqlite-store';
 import type { Store } from '../../store/store';
 import { startGateway, type TestGateway } from '../helpers/gateway';
@@ -523,7 +523,7 @@ describe('roaming at the edges (found in review)', () => {
     const alice = { id: 'alice', attributes: {} };
     const app = express();
     app.use(
-      federationRoutes({
+      peerRoutes({
         realm: 'home.example',
         peers: new Map([['visit.example', { secret: EDGE_SECRET, revealAddresses: false, chain: false }]]),
         // A share of zero: full from the start.
@@ -541,14 +541,14 @@ describe('roaming at the edges (found in review)', () => {
     try {
       const client = new PeerClient({ self: 'visit.example', realm: 'home.example', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secret: EDGE_SECRET, timeoutMs: 2000 });
       await expect(client.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED', message: expect.stringMatching(/too many peer requests/) });
-      const directory = new FederatedDirectory({ verify: async () => false, get: async () => undefined }, 'visit.example', [
+      const directory = new RoamingDirectory({ verify: async () => false, get: async () => undefined }, 'visit.example', [
         { realm: 'home.example', client, attributes: { keep: [], set: {} }, cacheSeconds: 300, failureCacheSeconds: 10, acceptAddresses: false },
       ]);
       await expect(directory.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED' });
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      leases.stop();
+      leases.close();
       await store.close();
     }
   });

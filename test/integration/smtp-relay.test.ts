@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { REFUSAL_LINGER_MS } from '../../adapters/tcp-listener';
+import { REFUSAL_LINGER_MS } from '../../net/last-word';
 import nodemailer from 'nodemailer';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { RawClient, listenTcp, refusedPort } from '../helpers/net';

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signRequest } from '../../protocols/peer-signature';
-import { UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/federation-routes';
+import { UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/peer-routes';
 import { runCli, waitForOutput } from '../helpers/cli';
 import { bodyOf, deliveredMail, python, pythonFrom, startServers, stopServers } from './helpers';
 

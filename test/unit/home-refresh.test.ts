@@ -2,7 +2,7 @@ import { MAX_PEER_REFRESH_BATCH } from '../../plugin/defaults';
 import type { User } from '../../plugin/directory';
 import { HomeRefresher, type HomeRefreshEvents, type RefreshedHome } from '../../plugin/home-refresh';
 import { LeaseManager, type LeaseEnd } from '../../plugin/lease-manager';
-import type { RefreshAnswer } from '../../protocols/federation-messages';
+import type { RefreshAnswer } from '../../protocols/peer-messages';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
 
 const T = 1_700_000_000_000;
@@ -19,7 +19,7 @@ beforeEach(() => {
   leases.onEnd((lease, why) => ends.push([lease.id, why]));
 });
 afterEach(async () => {
-  leases.stop();
+  leases.close();
   await store.close();
 });
 
@@ -202,10 +202,10 @@ describe('HomeRefresher.refresh', () => {
   });
 });
 
-describe('HomeRefresher.start and stop', () => {
+describe('HomeRefresher.start and close', () => {
   afterEach(() => jest.useRealTimers());
 
-  test('checks each home every refreshSeconds until stopped', async () => {
+  test('checks each home every refreshSeconds until closed', async () => {
     await issue('home.example', 'alice', 'token-alice-0123456789');
     await issue('other.example', 'dave', 'token-other-0123456789');
     jest.useFakeTimers();
@@ -222,7 +222,7 @@ describe('HomeRefresher.start and stop', () => {
     // Started twice, but one timer per home: 10 s -> 5 runs, 25 s -> 2 runs in 50 s.
     expect(homeClient.batches).toHaveLength(5);
     expect(otherClient.batches).toHaveLength(2);
-    refresher.stop();
+    refresher.close();
     await jest.advanceTimersByTimeAsync(100_000);
     expect(homeClient.batches).toHaveLength(5);
     expect(otherClient.batches).toHaveLength(2);

@@ -13,7 +13,7 @@ let now = T;
 const clock = () => now;
 let store: SqliteStore;
 const managers: LeaseManager[] = [];
-/** A manager on the shared store and clock, stopped after the test. */
+/** A manager on the shared store and clock, closed after the test. */
 function manager(ttlSeconds = TTL_SECONDS): LeaseManager {
   const created = new LeaseManager(store, ttlSeconds, clock);
   managers.push(created);
@@ -31,7 +31,7 @@ beforeEach(() => {
   store = openSqliteStore(':memory:');
 });
 afterEach(async () => {
-  for (const created of managers.splice(0)) created.stop();
+  for (const created of managers.splice(0)) created.close();
   await store.close();
 });
 
@@ -333,7 +333,7 @@ describe('LeaseManager.load (a restart)', () => {
     const revoked = await before.issue(bob, '192.0.2.8');
     await before.revoke(revoked.lease.id);
     now = expired.lease.expiresAt + 1;
-    before.stop();
+    before.close();
 
     const after = manager();
     await after.load();
@@ -370,7 +370,7 @@ describe('LeaseManager.load (a restart)', () => {
     expect(after.findByToken(b.token)?.id).toBe(b.lease.id);
   });
 
-  test('load() starts a sweeper that stop() ends', async () => {
+  test('load() starts a sweeper that close() ends', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'Date'] });
     try {
       const leases = manager();
@@ -380,7 +380,7 @@ describe('LeaseManager.load (a restart)', () => {
       now = lease.expiresAt;
       jest.advanceTimersByTime(1000);
       expect(ends).toEqual([[lease.id, 'expired']]);
-      leases.stop();
+      leases.close();
       const other = await leases.issue(bob, '192.0.2.8');
       now = other.lease.expiresAt;
       jest.advanceTimersByTime(10_000);

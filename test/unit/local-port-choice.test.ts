@@ -1,3 +1,4 @@
+import type { RoamgateErrorCode } from '../../errors';
 import { portCandidates, portError, triesNext, type PortCandidate } from '../../local/port-choice';
 
 describe('portCandidates', () => {
@@ -31,35 +32,40 @@ describe('triesNext', () => {
 });
 
 describe('portError', () => {
-  test.each<[string, Parameters<typeof portError>, string]>([
+  test.each<[string, Parameters<typeof portError>, string, RoamgateErrorCode]>([
     [
       'a given port in use',
       ['smtp', '127.0.0.1', { port: 2600, origin: 'explicit' }, 'EADDRINUSE', '/s/ports.json'],
       'smtp: port 2600 on 127.0.0.1 (given for smtp) is in use by another program: stop that program, or pass --listen smtp=PORT with another port (e.g. --listen smtp=2525)',
+      'ROAMGATE_PORT_IN_USE',
     ],
     [
       'the default port in use suggests another',
       ['pop3', '127.0.0.1', { port: 1110, origin: 'default' }, 'EADDRINUSE', '/s/ports.json'],
       'pop3: port 1110 on 127.0.0.1 (the default for pop3) is in use by another program: stop that program, or pass --listen pop3=PORT with another port (e.g. --listen pop3=11110)',
+      'ROAMGATE_PORT_IN_USE',
     ],
     [
       'a remembered port in use names the file',
       ['nntp', '127.0.0.1', { port: 1119, origin: 'remembered' }, 'EADDRINUSE', '/s/ports.json'],
       'nntp: port 1119 on 127.0.0.1 (remembered for nntp in /s/ports.json) is in use by another program: stop that program, or pass --listen nntp=PORT with another port (e.g. --listen nntp=11119)',
+      'ROAMGATE_PORT_IN_USE',
     ],
     [
       'a privileged port',
       ['smtp', '127.0.0.1', { port: 25, origin: 'explicit' }, 'EACCES', '/s/ports.json'],
       'smtp: not allowed to listen on port 25 (given for smtp); ports below 1024 need root or CAP_NET_BIND_SERVICE: pass --listen smtp=PORT with another port (e.g. --listen smtp=2525)',
+      'ROAMGATE_INVALID_OPTIONS',
     ],
     [
       'anything else',
       ['pac', '127.0.0.2', { port: 3129, origin: 'default' }, 'EADDRNOTAVAIL', '/s/ports.json'],
       'pac: cannot listen on 127.0.0.2:3129 (the default for pac) (EADDRNOTAVAIL): pass --listen pac=PORT with another port (e.g. --listen pac=13129)',
+      'ROAMGATE_INVALID_OPTIONS',
     ],
-  ])('%s', (_name, args, message) => {
+  ])('%s', (_name, args, message, code) => {
     const error = portError(...args);
-    expect(error.code).toBe('ROAMGATE_INVALID_OPTIONS');
+    expect(error.code).toBe(code);
     expect(error.message).toBe(message);
   });
 });

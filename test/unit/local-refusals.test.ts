@@ -9,7 +9,7 @@ describe('refusalFor', () => {
     ['smtp', 'ROAMGATE_LOGIN_REQUIRED', /^421 4\.7\.0 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_LOGIN_REQUIRED', /^-ERR \[AUTH\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_LOGIN_REQUIRED', /^400 lease revoked\r\n$/],
-    ['http-proxy', 'ROAMGATE_LOGIN_REQUIRED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[^]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n[^]*\r\n\r\nlease revoked\n$/],
+    ['http-proxy', 'ROAMGATE_LOGIN_REQUIRED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n[\s\S]*\r\n\r\nlease revoked\n$/],
     ['smtp', 'ROAMGATE_ACCESS_DENIED', /^554 5\.7\.1 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_ACCESS_DENIED', /^-ERR \[SYS\/PERM\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_ACCESS_DENIED', /^502 lease revoked\r\n$/],
@@ -18,6 +18,20 @@ describe('refusalFor', () => {
     ['pop3', 'ROAMGATE_NO_SERVER', /^-ERR \[SYS\/TEMP\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_UPSTREAM_TIMEOUT', /^400 lease revoked\r\n$/],
     ['http-proxy', 'ROAMGATE_UPSTREAM_REFUSED', /^HTTP\/1\.1 502 Bad Gateway\r\n/],
+    // The local proxy's own codes: a lost or missing gateway is a temporary failure, throttled logins a busy service, a refused login fixed by a new one.
+    ['smtp', 'ROAMGATE_GATEWAY_LOST', /^421 4\.3\.0 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_GATEWAY_LOST', /^-ERR \[SYS\/TEMP\] lease revoked\r\n$/],
+    ['nntp', 'ROAMGATE_GATEWAY_LOST', /^400 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_GATEWAY_LOST', /^HTTP\/1\.1 502 Bad Gateway\r\n/],
+    ['smtp', 'ROAMGATE_NO_GATEWAY', /^421 4\.3\.0 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_NO_GATEWAY', /^HTTP\/1\.1 502 Bad Gateway\r\n/],
+    ['smtp', 'ROAMGATE_LOGIN_THROTTLED', /^421 4\.3\.2 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_LOGIN_THROTTLED', /^-ERR \[SYS\/TEMP\] lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_LOGIN_THROTTLED', /^HTTP\/1\.1 503 Service Unavailable\r\n/],
+    ['smtp', 'ROAMGATE_LOGIN_FAILED', /^421 4\.7\.0 lease revoked\r\n$/],
+    ['pop3', 'ROAMGATE_LOGIN_FAILED', /^-ERR \[AUTH\] lease revoked\r\n$/],
+    ['nntp', 'ROAMGATE_LOGIN_FAILED', /^400 lease revoked\r\n$/],
+    ['http-proxy', 'ROAMGATE_LOGIN_FAILED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n/],
   ])('%s, %s', (service, code, expected) => {
     expect(refusalFor(service, new RoamgateError(code, 'lease revoked'))).toMatch(expected);
   });

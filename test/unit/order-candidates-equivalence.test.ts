@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { orderCandidates } from '../../adapters/resolve-server';
+import { orderCandidates } from '../../adapters/order-candidates';
 import type { HealthState } from '../../sources/health-monitor';
 import type { ServerInfo } from '../../server-info';
 

@@ -1,12 +1,8 @@
-import type { Endpoint } from './gateway-client';
+import { EventEmitter } from 'node:events';
 import { fingerprint } from './key-pinning';
 import type { LocalService } from './options';
-
-/** Where a service's connections go now. In gateway mode only the gateway is named, never a server. */
-export type RouteTarget =
-  | { kind: 'gateway'; url: string }
-  | { kind: 'servers'; servers: readonly Endpoint[] }
-  | { kind: 'none'; reason: string };
+import { describeTarget, type RouteTarget } from './service-routes';
+import { shellQuote } from './shell-quote';
 
 /** What a local proxy reports, as data; {@link describeEvent} gives the line a person reads. */
 export type LocalProxyEvent =
@@ -15,7 +11,15 @@ export type LocalProxyEvent =
   /** The browsers' setting. */
   | { type: 'pac'; url: string; proxy: string }
   /** The gateway in use, and how it was found. */
-  | { type: 'gateway'; url: string; found: 'configured' | 'discovery'; network?: string; trust?: 'configured' | 'pinned' | 'new'; publicKey?: string; via?: 'udp' | 'mdns' }
+  | {
+      type: 'gateway';
+      url: string;
+      found: 'configured' | 'discovery';
+      network?: string;
+      trust?: 'configured' | 'pinned' | 'new';
+      publicKey?: string;
+      via?: 'udp' | 'mdns';
+    }
   | { type: 'login'; user: string; gateway: string; expiresAt: string; reused: boolean }
   /** The lease ended at the gateway. Revoked: clients are refused until the user logs in again. */
   | { type: 'lease-ended'; user: string; state: 'revoked' | 'expired' }
@@ -30,6 +34,9 @@ export type EventLevel = 'info' | 'warn' | 'error';
 
 /** An event with its level and its line (or lines). */
 export type LocalProxyNotice = LocalProxyEvent & { level: EventLevel; text: string };
+
+/** How the parts of a local proxy tell what happened. */
+export type ReportEvent = (event: LocalProxyEvent) => void;
 
 /** How loud an event is. */
 export function levelOf(event: LocalProxyEvent): EventLevel {
@@ -49,20 +56,6 @@ export function levelOf(event: LocalProxyEvent): EventLevel {
   }
 }
 
-/** Where a route goes, in words. */
-export function describeTarget(service: LocalService, target: RouteTarget): string {
-  switch (target.kind) {
-    case 'gateway':
-      return `through the gateway ${target.url}`;
-    case 'servers': {
-      const [first, ...rest] = target.servers.map((server) => `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`);
-      return rest.length ? `${first} (then ${rest.join(', ')})` : first;
-    }
-    case 'none':
-      return `nowhere: ${target.reason} (${service} clients are told so)`;
-  }
-}
-
 /** The line (or lines) a person reads for an event. */
 export function describeEvent(event: LocalProxyEvent): string {
   switch (event.type) {
@@ -73,7 +66,12 @@ export function describeEvent(event: LocalProxyEvent): string {
     case 'gateway': {
       if (event.found === 'configured') return `gateway ${event.url}`;
       const key = event.publicKey ? ` ${fingerprint(event.publicKey)}` : '';
-      const trust = event.trust === 'new' ? `, key${key} pinned on first use` : event.trust === 'configured' ? `, key${key} as configured` : `, key${key} as pinned`;
+      const trust =
+        event.trust === 'new'
+          ? `, key${key} pinned on first use`
+          : event.trust === 'configured'
+            ? `, key${key} as configured`
+            : `, key${key} as pinned`;
       return `gateway ${event.url}, found on network "${event.network}"${event.via === 'mdns' ? ' by mDNS' : ''}${trust}`;
     }
     case 'login':
@@ -105,7 +103,23 @@ export function notice(event: LocalProxyEvent): LocalProxyNotice {
   return { ...event, level: levelOf(event), text: describeEvent(event) };
 }
 
-/** `word` as one POSIX shell word: unchanged when it is plain, else single-quoted. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+/** Where a local proxy's notices go: to the `onEvent` option from the start, and to `event` listeners once they are added. */
+export class NoticeBoard {
+  private readonly listeners = new EventEmitter();
+
+  constructor(private readonly onEvent?: (notice: LocalProxyNotice) => void) {}
+
+  readonly report: ReportEvent = (event) => {
+    const line = notice(event);
+    this.onEvent?.(line);
+    this.listeners.emit('event', line);
+  };
+
+  on(listener: (notice: LocalProxyNotice) => void): void {
+    this.listeners.on('event', listener);
+  }
+
+  off(listener: (notice: LocalProxyNotice) => void): void {
+    this.listeners.off('event', listener);
+  }
 }

@@ -11,7 +11,7 @@ import {
   verifyAnswerSchema,
   verifyRequestSchema,
   type VerifyAnswer,
-} from '../../protocols/federation-messages';
+} from '../../protocols/peer-messages';
 import { anyText } from './arbitraries';
 
 const TOKEN = 'home-lease-token-0123456789';

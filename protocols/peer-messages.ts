@@ -4,17 +4,24 @@ import { isValidHost } from './http/target';
 /**
  * The JSON bodies peer gateways exchange (all signed, see peer-signature.ts):
  *
- *   POST <mount>/federation/verify   { username, password }
+ *   POST <mount> + PEER_PATHS.verify   { username, password }
  *     200 { user: { id, attributes }, lease: { token, expiresAt }, services: [...] }
  *     401 { error }  wrong user name or password     403 { error }  not allowed to roam
- *   POST <mount>/federation/refresh  { tokens: [...] }
+ *   POST <mount> + PEER_PATHS.refresh  { tokens: [...] }
  *     200 { leases: [{ active, expiresAt? }] }       (in the order of the tokens)
- *   POST <mount>/federation/release  { tokens: [...] }
+ *   POST <mount> + PEER_PATHS.release  { tokens: [...] }
  *     200 { released }                               (the visitors are gone: end those home leases)
  *
  * Answers are parsed strictly: a peer is trusted with its users, not with
  * the shape of our memory.
  */
+
+/**
+ * The paths a visited gateway posts to under its home's mount. They are part
+ * of the wire protocol between peers (signed, and spoken by gateways already
+ * deployed), so they keep their first names whatever the code calls roaming.
+ */
+export const PEER_PATHS = { verify: '/federation/verify', refresh: '/federation/refresh', release: '/federation/release' } as const;
 
 /** Most services one answer may list. */
 export const MAX_OFFERED_SERVICES = 64;

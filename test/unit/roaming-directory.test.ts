@@ -1,8 +1,8 @@
 import { RoamgateError } from '../../errors';
 import type { Directory, User } from '../../plugin/directory';
-import { FederatedDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, reconfirmVisitor, splitRealm, type HomePeer } from '../../plugin/federated-directory';
+import { RoamingDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, reconfirmVisitor, splitRealm, type HomePeer } from '../../plugin/roaming-directory';
 import type { VerifyOutcome } from '../../plugin/peer-client';
-import type { VerifyAnswer } from '../../protocols/federation-messages';
+import type { VerifyAnswer } from '../../protocols/peer-messages';
 
 const T = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -80,7 +80,7 @@ function setup(overrides: Partial<HomePeer> = {}, script: Script = yes()) {
   const local = new LocalDirectory();
   const home = new HomeClient(script);
   const other = new HomeClient(yes(homeAnswer({ id: 'dave', token: 'other-lease-token-0123456789' })));
-  const directory = new FederatedDirectory(local, OWN, [peer('Home.Example', home, overrides), peer('other.example', other)]);
+  const directory = new RoamingDirectory(local, OWN, [peer('Home.Example', home, overrides), peer('other.example', other)]);
   return { local, home, other, directory };
 }
 
@@ -108,7 +108,7 @@ describe('splitRealm', () => {
   });
 });
 
-describe('FederatedDirectory.verify', () => {
+describe('RoamingDirectory.verify', () => {
   test('remembers up to 10 000 home answers', () => {
     expect(HOME_ANSWER_CACHE_MAX_ENTRIES).toBe(10_000);
   });
@@ -132,7 +132,7 @@ describe('FederatedDirectory.verify', () => {
 
     test('without peers, `@` is part of a local name', async () => {
       const local = new LocalDirectory();
-      const directory = new FederatedDirectory(local, OWN, []);
+      const directory = new RoamingDirectory(local, OWN, []);
       expect(await directory.verify('b@c', 'at-pw')).toEqual({ id: 'b@c', attributes: {} });
       expect(await directory.verify('alice@home.example', 'pw')).toBe(false);
       expect(local.calls).toEqual(['verify b@c at-pw', 'verify alice@home.example pw']);
@@ -140,12 +140,12 @@ describe('FederatedDirectory.verify', () => {
 
     test('without peers or a realm, `@` is part of a local name', async () => {
       const local = new LocalDirectory();
-      expect(await new FederatedDirectory(local, undefined, []).verify('b@c', 'at-pw')).toEqual({ id: 'b@c', attributes: {} });
+      expect(await new RoamingDirectory(local, undefined, []).verify('b@c', 'at-pw')).toEqual({ id: 'b@c', attributes: {} });
     });
 
     test('without peers the own realm is still stripped', async () => {
       const local = new LocalDirectory();
-      expect(await new FederatedDirectory(local, OWN, []).verify('alice@visited.example', 'local-pw')).toEqual({ id: 'alice', attributes: { department: 'it', role: 'admin' } });
+      expect(await new RoamingDirectory(local, OWN, []).verify('alice@visited.example', 'local-pw')).toEqual({ id: 'alice', attributes: { department: 'it', role: 'admin' } });
       expect(local.calls).toEqual(['verify alice local-pw']);
     });
   });
@@ -166,7 +166,7 @@ describe('FederatedDirectory.verify', () => {
     });
 
     test('a directory without an own realm refuses unknown realms too', async () => {
-      const directory = new FederatedDirectory(new LocalDirectory(), undefined, [peer('home.example', new HomeClient(yes()))]);
+      const directory = new RoamingDirectory(new LocalDirectory(), undefined, [peer('home.example', new HomeClient(yes()))]);
       expect((await failure(directory.verify('alice@visited.example', 'pw'))).message).toBe('unknown realm visited.example: this gateway trusts no home gateway for it');
     });
   });
@@ -368,7 +368,7 @@ describe('FederatedDirectory.verify', () => {
   });
 });
 
-describe('FederatedDirectory.get', () => {
+describe('RoamingDirectory.get', () => {
   test('a visitor a home vouched for, by id', async () => {
     const { local, directory } = setup();
     expect(await directory.get('alice@home.example')).toBeUndefined();
@@ -395,7 +395,7 @@ describe('FederatedDirectory.get', () => {
 
   test('without peers, an id with `@` is a local id', async () => {
     const local = new LocalDirectory();
-    expect(await new FederatedDirectory(local, OWN, []).get('b@c')).toEqual({ id: 'b@c', attributes: {} });
+    expect(await new RoamingDirectory(local, OWN, []).get('b@c')).toEqual({ id: 'b@c', attributes: {} });
   });
 
   // Known bug (see report): the home's user id is kept as sent when it holds
@@ -412,7 +412,7 @@ describe('FederatedDirectory.get', () => {
   });
 });
 
-describe('FederatedDirectory.forget', () => {
+describe('RoamingDirectory.forget', () => {
   test('drops the visitor and the remembered yes', async () => {
     const { home, directory } = setup();
     await directory.verify('alice@home.example', 'home-pw');

@@ -1,4 +1,4 @@
-import { orderCandidates } from '../../adapters/resolve-server';
+import { orderCandidates } from '../../adapters/order-candidates';
 import type { HealthState } from '../../sources/health-monitor';
 import type { ServerInfo } from '../../server-info';
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { RoamgateError } from '../errors';
 import type { Directory, User } from './directory';
-import { mapAttributes, type AttributeMapping } from './home-routing';
+import { mapAttributes, type AttributeMapping } from './visitor-attributes';
 import type { VerifyOutcome } from './peer-client';
 
 /** Most home answers (yes and no) remembered at once. */
@@ -65,7 +65,7 @@ export async function reconfirmVisitor(directory: Directory, user: User, usernam
  * A refusal carries its reason as ROAMGATE_LOGIN_FAILED; a home that cannot
  * be reached throws ROAMGATE_UPSTREAM_REFUSED/TIMEOUT naming the home.
  */
-export class FederatedDirectory implements Directory {
+export class RoamingDirectory implements Directory {
   private readonly key = randomBytes(32);
   /**
    * Remembered answers. One that ages out or is pushed out (not one deleted

@@ -1,0 +1,199 @@
+import type { Socket } from 'node:net';
+import type { AccessDecision } from '../access-decision';
+import { RoamgateError, type RoamgateErrorCode } from '../errors';
+import type { Identity } from '../identity';
+import { formatAddress } from '../net/address';
+import { connectFirst, type ConnectOptions } from '../net/connect-server';
+import { endWithLastWord } from '../net/last-word';
+import { relay } from '../net/relay';
+import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+
+type Outcome = ConnectionRecord['outcome'];
+
+/**
+ * What became of a connection that failed, by the code of its failure: the
+ * one table every path records by. A client turned away (no right, no login,
+ * a forbidden destination, a bad request) is `refused`; the gateway failing
+ * itself is `error`; anything else is a server that could not be used.
+ */
+const OUTCOME_OF_FAILURE: Partial<Record<RoamgateErrorCode, Outcome>> = {
+  ROAMGATE_ACCESS_DENIED: 'refused',
+  ROAMGATE_LOGIN_REQUIRED: 'refused',
+  ROAMGATE_LOGIN_FAILED: 'refused',
+  ROAMGATE_DESTINATION_REFUSED: 'refused',
+  ROAMGATE_BAD_REQUEST: 'refused',
+  ROAMGATE_IDLE_TIMEOUT: 'refused',
+  ROAMGATE_SOURCE_FAILED: 'error',
+};
+
+/** The outcome recorded for a connection that failed with `error`. */
+export function outcomeOfFailure(error: RoamgateError): Outcome {
+  return OUTCOME_OF_FAILURE[error.code] ?? 'unreachable';
+}
+
+/** Any thrown value as a RoamgateError (unknown failures keep their cause). */
+export function asRoamgateError(error: unknown): RoamgateError {
+  if (error instanceof RoamgateError) return error;
+  return new RoamgateError('ROAMGATE_SOURCE_FAILED', 'internal error while choosing a server', { cause: error });
+}
+
+/** The refusal for a denied decision: anonymous clients are told a login may help. */
+export function denial(identity: Identity, decision: AccessDecision): RoamgateError {
+  return new RoamgateError(identity.kind === 'anonymous' ? 'ROAMGATE_LOGIN_REQUIRED' : 'ROAMGATE_ACCESS_DENIED', decision.reason);
+}
+
+/** Describes an identity for the record. */
+export function describeIdentity(identity: Identity): string {
+  return identity.kind === 'user' ? identity.user.id : 'anonymous';
+}
+
+/**
+ * One attempt at a connection, from accept to record: the record, the
+ * access check, tracking from the moment it is authorized (so a lease
+ * revoked or a rule changed cuts it even while it connects), the servers
+ * tried in the gateway's order with failover, the relay, the outcome of a
+ * failure, the refusal and its linger, and the one record at the end.
+ * Every adapter and the tunnel endpoint go through it, so these rules
+ * cannot drift between copies.
+ */
+export class ConnectionAttempt {
+  readonly record: ConnectionRecord;
+  private readonly started = Date.now();
+  private readonly untrackers: Array<() => void> = [];
+  private upstream: Socket | undefined;
+  private cutFor: string | undefined;
+  private recorded = false;
+
+  constructor(
+    private readonly context: GatewayContext,
+    readonly service: string,
+    private client: Socket,
+    initial: { outcome?: Outcome; reason?: string } = {},
+  ) {
+    this.record = {
+      service,
+      client: formatAddress(client.remoteAddress, client.remotePort),
+      identity: 'anonymous',
+      bytesFromClient: 0,
+      bytesFromServer: 0,
+      durationMs: 0,
+      outcome: initial.outcome ?? 'error',
+      ...(initial.reason === undefined ? {} : { reason: initial.reason }),
+    };
+  }
+
+  /** The client's socket is now this one (after STARTTLS, a TLS socket over the first). */
+  useClient(socket: Socket): void {
+    this.client = socket;
+  }
+
+  /** Why the gateway cut this connection (a revocation, a rule change), or undefined while it has not. */
+  get cut(): string | undefined {
+    return this.cutFor;
+  }
+
+  /** Checks access and records who and by which rule; throws the refusal when denied. */
+  authorize(identity: Identity): void {
+    this.record.identity = describeIdentity(identity);
+    const decision = this.context.authorize(identity, this.service);
+    this.record.rule = decision.rule;
+    if (!decision.allow) throw denial(identity, decision);
+  }
+
+  /** Authorizes, then registers the connection with the gateway, which may cut it from now on. */
+  admit(identity: Identity): void {
+    this.authorize(identity);
+    this.untrackers.push(
+      this.context.track({
+        service: this.service,
+        identity,
+        close: (reason) => {
+          this.cutFor = reason;
+          this.record.reason = reason;
+          this.client.destroy();
+          this.upstream?.destroy();
+        },
+      }),
+    );
+  }
+
+  /**
+   * The identity's servers for this service in the gateway's order, the first
+   * that opens (`open`, default a plain connect) becoming the server.
+   */
+  async connect(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): Promise<Socket> {
+    const candidates = await this.context.resolve(this.service, identity);
+    return this.connectFirst(this.service, candidates, limits, (server, failure) => this.context.reportHealth(this.service, server, failure), open);
+  }
+
+  /** Connects to the first of `candidates` that answers (`label` names them in the failure) and keeps it as the server. */
+  async connectFirst(
+    label: string,
+    candidates: Parameters<typeof connectFirst>[1],
+    limits: RelayLimits,
+    report: ConnectOptions['report'],
+    open?: ConnectOptions['open'],
+  ): Promise<Socket> {
+    const { socket, server } = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, report, open });
+    this.setServer(formatAddress(server.host, server.port), socket);
+    return socket;
+  }
+
+  /** Names the server (for the record) and gives the connection its server socket, which a cut destroys too. */
+  setServer(address: string, upstream: Socket): void {
+    this.record.server = address;
+    this.upstream = upstream;
+    if (this.client.destroyed) upstream.destroy();
+  }
+
+  /**
+   * Whether the client is still there now that its server is reached. When it
+   * is not, the server socket is closed and the record says why: the gateway's
+   * cut (an access refusal, its reason recorded already) or a client that left.
+   */
+  clientStayed(): boolean {
+    if (!this.client.destroyed) return true;
+    this.upstream?.destroy();
+    if (this.cutFor !== undefined) this.record.outcome = 'refused';
+    else this.record.reason = 'client left before the server answered';
+    return false;
+  }
+
+  /** Relays bytes both ways until both sides close, counting them into the record. */
+  async relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<void> {
+    this.record.outcome = 'relayed';
+    if (this.cutFor === undefined) delete this.record.reason;
+    const result = await relay(client, upstream, idleTimeoutMs);
+    this.record.bytesFromClient = result.bytesFromClient;
+    this.record.bytesFromServer = result.bytesFromServer;
+    if (result.end !== 'closed') this.record.reason ??= result.end;
+  }
+
+  /**
+   * Records a failure and returns the error to refuse with: when the gateway
+   * cut the connection, that reason as an access refusal (whatever failed
+   * next only followed from it); else the error itself. The outcome comes
+   * from the one table.
+   */
+  fail(thrown: unknown): RoamgateError {
+    const error = asRoamgateError(this.cutFor === undefined ? thrown : new RoamgateError('ROAMGATE_ACCESS_DENIED', this.cutFor));
+    this.upstream?.destroy();
+    this.record.outcome = outcomeOfFailure(error);
+    this.record.reason = error.message;
+    return error;
+  }
+
+  /** Writes the refusal as the client's last word and waits for it to hang up (cut after the linger). */
+  refuse(reply: string): Promise<void> {
+    return endWithLastWord(this.client, reply);
+  }
+
+  /** Untracks the connection and records it, once, however it ended. */
+  finish(): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    for (const untrack of this.untrackers.splice(0)) untrack();
+    this.record.durationMs = Date.now() - this.started;
+    this.context.record(this.record);
+  }
+}

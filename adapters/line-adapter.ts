@@ -1,0 +1,72 @@
+import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { SecureContext } from 'node:tls';
+import { RoamgateError } from '../errors';
+import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import type { GatewayContext, RelayLimits } from './gateway-context';
+import { lineRelayHandler } from './line-relay';
+import { loginRelayHandler, type LoginProtocol, type LoginSettings } from './login-relay';
+import { TcpListener } from './tcp-listener';
+import { acceptTls, loadSecureContext } from './tls';
+
+/** The options section of a line-protocol adapter (`adapters.smtp`, `adapters.pop3`, `adapters.nntp`), validated. */
+export interface LineAdapterOptions extends RelayLimits {
+  host: string;
+  port: number;
+  maxClients: number;
+  /** A second port with implicit TLS (needs `tls`). */
+  tlsPort?: number;
+  /** Certificate and key PEM files: STARTTLS offered, and the implicit-TLS port served. */
+  tls?: { cert: string; key: string };
+  /** In-protocol login: the adapter speaks the protocol up to the client's own login. */
+  login?: Omit<LoginSettings, 'hostname' | 'tls'> & { hostname?: string };
+}
+
+/**
+ * A line protocol's adapter (SMTP, POP3, NNTP): its port and, with a
+ * certificate, its implicit-TLS port. Clients are relayed transparently, or
+ * logged in in their own protocol first when `login` is set.
+ */
+export class LineAdapter implements Adapter {
+  readonly service: string;
+  private readonly listeners = new Map<string, { listener: TcpListener; port: number }>();
+
+  constructor(
+    protocol: LoginProtocol,
+    private readonly options: LineAdapterOptions,
+    context: GatewayContext,
+  ) {
+    this.service = protocol.service;
+    // Certificates are read now, so a missing or broken file is an options error at creation.
+    const secureContext = options.tls && loadSecureContext(options.tls, `adapters.${protocol.service}.tls`);
+    const transparent = lineRelayHandler(protocol, context, options);
+    const login: LoginSettings | undefined = options.login && { ...options.login, hostname: options.login.hostname ?? hostname(), tls: secureContext };
+    const handlerFor = (implicitTls: boolean) => {
+      if (login) return loginRelayHandler(protocol, context, options, login, transparent, implicitTls);
+      return implicitTls ? tlsThen(transparent, secureContext!) : transparent;
+    };
+    const excessReply = protocol.refusal(new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${options.maxClients}), try again later`));
+    const listener = (port: number, implicitTls: boolean) => ({
+      listener: new TcpListener({ host: options.host, port, maxClients: options.maxClients, handle: handlerFor(implicitTls), excessReply }),
+      port,
+    });
+    this.listeners.set(protocol.service, listener(options.port, false));
+    if (options.tlsPort !== undefined) this.listeners.set(`${protocol.service}-tls`, listener(options.tlsPort, true));
+  }
+
+  listen(): Promise<BoundPort[]> {
+    return bindListeners(this.service, this.options.host, this.listeners);
+  }
+
+  async close(graceMs: number): Promise<void> {
+    await Promise.all([...this.listeners.values()].map(({ listener }) => listener.close(graceMs)));
+  }
+}
+
+/** TLS to the client first, then `handle` on the secure socket. */
+function tlsThen(handle: (socket: Socket) => Promise<void>, context: SecureContext) {
+  return async (socket: Socket): Promise<void> => {
+    const secure = await acceptTls(socket, context).catch(() => null);
+    if (secure) await handle(secure);
+  };
+}

@@ -1,0 +1,129 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Adapter } from '../adapters/adapter';
+import { RoamgateError } from '../errors';
+import { formatHttpResponse } from '../protocols/http/status';
+import type { RegistrySource } from '../sources/registry-source';
+import type { ServerInfoSource } from '../sources/server-info-source';
+import type { Store } from '../store/store';
+import type { AccessTable } from './access-table';
+import type { AuditLog } from './audit-log';
+import type { GatewayDiscovery } from './gateway-discovery';
+import type { GatewayPorts } from './gateway-ports';
+import type { LeaseManager } from './lease-manager';
+import type { Logger, NormalizedOptions } from './options';
+
+/**
+ * State kept in the store (leases, API rules, registrations) loaded before
+ * anything is served. The promise never goes unhandled: who waits on it
+ * (the router, listen()) sees the failure.
+ */
+export function loadSavedState(deps: { leases: LeaseManager; access: AccessTable; registry: RegistrySource; store: Store }): Promise<void> {
+  const ready = (async () => {
+    await deps.leases.load();
+    await deps.access.load();
+    deps.registry.restore((await deps.store.registrations.list()).map((record) => ({ ...record })));
+  })();
+  ready.catch(() => undefined);
+  return ready;
+}
+
+export interface GatewayLifecycleDeps {
+  options: NormalizedOptions;
+  logger: Logger;
+  /** The saved state being loaded (see loadSavedState). */
+  ready: Promise<void>;
+  ports: GatewayPorts;
+  /** The protocol adapters, each owning its port(s). */
+  adapters: readonly Adapter[];
+  /** Started by listen(): the health checks (unless disabled) and the home refresher. */
+  health: { start(): void };
+  refresher: { start(): void };
+  discovery: GatewayDiscovery | undefined;
+  /** What runs in the background (timers, sweeps), stopped first by close(), in this order. */
+  background: ReadonlyArray<{ close(): void }>;
+  /** What close() writes out or closes once the adapters are closed. */
+  registry: RegistrySource;
+  audit: AuditLog;
+  source: ServerInfoSource;
+  /** The store, when the gateway opened it (and so closes it). */
+  ownStore: Store | undefined;
+  /** Serves a CONNECT request when it is a tunnel request; false when it is not. */
+  tunnel(req: IncomingMessage, socket: Socket, head: Buffer): boolean;
+}
+
+/** The gateway's listen(), attach() and close(). */
+export class GatewayLifecycle {
+  private readonly listening = new Set<Adapter>();
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly deps: GatewayLifecycleDeps) {}
+
+  readonly listen = async (): Promise<Record<string, AddressInfo>> => {
+    const { options, logger, ready } = this.deps;
+    if (this.closing) throw new RoamgateError('ROAMGATE_SHUTTING_DOWN', 'gateway is closed');
+    try {
+      await ready;
+    } catch (error) {
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: cannot load saved state: ${(error as Error).message}`, { cause: error });
+    }
+    if (this.deps.ownStore && (options.store as { path: string }).path === ':memory:' && this.listening.size === 0) {
+      logger.warn({ event: 'store-in-memory' }, 'store is in memory: leases, API rules and registrations are lost at restart (set store.path)');
+    }
+    const bound = await this.bindAdapters();
+    if (options.health.enabled) this.deps.health.start();
+    this.deps.refresher.start();
+    await this.deps.discovery?.start();
+    return bound;
+  };
+
+  readonly close = (): Promise<void> => {
+    this.closing ??= (async () => {
+      const { ports } = this.deps;
+      for (const part of this.deps.background) part.close();
+      await this.deps.discovery?.close();
+      await Promise.all([...this.listening].map((adapter) => adapter.close(this.deps.options.shutdownGraceMs)));
+      this.listening.clear();
+      ports.endpoints.clear();
+      ports.bound.clear();
+      await this.deps.ready.catch(() => undefined);
+      await this.deps.registry.flush();
+      await this.deps.audit.flush();
+      await this.deps.source.close?.();
+      if (this.deps.ownStore) await this.deps.ownStore.close();
+    })();
+    return this.closing;
+  };
+
+  readonly attach = (server: HttpServer): void => {
+    const note = () => {
+      const address = server.address();
+      if (address && typeof address === 'object') this.deps.ports.attached.add(address.port);
+    };
+    if (server.listening) note();
+    else server.once('listening', note);
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (this.deps.tunnel(req, socket, head)) return;
+      // Not a tunnel request: answer it, unless the application listens for CONNECT itself.
+      if (server.listenerCount('connect') === 1) socket.end(formatHttpResponse(400, 'this server tunnels only CONNECT <service>.roamgate:1'));
+    });
+  };
+
+  /** Binds every adapter not listening yet; resolves to the bound addresses by listener key (`smtp`, `smtp-tls`). */
+  private async bindAdapters(): Promise<Record<string, AddressInfo>> {
+    const { logger, ports } = this.deps;
+    const bound: Record<string, AddressInfo> = {};
+    for (const adapter of this.deps.adapters) {
+      if (this.listening.has(adapter)) continue;
+      const service = adapter.service;
+      for (const { key, address } of await adapter.listen()) {
+        bound[key] = address;
+        ports.bound.add(address.port);
+        if (key === service) ports.endpoints.set(service, address.port);
+        logger.info({ event: 'listening', service, address: `${address.address}:${address.port}`, tls: key !== service }, `${key} adapter listening`);
+      }
+      this.listening.add(adapter);
+    }
+    return bound;
+  }
+}

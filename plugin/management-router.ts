@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import express, { Router, type RequestHandler } from 'express';
+import session from 'express-session';
+import type { RegistrySource } from '../sources/registry-source';
+import type { HealthMonitor } from '../sources/health-monitor';
+import type { ServerInfoSource } from '../sources/server-info-source';
+import type { Store } from '../store/store';
+import type { AccessTable } from './access-table';
+import { apiErrorHandler } from './api-errors';
+import type { AuditLog } from './audit-log';
+import { MAX_API_BODY } from './defaults';
+import type { Directory } from './directory';
+import type { LeaseManager } from './lease-manager';
+import type { LoginGuard } from './login-guard';
+import { offeredServices } from './offered-services';
+import type { Logger, NormalizedOptions } from './options';
+import type { ConfiguredPeer } from './peers';
+import { ReplayGuard } from './replay-guard';
+import { identifyCaller } from './request-auth';
+import { accessRoutes } from './routes/access-routes';
+import { auditRoute } from './routes/audit-route';
+import { discoveryRoute } from './routes/discovery-route';
+import { eventsRoute } from './routes/events-route';
+import { leaseRoutes } from './routes/lease-routes';
+import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
+import { peerRoutes } from './routes/peer-routes';
+import { serversRoutes } from './routes/servers-routes';
+import type { ServerResolver } from './server-resolver';
+import { StoredSessions } from './session-store';
+
+export interface ManagementRouterDeps {
+  options: NormalizedOptions;
+  logger: Logger;
+  /** The saved state being loaded: nothing is answered before it is. */
+  ready: Promise<void>;
+  store: Store;
+  peers: ReadonlyMap<string, ConfiguredPeer>;
+  directory: Directory;
+  leases: LeaseManager;
+  guard: LoginGuard;
+  access: AccessTable;
+  audit: AuditLog;
+  servers: ServerResolver;
+  source: ServerInfoSource;
+  registry: RegistrySource;
+  health: HealthMonitor;
+  /** The adapters listening now: service -> bound port. */
+  endpoints: ReadonlyMap<string, number>;
+  /** The network's name and the gateway's discovery key, when it answers discovery. */
+  pinned: { name: string; publicKey: string } | undefined;
+}
+
+/**
+ * The management API, the login page, discovery and events, as one Express
+ * router. The order matters: peer requests are read raw, before any body
+ * parser; the login page's forms are parsed before the CSRF check; callers
+ * are identified before any route that asks who they are.
+ */
+export function managementRouter(deps: ManagementRouterDeps): Router {
+  const { options, leases, access, audit } = deps;
+  const login = loginRoutes({ directory: deps.directory, leases, audit, guard: deps.guard });
+  const router = Router();
+  router.use((_req, _res, next) => void deps.ready.then(() => next(), next));
+  // Before the JSON parser: peer requests are signed over their raw bytes.
+  router.use(peerSide(deps));
+  router.use(express.json({ limit: MAX_API_BODY }));
+  // The login page's forms, parsed before the CSRF check so that their _csrf field is seen.
+  router.use(['/login', '/logout'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
+  router.use(loginSessions(options.session, deps.store));
+  router.use(login.passport.initialize());
+  router.use(login.passport.session());
+  router.use(identifyCaller(options.adminToken, leases));
+  router.use(csrfForSessions(login.csrf));
+  router.use(login.router);
+  router.use(serversRoutes({ registration: options.registration, table: deps.source, registry: deps.registry, health: deps.health }));
+  router.use(
+    discoveryRoute({
+      mode: options.mode,
+      publicHost: options.publicHost,
+      gateway: deps.pinned,
+      endpoints: () => deps.endpoints,
+      services: () => deps.servers.serviceNames(),
+      resolve: deps.servers.resolve,
+    }),
+  );
+  router.use(leaseRoutes(leases, audit));
+  router.use(eventsRoute({ leases, watchServers: (onChange) => deps.source.watch?.(onChange) ?? (() => undefined) }));
+  router.use(accessRoutes(access, audit));
+  router.use(auditRoute(audit));
+  router.use(apiErrorHandler((error) => deps.logger.error({ event: 'api-error', err: error }, 'management API error')));
+  return router;
+}
+
+/** The home side of roaming: what peers ask about this gateway's users. */
+function peerSide(deps: ManagementRouterDeps): Router {
+  const { access, servers } = deps;
+  return peerRoutes({
+    realm: deps.options.realm,
+    peers: deps.peers,
+    replay: new ReplayGuard(deps.store.nonces),
+    directory: deps.directory,
+    leases: deps.leases,
+    guard: deps.guard,
+    audit: deps.audit,
+    offeredServices: (identity, reveal) => offeredServices(identity, reveal, { names: servers.serviceNames, allowed: (who, service) => access.decide(who, service).allow, resolve: servers.resolve }),
+  });
+}
+
+/** Login page sessions, kept in the store under roamgate's own cookie. */
+function loginSessions(options: NormalizedOptions['session'], store: Store): RequestHandler {
+  return session({
+    store: new StoredSessions(store, options.maxAgeSeconds * 1000),
+    name: SESSION_COOKIE,
+    secret: options.secret ?? randomBytes(32).toString('hex'),
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'strict', secure: options.secureCookie, maxAge: options.maxAgeSeconds * 1000 },
+  });
+}

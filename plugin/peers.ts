@@ -1,0 +1,31 @@
+import type { RefreshedHome } from './home-refresh';
+import type { NormalizedOptions, PeerOptions } from './options';
+import { PeerClient } from './peer-client';
+import type { HomePeer } from './roaming-directory';
+
+/** A configured peer, with a client when this gateway asks it about its users (it has a URL: it is a home). */
+export type ConfiguredPeer = PeerOptions & { client?: PeerClient };
+
+/** The peers of `options.peers`, by lower-cased realm, seen from each side of roaming. */
+export interface Peers {
+  /** Every configured peer by realm: the homes we ask and the visited gateways we answer. */
+  all: Map<string, ConfiguredPeer>;
+  /** The homes this gateway asks about visitors' logins. */
+  homes: HomePeer[];
+  /** The homes asked, every `refreshSeconds`, whether their visitors' home leases are still live. */
+  refreshed: RefreshedHome[];
+}
+
+/** The peers from the options, with a client for each home this gateway asks (those with a URL). */
+export function buildPeers(options: NormalizedOptions): Peers {
+  const all = new Map<string, ConfiguredPeer>();
+  const homes: HomePeer[] = [];
+  for (const [name, peer] of Object.entries(options.peers)) {
+    const realm = name.toLowerCase();
+    const client = peer.url ? new PeerClient({ self: options.realm!, realm, url: peer.url, secret: peer.secret, timeoutMs: peer.timeoutMs }) : undefined;
+    all.set(realm, { ...peer, client });
+    if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds, acceptAddresses: peer.acceptAddresses });
+  }
+  const refreshed = [...all].flatMap(([realm, peer]) => (peer.client ? [{ realm, refreshSeconds: peer.refreshSeconds, client: peer.client }] : []));
+  return { all, homes, refreshed };
+}

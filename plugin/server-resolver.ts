@@ -1,0 +1,50 @@
+import { HTTP_PROXY_SERVICE } from '../adapters/http-proxy-adapter';
+import { orderCandidates } from '../adapters/order-candidates';
+import { selectForIdentity } from '../adapters/select-for-identity';
+import type { Identity } from '../identity';
+import type { ServerInfo } from '../server-info';
+import type { HealthMonitor } from '../sources/health-monitor';
+import type { ServerInfoSource } from '../sources/server-info-source';
+import { homeCandidates, routeOf } from './home-routing';
+import type { PeerOptions } from './options';
+
+export interface ServerResolverDeps {
+  source: ServerInfoSource;
+  health: HealthMonitor;
+  /** The configured peers by realm: a visitor's home is one of them. */
+  peers: ReadonlyMap<string, Pick<PeerOptions, 'url' | 'routes'>>;
+  /** The services that have an adapter here. */
+  adapterServices: readonly string[];
+}
+
+/**
+ * Where a connection goes: the servers the table gives the identity here,
+ * in the order to try them (priority, then health), or, for a visitor's own
+ * services, their home gateway (by the peer's routes).
+ */
+export class ServerResolver {
+  constructor(private readonly deps: ServerResolverDeps) {}
+
+  /** The candidates here for (service, identity), in the order to try them. */
+  readonly resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
+    orderCandidates(selectForIdentity(await this.deps.source.resolve(service, identity), identity), (server) => this.deps.health.statusOf(service, server));
+
+  /** A visitor's own services go to their home gateway (by the peer's routes); the rest are served here. */
+  readonly resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> => {
+    const local = await this.resolveHere(service, identity);
+    const home = identity.kind === 'user' ? identity.user.home : undefined;
+    const peer = home && this.deps.peers.get(home.realm);
+    if (!home || !peer?.url) return local;
+    return routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, peer.url) : local;
+  };
+
+  /** Every service this gateway might serve: the table's, the adapters', and a visitor's home's; not the web proxy. */
+  readonly serviceNames = async (identity?: Identity): Promise<string[]> =>
+    [
+      ...new Set([
+        ...(this.deps.source.list ? (await this.deps.source.list()).map((entry) => entry.service) : []),
+        ...this.deps.adapterServices,
+        ...(identity?.kind === 'user' ? (identity.user.home?.services ?? []).map((entry) => entry.service) : []),
+      ]),
+    ].filter((service) => service !== HTTP_PROXY_SERVICE);
+}

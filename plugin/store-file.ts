@@ -1,0 +1,22 @@
+import { statSync } from 'node:fs';
+import { RoamgateError } from '../errors';
+import { openSqliteStore } from '../store/sqlite-store';
+import type { Store } from '../store/store';
+import type { Logger } from './options';
+
+/**
+ * Opens the gateway's own store at `store.path` (an SQLite file, or
+ * `:memory:`); a file it cannot open is an options error. It holds password,
+ * token and session hashes: a new file is made 0600, and an older one that
+ * others may read is warned about.
+ */
+export function openStoreFile(path: string, logger: Logger): Store {
+  let store: Store;
+  try {
+    store = openSqliteStore(path);
+  } catch (error) {
+    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `store.path: cannot open ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  if (path !== ':memory:' && (statSync(path).mode & 0o077) !== 0) logger.warn({ event: 'store', path }, 'the store file is readable by other users (chmod 600 it and its -wal and -shm files)');
+  return store;
+}

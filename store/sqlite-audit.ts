@@ -1,0 +1,99 @@
+import type Database from 'better-sqlite3';
+import { RoamgateError } from '../errors';
+import type { RunOperation } from './sqlite-operation';
+import type { AuditEvent, AuditQuery, Store } from './store';
+
+/** Audit events returned by one `audit.list` unless the query asks for fewer. */
+export const DEFAULT_AUDIT_LIST_LIMIT = 100;
+/** The most audit events one `audit.list` returns, whatever the query asks. */
+export const MAX_AUDIT_LIST_LIMIT = 1000;
+
+interface AuditRow {
+  id: number;
+  at: number;
+  type: string;
+  actor: string | null;
+  address: string | null;
+  detail: string;
+}
+
+interface AuditListParams {
+  limit: number;
+  beforeId: number;
+  type: string;
+}
+
+const AUDIT_COLUMNS = 'id, at, type, actor, address, detail';
+
+function auditFromRow(row: AuditRow): AuditEvent {
+  const event: AuditEvent = { id: row.id, at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> };
+  if (row.actor !== null) event.actor = row.actor;
+  if (row.address !== null) event.address = row.address;
+  return event;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    append: db.prepare<[Omit<AuditRow, 'id'>]>(
+      'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
+    ),
+    // One statement per filter shape rather than `(@x IS NULL OR ...)`, so that SQLite
+    // walks the rowid or the (type, id) index backwards and stops at the limit.
+    list: db.prepare<[Pick<AuditListParams, 'limit'>], AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT @limit`,
+    ),
+    listBefore: db.prepare<[Pick<AuditListParams, 'limit' | 'beforeId'>], AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE id < @beforeId ORDER BY id DESC LIMIT @limit`,
+    ),
+    listType: db.prepare<[Pick<AuditListParams, 'limit' | 'type'>], AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE type = @type ORDER BY id DESC LIMIT @limit`,
+    ),
+    listTypeBefore: db.prepare<[AuditListParams], AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE type = @type AND id < @beforeId ORDER BY id DESC LIMIT @limit`,
+    ),
+  };
+}
+
+/** The `audit` table: the audit trail, newest first when listed. */
+export function sqliteAudit(db: Database.Database, run: RunOperation): Store['audit'] {
+  const statements = prepareStatements(db);
+  // Writes audit events in one transaction: one file sync for a whole batch.
+  const appendBatch = db.transaction((events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => {
+    for (const event of events) {
+      statements.append.run({ at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail: JSON.stringify(event.detail) });
+    }
+  });
+  return {
+    append: (event) => run('audit.append', () => {
+      const detail = JSON.stringify(event.detail);
+      const { lastInsertRowid } = statements.append.run({
+        at: event.at,
+        type: event.type,
+        actor: event.actor ?? null,
+        address: event.address ?? null,
+        detail,
+      });
+      // Returned as it would be read back: a copy, optional fields absent rather than undefined.
+      return auditFromRow({ id: Number(lastInsertRowid), at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail });
+    }),
+    appendMany: (events) => run('audit.appendMany', () => {
+      appendBatch(events);
+    }),
+    list: (query: AuditQuery = {}) => run('audit.list', () => {
+      const limit = Math.min(query.limit ?? DEFAULT_AUDIT_LIST_LIMIT, MAX_AUDIT_LIST_LIMIT);
+      if (!Number.isInteger(limit) || limit < 0) {
+        throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit limit must be an integer 0-${MAX_AUDIT_LIST_LIMIT}`);
+      }
+      const { beforeId, type } = query;
+      const rows =
+        beforeId === undefined
+          ? type === undefined
+            ? statements.list.all({ limit })
+            : statements.listType.all({ limit, type })
+          : type === undefined
+            ? statements.listBefore.all({ limit, beforeId })
+            : statements.listTypeBefore.all({ limit, beforeId, type });
+      return rows.map(auditFromRow);
+    }),
+  };
+}
