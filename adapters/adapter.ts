@@ -21,7 +21,11 @@ export interface Adapter {
 }
 
 /** Binds `listeners` (key -> listener) in order, naming the adapter's option when a port cannot be bound. */
-export async function bindListeners(service: string, host: string, listeners: ReadonlyMap<string, { listener: TcpListener; port: number }>): Promise<BoundPort[]> {
+export async function bindListeners(
+  service: string,
+  host: string,
+  listeners: ReadonlyMap<string, { listener: TcpListener; port: number }>,
+): Promise<BoundPort[]> {
   const bound: BoundPort[] = [];
   for (const [key, { listener, port }] of listeners) {
     try {
@@ -29,7 +33,11 @@ export async function bindListeners(service: string, host: string, listeners: Re
     } catch (error) {
       await Promise.all([...listeners.values()].map((entry) => entry.listener.close(0)));
       const code = (error as NodeJS.ErrnoException).code;
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `adapters.${service}: cannot listen on ${host}:${port} (${code ?? (error as Error).message})`, { cause: error });
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `adapters.${service}: cannot listen on ${host}:${port} (${code ?? (error as Error).message})`,
+        { cause: error },
+      );
     }
   }
   return bound;

@@ -123,7 +123,13 @@ export class ConnectionAttempt {
    */
   async connect(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): Promise<Socket> {
     const candidates = await this.context.resolve(this.service, identity);
-    return this.connectFirst(this.service, candidates, limits, (server, failure) => this.context.reportHealth(this.service, server, failure), open);
+    return this.connectFirst(
+      this.service,
+      candidates,
+      limits,
+      (server, failure) => this.context.reportHealth(this.service, server, failure),
+      open,
+    );
   }
 
   /** Connects to the first of `candidates` that answers (`label` names them in the failure) and keeps it as the server. */

@@ -67,7 +67,8 @@ export async function checkDestination(
   for (const address of addresses) {
     const forbidden = forbiddenAddressReason(address);
     if (forbidden) refuse(`destination ${named} refused: ${forbidden}`);
-    if (local && (isLoopback(address) || isOwnAddress(local, address))) refuse(`destination ${named} refused: the gateway's own ports are never proxied`);
+    if (local && (isLoopback(address) || isOwnAddress(local, address)))
+      refuse(`destination ${named} refused: the gateway's own ports are never proxied`);
   }
   return addresses[0];
 }

@@ -59,7 +59,12 @@ export class HttpProxyAdapter implements Adapter {
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      socket.end(formatHttpResponse(tooLarge ? 431 : 400, tooLarge ? `request head larger than ${options.maxHeaderBytes} bytes` : 'malformed HTTP request'));
+      socket.end(
+        formatHttpResponse(
+          tooLarge ? 431 : 400,
+          tooLarge ? `request head larger than ${options.maxHeaderBytes} bytes` : 'malformed HTTP request',
+        ),
+      );
     });
     this.listener = new TcpListener({
       host: options.host,
@@ -101,7 +106,8 @@ export class HttpProxyAdapter implements Adapter {
     const needsLogin = identity.kind === 'anonymous' && !this.context.authorize(identity, HTTP_PROXY_SERVICE).allow;
     const basic = needsLogin ? parseBasicCredentials(authorization) : null;
     if (basic) {
-      if (!this.allowCleartextLogin) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'logins over this cleartext proxy port are disabled');
+      if (!this.allowCleartextLogin)
+        throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'logins over this cleartext proxy port are disabled');
       const result = await this.context.verifyLogin(basic.username, basic.password, identity.address, HTTP_PROXY_SERVICE);
       if (!result.ok) throw new RoamgateError(result.temporary ? 'ROAMGATE_UPSTREAM_REFUSED' : 'ROAMGATE_LOGIN_REQUIRED', result.reason);
       identity = result.identity;
@@ -111,7 +117,11 @@ export class HttpProxyAdapter implements Adapter {
   }
 
   /** Connects to the destination, through an upstream proxy when the table names one. */
-  private async open(identity: Identity, destination: Destination, attempt: ConnectionAttempt): Promise<{ socket: Socket; viaProxy: boolean; address: string }> {
+  private async open(
+    identity: Identity,
+    destination: Destination,
+    attempt: ConnectionAttempt,
+  ): Promise<{ socket: Socket; viaProxy: boolean; address: string }> {
     const proxies = await this.context.resolve(HTTP_PROXY_SERVICE, identity);
     const address = await checkDestination(destination, this.allow, this.context.ownPorts(), proxies.length === 0);
     const target = formatAddress(address, destination.port);
@@ -167,14 +177,18 @@ export class HttpProxyAdapter implements Adapter {
         }
         const status = parseStatusLine(buffered.subarray(0, buffered.indexOf('\n')).toString('latin1'));
         if (!status) return fail('upstream web proxy sent a malformed reply');
-        if (status.status < 200 || status.status > 299) return fail(`upstream web proxy refused the tunnel: ${status.status} ${status.reason}`);
+        if (status.status < 200 || status.status > 299)
+          return fail(`upstream web proxy refused the tunnel: ${status.status} ${status.reason}`);
         cleanup();
         const rest = buffered.subarray(end);
         if (rest.length) upstream.unshift(rest);
         resolve();
       };
       const onEnd = () => fail('upstream web proxy closed the connection');
-      const timer = setTimeout(() => fail('upstream web proxy did not answer in time', 'ROAMGATE_UPSTREAM_TIMEOUT'), this.options.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail('upstream web proxy did not answer in time', 'ROAMGATE_UPSTREAM_TIMEOUT'),
+        this.options.connectTimeoutMs,
+      );
       const cleanup = () => {
         clearTimeout(timer);
         upstream.removeListener('data', onData);
@@ -193,11 +207,17 @@ export class HttpProxyAdapter implements Adapter {
     const attempt = new ConnectionAttempt(this.context, HTTP_PROXY_SERVICE, req.socket);
     try {
       const target = parseAbsoluteTarget(req.url ?? '');
-      if (!target) throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else');
+      if (!target)
+        throw new RoamgateError(
+          'ROAMGATE_BAD_REQUEST',
+          'this is a forward proxy: send absolute http:// URLs, or CONNECT host:port for anything else',
+        );
       const identity = await this.admit(req.socket, attempt, req.headers['proxy-authorization']);
       const opened = await this.open(identity, target, attempt);
       const socket = opened.socket;
-      socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')));
+      socket.setTimeout(this.options.idleTimeoutMs, () =>
+        socket.destroy(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server went idle')),
+      );
       const path = opened.viaProxy ? `http://${formatAddress(opened.address, target.port)}${target.path}` : target.path;
       const response = await sendRequest(req, socket, path, hostHeader(target));
       res.writeHead(response.statusCode ?? 502, response.statusMessage, endToEndHeaders(response.rawHeaders).flat());
@@ -247,5 +267,9 @@ function sendRequest(req: IncomingMessage, socket: Socket, path: string, host: s
 
 function asUpstreamError(cause: unknown): RoamgateError {
   if (cause instanceof RoamgateError) return cause;
-  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server failed: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+  return new RoamgateError(
+    'ROAMGATE_UPSTREAM_REFUSED',
+    `server failed: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+    { cause },
+  );
 }

@@ -40,12 +40,18 @@ export class LineAdapter implements Adapter {
     // Certificates are read now, so a missing or broken file is an options error at creation.
     const secureContext = options.tls && loadSecureContext(options.tls, `adapters.${protocol.service}.tls`);
     const transparent = lineRelayHandler(protocol, context, options);
-    const login: LoginSettings | undefined = options.login && { ...options.login, hostname: options.login.hostname ?? hostname(), tls: secureContext };
+    const login: LoginSettings | undefined = options.login && {
+      ...options.login,
+      hostname: options.login.hostname ?? hostname(),
+      tls: secureContext,
+    };
     const handlerFor = (implicitTls: boolean) => {
       if (login) return loginRelayHandler(protocol, context, options, login, transparent, implicitTls);
       return implicitTls ? tlsThen(transparent, secureContext!) : transparent;
     };
-    const excessReply = protocol.refusal(new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${options.maxClients}), try again later`));
+    const excessReply = protocol.refusal(
+      new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${options.maxClients}), try again later`),
+    );
     const listener = (port: number, implicitTls: boolean) => ({
       listener: new TcpListener({ host: options.host, port, maxClients: options.maxClients, handle: handlerFor(implicitTls), excessReply }),
       port,

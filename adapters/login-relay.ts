@@ -1,7 +1,14 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
-import type { ClientAction, ClientDialogue, ClientDialogueOptions, Credentials, PreLoginLimits, ServerDialogue } from '../protocols/dialogue';
+import type {
+  ClientAction,
+  ClientDialogue,
+  ClientDialogueOptions,
+  Credentials,
+  PreLoginLimits,
+  ServerDialogue,
+} from '../protocols/dialogue';
 import { LineReader } from '../protocols/line-reader';
 import type { Identity } from '../identity';
 import type { ServerInfo } from '../server-info';
@@ -9,14 +16,13 @@ import { connectServer } from '../net/connect-server';
 import { asRoamgateError, ConnectionAttempt } from './connection-attempt';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import type { LineProtocol } from './line-relay';
+import { completeServerLogin } from './server-login';
 import { acceptTls, startServerTls } from './tls';
 import { formatAddress } from '../net/address';
 import { endWithLastWord } from '../net/last-word';
 
 /** Lines a client may send ahead while its login is being checked (pipelining); more closes the connection. */
 export const MAX_QUEUED_LINES = 100;
-/** Longest line accepted from a server during the login towards it. */
-export const SERVER_LINE_MAX_LENGTH = 8192;
 
 /** What the server dialogues take as "log in to nobody": the server needs no login. */
 const NO_LOGIN = { username: '', password: '' };
@@ -91,7 +97,8 @@ class LoginSession {
   private readonly attempt: ConnectionAttempt;
   private finished!: () => void;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
-  private readonly onIdle = () => this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
+  private readonly onIdle = () =>
+    this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
 
   constructor(
     private readonly protocol: LoginProtocol,
@@ -146,7 +153,8 @@ class LoginSession {
       if (event.kind === 'too-long') return this.perform(this.dialogue.onLineTooLong());
       this.queue.push(event.line);
     }
-    if (this.queue.length > MAX_QUEUED_LINES) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead')));
+    if (this.queue.length > MAX_QUEUED_LINES)
+      return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead')));
     this.pump();
   }
 
@@ -220,7 +228,8 @@ class LoginSession {
       if (this.over) return;
       const error = this.attempt.fail(thrown);
       // The server refused the user's credentials: a failed login, which the client may try again.
-      if (error.code === 'ROAMGATE_ACCESS_DENIED' && this.attempt.record.server !== undefined) return this.perform(this.dialogue.loginFailed(error.message));
+      if (error.code === 'ROAMGATE_ACCESS_DENIED' && this.attempt.record.server !== undefined)
+        return this.perform(this.dialogue.loginFailed(error.message));
       return this.close(this.protocol.refusal(error));
     }
     if (this.over || !this.attempt.clientStayed()) return void upstream.destroy();
@@ -237,10 +246,16 @@ class LoginSession {
     let socket = await connectServer(server, this.limits.connectTimeoutMs);
     if (server.tls?.mode === 'implicit') socket = await startServerTls(socket, server.host, server.tls);
     // A visitor is known at home by their name there (`alice`, not `alice@home.example`); anywhere else by their full name.
-    const username = server.home !== undefined && identity.kind === 'user' && identity.user.home ? identity.user.home.username : credentials.username;
+    const username =
+      server.home !== undefined && identity.kind === 'user' && identity.user.home ? identity.user.home.username : credentials.username;
     const login = server.credentials === 'none' ? NO_LOGIN : (server.credentials ?? { username, password: credentials.password });
     try {
-      return await completeServerLogin(socket, this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'), server, this.limits.connectTimeoutMs);
+      return await completeServerLogin(
+        socket,
+        this.protocol.serverDialogue(this.dialogue, login, server.tls?.mode === 'starttls'),
+        server,
+        this.limits.connectTimeoutMs,
+      );
     } catch (error) {
       // Named in the record, so a refused login reads as the server's answer, not as a server out of reach.
       if (asRoamgateError(error).code === 'ROAMGATE_ACCESS_DENIED') this.attempt.record.server = formatAddress(server.host, server.port);
@@ -252,7 +267,10 @@ class LoginSession {
     this.relaying = true;
     this.unlisten();
     // What the client pipelined behind its login goes to the server, in order.
-    const ahead = this.queue.splice(0).map((line) => `${line}\r\n`).join('');
+    const ahead = this.queue
+      .splice(0)
+      .map((line) => `${line}\r\n`)
+      .join('');
     const partial = this.reader.takeRemainder();
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);
@@ -275,85 +293,4 @@ class LoginSession {
     this.done = true;
     this.finished();
   }
-}
-
-/**
- * Logs in at the server: feeds its lines to the server dialogue and carries
- * out what it asks (send, STARTTLS), until it is ready or has failed. Resolves
- * with the socket to relay on (a TLS socket after STARTTLS).
- */
-export function completeServerLogin(socket: Socket, dialogue: ServerDialogue, server: ServerInfo, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    let current = socket;
-    let reader = new LineReader(SERVER_LINE_MAX_LENGTH);
-    let settled = false;
-    const timer = setTimeout(() => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server did not complete the login in time')), timeoutMs * 2);
-    timer.unref();
-    const detach = () => {
-      current.removeListener('data', onData);
-      current.removeListener('error', onError);
-      current.removeListener('close', onClose);
-    };
-    const fail = (error: RoamgateError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      detach();
-      current.destroy();
-      reject(error);
-    };
-    const onError = (error: Error) => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { cause: error }));
-    const onClose = () => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'server closed the connection during login'));
-    // Lines of the same chunk that follow the server's last login reply belong to the relay.
-    let unread: string[] = [];
-    const run = (actions: ReturnType<ServerDialogue['onLine']>): boolean => {
-      for (const action of actions) {
-        if (settled) return false;
-        if (action.kind === 'send') current.write(action.data);
-        else if (action.kind === 'failed') {
-          fail(new RoamgateError(action.authentication ? 'ROAMGATE_ACCESS_DENIED' : 'ROAMGATE_UPSTREAM_REFUSED', action.reason));
-          return false;
-        } else if (action.kind === 'ready') {
-          settled = true;
-          clearTimeout(timer);
-          detach();
-          const rest = Buffer.concat([Buffer.from(unread.map((line) => `${line}\r\n`).join(''), 'latin1'), reader.takeRemainder()]);
-          if (rest.length) current.unshift(rest);
-          current.pause();
-          resolve(current);
-          return false;
-        } else if (action.kind === 'starttls') {
-          detach();
-          reader = new LineReader(SERVER_LINE_MAX_LENGTH);
-          startServerTls(current, server.host, server.tls ?? { mode: 'starttls' }).then(
-            (secure) => {
-              current = secure;
-              attach();
-              run(dialogue.tlsStarted());
-            },
-            (error: unknown) => fail(asRoamgateError(error)),
-          );
-          return false;
-        }
-      }
-      return true;
-    };
-    const onData = (chunk: Buffer) => {
-      const events = reader.push(chunk);
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i];
-        if (event.kind === 'too-long') return fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', 'server sent an overlong line during login'));
-        unread = events.slice(i + 1).flatMap((next) => (next.kind === 'line' ? [next.line] : []));
-        if (!run(dialogue.onLine(event.line))) return;
-      }
-    };
-    const attach = () => {
-      current.on('data', onData);
-      current.on('error', onError);
-      current.once('close', onClose);
-      // A socket from a tunnel hop arrives paused (its first bytes put back); a 'data' listener alone would not start it.
-      current.resume();
-    };
-    attach();
-  });
 }

@@ -14,7 +14,8 @@ export const nntpProtocol: LoginProtocol = {
   service: 'nntp',
   refusal: nntpRefusal,
   clientDialogue: createNntpClientDialogue,
-  serverDialogue: (client, credentials, startTls) => createNntpServerDialogue({ credentials, startTls, modeReader: (client as NntpClientDialogue).modeReader }),
+  serverDialogue: (client, credentials, startTls) =>
+    createNntpServerDialogue({ credentials, startTls, modeReader: (client as NntpClientDialogue).modeReader }),
 };
 
 /** The nntp adapter configured by `adapters.nntp`. */

@@ -13,14 +13,22 @@ export function loadSecureContext(files: { cert: string; key: string }, optionPa
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${optionPath}.${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `${optionPath}.${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        { cause: error },
+      );
     }
   };
   try {
     return createSecureContext({ cert: read(files.cert, 'cert'), key: read(files.key, 'key'), minVersion: 'TLSv1.2' });
   } catch (error) {
     if (error instanceof RoamgateError) throw error;
-    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${optionPath}: certificate and key do not make a TLS context (${(error as Error).message})`, { cause: error });
+    throw new RoamgateError(
+      'ROAMGATE_INVALID_OPTIONS',
+      `${optionPath}: certificate and key do not make a TLS context (${(error as Error).message})`,
+      { cause: error },
+    );
   }
 }
 
@@ -61,13 +69,29 @@ export function startServerTls(socket: Socket, host: string, tls: ServerTls): Pr
   }
   const name = tls.servername ?? host;
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ socket, host: name, servername: isIP(name) ? undefined : name, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
-    const timer = setTimeout(() => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
+    const secure = tlsConnect({
+      socket,
+      host: name,
+      servername: isIP(name) ? undefined : name,
+      ca,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    });
+    const timer = setTimeout(
+      () => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', 'server TLS handshake timed out')),
+      TLS_HANDSHAKE_TIMEOUT_MS,
+    );
     timer.unref();
     const fail = (error: Error) => {
       clearTimeout(timer);
       secure.destroy();
-      reject(error instanceof RoamgateError ? error : new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server TLS failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { cause: error }));
+      reject(
+        error instanceof RoamgateError
+          ? error
+          : new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server TLS failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
+              cause: error,
+            }),
+      );
     };
     secure.once('error', fail);
     secure.once('secureConnect', () => {

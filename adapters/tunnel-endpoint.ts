@@ -43,7 +43,7 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
   try {
     const token = parseBearer(req.headers['proxy-authorization']);
     const identity = token === null ? undefined : deps.identityOfToken(token, client.remoteAddress ?? '');
-    if (!identity || identity.kind !== 'user') {
+    if (identity?.kind !== 'user') {
       const reason = token === null ? 'tunnel without a lease token' : 'tunnel with an unknown, expired or revoked lease token';
       attempt.fail(new RoamgateError('ROAMGATE_LOGIN_REQUIRED', reason));
       return await attempt.refuse(formatHttpResponse(407, `${reason}; log in again`, BEARER_CHALLENGE));
@@ -63,7 +63,13 @@ async function serveTunnel(deps: TunnelDeps, service: string, req: IncomingMessa
 }
 
 /** The web proxy speaks HTTP inside the tunnel; it applies its allowlist and records each request. */
-async function serveWebProxyTunnel(deps: TunnelDeps, attempt: ConnectionAttempt, identity: Identity, client: Socket, head: Buffer): Promise<void> {
+async function serveWebProxyTunnel(
+  deps: TunnelDeps,
+  attempt: ConnectionAttempt,
+  identity: Identity,
+  client: Socket,
+  head: Buffer,
+): Promise<void> {
   attempt.authorize(identity);
   if (!deps.httpProxy) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'this gateway offers no web proxy');
   client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');

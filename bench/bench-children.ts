@@ -73,7 +73,13 @@ export class Child {
  * Forks `script` (a file next to this one) and resolves once it reports its
  * port. A child that dies later, without being stopped, calls `onUnexpectedExit`.
  */
-export function startChild(name: string, script: string, args: string[], execArgv: string[], onUnexpectedExit: (error: Error) => void): Promise<Child> {
+export function startChild(
+  name: string,
+  script: string,
+  args: string[],
+  execArgv: string[],
+  onUnexpectedExit: (error: Error) => void,
+): Promise<Child> {
   const child = fork(join(__dirname, script), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   running.add(child);
   return new Promise((resolve, reject) => {
@@ -90,7 +96,8 @@ export function startChild(name: string, script: string, args: string[], execArg
       child.kill('SIGKILL');
       reject(error);
     };
-    const onExit = (code: number | null, signal: string | null) => fail(new Error(`${name} exited during start (code ${code}, signal ${signal})`));
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(new Error(`${name} exited during start (code ${code}, signal ${signal})`));
     const onMessage = (message: ChildMessage) => {
       if (message.type !== 'ready') return;
       cleanup();

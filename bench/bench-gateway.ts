@@ -13,7 +13,8 @@ export const BENCH_MAX_CLIENTS = 20_000;
 
 async function main(): Promise<void> {
   const upstreamPort = Number(process.argv[2]);
-  if (!Number.isInteger(upstreamPort) || upstreamPort < 1 || upstreamPort > 65535) throw new Error(`bench-gateway: bad upstream port ${process.argv[2]}`);
+  if (!Number.isInteger(upstreamPort) || upstreamPort < 1 || upstreamPort > 65535)
+    throw new Error(`bench-gateway: bad upstream port ${process.argv[2]}`);
   const gw = roamgate({
     adapters: { smtp: { port: 0, maxClients: BENCH_MAX_CLIENTS } },
     servers: { smtp: [{ host: '127.0.0.1', port: upstreamPort }] },

@@ -48,12 +48,20 @@ export function machineBusyMicros(): number | undefined {
 export async function cpuMark(upstream: Child, gateway?: Child): Promise<CpuMark> {
   const [up, gw] = await Promise.all([upstream.sample(false), gateway?.sample(false)]);
   const own = process.cpuUsage();
-  return { at: performance.now(), load: own.user + own.system, upstream: up.cpuMicros, gateway: gw?.cpuMicros, gatewayKernel: gw?.cpuSystemMicros, machine: machineBusyMicros() };
+  return {
+    at: performance.now(),
+    load: own.user + own.system,
+    upstream: up.cpuMicros,
+    gateway: gw?.cpuMicros,
+    gatewayKernel: gw?.cpuSystemMicros,
+    machine: machineBusyMicros(),
+  };
 }
 
 export function cpuShare(before: CpuMark, after: CpuMark): CpuShare {
   const wallMicros = (after.at - before.at) * 1000;
-  const pct = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (100 * (b - a)) / wallMicros);
+  const pct = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : (100 * (b - a)) / wallMicros;
   const load = pct(before.load, after.load)!;
   const upstream = pct(before.upstream, after.upstream)!;
   const gateway = pct(before.gateway, after.gateway);
@@ -88,7 +96,13 @@ export function combineShares(shares: CpuShare[], combine: (values: number[]) =>
     const values = shares.map(pick).filter((value): value is number => value !== undefined);
     return values.length > 0 ? combine(values) : undefined;
   };
-  return { load: of((s) => s.load)!, upstream: of((s) => s.upstream)!, gateway: of((s) => s.gateway), gatewayKernel: of((s) => s.gatewayKernel), other: of((s) => s.other) };
+  return {
+    load: of((s) => s.load)!,
+    upstream: of((s) => s.upstream)!,
+    gateway: of((s) => s.gateway),
+    gatewayKernel: of((s) => s.gatewayKernel),
+    other: of((s) => s.other),
+  };
 }
 
 export function mean(values: number[]): number {
@@ -99,7 +113,8 @@ export function mean(values: number[]): number {
 export function describeShare(cpu: CpuShare): string {
   const pct = (value: number) => `${value.toFixed(0)}%`;
   const parts = [`load generator ${pct(cpu.load)}`, `upstream ${pct(cpu.upstream)}`];
-  if (cpu.gateway !== undefined) parts.push(`gateway ${pct(cpu.gateway)}` + (cpu.gatewayKernel !== undefined ? ` (kernel ${pct(cpu.gatewayKernel)})` : ''));
+  if (cpu.gateway !== undefined)
+    parts.push(`gateway ${pct(cpu.gateway)}` + (cpu.gatewayKernel !== undefined ? ` (kernel ${pct(cpu.gatewayKernel)})` : ''));
   if (cpu.other !== undefined) parts.push(`other processes ${pct(cpu.other)}`);
   return parts.join(', ');
 }

@@ -198,15 +198,16 @@ export async function runBulkUpload(port: number, totalBytes: number, chunkBytes
     while (left > 0 && !socket.destroyed) {
       const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
       left -= piece.length;
-      if (!socket.write(piece)) await new Promise<void>((resolve) => {
-        const go = () => {
-          socket.removeListener('drain', go);
-          socket.removeListener('close', go);
-          resolve();
-        };
-        socket.on('drain', go);
-        socket.on('close', go);
-      });
+      if (!socket.write(piece))
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            socket.removeListener('drain', go);
+            socket.removeListener('close', go);
+            resolve();
+          };
+          socket.on('drain', go);
+          socket.on('close', go);
+        });
     }
     await accepted;
     const elapsedMs = performance.now() - started;
@@ -242,7 +243,8 @@ export async function openIdleConnections(port: number, count: number, burst: nu
       const opened = await Promise.allSettled(Array.from({ length: batch }, () => openIdleConnection(port)));
       for (const result of opened) if (result.status === 'fulfilled') sockets.push(result.value);
       const rejected = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-      if (rejected) throw new Error(`opening idle connection ${sockets.length + 1} of ${count} failed: ${(rejected.reason as Error).message}`);
+      if (rejected)
+        throw new Error(`opening idle connection ${sockets.length + 1} of ${count} failed: ${(rejected.reason as Error).message}`);
     }
     return sockets;
   } catch (error) {

@@ -66,7 +66,9 @@ async function measure(port: number): Promise<{ perSecond: number; p50: number; 
 
 function startGateway(dovecotPort: number, cacheSeconds: number): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(join(__dirname, 'login-gateway.js'), [String(dovecotPort), String(cacheSeconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(__dirname, 'login-gateway.js'), [String(dovecotPort), String(cacheSeconds)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     child.once('message', (message: { type: string; port: number }) => resolve({ child, port: message.port }));
     child.once('exit', (code) => reject(new Error(`login gateway exited (${code})`)));
   });
@@ -83,14 +85,27 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    execFileSync('bash', [join(SCRIPTS, 'start.sh'), STATE_DIR], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, POP3_PORT_A: '22110', POP3_PORT_B: '22111', SMTP_PORT: '22025', NNTP_PORT: '22119', SQUID_PORT: '22128' } });
+    execFileSync('bash', [join(SCRIPTS, 'start.sh'), STATE_DIR], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, POP3_PORT_A: '22110', POP3_PORT_B: '22111', SMTP_PORT: '22025', NNTP_PORT: '22119', SQUID_PORT: '22128' },
+    });
   } catch (error) {
-    console.log(`login bench: skipped, could not start dovecot (${String((error as { stderr?: Buffer }).stderr ?? error).trim().split('\n').pop()})`);
+    console.log(
+      `login bench: skipped, could not start dovecot (${String((error as { stderr?: Buffer }).stderr ?? error)
+        .trim()
+        .split('\n')
+        .pop()})`,
+    );
     return;
   }
   const children: ChildProcess[] = [];
   try {
-    const env = Object.fromEntries(readFileSync(join(STATE_DIR, 'servers.env'), 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      readFileSync(join(STATE_DIR, 'servers.env'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const dovecot = Number(env.POP3_PORT_A);
     const direct = await measure(dovecot);
     const cached = await startGateway(dovecot, 300);
@@ -101,8 +116,12 @@ async function main(): Promise<void> {
     const viaUncached = await measure(uncached.port);
     const row = (name: string, r: Awaited<ReturnType<typeof measure>>) =>
       `${name.padEnd(44)}${r.perSecond.toFixed(0).padStart(10)}${(r.perSecond / direct.perSecond).toFixed(2).padStart(8)}x${r.p50.toFixed(1).padStart(9)}${r.p99.toFixed(1).padStart(9)}${String(r.failed).padStart(8)}`;
-    console.log(`\nlogin bench: POP3 greeting + USER/PASS + STAT + QUIT per connection, ${LOGIN_BENCH_WORKERS} concurrent sessions, ${LOGIN_BENCH_DURATION_MS / 1000} s each`);
-    console.log(`${''.padEnd(44)}${'logins/s'.padStart(10)}${'ratio'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}`);
+    console.log(
+      `\nlogin bench: POP3 greeting + USER/PASS + STAT + QUIT per connection, ${LOGIN_BENCH_WORKERS} concurrent sessions, ${LOGIN_BENCH_DURATION_MS / 1000} s each`,
+    );
+    console.log(
+      `${''.padEnd(44)}${'logins/s'.padStart(10)}${'ratio'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}`,
+    );
     console.log(row('dovecot directly', direct));
     console.log(row('through the pop3 adapter (login cache on)', viaCached));
     console.log(row('through the pop3 adapter (cacheSeconds: 0)', viaUncached));

@@ -179,7 +179,10 @@ function discoveryOptions(values: DiscoveryFlags): Record<string, unknown> {
 }
 
 /** Options from the file, overridden by the flags (listen, discovery and discovery.mdns merged key by key). */
-export function mergeOptions(file: Omit<LocalProxyOptions, 'password'>, flags: Omit<LocalProxyOptions, 'password'>): Omit<LocalProxyOptions, 'password'> {
+export function mergeOptions(
+  file: Omit<LocalProxyOptions, 'password'>,
+  flags: Omit<LocalProxyOptions, 'password'>,
+): Omit<LocalProxyOptions, 'password'> {
   const fileMdns = file.discovery?.mdns;
   const flagMdns = flags.discovery?.mdns;
   // `--mdns-port` on top of a file's `mdns: { interfaces }` keeps the interfaces (and turns mDNS on, as a flag about it means to).
@@ -195,7 +198,12 @@ export function mergeOptions(file: Omit<LocalProxyOptions, 'password'>, flags: O
 /** Prints a notice: `roamgate: ` before each line; warnings and errors on stderr. */
 function print(notice: LocalProxyNotice): void {
   const stream = notice.level === 'info' ? process.stdout : process.stderr;
-  stream.write(notice.text.split('\n').map((line) => `roamgate: ${line}\n`).join(''));
+  stream.write(
+    notice.text
+      .split('\n')
+      .map((line) => `roamgate: ${line}\n`)
+      .join(''),
+  );
 }
 
 /**
@@ -217,7 +225,11 @@ export async function localCommand(args: string[]): Promise<number> {
   if (invocation.kind === 'forget') {
     const stateDir = normalizeLocalOptions(invocation.stateDir ? { stateDir: invocation.stateDir } : {}).stateDir;
     const forgotten = forgetNetwork(stateDir, invocation.network);
-    process.stdout.write(forgotten ? `roamgate: forgot the key of network "${invocation.network}"; the key it answers with next is pinned\n` : `roamgate: no key is pinned for network "${invocation.network}" (in ${stateDir})\n`);
+    process.stdout.write(
+      forgotten
+        ? `roamgate: forgot the key of network "${invocation.network}"; the key it answers with next is pinned\n`
+        : `roamgate: no key is pinned for network "${invocation.network}" (in ${stateDir})\n`,
+    );
     return EXIT_OK;
   }
 
@@ -237,7 +249,10 @@ export async function localCommand(args: string[]): Promise<number> {
   let cached: string | undefined;
   const password = async () => {
     // A login takes the password as it is: the length rules are for setting one.
-    cached ??= await readPassword({ passwordFile, env: process.env, prompts: [`roamgate: password for ${options.user ?? 'the saved user'}: `] }, 1);
+    cached ??= await readPassword(
+      { passwordFile, env: process.env, prompts: [`roamgate: password for ${options.user ?? 'the saved user'}: `] },
+      1,
+    );
     return cached;
   };
   let proxy: LocalProxy;
@@ -246,7 +261,9 @@ export async function localCommand(args: string[]): Promise<number> {
   } catch (error) {
     process.stderr.write(`roamgate: ${isRoamgateError(error) ? error.message : String(error)}\n`);
     // A port in use is fixed like a bad option: by passing another (--listen).
-    return isRoamgateError(error) && (error.code === 'ROAMGATE_INVALID_OPTIONS' || error.code === 'ROAMGATE_PORT_IN_USE') ? EXIT_USAGE : EXIT_FAILED;
+    return isRoamgateError(error) && (error.code === 'ROAMGATE_INVALID_OPTIONS' || error.code === 'ROAMGATE_PORT_IN_USE')
+      ? EXIT_USAGE
+      : EXIT_FAILED;
   }
   process.stdout.write('roamgate: ready: point mail, news and web clients at the addresses above, once (Ctrl-C stops)\n');
 

@@ -103,7 +103,8 @@ export async function readPassword(source: PasswordSource, minLength = MIN_PASSW
   }
   const fromEnv = source.env[PASSWORD_ENV];
   if (fromEnv !== undefined) return checkPassword(fromEnv, minLength);
-  if (!process.stdin.isTTY) invalid(`no password given and no terminal to ask on: use --password-file FILE (first line) or set ${PASSWORD_ENV}`);
+  if (!process.stdin.isTTY)
+    invalid(`no password given and no terminal to ask on: use --password-file FILE (first line) or set ${PASSWORD_ENV}`);
   const [first, second] = await readHiddenLines(process.stdin as ReadStream, process.stderr, source.prompts);
   checkPassword(first, minLength);
   if (second !== undefined && second !== first) invalid('the two passwords typed do not match');

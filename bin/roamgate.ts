@@ -34,7 +34,8 @@ async function serve(args: string[]): Promise<void> {
   }
   const { httpAddress, adapters, mount } = standalone;
   process.stdout.write(`roamgate: management API on http://${httpAddress.address}:${httpAddress.port}${mount}\n`);
-  for (const [service, address] of Object.entries(adapters)) process.stdout.write(`roamgate: ${service} adapter on ${address.address}:${address.port}\n`);
+  for (const [service, address] of Object.entries(adapters))
+    process.stdout.write(`roamgate: ${service} adapter on ${address.address}:${address.port}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);

@@ -44,7 +44,11 @@ const AUDIT_ACTOR = 'cli';
 
 /** A failure with the exit status it ends the command with; only this module throws or catches it. */
 class CommandFailure extends Error {
-  constructor(readonly exitStatus: number, message: string, readonly showUsage = false) {
+  constructor(
+    readonly exitStatus: number,
+    message: string,
+    readonly showUsage = false,
+  ) {
     super(message);
   }
 }
@@ -92,7 +96,9 @@ function loadConfig(file: string): LoadedConfig {
     usageError(`${file}: ${isRoamgateError(error) ? error.message : String(error)}`);
   }
   if (!('path' in options.store) || options.store.path === ':memory:') {
-    usageError(`${file}: the store is in memory (store.path :memory:, the default), so users changed here would be lost when this command ends; set store: { path: FILE } to an SQLite file`);
+    usageError(
+      `${file}: the store is in memory (store.path :memory:, the default), so users changed here would be lost when this command ends; set store: { path: FILE } to an SQLite file`,
+    );
   }
   // readConfigFile resolves a relative store.path against the file's directory; resolving again is a no-op then.
   return { file, users: options.users, storePath: resolvePath(dirname(file), options.store.path) };
@@ -123,7 +129,9 @@ async function audit(store: Store, type: string, detail: Record<string, unknown>
   try {
     await store.audit.append({ at: Date.now(), type, actor: AUDIT_ACTOR, detail });
   } catch (error) {
-    process.stderr.write(`roamgate: warning: the change was made but could not be recorded in the audit trail: ${(error as Error).message}\n`);
+    process.stderr.write(
+      `roamgate: warning: the change was made but could not be recorded in the audit trail: ${(error as Error).message}\n`,
+    );
   }
 }
 
@@ -172,14 +180,19 @@ function parseAttributeArguments(pairs: readonly string[]): Record<string, strin
 }
 
 /** One line of `users list`; values with spaces, quotes or nothing in them are quoted as JSON strings. */
-function formatUserLine(user: { id: string; source: string; disabled: boolean; attributes: Readonly<Record<string, string>> }, widths: { id: number; source: number }): string {
+function formatUserLine(
+  user: { id: string; source: string; disabled: boolean; attributes: Readonly<Record<string, string>> },
+  widths: { id: number; source: number },
+): string {
   const attributes = Object.keys(user.attributes)
     .sort()
     .map((name) => {
       const value = user.attributes[name];
       return `${name}=${/^[^\s"'\\]+$/.test(value) ? value : JSON.stringify(value)}`;
     });
-  return [user.id.padEnd(widths.id), user.source.padEnd(widths.source), user.disabled ? 'disabled' : 'enabled ', ...attributes].join('  ').trimEnd();
+  return [user.id.padEnd(widths.id), user.source.padEnd(widths.source), user.disabled ? 'disabled' : 'enabled ', ...attributes]
+    .join('  ')
+    .trimEnd();
 }
 
 function passwordPrompts(id?: string): readonly [string, string] {
@@ -220,10 +233,18 @@ const verbs: Record<Verb, VerbSpec> = {
       const config = loadConfig(file!);
       refuseConfigured(config, userId, 'users there are edited in the file');
       await withStore(config, true, async (store) => {
-        if (await store!.users.get(userId)) failed(`user ${userId} already exists in the store (roamgate users passwd ${userId} sets its password)`);
+        if (await store!.users.get(userId))
+          failed(`user ${userId} already exists in the store (roamgate users passwd ${userId} sets its password)`);
         const password = await readPassword({ passwordFile, env: process.env, prompts: passwordPrompts(userId) });
         const now = Date.now();
-        const user: UserRecord = { id: userId, passwordHash: await hashPassword(password), attributes, disabled: false, createdAt: now, updatedAt: now };
+        const user: UserRecord = {
+          id: userId,
+          passwordHash: await hashPassword(password),
+          attributes,
+          disabled: false,
+          createdAt: now,
+          updatedAt: now,
+        };
         // Checked again after the prompt, which may have taken a while: put() would replace a user added meanwhile.
         if (await store!.users.get(userId)) failed(`user ${userId} already exists in the store (added while the password was typed)`);
         await store!.users.put(user);
@@ -277,9 +298,19 @@ const verbs: Record<Verb, VerbSpec> = {
       const config = loadConfig(file!);
       const stored = await withStore(config, false, async (store) => (store ? store.users.list() : []));
       const rows = [
-        ...config.users.map((user) => ({ id: user.id, source: 'config', disabled: user.disabled ?? false, attributes: user.attributes ?? {} })),
+        ...config.users.map((user) => ({
+          id: user.id,
+          source: 'config',
+          disabled: user.disabled ?? false,
+          attributes: user.attributes ?? {},
+        })),
         // A store user with the id of a config user cannot log in: the config one is checked first.
-        ...stored.map((user) => ({ id: user.id, source: isConfigured(config, user.id) ? 'store(shadowed)' : 'store', disabled: user.disabled, attributes: user.attributes })),
+        ...stored.map((user) => ({
+          id: user.id,
+          source: isConfigured(config, user.id) ? 'store(shadowed)' : 'store',
+          disabled: user.disabled,
+          attributes: user.attributes,
+        })),
       ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.source < b.source ? -1 : 1));
       const widths = { id: Math.max(0, ...rows.map((row) => row.id.length)), source: Math.max(0, ...rows.map((row) => row.source.length)) };
       for (const row of rows) out(formatUserLine(row, widths));
@@ -311,7 +342,13 @@ export async function usersCommand(args: readonly string[]): Promise<number> {
       process.stdout.write(`usage: ${USERS_USAGE.trimStart()}\n\n${USERS_HELP}\n\n${PASSWORD_HELP}\n`);
       return EXIT_OK;
     }
-    if (!isVerb(verb)) usageError(verb === undefined || verb.startsWith('-') ? 'users needs a command: add, passwd, remove, disable, enable, list or hash' : `unknown users command ${verb}`, true);
+    if (!isVerb(verb))
+      usageError(
+        verb === undefined || verb.startsWith('-')
+          ? 'users needs a command: add, passwd, remove, disable, enable, list or hash'
+          : `unknown users command ${verb}`,
+        true,
+      );
     const spec = verbs[verb];
     let parsed;
     try {
@@ -331,7 +368,12 @@ export async function usersCommand(args: readonly string[]): Promise<number> {
     const values = parsed.values as { config?: string; attr?: string[]; 'password-file'?: string };
     const expected = spec.takesId ? 1 : 0;
     if (parsed.positionals.length !== expected) {
-      usageError(spec.takesId ? `users ${verb} needs exactly one user ID${parsed.positionals.length ? ` (got ${parsed.positionals.length})` : ''}` : `users ${verb} takes no arguments (got ${parsed.positionals.join(' ')})`, true);
+      usageError(
+        spec.takesId
+          ? `users ${verb} needs exactly one user ID${parsed.positionals.length ? ` (got ${parsed.positionals.length})` : ''}`
+          : `users ${verb} takes no arguments (got ${parsed.positionals.join(' ')})`,
+        true,
+      );
     }
     if (spec.needsConfig && !values.config) usageError(`users ${verb} needs --config FILE`, true);
     await spec.run({

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         const to = session.envelope.rcptTo.map((r) => r.address).join(', ');
-        process.stdout.write(`\n--- demo mail sink: message from ${session.envelope.mailFrom ? session.envelope.mailFrom.address : '<>'} to ${to} ---\n${Buffer.concat(chunks).toString('utf8')}\n--- end of message ---\n`);
+        process.stdout.write(
+          `\n--- demo mail sink: message from ${session.envelope.mailFrom ? session.envelope.mailFrom.address : '<>'} to ${to} ---\n${Buffer.concat(chunks).toString('utf8')}\n--- end of message ---\n`,
+        );
         callback();
       });
     },
@@ -41,7 +43,12 @@ async function main(): Promise<void> {
     options: {
       adminToken: DEMO_ADMIN_TOKEN,
       registration: { secret: 'demo-registration-secret' },
-      adapters: { smtp: { port: 2525 }, pop3: { port: 1110 }, nntp: { port: 1119 }, 'http-proxy': { port: 3128, allow: ['127.0.0.1:8081', 'localhost:8081'] } },
+      adapters: {
+        smtp: { port: 2525 },
+        pop3: { port: 1110 },
+        nntp: { port: 1119 },
+        'http-proxy': { port: 3128, allow: ['127.0.0.1:8081', 'localhost:8081'] },
+      },
       servers: {
         smtp: [{ host: '127.0.0.1', port: 25025 }],
         pop3: [{ host: '127.0.0.1', port: 11010 }],

@@ -31,15 +31,21 @@ export function readLocalConfigFile(path: string): LocalConfigFile {
     invalid(`${path}: cannot read it: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message.split('\n')[0]}`, cause);
   }
   if (data === null || data === undefined) data = {};
-  if (typeof data !== 'object' || Array.isArray(data)) invalid(`${path}: must be a mapping of options (gateway, user, passwordFile, listen, ...)`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    invalid(`${path}: must be a mapping of options (gateway, user, passwordFile, listen, ...)`);
   const { passwordFile, password, ...options } = data as Record<string, unknown>;
-  if (password !== undefined) invalid(`${path}: password: not accepted in a file; use passwordFile (a file holding only the password, mode 0600)`);
-  if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile.length === 0)) invalid(`${path}: passwordFile: must be a file name`);
+  if (password !== undefined)
+    invalid(`${path}: password: not accepted in a file; use passwordFile (a file holding only the password, mode 0600)`);
+  if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile.length === 0))
+    invalid(`${path}: passwordFile: must be a file name`);
   if (typeof options.stateDir === 'string') options.stateDir = resolvePath(dirname(path), options.stateDir);
   try {
     normalizeLocalOptions(options);
   } catch (error) {
     invalid(`${path}: ${(error as Error).message}`, error);
   }
-  return { options: options as LocalConfigFile['options'], ...(passwordFile === undefined ? {} : { passwordFile: resolvePath(dirname(path), passwordFile as string) }) };
+  return {
+    options: options as LocalConfigFile['options'],
+    ...(passwordFile === undefined ? {} : { passwordFile: resolvePath(dirname(path), passwordFile as string) }),
+  };
 }

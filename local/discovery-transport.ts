@@ -32,7 +32,8 @@ export function sendSchedule(windowMs: number, send: () => void): { start(): voi
     start() {
       if (stopped) return;
       send();
-      for (let index = 1; index < DISCOVERY_QUERY_SENDS; index++) timers.push(setTimeout(send, Math.floor((windowMs * index) / DISCOVERY_QUERY_SENDS)));
+      for (let index = 1; index < DISCOVERY_QUERY_SENDS; index++)
+        timers.push(setTimeout(send, Math.floor((windowMs * index) / DISCOVERY_QUERY_SENDS)));
     },
     stop() {
       stopped = true;

@@ -60,7 +60,8 @@ export class EventStreamParser {
     if (field === 'event') this.event = value;
     else if (field === 'data') {
       this.dataLength += value.length + 1;
-      if (this.dataLength > MAX_EVENT_DATA_LENGTH) throw new Error(`event stream event with more than ${MAX_EVENT_DATA_LENGTH} characters of data`);
+      if (this.dataLength > MAX_EVENT_DATA_LENGTH)
+        throw new Error(`event stream event with more than ${MAX_EVENT_DATA_LENGTH} characters of data`);
       this.data.push(value);
     }
     return null;

@@ -5,8 +5,14 @@ import { EventStreamParser, type ServerSentEvent } from './event-stream-parser';
 const endpointSchema = z.object({ host: z.string().min(1).max(255), port: z.int().min(1).max(65535) });
 const discoverSchema = z.object({ mode: z.enum(['gateway', 'direct']), services: z.record(z.string(), z.array(endpointSchema)) });
 /** A time as the gateway writes it (ISO 8601); anything Date.parse cannot read is a broken answer. */
-const instant = z.string().max(64).refine((text) => Number.isFinite(Date.parse(text)), 'must be a date and time');
-const loginSchema = z.object({ token: z.string().min(1), lease: z.object({ id: z.string().min(1), userId: z.string(), expiresAt: instant }) });
+const instant = z
+  .string()
+  .max(64)
+  .refine((text) => Number.isFinite(Date.parse(text)), 'must be a date and time');
+const loginSchema = z.object({
+  token: z.string().min(1),
+  lease: z.object({ id: z.string().min(1), userId: z.string(), expiresAt: instant }),
+});
 const renewSchema = z.object({ lease: z.object({ expiresAt: instant }) });
 
 /** What the gateway's `GET /discover` says. */
@@ -30,7 +36,8 @@ export type EventStreamEnd = 'ended' | 'unauthorized' | 'stopped';
 function unreachable(url: string, error: unknown): RoamgateError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const name = (error as Error).name;
-  const why = name === 'TimeoutError' || name === 'AbortError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
+  const why =
+    name === 'TimeoutError' || name === 'AbortError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
   return new RoamgateError('ROAMGATE_GATEWAY_LOST', `cannot reach the gateway at ${url} (${why})`, { cause: error });
 }
 
@@ -44,7 +51,11 @@ export class GatewayClient {
 
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     try {
-      return await fetch(`${this.url}${path}`, { ...init, signal: init.signal ?? AbortSignal.timeout(this.requestTimeoutMs), redirect: 'error' });
+      return await fetch(`${this.url}${path}`, {
+        ...init,
+        signal: init.signal ?? AbortSignal.timeout(this.requestTimeoutMs),
+        redirect: 'error',
+      });
     } catch (error) {
       throw unreachable(this.url, error);
     }
@@ -55,17 +66,29 @@ export class GatewayClient {
     try {
       body = await response.json();
     } catch (error) {
-      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} sent a ${what} answer that is not JSON; is this a roamgate management URL?`, { cause: error });
+      throw new RoamgateError(
+        'ROAMGATE_SOURCE_FAILED',
+        `the gateway at ${this.url} sent a ${what} answer that is not JSON; is this a roamgate management URL?`,
+        { cause: error },
+      );
     }
     const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} sent a ${what} answer this local proxy does not understand`);
+    if (!parsed.success)
+      throw new RoamgateError(
+        'ROAMGATE_SOURCE_FAILED',
+        `the gateway at ${this.url} sent a ${what} answer this local proxy does not understand`,
+      );
     return parsed.data;
   }
 
   /** `GET /discover`: the mode and, per service, where to connect. */
   async discover(): Promise<DiscoverAnswer> {
     const response = await this.request('/discover', { headers: { Accept: 'application/json' } });
-    if (!response.ok) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered /discover with ${response.status}; is this a roamgate management URL?`);
+    if (!response.ok)
+      throw new RoamgateError(
+        'ROAMGATE_SOURCE_FAILED',
+        `the gateway at ${this.url} answered /discover with ${response.status}; is this a roamgate management URL?`,
+      );
     return this.json(response, discoverSchema, '/discover');
   }
 
@@ -74,13 +97,25 @@ export class GatewayClient {
    * password, ROAMGATE_LOGIN_THROTTLED when logins are throttled.
    */
   async login(user: string, password: string): Promise<Lease> {
-    const response = await this.request('/login', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ username: user, password }) });
-    if (response.status === 401) throw new RoamgateError('ROAMGATE_LOGIN_FAILED', `the gateway at ${this.url} refused the login of ${user}: wrong user name or password (check --user, and --password-file or ROAMGATE_PASSWORD)`);
+    const response = await this.request('/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ username: user, password }),
+    });
+    if (response.status === 401)
+      throw new RoamgateError(
+        'ROAMGATE_LOGIN_FAILED',
+        `the gateway at ${this.url} refused the login of ${user}: wrong user name or password (check --user, and --password-file or ROAMGATE_PASSWORD)`,
+      );
     if (response.status === 429) {
       const wait = response.headers.get('retry-after');
-      throw new RoamgateError('ROAMGATE_LOGIN_THROTTLED', `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`);
+      throw new RoamgateError(
+        'ROAMGATE_LOGIN_THROTTLED',
+        `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`,
+      );
     }
-    if (response.status !== 201) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the login with ${response.status}`);
+    if (response.status !== 201)
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the login with ${response.status}`);
     const { token, lease } = await this.json(response, loginSchema, 'login');
     return { user: lease.userId, token, id: lease.id, expiresAt: lease.expiresAt };
   }
@@ -96,12 +131,16 @@ export class GatewayClient {
 
   /** Extends a lease; resolves to its new expiry, or null when the lease is gone. */
   async renew(lease: Lease): Promise<string | null> {
-    const response = await this.request(`/leases/${encodeURIComponent(lease.id)}/renew`, { method: 'POST', headers: { Authorization: `Bearer ${lease.token}`, Accept: 'application/json' } });
+    const response = await this.request(`/leases/${encodeURIComponent(lease.id)}/renew`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${lease.token}`, Accept: 'application/json' },
+    });
     if (response.status === 401 || response.status === 404) {
       await response.body?.cancel();
       return null;
     }
-    if (!response.ok) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the lease renewal with ${response.status}`);
+    if (!response.ok)
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered the lease renewal with ${response.status}`);
     return (await this.json(response, renewSchema, 'renewal')).lease.expiresAt;
   }
 
@@ -110,7 +149,12 @@ export class GatewayClient {
    * `onOpen` once it is established. Resolves with how it ended; rejects when
    * the gateway cannot be reached or is silent for `silenceMs`.
    */
-  async follow(token: string, handlers: { onOpen(): void; onEvent(event: ServerSentEvent): void }, silenceMs: number, stop: AbortSignal): Promise<EventStreamEnd> {
+  async follow(
+    token: string,
+    handlers: { onOpen(): void; onEvent(event: ServerSentEvent): void },
+    silenceMs: number,
+    stop: AbortSignal,
+  ): Promise<EventStreamEnd> {
     const controller = new AbortController();
     let silent = false;
     let timer: NodeJS.Timeout | undefined;
@@ -126,7 +170,11 @@ export class GatewayClient {
     stop.addEventListener('abort', onStop);
     arm();
     try {
-      const response = await fetch(`${this.url}/events`, { headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' }, signal: controller.signal, redirect: 'error' });
+      const response = await fetch(`${this.url}/events`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+        signal: controller.signal,
+        redirect: 'error',
+      });
       if (response.status === 401) {
         await response.body?.cancel();
         return 'unauthorized';
@@ -153,11 +201,19 @@ export class GatewayClient {
       } finally {
         controller.signal.removeEventListener('abort', cancel);
       }
-      if (silent) throw new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`);
+      if (silent)
+        throw new RoamgateError(
+          'ROAMGATE_UPSTREAM_TIMEOUT',
+          `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`,
+        );
       return stop.aborted ? 'stopped' : 'ended';
     } catch (error) {
       if (stop.aborted) return 'stopped';
-      if (silent) throw new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`);
+      if (silent)
+        throw new RoamgateError(
+          'ROAMGATE_UPSTREAM_TIMEOUT',
+          `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`,
+        );
       if (error instanceof RoamgateError) throw error;
       throw unreachable(this.url, error);
     } finally {

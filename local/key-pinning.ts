@@ -19,16 +19,28 @@ export type PinDecision =
  * else the first key seen for the name is pinned (trust on first use, as ssh
  * does with host keys).
  */
-export function decideKey(answer: { name: string; publicKey: string }, pins: Readonly<Record<string, PinnedNetwork>>, configuredKey?: string): PinDecision {
+export function decideKey(
+  answer: { name: string; publicKey: string },
+  pins: Readonly<Record<string, PinnedNetwork>>,
+  configuredKey?: string,
+): PinDecision {
   if (configuredKey !== undefined) {
     return answer.publicKey === configuredKey
       ? { verdict: 'trusted', via: 'configured' }
-      : { verdict: 'rejected', keyChanged: false, reason: `network "${answer.name}" answered with key ${fingerprint(answer.publicKey)}, not the configured --gateway-key ${fingerprint(configuredKey)}` };
+      : {
+          verdict: 'rejected',
+          keyChanged: false,
+          reason: `network "${answer.name}" answered with key ${fingerprint(answer.publicKey)}, not the configured --gateway-key ${fingerprint(configuredKey)}`,
+        };
   }
   const pinned = Object.hasOwn(pins, answer.name) ? pins[answer.name] : undefined;
   if (!pinned) return { verdict: 'pin' };
   if (pinned.publicKey === answer.publicKey) return { verdict: 'trusted', via: 'pinned' };
-  return { verdict: 'rejected', keyChanged: true, reason: `the key of network "${answer.name}" changed: pinned ${fingerprint(pinned.publicKey)} on ${pinned.pinnedAt}, offered ${fingerprint(answer.publicKey)}` };
+  return {
+    verdict: 'rejected',
+    keyChanged: true,
+    reason: `the key of network "${answer.name}" changed: pinned ${fingerprint(pinned.publicKey)} on ${pinned.pinnedAt}, offered ${fingerprint(answer.publicKey)}`,
+  };
 }
 
 /** A short, stable name for a key: `SHA256:` and the base64 of its SPKI's SHA-256, as ssh prints host keys. */

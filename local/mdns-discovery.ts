@@ -15,7 +15,12 @@ export interface MdnsQueryRequest {
 
 /** The interfaces asked on when none are named: every non-loopback IPv4 address, one per interface. */
 export function defaultMdnsInterfaces(): string[] {
-  return Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).filter((entry) => entry.family === 'IPv4' && !entry.internal).slice(0, 1).map((entry) => entry.address));
+  return Object.values(networkInterfaces()).flatMap((entries) =>
+    (entries ?? [])
+      .filter((entry) => entry.family === 'IPv4' && !entry.internal)
+      .slice(0, 1)
+      .map((entry) => entry.address),
+  );
 }
 
 /**

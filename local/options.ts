@@ -19,15 +19,31 @@ export const LISTENER_NAMES: readonly ListenerName[] = [...LOCAL_SERVICES, 'pac'
  * The ports clients expect (RFC 5321, 1939, 3977; 3128 is the web-proxy
  * convention). Tried first when the process may bind them.
  */
-export const STANDARD_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({ smtp: 25, pop3: 110, nntp: 119, 'http-proxy': 3128, pac: 3129 });
+export const STANDARD_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({
+  smtp: 25,
+  pop3: 110,
+  nntp: 119,
+  'http-proxy': 3128,
+  pac: 3129,
+});
 /** Used when a standard port cannot be bound (below 1024 without privileges, or taken). */
-export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({ smtp: 2525, pop3: 1110, nntp: 1119, 'http-proxy': 3128, pac: 3129 });
+export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({
+  smtp: 2525,
+  pop3: 1110,
+  nntp: 1119,
+  'http-proxy': 3128,
+  pac: 3129,
+});
 /** Where listeners bind: loopback only, so no one else on the network can use the lease. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 /** The query goes to these addresses unless others are given. */
 export const DEFAULT_DISCOVERY_ADDRESSES: readonly string[] = Object.freeze(['255.255.255.255']);
 /** mDNS/DNS-SD discovery: on, asking on port 5353 on every non-loopback IPv4 interface. */
-export const DEFAULT_DISCOVERY_MDNS: Readonly<{ enabled: boolean; port: number; interfaces: readonly string[] }> = Object.freeze({ enabled: true, port: DEFAULT_MDNS_PORT, interfaces: Object.freeze([]) as readonly string[] });
+export const DEFAULT_DISCOVERY_MDNS: Readonly<{ enabled: boolean; port: number; interfaces: readonly string[] }> = Object.freeze({
+  enabled: true,
+  port: DEFAULT_MDNS_PORT,
+  interfaces: Object.freeze([]) as readonly string[],
+});
 /** How long discovery collects answers (ms); an answer from a known network ends it early. */
 export const DEFAULT_DISCOVERY_WINDOW_MS = 1_500;
 /** Connect time allowed to one server or to the gateway (ms). */
@@ -52,15 +68,22 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 /** A password, or a function asked for it when a login is needed (it may prompt). */
 export type PasswordProvider = string | (() => Promise<string>);
 
-const port = z.int('must be an integer 0-65535 (0 picks a free port)').min(0, 'must be an integer 0-65535 (0 picks a free port)').max(65535, 'must be an integer 0-65535 (0 picks a free port)');
-const ms = (max: number) => z.int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(max, `must be at most ${max} ms`);
+const port = z
+  .int('must be an integer 0-65535 (0 picks a free port)')
+  .min(0, 'must be an integer 0-65535 (0 picks a free port)')
+  .max(65535, 'must be an integer 0-65535 (0 picks a free port)');
+const ms = (max: number) =>
+  z.int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(max, `must be at most ${max} ms`);
 
 const gatewayUrl = z.string().transform((text, context) => {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    context.addIssue({ code: 'custom', message: `must be the gateway's management URL, e.g. http://gateway.example:8080/roamgate (got ${JSON.stringify(text)})` });
+    context.addIssue({
+      code: 'custom',
+      message: `must be the gateway's management URL, e.g. http://gateway.example:8080/roamgate (got ${JSON.stringify(text)})`,
+    });
     return z.NEVER;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -99,37 +122,67 @@ const mdnsSchema = z.union([
   }),
 ]);
 
-const listenSchema = z.strictObject(Object.fromEntries(LISTENER_NAMES.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>);
+const listenSchema = z.strictObject(
+  Object.fromEntries(LISTENER_NAMES.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>,
+);
 
 const localOptionsSchema = z.strictObject({
   /** The gateway's management URL; without it the gateway is found by discovery on the LAN. */
   gateway: gatewayUrl.optional(),
   /** The user to log in as; gateway mode needs one (or a saved lease). */
-  user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be a user name of 1-64 letters, digits, dots, dashes, underscores or @').optional(),
-  password: z.custom<PasswordProvider>((value) => (typeof value === 'string' && value.length > 0) || typeof value === 'function', 'must be a non-empty string or a function returning the password').optional(),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be a user name of 1-64 letters, digits, dots, dashes, underscores or @')
+    .optional(),
+  password: z
+    .custom<PasswordProvider>(
+      (value) => (typeof value === 'string' && value.length > 0) || typeof value === 'function',
+      'must be a non-empty string or a function returning the password',
+    )
+    .optional(),
   /** Fixed ports per listener (0: any free port). Others are chosen once and remembered in the state dir. */
   listen: listenSchema.default({}),
   /** The services to listen for (default: all). */
-  services: z.array(z.enum(LOCAL_SERVICES)).min(1, 'must name at least one service').default([...LOCAL_SERVICES]),
+  services: z
+    .array(z.enum(LOCAL_SERVICES))
+    .min(1, 'must name at least one service')
+    .default([...LOCAL_SERVICES]),
   /** Serve the proxy auto-config file for browsers (needs the http-proxy service). */
   pac: z.boolean().default(true),
   /** Forces the mode; default: the one the gateway's /discover names. */
   mode: z.enum(['direct', 'gateway']).optional(),
-  stateDir: z.string().min(1).default(() => defaultStateDir()),
-  host: z.string().refine(isLoopback, 'must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines').default(DEFAULT_LISTEN_HOST),
+  stateDir: z
+    .string()
+    .min(1)
+    .default(() => defaultStateDir()),
+  host: z
+    .string()
+    .refine(isLoopback, 'must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines')
+    .default(DEFAULT_LISTEN_HOST),
   /** Try the standard ports (25, 110, 119) before the defaults (2525, 1110, 1119). */
   tryStandardPorts: z.boolean().default(true),
   discovery: z
     .strictObject({
       port: port.refine((value) => value > 0, 'must be an integer 1-65535').default(DEFAULT_DISCOVERY_PORT),
-      addresses: z.array(ipv4).min(1, 'must name at least one address').default([...DEFAULT_DISCOVERY_ADDRESSES]),
+      addresses: z
+        .array(ipv4)
+        .min(1, 'must name at least one address')
+        .default([...DEFAULT_DISCOVERY_ADDRESSES]),
       /** DNS-SD over mDNS, asked at the same time as UDP: `false` to ask by UDP only, or `{ port, interfaces }`. */
       mdns: mdnsSchema.default({ ...DEFAULT_DISCOVERY_MDNS, interfaces: [] }),
       windowMs: ms(60_000).default(DEFAULT_DISCOVERY_WINDOW_MS),
       /** Accept only answers signed by this key (base64 SPKI), instead of pinning on first use. */
-      gatewayKey: z.string().refine(isGatewayKey, 'must be the gateway\'s Ed25519 public key in base64 (as its discovery answers carry)').optional(),
+      gatewayKey: z
+        .string()
+        .refine(isGatewayKey, "must be the gateway's Ed25519 public key in base64 (as its discovery answers carry)")
+        .optional(),
     })
-    .default({ port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], mdns: { ...DEFAULT_DISCOVERY_MDNS, interfaces: [] }, windowMs: DEFAULT_DISCOVERY_WINDOW_MS }),
+    .default({
+      port: DEFAULT_DISCOVERY_PORT,
+      addresses: [...DEFAULT_DISCOVERY_ADDRESSES],
+      mdns: { ...DEFAULT_DISCOVERY_MDNS, interfaces: [] },
+      windowMs: DEFAULT_DISCOVERY_WINDOW_MS,
+    }),
   limits: z
     .strictObject({
       connectTimeoutMs: ms(600_000).default(DEFAULT_CONNECT_TIMEOUT_MS),
@@ -141,7 +194,10 @@ const localOptionsSchema = z.strictObject({
       reconnectMinMs: ms(600_000).default(DEFAULT_RECONNECT_MIN_MS),
       reconnectMaxMs: ms(3_600_000).default(DEFAULT_RECONNECT_MAX_MS),
     })
-    .refine((limits) => limits.reconnectMaxMs >= limits.reconnectMinMs, { message: 'must be at least reconnectMinMs', path: ['reconnectMaxMs'] })
+    .refine((limits) => limits.reconnectMaxMs >= limits.reconnectMinMs, {
+      message: 'must be at least reconnectMinMs',
+      path: ['reconnectMaxMs'],
+    })
     .default({
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
@@ -210,7 +266,8 @@ export function parseListenSpec(spec: string): [ListenerName, number] {
   const match = /^([a-z0-9-]+)=(\d{1,5})$/.exec(spec.trim());
   if (!match) invalid(`--listen ${spec}: expected SERVICE=PORT, e.g. smtp=2525`);
   const [, name, digits] = match;
-  if (!(LISTENER_NAMES as readonly string[]).includes(name)) invalid(`--listen ${spec}: unknown service ${name} (one of ${LISTENER_NAMES.join(', ')})`);
+  if (!(LISTENER_NAMES as readonly string[]).includes(name))
+    invalid(`--listen ${spec}: unknown service ${name} (one of ${LISTENER_NAMES.join(', ')})`);
   const value = Number(digits);
   if (value > 65535) invalid(`--listen ${spec}: port must be an integer 0-65535`);
   return [name as ListenerName, value];

@@ -16,11 +16,15 @@ export interface PortCandidate {
  * clients configured for it keep working); else the standard port, when
  * wanted, then the documented default.
  */
-export function portCandidates(name: ListenerName, given: { explicit?: number; remembered?: number; tryStandard: boolean }): PortCandidate[] {
+export function portCandidates(
+  name: ListenerName,
+  given: { explicit?: number; remembered?: number; tryStandard: boolean },
+): PortCandidate[] {
   if (given.explicit !== undefined) return [{ port: given.explicit, origin: 'explicit' }];
   if (given.remembered !== undefined) return [{ port: given.remembered, origin: 'remembered' }];
   const candidates: PortCandidate[] = [];
-  if (given.tryStandard && STANDARD_PORTS[name] !== DEFAULT_PORTS[name]) candidates.push({ port: STANDARD_PORTS[name], origin: 'standard' });
+  if (given.tryStandard && STANDARD_PORTS[name] !== DEFAULT_PORTS[name])
+    candidates.push({ port: STANDARD_PORTS[name], origin: 'standard' });
   candidates.push({ port: DEFAULT_PORTS[name], origin: 'default' });
   return candidates;
 }
@@ -31,13 +35,35 @@ export function triesNext(candidate: PortCandidate, code: string | undefined): b
 }
 
 /** The error for a port that could not be bound, saying what to pass instead: ROAMGATE_PORT_IN_USE when another program holds it. */
-export function portError(name: ListenerName, host: string, candidate: PortCandidate, code: string | undefined, portsFile: string): RoamgateError {
+export function portError(
+  name: ListenerName,
+  host: string,
+  candidate: PortCandidate,
+  code: string | undefined,
+  portsFile: string,
+): RoamgateError {
   const other = candidate.port === DEFAULT_PORTS[name] ? DEFAULT_PORTS[name] + 10_000 : DEFAULT_PORTS[name];
   const instead = `pass --listen ${name}=PORT with another port (e.g. --listen ${name}=${other})`;
-  const whose = candidate.origin === 'remembered' ? ` (remembered for ${name} in ${portsFile})` : candidate.origin === 'explicit' ? ` (given for ${name})` : ` (the default for ${name})`;
-  if (code === 'EADDRINUSE') return new RoamgateError('ROAMGATE_PORT_IN_USE', `${name}: port ${candidate.port} on ${host}${whose} is in use by another program: stop that program, or ${instead}`);
-  if (code === 'EACCES' || code === 'EPERM') return new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: not allowed to listen on port ${candidate.port}${whose}; ports below 1024 need root or CAP_NET_BIND_SERVICE: ${instead}`);
-  return new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: cannot listen on ${host}:${candidate.port}${whose} (${code ?? 'unknown error'}): ${instead}`);
+  const whose =
+    candidate.origin === 'remembered'
+      ? ` (remembered for ${name} in ${portsFile})`
+      : candidate.origin === 'explicit'
+        ? ` (given for ${name})`
+        : ` (the default for ${name})`;
+  if (code === 'EADDRINUSE')
+    return new RoamgateError(
+      'ROAMGATE_PORT_IN_USE',
+      `${name}: port ${candidate.port} on ${host}${whose} is in use by another program: stop that program, or ${instead}`,
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new RoamgateError(
+      'ROAMGATE_INVALID_OPTIONS',
+      `${name}: not allowed to listen on port ${candidate.port}${whose}; ports below 1024 need root or CAP_NET_BIND_SERVICE: ${instead}`,
+    );
+  return new RoamgateError(
+    'ROAMGATE_INVALID_OPTIONS',
+    `${name}: cannot listen on ${host}:${candidate.port}${whose} (${code ?? 'unknown error'}): ${instead}`,
+  );
 }
 
 /** Binds a server to host:port; resolves to the port bound, rejects with the system error. */
@@ -61,7 +87,13 @@ export function bindServer(server: Server, host: string, port: number): Promise<
  * Binds `server` to the first candidate that works, per the rules above.
  * Resolves with the port and where it came from; throws the port error.
  */
-export async function bindFirst(server: Server, name: ListenerName, host: string, candidates: readonly PortCandidate[], portsFile: string): Promise<{ port: number; origin: PortOrigin }> {
+export async function bindFirst(
+  server: Server,
+  name: ListenerName,
+  host: string,
+  candidates: readonly PortCandidate[],
+  portsFile: string,
+): Promise<{ port: number; origin: PortOrigin }> {
   for (const candidate of candidates) {
     try {
       return { port: await bindServer(server, host, candidate.port), origin: candidate.origin };

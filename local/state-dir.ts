@@ -68,7 +68,11 @@ export class StateDir {
       chmodSync(temporary, 0o600);
       renameSync(temporary, target);
     } catch (error) {
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `stateDir: cannot write ${this.file(name)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `stateDir: cannot write ${this.file(name)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 

@@ -33,9 +33,13 @@ export function connectWithTimeout(host: string, port: number, timeoutMs: number
         reject(error);
       }
     };
-    const onError = (error: NodeJS.ErrnoException) => settle(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `connect failed: ${error.code ?? error.message}`, { cause: error }));
+    const onError = (error: NodeJS.ErrnoException) =>
+      settle(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `connect failed: ${error.code ?? error.message}`, { cause: error }));
     const onConnect = () => settle(null);
-    const timer = setTimeout(() => settle(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => settle(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `connect timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     timer.unref();
     socket.on('error', onError);
     socket.on('connect', onConnect);
@@ -66,7 +70,11 @@ export async function connectServer(server: ServerInfo, timeoutMs: number): Prom
  * the first that answers. The error thrown when none does names the service
  * but never a server address: it is shown to the client.
  */
-export async function connectFirst(service: string, candidates: readonly ServerInfo[], options: ConnectOptions): Promise<{ socket: Socket; server: ServerInfo }> {
+export async function connectFirst(
+  service: string,
+  candidates: readonly ServerInfo[],
+  options: ConnectOptions,
+): Promise<{ socket: Socket; server: ServerInfo }> {
   if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${service} server is configured for you`);
   const open = options.open ?? ((server: ServerInfo) => connectServer(server, options.connectTimeoutMs));
   let allTimedOut = true;
@@ -95,5 +103,9 @@ export async function connectFirst(service: string, candidates: readonly ServerI
 /** A failure to open a server as a RoamgateError: what is not one already is the server's failure. */
 function asFailure(error: unknown): RoamgateError {
   if (error instanceof RoamgateError) return error;
-  return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `server failed: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  return new RoamgateError(
+    'ROAMGATE_UPSTREAM_REFUSED',
+    `server failed: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    { cause: error },
+  );
 }

@@ -33,94 +33,128 @@ export const RELAY_WINDOW_BYTES = 256 * 1024;
  * socket, refreshed by a timestamp rather than by re-arming it per chunk.
  */
 export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<RelayResult> {
-  const clientBytesBefore = client.bytesRead;
   return new Promise((resolve) => {
-    let end: RelayResult['end'] | null = null;
-    let open = 2;
-    let lastActivity = performance.now();
-    let idleTimer = idleTimeoutMs > 0 ? unrefTimeout(checkIdle, idleTimeoutMs) : undefined;
-
-    const peerOf = (socket: Socket): Socket => (socket === client ? upstream : client);
-
-    function forward(this: Socket, chunk: Buffer): void {
-      lastActivity = performance.now();
-      const to = peerOf(this);
-      // The other side has ended or gone, so nothing more can reach it. Keep
-      // reading (and discard), or this side's own end would never be seen.
-      if (!to.writable) return;
-      to.write(chunk);
-      if (to.writableLength > RELAY_WINDOW_BYTES && this.readableFlowing) {
-        this.pause();
-        to.on('drain', resumePeer);
-      }
-    }
-
-    function resumePeer(this: Socket): void {
-      this.removeListener('drain', resumePeer);
-      peerOf(this).resume();
-    }
-
-    function endPeer(this: Socket): void {
-      const to = peerOf(this);
-      if (to.writable) to.end();
-      // This side has said all it will. Unless it is half-open, Node would now end it
-      // too (a shutdown() and a turn of the loop) only to close it right after; with
-      // nothing left to send it, closing it now sends the same FIN for less.
-      if (!this.allowHalfOpen && this.writableLength === 0) this.destroy();
-    }
-
-    function failPeer(this: Socket): void {
-      end ??= this === client ? 'client-error' : 'server-error';
-      peerOf(this).destroy();
-    }
-
-    function onClose(this: Socket): void {
-      const other = peerOf(this);
-      // Let what is already queued reach the other side, then close it. Keep
-      // reading it (and discard) in case it was paused for this side's sake,
-      // or its own end would never be seen.
-      other.removeListener('drain', resumePeer);
-      other.resume();
-      if (!other.destroyed && other.writable) other.end();
-      if (--open > 0) return;
-      clearTimeout(idleTimer);
-      resolve({ bytesFromClient: client.bytesRead - clientBytesBefore, bytesFromServer: upstream.bytesRead, end: end ?? 'closed' });
-    }
-
-    /** Fires at the earliest moment the relay can have been idle for idleTimeoutMs; re-arms if it was not. */
-    function checkIdle(): void {
-      const quietMs = performance.now() - lastActivity;
-      if (quietMs < idleTimeoutMs) {
-        // Whole milliseconds: timers are grouped in one list per distinct duration.
-        idleTimer = unrefTimeout(checkIdle, Math.ceil(idleTimeoutMs - quietMs));
-        return;
-      }
-      end ??= 'idle-timeout';
-      client.destroy();
-      upstream.destroy();
-    }
-
-    function start(socket: Socket): void {
-      // The relay owns the idle limit from here on: a timeout a caller set on the socket is dropped.
-      if (socket.timeout) socket.setTimeout(0);
-      socket.on('data', forward);
-      socket.on('end', endPeer);
-      socket.on('error', failPeer);
-      socket.on('close', onClose);
-      // As pipe() does: a side that ended before the relay began ends the other now.
-      if (socket.readableEnded) process.nextTick(() => endPeer.call(socket));
-      // A side already closed will not say so again; otherwise flow, even if an earlier reader paused it.
-      if (socket.closed) process.nextTick(() => onClose.call(socket));
-      else socket.resume();
-    }
-
-    start(client);
-    start(upstream);
+    const state = new RelayState(client, upstream, idleTimeoutMs, resolve);
+    start(client, state);
+    start(upstream, state);
   });
 }
 
-function unrefTimeout(callback: () => void, ms: number): NodeJS.Timeout {
-  const timer = setTimeout(callback, ms);
+/** Where a socket's relay state hangs, so the listeners are shared functions, not closures per relay. */
+const RELAY = Symbol('roamgate.relay');
+type RelayedSocket = Socket & { [RELAY]?: RelayState };
+
+/** The state of one relay: what both sockets' listeners share. */
+class RelayState {
+  end: RelayResult['end'] | null = null;
+  open = 2;
+  lastActivity = performance.now();
+  idleTimer: NodeJS.Timeout | undefined;
+  private readonly clientBytesBefore: number;
+
+  constructor(
+    readonly client: Socket,
+    readonly upstream: Socket,
+    readonly idleTimeoutMs: number,
+    private readonly resolve: (result: RelayResult) => void,
+  ) {
+    this.clientBytesBefore = client.bytesRead;
+    if (idleTimeoutMs > 0) this.idleTimer = unrefTimeout(checkIdle, idleTimeoutMs, this);
+  }
+
+  peerOf(socket: Socket): Socket {
+    return socket === this.client ? this.upstream : this.client;
+  }
+
+  /** One side closed; the relay is over when both have. */
+  closed(): void {
+    if (--this.open > 0) return;
+    clearTimeout(this.idleTimer);
+    const { client, upstream } = this;
+    this.resolve({
+      bytesFromClient: client.bytesRead - this.clientBytesBefore,
+      bytesFromServer: upstream.bytesRead,
+      end: this.end ?? 'closed',
+    });
+  }
+}
+
+function start(socket: RelayedSocket, state: RelayState): void {
+  socket[RELAY] = state;
+  // The relay owns the idle limit from here on: a timeout a caller set on the socket is dropped.
+  if (socket.timeout) socket.setTimeout(0);
+  socket.on('data', forward);
+  socket.on('end', endPeer);
+  socket.on('error', failPeer);
+  socket.on('close', onClose);
+  // As pipe() does: a side that ended before the relay began ends the other now.
+  if (socket.readableEnded) process.nextTick(() => endPeer.call(socket));
+  // A side already closed will not say so again; otherwise flow, even if an earlier reader paused it.
+  if (socket.closed) process.nextTick(() => onClose.call(socket));
+  else socket.resume();
+}
+
+function forward(this: RelayedSocket, chunk: Buffer): void {
+  const state = this[RELAY]!;
+  state.lastActivity = performance.now();
+  const to = state.peerOf(this);
+  // The other side has ended or gone, so nothing more can reach it. Keep
+  // reading (and discard), or this side's own end would never be seen.
+  if (!to.writable) return;
+  to.write(chunk);
+  if (to.writableLength > RELAY_WINDOW_BYTES && this.readableFlowing) {
+    this.pause();
+    to.on('drain', resumePeer);
+  }
+}
+
+function resumePeer(this: RelayedSocket): void {
+  this.removeListener('drain', resumePeer);
+  this[RELAY]!.peerOf(this).resume();
+}
+
+function endPeer(this: RelayedSocket): void {
+  const to = this[RELAY]!.peerOf(this);
+  if (to.writable) to.end();
+  // This side has said all it will. Unless it is half-open, Node would now end it
+  // too (a shutdown() and a turn of the loop) only to close it right after; with
+  // nothing left to send it, closing it now sends the same FIN for less.
+  if (!this.allowHalfOpen && this.writableLength === 0) this.destroy();
+}
+
+function failPeer(this: RelayedSocket): void {
+  const state = this[RELAY]!;
+  state.end ??= this === state.client ? 'client-error' : 'server-error';
+  state.peerOf(this).destroy();
+}
+
+function onClose(this: RelayedSocket): void {
+  const state = this[RELAY]!;
+  const other = state.peerOf(this);
+  // Let what is already queued reach the other side, then close it. Keep
+  // reading it (and discard) in case it was paused for this side's sake,
+  // or its own end would never be seen.
+  other.removeListener('drain', resumePeer);
+  other.resume();
+  if (!other.destroyed && other.writable) other.end();
+  state.closed();
+}
+
+/** Fires at the earliest moment the relay can have been idle for idleTimeoutMs; re-arms if it was not. */
+function checkIdle(state: RelayState): void {
+  const quietMs = performance.now() - state.lastActivity;
+  if (quietMs < state.idleTimeoutMs) {
+    // Whole milliseconds: timers are grouped in one list per distinct duration.
+    state.idleTimer = unrefTimeout(checkIdle, Math.ceil(state.idleTimeoutMs - quietMs), state);
+    return;
+  }
+  state.end ??= 'idle-timeout';
+  state.client.destroy();
+  state.upstream.destroy();
+}
+
+function unrefTimeout(callback: (state: RelayState) => void, ms: number, state: RelayState): NodeJS.Timeout {
+  const timer = setTimeout(callback, ms, state);
   timer.unref();
   return timer;
 }

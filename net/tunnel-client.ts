@@ -42,9 +42,14 @@ export function tunnelRequest(service: string, token: string): string {
 export function openTunnel(gatewayUrl: string, service: string, token: string, timeoutMs: number): Promise<Socket> {
   const { host, port, tls } = tunnelAddress(gatewayUrl);
   return new Promise((resolve, reject) => {
-    const socket: Socket = tls ? connectTls({ host, port, servername: isIP(host) ? undefined : host }) : connectTcp({ host, port, noDelay: true });
+    const socket: Socket = tls
+      ? connectTls({ host, port, servername: isIP(host) ? undefined : host })
+      : connectTcp({ host, port, noDelay: true });
     let head = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${gatewayUrl} did not open the ${service} tunnel in time`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${gatewayUrl} did not open the ${service} tunnel in time`)),
+      timeoutMs,
+    );
     timer.unref();
     const cleanup = () => {
       clearTimeout(timer);
@@ -58,18 +63,31 @@ export function openTunnel(gatewayUrl: string, service: string, token: string, t
       socket.destroy();
       reject(error);
     };
-    const onError = (error: NodeJS.ErrnoException) => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `cannot reach the gateway at ${gatewayUrl} (${error.code ?? error.message})`, { cause: error }));
-    const onClose = () => fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `the gateway at ${gatewayUrl} closed the ${service} tunnel before answering`));
+    const onError = (error: NodeJS.ErrnoException) =>
+      fail(
+        new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `cannot reach the gateway at ${gatewayUrl} (${error.code ?? error.message})`, {
+          cause: error,
+        }),
+      );
+    const onClose = () =>
+      fail(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `the gateway at ${gatewayUrl} closed the ${service} tunnel before answering`));
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const end = findHeadEnd(head);
       if (end === -1) {
-        if (head.length > MAX_TUNNEL_RESPONSE_HEAD_BYTES) fail(new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${gatewayUrl} sent an oversized answer to the tunnel request`));
+        if (head.length > MAX_TUNNEL_RESPONSE_HEAD_BYTES)
+          fail(new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${gatewayUrl} sent an oversized answer to the tunnel request`));
         return;
       }
       const lines = head.subarray(0, end).toString('latin1').split(/\r?\n/);
       const status = parseStatusLine(lines[0]);
-      if (!status) return fail(new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${gatewayUrl} did not answer the tunnel request in HTTP; is this a roamgate management URL?`));
+      if (!status)
+        return fail(
+          new RoamgateError(
+            'ROAMGATE_SOURCE_FAILED',
+            `the gateway at ${gatewayUrl} did not answer the tunnel request in HTTP; is this a roamgate management URL?`,
+          ),
+        );
       if (status.status === 200) {
         cleanup();
         socket.pause();
@@ -77,9 +95,16 @@ export function openTunnel(gatewayUrl: string, service: string, token: string, t
         return resolve(socket);
       }
       const reasonHeader = lines.find((line) => /^x-roamgate-error:/i.test(line));
-      const reason = reasonHeader ? reasonHeader.slice(reasonHeader.indexOf(':') + 1).trim() : `the gateway answered ${status.status} ${status.reason}`.trim();
+      const reason = reasonHeader
+        ? reasonHeader.slice(reasonHeader.indexOf(':') + 1).trim()
+        : `the gateway answered ${status.status} ${status.reason}`.trim();
       const code = TUNNEL_REFUSALS[status.status] ?? 'ROAMGATE_NO_SERVER';
-      fail(new RoamgateError(code, code === 'ROAMGATE_SOURCE_FAILED' ? `the gateway at ${gatewayUrl} does not tunnel ${service}: ${reason}` : reason));
+      fail(
+        new RoamgateError(
+          code,
+          code === 'ROAMGATE_SOURCE_FAILED' ? `the gateway at ${gatewayUrl} does not tunnel ${service}: ${reason}` : reason,
+        ),
+      );
     };
     socket.on('data', onData);
     socket.on('error', onError);

@@ -49,7 +49,10 @@ export function newQuery(): DiscoveryQuery {
 /** A new gateway key pair (Ed25519), as PEM. */
 export function generateGatewayKey(): { privateKeyPem: string; publicKey: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+  };
 }
 
 /** The base64 SPKI public key of a PEM private key. */
@@ -79,7 +82,14 @@ export function signAnswer(privateKeyPem: string, fields: { name: string; url: s
 /** Parses a datagram as a query; null when it is not one. */
 export function parseQuery(data: Buffer): DiscoveryQuery | null {
   const value = parseJson(data);
-  if (!value || value.roamgate !== 'discover' || value.version !== 1 || typeof value.nonce !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(value.nonce)) return null;
+  if (
+    !value ||
+    value.roamgate !== 'discover' ||
+    value.version !== 1 ||
+    typeof value.nonce !== 'string' ||
+    !/^[A-Za-z0-9+/]{22}==$/.test(value.nonce)
+  )
+    return null;
   return { roamgate: 'discover', version: 1, nonce: value.nonce };
 }
 
@@ -107,7 +117,15 @@ export function answerFromFields(value: Record<string, unknown>): DiscoveryAnswe
   // A network's name is printed to the user and named in commands: no control, format (bidi) or dot characters.
   if (typeof name !== 'string' || !NETWORK_NAME.test(name)) return null;
   if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url) || /\p{Cc}/u.test(url) || !URL.canParse(url)) return null;
-  if (typeof nonce !== 'string' || nonce.length > 64 || typeof publicKey !== 'string' || publicKey.length > 200 || typeof signature !== 'string' || signature.length > 200) return null;
+  if (
+    typeof nonce !== 'string' ||
+    nonce.length > 64 ||
+    typeof publicKey !== 'string' ||
+    publicKey.length > 200 ||
+    typeof signature !== 'string' ||
+    signature.length > 200
+  )
+    return null;
   if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt)) return null;
   return { roamgate: 'gateway', version: 1, name, url, nonce, issuedAt, publicKey, signature };
 }
@@ -131,7 +149,8 @@ export function verifyAnswer(answer: DiscoveryAnswer, expected: { nonce: string;
     valid = false;
   }
   if (!valid) return { ok: false, reason: 'signature does not verify' };
-  if (expected.trustedKey !== undefined && expected.trustedKey !== answer.publicKey) return { ok: false, reason: `the key of network ${JSON.stringify(answer.name)} changed` };
+  if (expected.trustedKey !== undefined && expected.trustedKey !== answer.publicKey)
+    return { ok: false, reason: `the key of network ${JSON.stringify(answer.name)} changed` };
   return { ok: true };
 }
 

@@ -103,7 +103,8 @@ export function announcementHost(url: string): { host: string; address?: { type:
   if (family === 6) return { host: `roamgate-${hostname.replaceAll(':', '-')}.local`, address: { type: 'AAAA', data: hostname } };
   const labels = hostname.replace(/\.$/, '').split('.');
   // A name that is not a valid DNS name would be mangled by the encoder: point at no host rather than a wrong one.
-  if (hostname.length > 253 || labels.some((label) => label.length === 0 || Buffer.byteLength(label, 'utf8') > 63)) return { host: `${DNS_SD_TYPE}.local` };
+  if (hostname.length > 253 || labels.some((label) => label.length === 0 || Buffer.byteLength(label, 'utf8') > 63))
+    return { host: `${DNS_SD_TYPE}.local` };
   return { host: hostname };
 }
 
@@ -150,7 +151,14 @@ export function buildRecords(kinds: readonly RecordKind[], announcement: Announc
   const records: Answer[] = [];
   for (const kind of kinds) {
     if (kind === 'ptr') records.push({ name: SERVICE_TYPE, type: 'PTR', ttl, data: instance });
-    else if (kind === 'srv') records.push({ name: instance, type: 'SRV', ttl, flush, data: { port: announcementPort(txt.url), target: host, priority: 0, weight: 0 } });
+    else if (kind === 'srv')
+      records.push({
+        name: instance,
+        type: 'SRV',
+        ttl,
+        flush,
+        data: { port: announcementPort(txt.url), target: host, priority: 0, weight: 0 },
+      });
     else if (kind === 'txt') records.push({ name: instance, type: 'TXT', ttl, flush, data: encodeTxt(txt) });
     else if (kind === 'address' && address) records.push({ name: host, type: address.type, ttl, flush, data: address.data });
     else if (kind === 'enumeration') records.push({ name: SERVICE_ENUMERATION, type: 'PTR', ttl, data: SERVICE_TYPE });
@@ -222,7 +230,13 @@ export function announcementsIn(records: readonly ReceivedRecord[]): DiscoveryAn
   const found: DiscoveryAnswer[] = [];
   const instances = new Set<string>();
   for (const record of records) {
-    if (record.type !== 'PTR' || typeof record.name !== 'string' || typeof record.data !== 'string' || !sameDomain(record.name, SERVICE_TYPE)) continue;
+    if (
+      record.type !== 'PTR' ||
+      typeof record.name !== 'string' ||
+      typeof record.data !== 'string' ||
+      !sameDomain(record.name, SERVICE_TYPE)
+    )
+      continue;
     const name = instanceName(record.data);
     if (name !== null) instances.add(name);
   }
@@ -260,7 +274,13 @@ export function sameDomain(a: string, b: string): boolean {
  * a class with that bit set to a name such as `UNKNOWN_32769` (0x8001, IN).
  */
 function isInternetClass(klass: string | undefined): boolean {
-  return klass === undefined || klass === 'IN' || klass === 'ANY' || (klass as string) === 'UNKNOWN_32769' || (klass as string) === 'UNKNOWN_33023';
+  return (
+    klass === undefined ||
+    klass === 'IN' ||
+    klass === 'ANY' ||
+    (klass as string) === 'UNKNOWN_32769' ||
+    (klass as string) === 'UNKNOWN_33023'
+  );
 }
 
 /**
@@ -268,14 +288,17 @@ function isInternetClass(klass: string | undefined): boolean {
  * (`os.networkInterfaces()`, flattened): RFC 6762 §11 has responders answer
  * unicast only to askers on the local link.
  */
-export function isOnLink(address: string, interfaces: ReadonlyArray<{ address: string; netmask: string; family: string | number }>): boolean {
+export function isOnLink(
+  address: string,
+  interfaces: ReadonlyArray<{ address: string; netmask: string; family: string | number }>,
+): boolean {
   const asker = ipv4ToNumber(address);
   if (asker === null) return false;
   return interfaces.some((entry) => {
     if (entry.family !== 'IPv4' && entry.family !== 4) return false;
     const own = ipv4ToNumber(entry.address);
     const mask = ipv4ToNumber(entry.netmask);
-    return own !== null && mask !== null && ((own & mask) >>> 0) === ((asker & mask) >>> 0);
+    return own !== null && mask !== null && (own & mask) >>> 0 === (asker & mask) >>> 0;
   });
 }
 

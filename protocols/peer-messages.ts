@@ -48,11 +48,20 @@ const offeredServerSchema = z.strictObject({
 export const verifyAnswerSchema = z.strictObject({
   user: z.strictObject({
     id: z.string().min(1).max(320),
-    attributes: z.record(attributeName, z.string().max(256)).refine((attributes) => Object.keys(attributes).length <= 64, 'at most 64 attributes'),
+    attributes: z
+      .record(attributeName, z.string().max(256))
+      .refine((attributes) => Object.keys(attributes).length <= 64, 'at most 64 attributes'),
   }),
   lease: z.strictObject({ token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/), expiresAt: z.int().min(0) }),
   services: z
-    .array(z.strictObject({ service, own: z.boolean(), login: z.literal('none').optional(), servers: z.array(offeredServerSchema).min(1).max(MAX_OFFERED_SERVERS).optional() }))
+    .array(
+      z.strictObject({
+        service,
+        own: z.boolean(),
+        login: z.literal('none').optional(),
+        servers: z.array(offeredServerSchema).min(1).max(MAX_OFFERED_SERVERS).optional(),
+      }),
+    )
     .max(MAX_OFFERED_SERVICES),
 });
 

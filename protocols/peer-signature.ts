@@ -51,16 +51,36 @@ function hmac(secret: string, text: string): string {
 
 /** The text a request signature covers. */
 export function requestSigningText(request: SignedRequest, timestamp: string, nonce: string): string {
-  return ['roamgate-peer-request-v1', request.peer, request.method.toUpperCase(), request.path, timestamp, nonce, bodyDigest(request.body)].join('\n');
+  return [
+    'roamgate-peer-request-v1',
+    request.peer,
+    request.method.toUpperCase(),
+    request.path,
+    timestamp,
+    nonce,
+    bodyDigest(request.body),
+  ].join('\n');
 }
 
 /** The text a response signature covers. */
 export function responseSigningText(response: SignedResponse, timestamp: string): string {
-  return ['roamgate-peer-response-v1', response.peer, String(response.status), timestamp, response.requestNonce, bodyDigest(response.body)].join('\n');
+  return [
+    'roamgate-peer-response-v1',
+    response.peer,
+    String(response.status),
+    timestamp,
+    response.requestNonce,
+    bodyDigest(response.body),
+  ].join('\n');
 }
 
 /** The headers that sign a request: peer, timestamp, a fresh nonce, signature. */
-export function signRequest(secret: string, request: SignedRequest, now: number, nonce: string = randomBytes(18).toString('base64url')): Record<string, string> {
+export function signRequest(
+  secret: string,
+  request: SignedRequest,
+  now: number,
+  nonce: string = randomBytes(18).toString('base64url'),
+): Record<string, string> {
   const timestamp = String(Math.floor(now));
   return {
     [PEER_HEADER]: request.peer,
@@ -94,7 +114,11 @@ function sameSignature(expected: string, given: string): boolean {
 function checkTimestamp(value: string | undefined, now: number): Verdict<{ timestamp: number }> {
   if (value === undefined || !TIMESTAMP_PATTERN.test(value)) return { ok: false, reason: 'missing or malformed timestamp' };
   const timestamp = Number(value);
-  if (Math.abs(now - timestamp) > PEER_CLOCK_WINDOW_MS) return { ok: false, reason: `timestamp is more than ${PEER_CLOCK_WINDOW_MS / 1000} s from this gateway's clock (stale, replayed, or a clock is wrong)` };
+  if (Math.abs(now - timestamp) > PEER_CLOCK_WINDOW_MS)
+    return {
+      ok: false,
+      reason: `timestamp is more than ${PEER_CLOCK_WINDOW_MS / 1000} s from this gateway's clock (stale, replayed, or a clock is wrong)`,
+    };
   return { ok: true, timestamp };
 }
 
@@ -129,6 +153,7 @@ export function verifyResponse(headers: HeaderBag, response: SignedResponse, sec
   const time = checkTimestamp(timestampText, now);
   if (!time.ok) return time;
   const signature = single(headers, SIGNATURE_HEADER) ?? '';
-  if (!sameSignature(hmac(secret, responseSigningText(response, timestampText!)), signature)) return { ok: false, reason: 'bad signature on the answer (wrong secret, or the answer was altered)' };
+  if (!sameSignature(hmac(secret, responseSigningText(response, timestampText!)), signature))
+    return { ok: false, reason: 'bad signature on the answer (wrong secret, or the answer was altered)' };
   return { ok: true };
 }

@@ -126,7 +126,10 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
   const run = db.transaction((): number => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > known) {
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `store: database schema version ${current} is newer than this roamgate (knows ${known})`);
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `store: database schema version ${current} is newer than this roamgate (knows ${known})`,
+      );
     }
     for (const migration of migrations) {
       if (migration.version <= current) continue;

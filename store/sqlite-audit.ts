@@ -39,9 +39,7 @@ function prepareStatements(db: Database.Database) {
     ),
     // One statement per filter shape rather than `(@x IS NULL OR ...)`, so that SQLite
     // walks the rowid or the (type, id) index backwards and stops at the limit.
-    list: db.prepare<[Pick<AuditListParams, 'limit'>], AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT @limit`,
-    ),
+    list: db.prepare<[Pick<AuditListParams, 'limit'>], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT @limit`),
     listBefore: db.prepare<[Pick<AuditListParams, 'limit' | 'beforeId'>], AuditRow>(
       `SELECT ${AUDIT_COLUMNS} FROM audit WHERE id < @beforeId ORDER BY id DESC LIMIT @limit`,
     ),
@@ -60,40 +58,56 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
   // Writes audit events in one transaction: one file sync for a whole batch.
   const appendBatch = db.transaction((events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => {
     for (const event of events) {
-      statements.append.run({ at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail: JSON.stringify(event.detail) });
-    }
-  });
-  return {
-    append: (event) => run('audit.append', () => {
-      const detail = JSON.stringify(event.detail);
-      const { lastInsertRowid } = statements.append.run({
+      statements.append.run({
         at: event.at,
         type: event.type,
         actor: event.actor ?? null,
         address: event.address ?? null,
-        detail,
+        detail: JSON.stringify(event.detail),
       });
-      // Returned as it would be read back: a copy, optional fields absent rather than undefined.
-      return auditFromRow({ id: Number(lastInsertRowid), at: event.at, type: event.type, actor: event.actor ?? null, address: event.address ?? null, detail });
-    }),
-    appendMany: (events) => run('audit.appendMany', () => {
-      appendBatch(events);
-    }),
-    list: (query: AuditQuery = {}) => run('audit.list', () => {
-      const limit = Math.min(query.limit ?? DEFAULT_AUDIT_LIST_LIMIT, MAX_AUDIT_LIST_LIMIT);
-      if (!Number.isInteger(limit) || limit < 0) {
-        throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit limit must be an integer 0-${MAX_AUDIT_LIST_LIMIT}`);
-      }
-      const { beforeId, type } = query;
-      const rows =
-        beforeId === undefined
-          ? type === undefined
-            ? statements.list.all({ limit })
-            : statements.listType.all({ limit, type })
-          : type === undefined
-            ? statements.listBefore.all({ limit, beforeId })
-            : statements.listTypeBefore.all({ limit, beforeId, type });
-      return rows.map(auditFromRow);
-    }),
+    }
+  });
+  return {
+    append: (event) =>
+      run('audit.append', () => {
+        const detail = JSON.stringify(event.detail);
+        const { lastInsertRowid } = statements.append.run({
+          at: event.at,
+          type: event.type,
+          actor: event.actor ?? null,
+          address: event.address ?? null,
+          detail,
+        });
+        // Returned as it would be read back: a copy, optional fields absent rather than undefined.
+        return auditFromRow({
+          id: Number(lastInsertRowid),
+          at: event.at,
+          type: event.type,
+          actor: event.actor ?? null,
+          address: event.address ?? null,
+          detail,
+        });
+      }),
+    appendMany: (events) =>
+      run('audit.appendMany', () => {
+        appendBatch(events);
+      }),
+    list: (query: AuditQuery = {}) =>
+      run('audit.list', () => {
+        const limit = Math.min(query.limit ?? DEFAULT_AUDIT_LIST_LIMIT, MAX_AUDIT_LIST_LIMIT);
+        if (!Number.isInteger(limit) || limit < 0) {
+          throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit limit must be an integer 0-${MAX_AUDIT_LIST_LIMIT}`);
+        }
+        const { beforeId, type } = query;
+        const rows =
+          beforeId === undefined
+            ? type === undefined
+              ? statements.list.all({ limit })
+              : statements.listType.all({ limit, type })
+            : type === undefined
+              ? statements.listBefore.all({ limit, beforeId })
+              : statements.listTypeBefore.all({ limit, beforeId, type });
+        return rows.map(auditFromRow);
+      }),
   };
 }

@@ -50,28 +50,31 @@ export function sqliteLeases(db: Database.Database, run: RunOperation): Store['l
     purge: db.prepare<[number, number]>('DELETE FROM leases WHERE expires_at < ? OR revoked_at < ?'),
   };
   return {
-    create: (lease) => run('leases.create', () => {
-      statements.create.run({
-        id: lease.id,
-        token_hash: lease.tokenHash,
-        user_id: lease.userId,
-        attributes: JSON.stringify(lease.attributes),
-        address: lease.address,
-        issued_at: lease.issuedAt,
-        expires_at: lease.expiresAt,
-        revoked_at: lease.revokedAt ?? null,
-        home: lease.home ? JSON.stringify(lease.home) : null,
-        peer: lease.peer ?? null,
-      });
-    }),
-    get: (id) => run('leases.get', () => {
-      const row = statements.get.get(id);
-      return row && leaseFromRow(row);
-    }),
-    getByTokenHash: (tokenHash) => run('leases.getByTokenHash', () => {
-      const row = statements.getByTokenHash.get(tokenHash);
-      return row && leaseFromRow(row);
-    }),
+    create: (lease) =>
+      run('leases.create', () => {
+        statements.create.run({
+          id: lease.id,
+          token_hash: lease.tokenHash,
+          user_id: lease.userId,
+          attributes: JSON.stringify(lease.attributes),
+          address: lease.address,
+          issued_at: lease.issuedAt,
+          expires_at: lease.expiresAt,
+          revoked_at: lease.revokedAt ?? null,
+          home: lease.home ? JSON.stringify(lease.home) : null,
+          peer: lease.peer ?? null,
+        });
+      }),
+    get: (id) =>
+      run('leases.get', () => {
+        const row = statements.get.get(id);
+        return row && leaseFromRow(row);
+      }),
+    getByTokenHash: (tokenHash) =>
+      run('leases.getByTokenHash', () => {
+        const row = statements.getByTokenHash.get(tokenHash);
+        return row && leaseFromRow(row);
+      }),
     listLive: (now) => run('leases.listLive', () => statements.listLive.all(now).map(leaseFromRow)),
     // `now` comes from the caller, so injected clocks and the store agree on what is live.
     renew: (id, expiresAt, now) => run('leases.renew', () => statements.renew.run(expiresAt, id, now).changes > 0),

@@ -19,6 +19,7 @@ export function sqlitePeerNonces(db: Database.Database, run: RunOperation): Stor
     return 'admitted';
   });
   return {
-    admit: (peer, nonce, forgetAt, now, maxPerPeer) => run('nonces.admit', () => admitNonce.immediate(peer, nonce, forgetAt, now, maxPerPeer)),
+    admit: (peer, nonce, forgetAt, now, maxPerPeer) =>
+      run('nonces.admit', () => admitNonce.immediate(peer, nonce, forgetAt, now, maxPerPeer)),
   };
 }

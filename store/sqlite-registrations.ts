@@ -40,17 +40,18 @@ export function sqliteRegistrations(db: Database.Database, run: RunOperation): S
   };
   return {
     list: () => run('registrations.list', () => statements.list.all().map(registrationFromRow)),
-    put: (entry) => run('registrations.put', () => {
-      statements.put.run({
-        id: entry.id,
-        origin: entry.origin,
-        service: entry.service,
-        host: entry.host,
-        port: entry.port,
-        priority: entry.priority,
-        expires_at: entry.expiresAt ?? null,
-      });
-    }),
+    put: (entry) =>
+      run('registrations.put', () => {
+        statements.put.run({
+          id: entry.id,
+          origin: entry.origin,
+          service: entry.service,
+          host: entry.host,
+          port: entry.port,
+          priority: entry.priority,
+          expires_at: entry.expiresAt ?? null,
+        });
+      }),
     remove: (id) => run('registrations.remove', () => statements.remove.run(id).changes > 0),
   };
 }

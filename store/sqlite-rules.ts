@@ -41,21 +41,23 @@ export function sqliteRules(db: Database.Database, run: RunOperation): Store['ru
   };
   return {
     list: () => run('rules.list', () => statements.list.all().map(ruleFromRow)),
-    get: (id) => run('rules.get', () => {
-      const row = statements.get.get(id);
-      return row && ruleFromRow(row);
-    }),
-    put: (rule) => run('rules.put', () => {
-      statements.put.run({
-        id: rule.id,
-        subject: rule.subject,
-        service: rule.service,
-        allow: rule.allow ? 1 : 0,
-        reason: rule.reason ?? null,
-        created_at: rule.createdAt,
-        updated_at: rule.updatedAt,
-      });
-    }),
+    get: (id) =>
+      run('rules.get', () => {
+        const row = statements.get.get(id);
+        return row && ruleFromRow(row);
+      }),
+    put: (rule) =>
+      run('rules.put', () => {
+        statements.put.run({
+          id: rule.id,
+          subject: rule.subject,
+          service: rule.service,
+          allow: rule.allow ? 1 : 0,
+          reason: rule.reason ?? null,
+          created_at: rule.createdAt,
+          updated_at: rule.updatedAt,
+        });
+      }),
     remove: (id) => run('rules.remove', () => statements.remove.run(id).changes > 0),
   };
 }

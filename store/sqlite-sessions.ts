@@ -15,9 +15,10 @@ export function sqliteSessions(db: Database.Database, run: RunOperation): Store[
   };
   return {
     get: (idHash, now) => run('sessions.get', () => statements.get.get(idHash, now)?.data),
-    put: (idHash, data, expiresAt) => run('sessions.put', () => {
-      statements.put.run(idHash, data, expiresAt);
-    }),
+    put: (idHash, data, expiresAt) =>
+      run('sessions.put', () => {
+        statements.put.run(idHash, data, expiresAt);
+      }),
     touch: (idHash, expiresAt, now) => run('sessions.touch', () => statements.touch.run(expiresAt, idHash, now).changes > 0),
     remove: (idHash) => run('sessions.remove', () => statements.remove.run(idHash).changes > 0),
     purge: (before) => run('sessions.purge', () => statements.purge.run(before).changes),

@@ -64,7 +64,9 @@ export class SqliteStore implements Store {
     try {
       this.db.close();
     } catch (error) {
-      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: closing ${this.db.name} failed: ${(error as Error).message}`, { cause: error });
+      throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: closing ${this.db.name} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 

@@ -37,21 +37,23 @@ export function sqliteUsers(db: Database.Database, run: RunOperation): Store['us
     remove: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
   };
   return {
-    get: (id) => run('users.get', () => {
-      const row = statements.get.get(id);
-      return row && userFromRow(row);
-    }),
+    get: (id) =>
+      run('users.get', () => {
+        const row = statements.get.get(id);
+        return row && userFromRow(row);
+      }),
     list: () => run('users.list', () => statements.list.all().map(userFromRow)),
-    put: (user) => run('users.put', () => {
-      statements.put.run({
-        id: user.id,
-        password_hash: user.passwordHash,
-        attributes: JSON.stringify(user.attributes),
-        disabled: user.disabled ? 1 : 0,
-        created_at: user.createdAt,
-        updated_at: user.updatedAt,
-      });
-    }),
+    put: (user) =>
+      run('users.put', () => {
+        statements.put.run({
+          id: user.id,
+          password_hash: user.passwordHash,
+          attributes: JSON.stringify(user.attributes),
+          disabled: user.disabled ? 1 : 0,
+          created_at: user.createdAt,
+          updated_at: user.updatedAt,
+        });
+      }),
     remove: (id) => run('users.remove', () => statements.remove.run(id).changes > 0),
   };
 }

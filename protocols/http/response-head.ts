@@ -15,13 +15,24 @@ export function parseStatusLine(line: string): { status: number; reason: string 
 }
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward, plus those named in Connection. */
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /** Removes hop-by-hop headers from a raw header list (`[name, value, name, value, ...]`). */
 export function endToEndHeaders(rawHeaders: readonly string[]): [string, string][] {
   const named = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].toLowerCase() === 'connection') for (const token of rawHeaders[i + 1].split(',')) named.add(token.trim().toLowerCase());
+    if (rawHeaders[i].toLowerCase() === 'connection')
+      for (const token of rawHeaders[i + 1].split(',')) named.add(token.trim().toLowerCase());
   }
   const kept: [string, string][] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {

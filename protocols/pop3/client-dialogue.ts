@@ -13,7 +13,22 @@ export function createPop3ClientDialogue(options: ClientDialogueOptions): Client
   return new Pop3ClientDialogue(options);
 }
 
-type Verb = 'CAPA' | 'STLS' | 'USER' | 'PASS' | 'AUTH' | 'APOP' | 'QUIT' | 'NOOP' | 'STAT' | 'LIST' | 'RETR' | 'DELE' | 'RSET' | 'TOP' | 'UIDL';
+type Verb =
+  | 'CAPA'
+  | 'STLS'
+  | 'USER'
+  | 'PASS'
+  | 'AUTH'
+  | 'APOP'
+  | 'QUIT'
+  | 'NOOP'
+  | 'STAT'
+  | 'LIST'
+  | 'RETR'
+  | 'DELE'
+  | 'RSET'
+  | 'TOP'
+  | 'UIDL';
 
 type Handler = (argument: string | undefined) => ClientAction[];
 

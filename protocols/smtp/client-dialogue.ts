@@ -23,7 +23,22 @@ export interface SmtpClientDialogue extends ClientDialogue {
   readonly heldBytes: number;
 }
 
-type SmtpVerb = 'EHLO' | 'HELO' | 'AUTH' | 'STARTTLS' | 'NOOP' | 'RSET' | 'QUIT' | 'HELP' | 'VRFY' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'ETRN' | 'EXPN';
+type SmtpVerb =
+  | 'EHLO'
+  | 'HELO'
+  | 'AUTH'
+  | 'STARTTLS'
+  | 'NOOP'
+  | 'RSET'
+  | 'QUIT'
+  | 'HELP'
+  | 'VRFY'
+  | 'MAIL'
+  | 'RCPT'
+  | 'DATA'
+  | 'BDAT'
+  | 'ETRN'
+  | 'EXPN';
 
 type Phase =
   /** Reading commands (before login). */
@@ -54,7 +69,9 @@ interface Session {
 
 type CommandHandler = (session: Session, args: string) => ClientAction[];
 
-const send = (code: number, text: string | string[], enhanced?: string): ClientAction[] => [{ kind: 'send', data: formatSmtpReply(code, text, enhanced) }];
+const send = (code: number, text: string | string[], enhanced?: string): ClientAction[] => [
+  { kind: 'send', data: formatSmtpReply(code, text, enhanced) },
+];
 
 function close(session: Session, data: string): ClientAction[] {
   session.phase = { name: 'closed' };

@@ -176,11 +176,13 @@ export function createSmtpServerDialogue(options: ServerDialogueOptions): SmtpSe
       if (!match) return fail(session, false, `server sent a malformed reply line: ${line}`);
       const code = Number(match[1]);
       const partial = session.partial;
-      if (partial && partial.code !== code) return fail(session, false, `server changed the code inside a multi-line reply: ${partial.code} then ${code}`);
+      if (partial && partial.code !== code)
+        return fail(session, false, `server changed the code inside a multi-line reply: ${partial.code} then ${code}`);
       const reply = partial ?? { code, lines: [] };
       reply.lines.push(match[3] ?? '');
       if (match[2] === '-') {
-        if (reply.lines.length >= MAX_SERVER_REPLY_LINES) return fail(session, false, `server reply has more than ${MAX_SERVER_REPLY_LINES} lines`);
+        if (reply.lines.length >= MAX_SERVER_REPLY_LINES)
+          return fail(session, false, `server reply has more than ${MAX_SERVER_REPLY_LINES} lines`);
         session.partial = reply;
         return [];
       }
