@@ -48,6 +48,87 @@ export interface DiscoveryOutcome {
   sendErrors: string[];
 }
 
+type HeardVia = DiscoveredGateway['via'];
+
+/** A verified answer whose key is neither configured nor pinned: a candidate for pinning at the end of the window. */
+interface FreshAnswer {
+  answer: DiscoveryAnswer;
+  from: string;
+  via: HeardVia;
+}
+
+const rejection = (answer: DiscoveryAnswer, from: string, reason: string, keyChanged: boolean): RejectedAnswer => ({
+  name: answer.name,
+  url: answer.url,
+  from,
+  reason,
+  keyChanged,
+  publicKey: answer.publicKey,
+});
+
+/** What one discovery has heard: the answers checked, the ones rejected, the send errors. */
+class AnswerLedger {
+  readonly rejected: RejectedAnswer[] = [];
+  readonly sendErrors: string[] = [];
+  private readonly fresh: FreshAnswer[] = [];
+  /** Verified answers already handled (the same one comes by both ways, and again with each send). */
+  private readonly seen = new Set<string>();
+  /** Rejections already reported: a forger repeating itself is told about once. */
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly request: DiscoveryRequest,
+    private readonly now: () => number,
+  ) {}
+
+  /** Checks one answer; returns the gateway when its key is trusted, which ends the wait. */
+  hear({ answer, from, nonce, via }: HeardAnswer): DiscoveredGateway | undefined {
+    const source = via === 'mdns' ? `${from} (mDNS)` : from;
+    const key = `${answer.name}\n${answer.publicKey}\n${answer.url}`;
+    if (this.seen.has(key)) return undefined;
+    const verdict = verifyAnswer(answer, { nonce, now: this.now() });
+    // Only a verified answer is remembered: a forged copy sent first must not hide the real one.
+    if (!verdict.ok) {
+      this.reject(rejection(answer, source, verdict.reason, false));
+      return undefined;
+    }
+    this.seen.add(key);
+    const decision = decideKey(answer, this.request.pins, this.request.gatewayKey);
+    if (decision.verdict === 'trusted')
+      return { name: answer.name, url: answer.url, publicKey: answer.publicKey, trust: decision.via, via };
+    if (decision.verdict === 'pin') this.fresh.push({ answer, from: source, via });
+    else this.reject(rejection(answer, source, decision.reason, decision.keyChanged));
+    return undefined;
+  }
+
+  /** At the end of the window: the first network seen for the first time, unless two keys claimed its name. */
+  pickNew(): DiscoveredGateway | null {
+    const first = this.fresh[0];
+    if (!first) return null;
+    // Two keys claiming one new name: trusting either could pin an impostor.
+    const rivals = this.fresh.filter(
+      (entry) => entry.answer.name === first.answer.name && entry.answer.publicKey !== first.answer.publicKey,
+    );
+    if (rivals.length) {
+      const reason = `several gateways answered as network "${first.answer.name}" with different keys; none was pinned (pass --gateway-key KEY to choose)`;
+      for (const entry of [first, ...rivals]) this.reject(rejection(entry.answer, entry.from, reason, true));
+      return null;
+    }
+    return { name: first.answer.name, url: first.answer.url, publicKey: first.answer.publicKey, trust: 'new', via: first.via };
+  }
+
+  outcome(gateway: DiscoveredGateway | null): DiscoveryOutcome {
+    return { gateway, rejected: this.rejected, sendErrors: [...new Set(this.sendErrors)] };
+  }
+
+  private reject(entry: RejectedAnswer): void {
+    const key = `${entry.name}\n${entry.publicKey}\n${entry.url}\n${entry.reason}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.rejected.push(entry);
+  }
+}
+
 /**
  * Finds a gateway on the LAN: asks by UDP and by mDNS at once, collects
  * answers for `windowMs`, checks each (signature; our nonce for UDP, "" for
@@ -57,14 +138,7 @@ export interface DiscoveryOutcome {
  * keys claimed the same name.
  */
 export function discoverGateway(request: DiscoveryRequest): Promise<DiscoveryOutcome> {
-  const now = request.now ?? Date.now;
-  const rejected: RejectedAnswer[] = [];
-  const sendErrors: string[] = [];
-  const fresh: Array<{ answer: DiscoveryAnswer; from: string; via: 'udp' | 'mdns' }> = [];
-  /** Verified answers already handled (the same one comes by both ways, and again with each send). */
-  const seen = new Set<string>();
-  /** Rejections already reported: a forger repeating itself is told about once. */
-  const reported = new Set<string>();
+  const ledger = new AnswerLedger(request, request.now ?? Date.now);
 
   return new Promise((resolve) => {
     const transports: DiscoveryTransport[] = [];
@@ -74,44 +148,18 @@ export function discoverGateway(request: DiscoveryRequest): Promise<DiscoveryOut
       settled = true;
       clearTimeout(timer);
       for (const transport of transports) transport.stop();
-      resolve({ gateway, rejected, sendErrors: [...new Set(sendErrors)] });
+      resolve(ledger.outcome(gateway));
     };
-    const reject = (entry: RejectedAnswer) => {
-      const key = `${entry.name}\n${entry.publicKey}\n${entry.url}\n${entry.reason}`;
-      if (reported.has(key)) return;
-      reported.add(key);
-      rejected.push(entry);
+    const handlers = {
+      onAnswer: (heard: HeardAnswer) => {
+        if (settled) return;
+        const gateway = ledger.hear(heard);
+        if (gateway) finish(gateway);
+      },
+      onSendError: (message: string) => void ledger.sendErrors.push(message),
     };
 
-    const onAnswer = ({ answer, from, nonce, via }: HeardAnswer) => {
-      if (settled) return;
-      const source = via === 'mdns' ? `${from} (mDNS)` : from;
-      const key = `${answer.name}\n${answer.publicKey}\n${answer.url}`;
-      if (seen.has(key)) return;
-      const verdict = verifyAnswer(answer, { nonce, now: now() });
-      // Only a verified answer is remembered: a forged copy sent first must not hide the real one.
-      if (!verdict.ok) return reject({ name: answer.name, url: answer.url, from: source, reason: verdict.reason, keyChanged: false, publicKey: answer.publicKey });
-      seen.add(key);
-      const decision = decideKey(answer, request.pins, request.gatewayKey);
-      if (decision.verdict === 'trusted') finish({ name: answer.name, url: answer.url, publicKey: answer.publicKey, trust: decision.via, via });
-      else if (decision.verdict === 'pin') fresh.push({ answer, from: source, via });
-      else reject({ name: answer.name, url: answer.url, from: source, reason: decision.reason, keyChanged: decision.keyChanged, publicKey: answer.publicKey });
-    };
-    const handlers = { onAnswer, onSendError: (message: string) => void sendErrors.push(message) };
-
-    const timer = setTimeout(() => {
-      const first = fresh[0];
-      if (!first) return finish(null);
-      // Two keys claiming one new name: trusting either could pin an impostor.
-      const rivals = fresh.filter((entry) => entry.answer.name === first.answer.name && entry.answer.publicKey !== first.answer.publicKey);
-      if (rivals.length) {
-        for (const entry of [first, ...rivals]) {
-          reject({ name: entry.answer.name, url: entry.answer.url, from: entry.from, reason: `several gateways answered as network "${first.answer.name}" with different keys; none was pinned (pass --gateway-key KEY to choose)`, keyChanged: true, publicKey: entry.answer.publicKey });
-        }
-        return finish(null);
-      }
-      finish({ name: first.answer.name, url: first.answer.url, publicKey: first.answer.publicKey, trust: 'new', via: first.via });
-    }, request.windowMs);
+    const timer = setTimeout(() => finish(ledger.pickNew()), request.windowMs);
 
     transports.push(queryByUdp({ port: request.port, addresses: request.addresses, windowMs: request.windowMs }, handlers));
     if (request.mdns && !settled) transports.push(queryByMdns({ ...request.mdns, windowMs: request.windowMs }, handlers));

@@ -19,8 +19,11 @@ type Step =
   | 'mode-reader-after-login'
   | 'done';
 
+/** The steps at which the dialogue waits for a status line from the server. */
+type AwaitingStep = Exclude<Step, 'tls-handshake' | 'done'>;
+
 /** What the server was last asked, for reasons; the greeting is not asked for. */
-const ASKED: Record<Exclude<Step, 'tls-handshake' | 'done'>, string> = {
+const ASKED: Record<AwaitingStep, string> = {
   greeting: 'the connection',
   starttls: 'STARTTLS',
   'mode-reader': 'MODE READER',
@@ -35,6 +38,132 @@ const QUOTED_LINE_LENGTH = 80;
 const UNSENDABLE = /[\0\r\n]/;
 
 const send = (command: string): ServerAction => ({ kind: 'send', data: `${command}\r\n` });
+
+interface Exchange {
+  readonly options: NntpServerDialogueOptions;
+  /** The credentials as they were when the dialogue was created. */
+  readonly username: string;
+  readonly password: string;
+  step: Step;
+  /** The server answered MODE READER with 480: send it again after the login. */
+  modeReaderAfterLogin: boolean;
+}
+
+/** Handles the server's reply at one step; undefined when the reply is not one expected there. */
+type ReplyHandler = (exchange: Exchange, reply: NntpReply) => ServerAction[] | undefined;
+
+function finish(exchange: Exchange, action: ServerAction): ServerAction[] {
+  exchange.step = 'done';
+  return [action];
+}
+
+const fail = (exchange: Exchange, authentication: boolean, reason: string): ServerAction[] =>
+  finish(exchange, { kind: 'failed', authentication, reason });
+
+/** The server's own words when it gave any, else `fallback`. */
+const said = (reply: NntpReply, fallback: string): string => sanitizeReplyText(decodeNntpText(reply.text)) || fallback;
+
+function unexpected(exchange: Exchange, line: string, asked: string): ServerAction[] {
+  const quoted = sanitizeReplyText(decodeNntpText(line)).slice(0, QUOTED_LINE_LENGTH);
+  return fail(exchange, false, `unexpected answer from the news server to ${asked}: ${quoted || '(empty line)'}`);
+}
+
+function ask(exchange: Exchange, next: Step, command: string): ServerAction[] {
+  exchange.step = next;
+  return [send(command)];
+}
+
+const afterTls = (exchange: Exchange): ServerAction[] =>
+  exchange.options.modeReader ? ask(exchange, 'mode-reader', 'MODE READER') : logIn(exchange);
+
+function logIn(exchange: Exchange): ServerAction[] {
+  const { username, password } = exchange;
+  if (username === '') {
+    if (exchange.modeReaderAfterLogin)
+      return fail(exchange, false, 'the news server wants a login before MODE READER, and none is configured');
+    return finish(exchange, { kind: 'ready' });
+  }
+  if (UNSENDABLE.test(username) || UNSENDABLE.test(password))
+    return fail(exchange, true, 'the username or password contains characters NNTP cannot carry');
+  return ask(exchange, 'authinfo-user', `AUTHINFO USER ${username}`);
+}
+
+const loggedIn = (exchange: Exchange): ServerAction[] =>
+  exchange.modeReaderAfterLogin ? ask(exchange, 'mode-reader-after-login', 'MODE READER') : finish(exchange, { kind: 'ready' });
+
+function greeting(exchange: Exchange, reply: NntpReply): ServerAction[] | undefined {
+  const { code } = reply;
+  if (code === 200 || code === 201) return exchange.options.startTls ? ask(exchange, 'starttls', 'STARTTLS') : afterTls(exchange);
+  if (code === 400 || code === 502) return fail(exchange, false, said(reply, `the news server refused the connection (${code})`));
+  return undefined;
+}
+
+function startTls(exchange: Exchange, reply: NntpReply): ServerAction[] {
+  if (reply.code === 382) {
+    exchange.step = 'tls-handshake';
+    return [{ kind: 'starttls' }];
+  }
+  return fail(exchange, false, `the news server refused STARTTLS: ${said(reply, String(reply.code))}`);
+}
+
+function modeReader(exchange: Exchange, reply: NntpReply): ServerAction[] | undefined {
+  const { code } = reply;
+  if (code === 200 || code === 201 || code === 500 || code === 501) return logIn(exchange);
+  if (code === 480) {
+    exchange.modeReaderAfterLogin = true;
+    return logIn(exchange);
+  }
+  if (code === 400 || code === 502) return fail(exchange, false, said(reply, `the news server refused MODE READER (${code})`));
+  return undefined;
+}
+
+function authinfoUser(exchange: Exchange, reply: NntpReply): ServerAction[] | undefined {
+  const { code } = reply;
+  const { password } = exchange;
+  if (code === 281) return loggedIn(exchange);
+  if (code === 381)
+    return password === ''
+      ? fail(exchange, true, 'the news server wants a password')
+      : ask(exchange, 'authinfo-pass', `AUTHINFO PASS ${password}`);
+  if (code === 481) return fail(exchange, true, said(reply, 'Authentication failed'));
+  if (code === 400 || code === 482 || code === 483 || code === 502)
+    return fail(exchange, false, said(reply, `the news server refused AUTHINFO USER (${code})`));
+  return undefined;
+}
+
+function authinfoPass(exchange: Exchange, reply: NntpReply): ServerAction[] | undefined {
+  const { code } = reply;
+  if (code === 281) return loggedIn(exchange);
+  if (code === 481) return fail(exchange, true, said(reply, 'Authentication failed'));
+  if (code === 400 || code === 482 || code === 483 || code === 502)
+    return fail(exchange, false, said(reply, `the news server refused AUTHINFO PASS (${code})`));
+  return undefined;
+}
+
+function modeReaderAfterLogin(exchange: Exchange, reply: NntpReply): ServerAction[] | undefined {
+  const { code } = reply;
+  if (code === 200 || code === 201 || code === 500 || code === 501) return finish(exchange, { kind: 'ready' });
+  if (code === 400 || code === 502) return fail(exchange, false, said(reply, `the news server refused MODE READER (${code})`));
+  return undefined;
+}
+
+const REPLIES: Record<AwaitingStep, ReplyHandler> = {
+  greeting,
+  starttls: startTls,
+  'mode-reader': modeReader,
+  'authinfo-user': authinfoUser,
+  'authinfo-pass': authinfoPass,
+  'mode-reader-after-login': modeReaderAfterLogin,
+};
+
+function onReplyLine(exchange: Exchange, line: string): ServerAction[] {
+  const step = exchange.step;
+  // After 382 the server says nothing until the handshake; anything here came in cleartext
+  // and may have been injected, so it is dropped (RFC 4642 2.2.2).
+  if (step === 'done' || step === 'tls-handshake') return [];
+  const reply = parseNntpReply(line);
+  return (reply && REPLIES[step](exchange, reply)) ?? unexpected(exchange, line, ASKED[step]);
+}
 
 /**
  * The adapter as a newsreader of the real server (INN's nnrpd, for one):
@@ -56,91 +185,14 @@ const send = (command: string): ServerAction => ({ kind: 'send', data: `${comman
  */
 export function createNntpServerDialogue(options: NntpServerDialogueOptions): ServerDialogue {
   const { username, password } = options.credentials;
-  let step: Step = 'greeting';
-  let modeReaderAfterLogin = false;
-
-  const finish = (action: ServerAction): ServerAction[] => {
-    step = 'done';
-    return [action];
-  };
-  const fail = (authentication: boolean, reason: string): ServerAction[] => finish({ kind: 'failed', authentication, reason });
-
-  /** The server's own words when it gave any, else `fallback`. */
-  const said = (reply: NntpReply, fallback: string): string => sanitizeReplyText(decodeNntpText(reply.text)) || fallback;
-
-  const unexpected = (line: string, asked: string): ServerAction[] => {
-    const quoted = sanitizeReplyText(decodeNntpText(line)).slice(0, QUOTED_LINE_LENGTH);
-    return fail(false, `unexpected answer from the news server to ${asked}: ${quoted || '(empty line)'}`);
-  };
-
-  const ask = (next: Step, command: string): ServerAction[] => {
-    step = next;
-    return [send(command)];
-  };
-
-  const afterTls = (): ServerAction[] => (options.modeReader ? ask('mode-reader', 'MODE READER') : logIn());
-
-  const logIn = (): ServerAction[] => {
-    if (username === '') {
-      if (modeReaderAfterLogin) return fail(false, 'the news server wants a login before MODE READER, and none is configured');
-      return finish({ kind: 'ready' });
-    }
-    if (UNSENDABLE.test(username) || UNSENDABLE.test(password)) return fail(true, 'the username or password contains characters NNTP cannot carry');
-    return ask('authinfo-user', `AUTHINFO USER ${username}`);
-  };
-
-  const loggedIn = (): ServerAction[] => (modeReaderAfterLogin ? ask('mode-reader-after-login', 'MODE READER') : finish({ kind: 'ready' }));
-
+  const exchange: Exchange = { options, username, password, step: 'greeting', modeReaderAfterLogin: false };
   return {
-    onLine(line) {
-      // After 382 the server says nothing until the handshake; anything here came in cleartext
-      // and may have been injected, so it is dropped (RFC 4642 2.2.2).
-      if (step === 'done' || step === 'tls-handshake') return [];
-      const reply = parseNntpReply(line);
-      if (reply === null) return unexpected(line, ASKED[step]);
-      const { code } = reply;
-      switch (step) {
-        case 'greeting':
-          if (code === 200 || code === 201) return options.startTls ? ask('starttls', 'STARTTLS') : afterTls();
-          if (code === 400 || code === 502) return fail(false, said(reply, `the news server refused the connection (${code})`));
-          break;
-        case 'starttls':
-          if (code === 382) {
-            step = 'tls-handshake';
-            return [{ kind: 'starttls' }];
-          }
-          return fail(false, `the news server refused STARTTLS: ${said(reply, String(code))}`);
-        case 'mode-reader':
-          if (code === 200 || code === 201 || code === 500 || code === 501) return logIn();
-          if (code === 480) {
-            modeReaderAfterLogin = true;
-            return logIn();
-          }
-          if (code === 400 || code === 502) return fail(false, said(reply, `the news server refused MODE READER (${code})`));
-          break;
-        case 'authinfo-user':
-          if (code === 281) return loggedIn();
-          if (code === 381) return password === '' ? fail(true, 'the news server wants a password') : ask('authinfo-pass', `AUTHINFO PASS ${password}`);
-          if (code === 481) return fail(true, said(reply, 'Authentication failed'));
-          if (code === 400 || code === 482 || code === 483 || code === 502) return fail(false, said(reply, `the news server refused AUTHINFO USER (${code})`));
-          break;
-        case 'authinfo-pass':
-          if (code === 281) return loggedIn();
-          if (code === 481) return fail(true, said(reply, 'Authentication failed'));
-          if (code === 400 || code === 482 || code === 483 || code === 502) return fail(false, said(reply, `the news server refused AUTHINFO PASS (${code})`));
-          break;
-        case 'mode-reader-after-login':
-          if (code === 200 || code === 201 || code === 500 || code === 501) return finish({ kind: 'ready' });
-          if (code === 400 || code === 502) return fail(false, said(reply, `the news server refused MODE READER (${code})`));
-          break;
-      }
-      return unexpected(line, ASKED[step]);
-    },
+    onLine: (line) => onReplyLine(exchange, line),
 
     tlsStarted() {
-      if (step !== 'tls-handshake') return [];
+      if (exchange.step !== 'tls-handshake') return [];
       // No new greeting after STARTTLS in NNTP (RFC 4642 2.2.2): go on at once.
-      return afterTls();
+      return afterTls(exchange);
     },
   };
 }
