@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AccessDecision } from '../access-decision';
+import { systemClock, type Clock } from '../clock';
 import type { Identity } from '../identity';
 import type { RuleRecord, Store } from '../store/store';
 import { decideAccess } from './access-policy';
@@ -25,7 +26,7 @@ export class AccessTable {
   private rules: AccessRule[];
   private readonly listeners = new Set<() => void>();
 
-  constructor(configRules: readonly AccessRule[], private readonly store: Store, private readonly now: () => number = Date.now) {
+  constructor(configRules: readonly AccessRule[], private readonly store: Store, private readonly clock: Clock = systemClock) {
     this.configRules = configRules.map((rule, index) => ({ ...rule, id: `config:${index}`, origin: 'config' }));
     this.rules = [...this.configRules];
   }
@@ -48,7 +49,7 @@ export class AccessTable {
   }
 
   async add(input: RuleInput): Promise<RuleView> {
-    const at = this.now();
+    const at = this.clock.now();
     const record: RuleRecord = { id: randomUUID(), subject: input.subject, service: input.service, allow: input.allow, ...(input.reason === undefined ? {} : { reason: input.reason }), createdAt: at, updatedAt: at };
     await this.store.rules.put(record);
     this.apiRules.push(record);
@@ -60,7 +61,7 @@ export class AccessTable {
   async update(id: string, patch: Partial<RuleInput>): Promise<RuleView | undefined> {
     const index = this.apiRules.findIndex((rule) => rule.id === id);
     if (index === -1) return undefined;
-    const merged: RuleRecord = { ...this.apiRules[index], ...patch, updatedAt: this.now() };
+    const merged: RuleRecord = { ...this.apiRules[index], ...patch, updatedAt: this.clock.now() };
     if (merged.reason === undefined) delete merged.reason;
     await this.store.rules.put(merged);
     this.apiRules[index] = merged;

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock';
 import type { AuditEvent, AuditQuery, Store } from '../store/store';
 import type { Logger } from './options';
 
@@ -17,10 +18,11 @@ export class AuditLog {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly logger: Logger, private readonly now: () => number = Date.now) {}
+  constructor(private readonly store: Store, private readonly logger: Logger, private readonly clock: Clock = systemClock) {}
 
   record(type: string, fields: { actor?: string; address?: string; detail?: Record<string, unknown> } = {}): void {
-    this.queue.push({ at: this.now(), type, ...(fields.actor ? { actor: fields.actor } : {}), ...(fields.address ? { address: fields.address } : {}), detail: fields.detail ?? {} });
+    const { actor, address, detail } = fields;
+    this.queue.push({ at: this.clock.now(), type, ...(actor ? { actor } : {}), ...(address ? { address } : {}), detail: detail ?? {} });
     if (this.queue.length >= AUDIT_MAX_QUEUE) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), AUDIT_FLUSH_INTERVAL_MS);

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { lruPerf, systemClock, type Clock } from '../clock';
 import type { Directory, User } from './directory';
 
 /** Most verified logins remembered at once. */
@@ -19,8 +20,10 @@ export class CachingDirectory implements Directory {
   private readonly key = randomBytes(32);
   private readonly verified: LRUCache<string, User>;
 
-  constructor(private readonly inner: Directory, cacheSeconds: number, clock: { now(): number } = performance) {
-    this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl: Math.max(1, cacheSeconds) * 1000, ttlResolution: 0, perf: clock });
+  /** @param clock What time it is: entries age on its elapsed time. */
+  constructor(private readonly inner: Directory, cacheSeconds: number, clock: Clock = systemClock) {
+    const ttl = Math.max(1, cacheSeconds) * 1000;
+    this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl, ttlResolution: 0, perf: lruPerf(clock) });
   }
 
   async verify(username: string, password: string): Promise<User | false> {
@@ -43,6 +46,6 @@ export class CachingDirectory implements Directory {
 }
 
 /** `directory` behind the login cache when `login.cacheSeconds` asks for one; as it is for 0 (every login checked). */
-export function withLoginCache(directory: Directory, cacheSeconds: number): Directory {
-  return cacheSeconds > 0 ? new CachingDirectory(directory, cacheSeconds) : directory;
+export function withLoginCache(directory: Directory, cacheSeconds: number, clock: Clock = systemClock): Directory {
+  return cacheSeconds > 0 ? new CachingDirectory(directory, cacheSeconds, clock) : directory;
 }

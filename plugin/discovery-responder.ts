@@ -1,6 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { isClock, systemClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import { DEFAULT_DISCOVERY_PORT, MAX_DISCOVERY_MESSAGE_BYTES, parseQuery, signAnswer } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT, MAX_DNS_SD_INSTANCE_NAME_BYTES, MAX_TXT_ENTRY_BYTES, type AnnouncementTxt } from '../protocols/mdns-announcement';
@@ -58,6 +59,8 @@ export interface DiscoveryResponderOptions {
   mdns?: boolean | DiscoveryMdnsOptions;
   /** Told of failures that do not stop the responder (a send failing, `url()` throwing or returning a bad URL). */
   onError?(error: unknown): void;
+  /** What time it is, for the answers' issuedAt and the rate windows; default the system clock. A seam for tests. */
+  clock?: Clock;
 }
 
 /** Where the mDNS side listens. */
@@ -76,6 +79,7 @@ interface ResolvedOptions {
   readonly port: number;
   readonly host: string;
   readonly onError: (error: unknown) => void;
+  readonly clock: Clock;
 }
 
 /**
@@ -101,18 +105,19 @@ export class DiscoveryResponder {
 
   constructor(options: DiscoveryResponderOptions) {
     this.options = resolveOptions(options);
-    const { name, privateKeyPem, mdns, onError } = this.options;
+    const { name, privateKeyPem, mdns, onError, clock } = this.options;
     if (mdns) {
       this.mdns = new MdnsResponder({
         name,
         url: () => checkUrl(this.options.url(), 'discovery.url()'),
-        sign: (url) => announcementTxt(privateKeyPem, { name, url, issuedAt: Date.now() }),
+        sign: (url) => announcementTxt(privateKeyPem, { name, url, issuedAt: clock.now() }),
         port: mdns.port,
         ...(mdns.interface === undefined ? {} : { interface: mdns.interface }),
         // One budget for both kinds of answer: a forger gains nothing by asking both ways.
         allowUnicast: (address) => this.takeAnswer(address),
         minQuerySourcePort: MIN_DISCOVERY_QUERY_SOURCE_PORT,
         onError,
+        clock,
       });
     }
   }
@@ -174,7 +179,8 @@ export class DiscoveryResponder {
     const query = parseQuery(data);
     if (!query || !this.takeAnswer(from.address)) return;
     try {
-      const answer = encodeAnswer(this.options.privateKeyPem, this.options.name, checkUrl(this.options.url(), 'discovery.url()'), query.nonce);
+      const { privateKeyPem, name, clock } = this.options;
+      const answer = encodeAnswer(privateKeyPem, name, checkUrl(this.options.url(), 'discovery.url()'), query.nonce, clock.now());
       socket.send(answer, from.port, from.address, (error) => {
         if (error) this.options.onError(error);
       });
@@ -189,7 +195,7 @@ export class DiscoveryResponder {
    * each window), at the cost of allowing twice the rate across a boundary.
    */
   private takeAnswer(address: string): boolean {
-    const now = performance.now();
+    const now = this.options.clock.monotonic();
     if (now - this.windowStart >= RATE_WINDOW_MS) {
       this.windowStart = now;
       this.answersInWindow = 0;
@@ -230,8 +236,8 @@ function checkInstanceName(name: string): void {
   }
 }
 
-function encodeAnswer(privateKeyPem: string, name: string, url: string, nonce: string): Buffer {
-  const answer = Buffer.from(JSON.stringify(signAnswer(privateKeyPem, { name, url, nonce, issuedAt: Date.now() })), 'utf8');
+function encodeAnswer(privateKeyPem: string, name: string, url: string, nonce: string, issuedAt: number): Buffer {
+  const answer = Buffer.from(JSON.stringify(signAnswer(privateKeyPem, { name, url, nonce, issuedAt })), 'utf8');
   // A receiver drops larger datagrams unread (parseAnswer), so sending one would only waste the query.
   if (answer.length > MAX_DISCOVERY_MESSAGE_BYTES) invalid(`discovery.name and discovery.url make an answer of ${answer.length} bytes; at most ${MAX_DISCOVERY_MESSAGE_BYTES} fit`);
   return answer;
@@ -248,6 +254,7 @@ function checkUrl(url: unknown, path: string): string {
 function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalid('discovery must be an object');
   const { name, url, privateKeyPem, port = DEFAULT_DISCOVERY_PORT, host = DEFAULT_DISCOVERY_HOST, mdns: mdnsOption = false, onError } = options;
+  const { clock = systemClock } = options;
   if (typeof name !== 'string' || name.length < 1 || name.length > 128 || /[\p{Cc}\p{Cs}]/u.test(name)) {
     invalid('discovery.name must be 1-128 characters without control characters');
   }
@@ -258,7 +265,8 @@ function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
   if (typeof host !== 'string' || isIP(host) === 0) invalid('discovery.host must be an IP address');
   const mdns = resolveMdns(mdnsOption);
   if (onError !== undefined && typeof onError !== 'function') invalid('discovery.onError must be a function');
-  if (typeof url === 'string') encodeAnswer(privateKeyPem, name, url, 'x'.repeat(QUERY_NONCE_LENGTH));
+  if (!isClock(clock)) invalid('discovery.clock must be a Clock (with now() and monotonic())');
+  if (typeof url === 'string') encodeAnswer(privateKeyPem, name, url, 'x'.repeat(QUERY_NONCE_LENGTH), clock.now());
   // The same checks an announcement makes when it is sent, made now: a name or URL that cannot be announced is an options error.
   if (mdns && typeof url === 'string') announcementTxt(privateKeyPem, { name, url, issuedAt: 0 });
   else if (mdns) checkInstanceName(name);
@@ -269,6 +277,7 @@ function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
     privateKeyPem,
     port,
     host,
+    clock,
     onError: (error: unknown) => {
       try {
         onError?.(error);

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import { publicKeyOf } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { DiscoveryResponder } from './discovery-responder';
@@ -17,6 +18,7 @@ export class GatewayDiscovery {
   constructor(
     private readonly options: NonNullable<NormalizedOptions['discovery']>,
     private readonly logger: Logger,
+    clock: Clock,
   ) {
     const privateKeyPem = loadGatewayKey(options.keyFile, logger);
     this.responder = new DiscoveryResponder({
@@ -27,6 +29,7 @@ export class GatewayDiscovery {
       host: options.host,
       mdns: options.mdns,
       onError: (error) => logger.warn({ event: 'discovery', err: error }, 'discovery answer failed'),
+      clock,
     });
     this.pinned = { name: options.name, publicKey: publicKeyOf(privateKeyPem) };
   }

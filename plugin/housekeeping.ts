@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import type { Store } from '../store/store';
 import { ENDED_LEASE_RETENTION_MS, HOUSEKEEPING_INTERVAL_MS } from './defaults';
 import type { LeaseManager } from './lease-manager';
@@ -9,10 +10,10 @@ import type { Logger } from './options';
  * sessions, so the store does not grow with every login ever made.
  * Returns what stops it.
  */
-export function startHousekeeping(deps: { leases: LeaseManager; store: Store; logger: Logger }): { close(): void } {
-  const { leases, store, logger } = deps;
+export function startHousekeeping(deps: { leases: LeaseManager; store: Store; logger: Logger; clock: Clock }): { close(): void } {
+  const { leases, store, logger, clock } = deps;
   const timer = setInterval(() => {
-    const now = Date.now();
+    const now = clock.now();
     Promise.all([leases.purgeEnded(ENDED_LEASE_RETENTION_MS), store.sessions.purge(now)]).then(
       ([ended, expired]) => {
         if (ended + expired > 0) logger.info({ event: 'housekeeping', leasesDeleted: ended, sessionsDeleted: expired }, 'deleted ended leases and expired sessions from the store');

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock';
 import type { IdentifiedUser, Identity } from '../identity';
 import type { LeaseRecord, Store } from '../store/store';
 import { DEFAULT_LEASE_TTL_SECONDS } from './defaults';
@@ -44,13 +45,14 @@ export class LeaseManager {
   constructor(
     private readonly store: Store,
     private readonly ttlSeconds: number = DEFAULT_LEASE_TTL_SECONDS,
-    private readonly now: () => number = Date.now,
+    /** What time it is, for issuing, renewing and expiring leases. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Loads the live leases from the store and starts the expiry sweep. */
   async load(): Promise<void> {
     if (this.sweeper) return;
-    for (const lease of await this.store.leases.listLive(this.now())) this.remember(lease);
+    for (const lease of await this.store.leases.listLive(this.clock.now())) this.remember(lease);
     this.sweeper = setInterval(() => this.sweep(), LEASE_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -74,7 +76,7 @@ export class LeaseManager {
    */
   async issue(user: User, address: string, peer?: string): Promise<{ token: string; lease: LeaseRecord }> {
     const token = randomBytes(32).toString('base64url');
-    const issuedAt = this.now();
+    const issuedAt = this.clock.now();
     const lease: LeaseRecord = {
       id: randomUUID(),
       tokenHash: hashToken(token),
@@ -130,8 +132,8 @@ export class LeaseManager {
   async renew(id: string): Promise<LeaseRecord | undefined> {
     const lease = this.get(id);
     if (!lease) return undefined;
-    const expiresAt = Math.min(this.now() + this.ttlSeconds * 1000, lease.home?.expiresAt ?? Infinity);
-    if (!(await this.store.leases.renew(id, expiresAt, this.now()))) return undefined;
+    const expiresAt = Math.min(this.clock.now() + this.ttlSeconds * 1000, lease.home?.expiresAt ?? Infinity);
+    if (!(await this.store.leases.renew(id, expiresAt, this.clock.now()))) return undefined;
     lease.expiresAt = expiresAt;
     return lease;
   }
@@ -140,7 +142,7 @@ export class LeaseManager {
   async revoke(id: string): Promise<boolean> {
     const lease = this.get(id);
     if (!lease) return false;
-    const at = this.now();
+    const at = this.clock.now();
     // Persist first: if the store fails, the lease stays live everywhere rather than half-revoked.
     await this.store.leases.revoke(id, at);
     lease.revokedAt = at;
@@ -154,7 +156,7 @@ export class LeaseManager {
    * `retentionMs` ago (their events stay in the audit trail); returns how many.
    */
   purgeEnded(retentionMs: number): Promise<number> {
-    const before = this.now() - retentionMs;
+    const before = this.clock.now() - retentionMs;
     return this.store.leases.purge(before);
   }
 
@@ -162,7 +164,7 @@ export class LeaseManager {
   sweep(): number {
     let ended = 0;
     for (const lease of [...this.byId.values()]) {
-      if (lease.expiresAt <= this.now()) {
+      if (lease.expiresAt <= this.clock.now()) {
         this.forget(lease);
         this.emit(lease, 'expired');
         ended++;
@@ -172,7 +174,7 @@ export class LeaseManager {
   }
 
   private live(lease: LeaseRecord | undefined): LeaseRecord | undefined {
-    return lease && lease.revokedAt === undefined && lease.expiresAt > this.now() ? lease : undefined;
+    return lease && lease.revokedAt === undefined && lease.expiresAt > this.clock.now() ? lease : undefined;
   }
 
   private remember(lease: LeaseRecord): void {

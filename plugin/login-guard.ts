@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { lruPerf, systemClock, type Clock } from '../clock';
 import { splitRealm } from './roaming-directory';
 
 /** Most (user, address) pairs whose refusal is remembered, so it is recorded once per wait. */
@@ -21,20 +22,26 @@ export function userKeyIn(realm: string | undefined): (username: string) => stri
 /**
  * Throttles failed logins per user name and per source address, wherever the
  * login happens (the login page, the JSON API, or a client's own protocol).
+ * The failure windows are rate-limiter-flexible's, timed on the system clock;
+ * the clock given here times how long a refusal stays noted.
  */
 export class LoginGuard {
   private readonly perUser: RateLimiterMemory;
   private readonly perAddress: RateLimiterMemory;
-  private readonly noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS });
+  private readonly noted: LRUCache<string, true>;
 
   /**
    * @param userKey The name a user's failures are counted under: every spelling
    * of one user must give the same key (by default the name lower-cased).
+   * @param clock What time it is, for the wait during which a refusal is noted.
    */
   constructor(
     options: ThrottleOptions,
     private readonly userKey: (username: string) => string = (username) => username.toLowerCase(),
+    clock: Clock = systemClock,
   ) {
+    // ttlResolution 0: each look-up reads the clock (lru-cache would otherwise reuse a reading for 1 ms).
+    this.noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS, ttlResolution: 0, perf: lruPerf(clock) });
     this.perUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: options.perUser.failures, duration: options.perUser.windowSeconds });
     this.perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: options.perAddress.failures, duration: options.perAddress.windowSeconds });
   }

@@ -27,6 +27,7 @@ import { peerRoutes } from './routes/peer-routes';
 import { serversRoutes } from './routes/servers-routes';
 import type { ServerResolver } from './server-resolver';
 import { StoredSessions } from './session-store';
+import type { Clock } from '../clock';
 
 export interface ManagementRouterDeps {
   options: NormalizedOptions;
@@ -48,6 +49,8 @@ export interface ManagementRouterDeps {
   endpoints: ReadonlyMap<string, number>;
   /** The network's name and the gateway's discovery key, when it answers discovery. */
   pinned: { name: string; publicKey: string } | undefined;
+  /** What time it is, for login sessions and peer requests. */
+  clock: Clock;
 }
 
 /**
@@ -66,7 +69,7 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   router.use(express.json({ limit: MAX_API_BODY }));
   // The login page's forms, parsed before the CSRF check so that their _csrf field is seen.
   router.use(['/login', '/logout'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
-  router.use(loginSessions(options.session, deps.store));
+  router.use(loginSessions(options.session, deps.store, deps.clock));
   router.use(login.passport.initialize());
   router.use(login.passport.session());
   router.use(identifyCaller(options.adminToken, leases));
@@ -98,6 +101,7 @@ function peerSide(deps: ManagementRouterDeps): Router {
     realm: deps.options.realm,
     peers: deps.peers,
     replay: new ReplayGuard(deps.store.nonces),
+    clock: deps.clock,
     directory: deps.directory,
     leases: deps.leases,
     guard: deps.guard,
@@ -107,9 +111,9 @@ function peerSide(deps: ManagementRouterDeps): Router {
 }
 
 /** Login page sessions, kept in the store under roamgate's own cookie. */
-function loginSessions(options: NormalizedOptions['session'], store: Store): RequestHandler {
+function loginSessions(options: NormalizedOptions['session'], store: Store, clock: Clock): RequestHandler {
   return session({
-    store: new StoredSessions(store, options.maxAgeSeconds * 1000),
+    store: new StoredSessions(store, options.maxAgeSeconds * 1000, clock),
     name: SESSION_COOKIE,
     secret: options.secret ?? randomBytes(32).toString('hex'),
     resave: false,

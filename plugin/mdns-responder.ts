@@ -1,6 +1,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import makeMulticastDns from 'multicast-dns';
+import type { Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import {
   announcementRecords,
@@ -40,6 +41,8 @@ export interface MdnsResponderOptions {
   onError(error: unknown): void;
   /** Lower limit on the source port of a legacy unicast query (no reflection into well-known services). */
   minQuerySourcePort: number;
+  /** What time it is, for the once-a-second multicast limit. */
+  clock: Clock;
 }
 
 type MulticastDns = ReturnType<typeof makeMulticastDns>;
@@ -178,7 +181,7 @@ export class MdnsResponder {
   }
 
   private takeMulticast(): boolean {
-    const now = performance.now();
+    const now = this.options.clock.monotonic();
     if (now - this.lastMulticast < MDNS_MULTICAST_INTERVAL_MS) return false;
     this.lastMulticast = now;
     return true;

@@ -1,6 +1,7 @@
 import type { HttpProxyAdapterOptions } from '../adapters/http-proxy-adapter';
 import type { LineAdapterOptions } from '../adapters/line-adapter';
 import { z } from 'zod';
+import { isClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import { parseAllowRule } from '../protocols/http/allowlist';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../sources/health-monitor';
@@ -230,14 +231,20 @@ const optionsSchema = z.strictObject({
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),
+  clock: z.unknown().optional(),
 });
 
 /** The options `roamgate()` takes, as written by a user. */
-export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'logger'> & {
+export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'logger' | 'clock'> & {
   /** A plain table (`{ smtp: [{ host, port, priority }] }`) or a ServerInfoSource. */
   servers?: ServerTable | ServerInfoSource | Record<string, Array<Omit<ServerInfo, 'priority'> & { priority?: number }>>;
   /** A pino logger (or anything with info/warn/error); default: pino to stdout. */
   logger?: Logger;
+  /**
+   * @internal A seam for tests, not a setting: what time it is for every expiry the gateway
+   * decides (leases, registrations, login sessions, cached logins, peer timestamps). Default the system clock.
+   */
+  clock?: Clock;
 };
 
 type Parsed = z.output<typeof optionsSchema>;
@@ -246,10 +253,11 @@ export type ConfiguredUserOptions = z.output<typeof userSchema>;
 export type PeerOptions = z.output<typeof peerSchema>;
 
 /** Options after validation: complete, defaulted and frozen. */
-export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters'>> {
+export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters' | 'clock'>> {
   servers: { table: ServerTable } | { source: ServerInfoSource };
   adapters: Readonly<{ smtp?: LineAdapterOptions; pop3?: LineAdapterOptions; nntp?: LineAdapterOptions; 'http-proxy'?: HttpProxyAdapterOptions }>;
   logger?: Logger;
+  clock?: Clock;
 }
 
 function invalid(message: string): never {
@@ -277,7 +285,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   if (typeof input !== 'object' || input === null) invalid('options must be an object');
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeZodError(parsed.error));
-  const { servers, logger, adapters, store, ...rest } = parsed.data;
+  const { servers, logger, clock, adapters, store, ...rest } = parsed.data;
   if (Object.keys(rest.peers).length > 0 && rest.realm === undefined) invalid('realm: required when peers are configured (peers know this gateway by it)');
   const ownPeer = rest.realm === undefined ? undefined : Object.keys(rest.peers).find((name) => name.toLowerCase() === rest.realm!.toLowerCase());
   if (ownPeer !== undefined) invalid(`peers.${ownPeer}: a gateway cannot be its own peer (it is this gateway's realm)`);
@@ -290,6 +298,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     normalizedServers = deepFreeze({ table: table.data });
   }
   if (logger !== undefined && (typeof logger !== 'object' || logger === null || ['info', 'warn', 'error'].some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function'))) invalid('logger: must be a pino logger (an object with info, warn and error)');
+  if (clock !== undefined && !isClock(clock)) invalid('clock: must be a Clock (an object with now() and monotonic())');
 
   let httpProxy: HttpProxyAdapterOptions | undefined;
   if (adapters['http-proxy']) {
@@ -317,6 +326,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   const normalizedAdapters: NormalizedOptions['adapters'] = { smtp: adapters.smtp, pop3: adapters.pop3, nntp: adapters.nntp, 'http-proxy': httpProxy };
   for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[]) if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];
   const settings = deepFreeze({ ...rest, adapters: normalizedAdapters });
-  // A custom source and the logger are the user's live objects: referenced, never frozen.
-  return Object.freeze({ ...settings, servers: normalizedServers, store: isStore(store) ? store : Object.freeze({ ...store }), logger: logger as Logger | undefined });
+  // A custom source, the logger and the clock are the caller's live objects: referenced, never frozen.
+  const live = { logger: logger as Logger | undefined, clock: clock as Clock | undefined };
+  return Object.freeze({ ...settings, servers: normalizedServers, store: isStore(store) ? store : Object.freeze({ ...store }), ...live });
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import {
   parseMessage,
@@ -50,7 +51,8 @@ export interface PeerClientOptions {
   url: string;
   secret: string;
   timeoutMs: number;
-  now?: () => number;
+  /** What time it is, for signing and for the home lease's expiry; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -61,11 +63,11 @@ export interface PeerClientOptions {
  */
 export class PeerClient {
   private readonly base: string;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: PeerClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Checks a user's password at home. A refusal (wrong password, not allowed) is `{ ok: false, reason }`. */
@@ -74,7 +76,7 @@ export class PeerClient {
     if (status === 200) {
       const answer = parseMessage(verifyAnswerSchema, text);
       // A lease already over is of no use: its token opens nothing.
-      if (!answer || answer.lease.expiresAt <= this.now()) throw this.malformed();
+      if (!answer || answer.lease.expiresAt <= this.clock.now()) throw this.malformed();
       return { ok: true, answer };
     }
     if (status === 401 || status === 403) {
@@ -105,7 +107,8 @@ export class PeerClient {
   private async post(path: string, payload: unknown): Promise<{ status: number; text: string }> {
     const body = JSON.stringify(payload);
     const url = new URL(this.base + path);
-    const headers = signRequest(this.options.secret, { peer: this.options.self, method: 'POST', path: url.pathname + url.search, body }, this.now());
+    const signed = { peer: this.options.self, method: 'POST', path: url.pathname + url.search, body };
+    const headers = signRequest(this.options.secret, signed, this.clock.now());
     let response: Response;
     try {
       response = await fetch(url, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
@@ -124,7 +127,7 @@ export class PeerClient {
       Object.fromEntries(response.headers),
       { peer: this.options.self, status: response.status, requestNonce: headers[NONCE_HEADER], body: text },
       this.options.secret,
-      this.now(),
+      this.clock.now(),
     );
     if (!verdict.ok) {
       // An unsigned error is how a home refuses a request it could not authenticate; only its text is used, for the message.

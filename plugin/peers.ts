@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import type { RefreshedHome } from './home-refresh';
 import type { NormalizedOptions, PeerOptions } from './options';
 import { PeerClient } from './peer-client';
@@ -17,12 +18,13 @@ export interface Peers {
 }
 
 /** The peers from the options, with a client for each home this gateway asks (those with a URL). */
-export function buildPeers(options: NormalizedOptions): Peers {
+export function buildPeers(options: NormalizedOptions, clock: Clock): Peers {
   const all = new Map<string, ConfiguredPeer>();
   const homes: HomePeer[] = [];
   for (const [name, peer] of Object.entries(options.peers)) {
     const realm = name.toLowerCase();
-    const client = peer.url ? new PeerClient({ self: options.realm!, realm, url: peer.url, secret: peer.secret, timeoutMs: peer.timeoutMs }) : undefined;
+    const { url, secret, timeoutMs } = peer;
+    const client = url ? new PeerClient({ self: options.realm!, realm, url, secret, timeoutMs, clock }) : undefined;
     all.set(realm, { ...peer, client });
     if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds, acceptAddresses: peer.acceptAddresses });
   }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { LiveRelays } from '../adapters/live-relays';
 import { tunnelEndpoint } from '../adapters/tunnel-endpoint';
+import { systemClock } from '../clock';
 import type { Store } from '../store/store';
 import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
@@ -58,20 +59,22 @@ export interface Roamgate {
 export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const options = normalizeOptions(userOptions);
   const logger: Logger = options.logger ?? pino({ name: 'roamgate' });
+  const clock = options.clock ?? systemClock;
   const store: Store = 'path' in options.store ? openStoreFile(options.store.path, logger) : options.store;
-  const { source, registry } = buildSources(options, logger, store);
+  const { source, registry } = buildSources(options, logger, store, clock);
   const health = monitorHealth(source, options.health, logger);
-  const peers = buildPeers(options);
-  const localDirectory = withLoginCache(new StoreDirectory(options.users, store), options.login.cacheSeconds);
+  const peers = buildPeers(options, clock);
+  const localDirectory = withLoginCache(new StoreDirectory(options.users, store), options.login.cacheSeconds, clock);
   // A remembered home answer that ages out may free its home lease (see VisitorLeases.release).
-  const directory = new RoamingDirectory(localDirectory, options.realm, peers.homes, (realm, token) => visitors.release(realm, token, 'answer-dropped'));
-  const leases = new LeaseManager(store, options.leases.ttlSeconds);
-  const access = new AccessTable(options.access, store);
-  const audit = new AuditLog(store, logger);
+  const dropped = (realm: string, token: string) => visitors.release(realm, token, 'answer-dropped');
+  const directory = new RoamingDirectory(localDirectory, options.realm, peers.homes, dropped, clock);
+  const leases = new LeaseManager(store, options.leases.ttlSeconds, clock);
+  const access = new AccessTable(options.access, store, clock);
+  const audit = new AuditLog(store, logger, clock);
   const relays = new LiveRelays();
-  const discovery = options.discovery && new GatewayDiscovery(options.discovery, logger);
+  const discovery = options.discovery && new GatewayDiscovery(options.discovery, logger, clock);
 
-  const housekeeping = startHousekeeping({ leases, store, logger });
+  const housekeeping = startHousekeeping({ leases, store, logger, clock });
   const holderCheck = new LeaseHolderCheck({ leases, directory, audit, logger }, options.leases.userCheckSeconds);
   holderCheck.start();
   const ready = loadSavedState({ leases, access, registry, store });
@@ -79,7 +82,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   closeRelaysWhenLeasesEnd({ leases, relays, visitors, audit, logger });
   closeRelaysWhenAccessChanges({ access, relays, logger }, options.onAccessChange);
 
-  const guard = new LoginGuard(options.login, userKeyIn(options.realm));
+  const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
   const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices: Object.keys(options.adapters) });
   const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
   const ports = new GatewayPorts();
@@ -91,7 +94,10 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     httpProxy: adapters.httpProxy,
     identityOfToken: policy.identifyToken,
   });
-  const router = managementRouter({ options, logger, ready, store, peers: peers.all, directory, leases, guard, access, audit, servers, source, registry, health, endpoints: ports.endpoints, pinned: discovery?.pinned });
+  const router = managementRouter({
+    options, logger, ready, store, peers: peers.all, directory, leases, guard, access, audit, servers, source, registry, health,
+    endpoints: ports.endpoints, pinned: discovery?.pinned, clock,
+  });
   const { listen, attach, close } = new GatewayLifecycle({
     options,
     logger,

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { lruPerf, systemClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import type { Directory, User } from './directory';
 import { mapAttributes, type AttributeMapping } from './visitor-attributes';
@@ -72,15 +73,7 @@ export class RoamingDirectory implements Directory {
    * on purpose) is reported to `onAnswerDropped`, so that its home lease can
    * be released once nothing else here stands on it.
    */
-  private readonly answers = new LRUCache<string, Remembered>({
-    max: HOME_ANSWER_CACHE_MAX_ENTRIES,
-    ttlAutopurge: true,
-    dispose: (value, _key, reason) => {
-      const home = value.kind === 'user' ? value.user.home : undefined;
-      // Told once the cache has settled: an evicted entry is still listed while its place is being reused.
-      if ((reason === 'expire' || reason === 'evict') && home) queueMicrotask(() => this.onAnswerDropped?.(home.realm, home.token));
-    },
-  });
+  private readonly answers: LRUCache<string, Remembered>;
   /** Logins being checked at home, by cache key: the same name and password at once ask home once. */
   private readonly pending = new Map<string, Promise<Remembered>>();
   /** Visitors recently vouched for, by id: for login sessions, which look users up by id. */
@@ -93,8 +86,20 @@ export class RoamingDirectory implements Directory {
     peers: readonly HomePeer[],
     /** Called when a remembered yes ages out or is pushed out of the cache. */
     private readonly onAnswerDropped?: (realm: string, token: string) => void,
+    /** What time it is: for how long an answer may be remembered, and its age. */
+    private readonly clock: Clock = systemClock,
   ) {
     this.peers = new Map(peers.map((peer) => [peer.realm.toLowerCase(), peer]));
+    this.answers = new LRUCache<string, Remembered>({
+      max: HOME_ANSWER_CACHE_MAX_ENTRIES,
+      ttlAutopurge: true,
+      perf: lruPerf(clock),
+      dispose: (value, _key, reason) => {
+        const home = value.kind === 'user' ? value.user.home : undefined;
+        // Told once the cache has settled: an evicted entry is still listed while its place is being reused.
+        if ((reason === 'expire' || reason === 'evict') && home) queueMicrotask(() => this.onAnswerDropped?.(home.realm, home.token));
+      },
+    });
   }
 
   async verify(username: string, password: string): Promise<User | false> {
@@ -131,7 +136,7 @@ export class RoamingDirectory implements Directory {
         this.visitors.set(user.id, user);
         remembered = { kind: 'user', user };
         // Never past the home lease: its token is what opens the home's tunnels.
-        ttlSeconds = Math.min(peer.cacheSeconds, Math.floor((answer.lease.expiresAt - Date.now()) / 1000));
+        ttlSeconds = Math.min(peer.cacheSeconds, Math.floor((answer.lease.expiresAt - this.clock.now()) / 1000));
       } else {
         remembered = outcome.why === 'credentials' ? { kind: 'wrong-password' } : { kind: 'refused', reason: outcome.reason };
         ttlSeconds = peer.failureCacheSeconds;

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import { CompositeSource } from '../sources/composite-source';
 import { FileSource } from '../sources/file-source';
@@ -13,8 +14,14 @@ import type { Logger, NormalizedOptions } from './options';
  * file when there is one, then the registry of servers added at run time
  * (by an admin or by registration), which is written through to the store.
  */
-export function buildSources(options: NormalizedOptions, logger: Logger, store: Store): { source: ServerInfoSource; registry: RegistrySource } {
+export function buildSources(
+  options: NormalizedOptions,
+  logger: Logger,
+  store: Store,
+  clock: Clock,
+): { source: ServerInfoSource; registry: RegistrySource } {
   const registry = new RegistrySource({
+    clock,
     persistence: {
       put: (entry) => store.registrations.put({ id: entry.id, origin: entry.origin as 'admin' | 'registered', service: entry.service, host: entry.host, port: entry.port, priority: entry.priority, ...(entry.expiresAt === undefined ? {} : { expiresAt: entry.expiresAt }) }),
       remove: async (id) => void (await store.registrations.remove(id)),

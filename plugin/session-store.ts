@@ -1,4 +1,5 @@
 import session, { type SessionData } from 'express-session';
+import { systemClock, type Clock } from '../clock';
 import type { Store } from '../store/store';
 import { hashToken } from './lease-manager';
 
@@ -28,7 +29,8 @@ export class StoredSessions extends session.Store {
     private readonly store: Store,
     /** Lifetime of a session whose cookie names no expiry (ms). */
     private readonly defaultMaxAgeMs: number,
-    private readonly now: () => number = Date.now,
+    /** What time it is, for the sessions' expiry. */
+    private readonly clock: Clock = systemClock,
     private readonly maxAnonymous: number = MAX_ANONYMOUS_SESSIONS,
   ) {
     super();
@@ -36,7 +38,8 @@ export class StoredSessions extends session.Store {
 
   override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
     // Parsed inside the chain: a row that is not JSON reaches the callback as an error, not as an unhandled rejection.
-    const read = this.store.sessions.get(hashToken(sid), this.now()).then((data) => (data === undefined ? null : (JSON.parse(data) as SessionData)));
+    const stored = this.store.sessions.get(hashToken(sid), this.clock.now());
+    const read = stored.then((data) => (data === undefined ? null : (JSON.parse(data) as SessionData)));
     read.then(
       (found) => callback(null, found),
       (error: unknown) => callback(error),
@@ -54,7 +57,7 @@ export class StoredSessions extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
-    reportTo(callback, this.store.sessions.touch(hashToken(sid), this.expiryOf(data), this.now()));
+    reportTo(callback, this.store.sessions.touch(hashToken(sid), this.expiryOf(data), this.clock.now()));
   }
 
   override destroy(sid: string, callback?: (error?: unknown) => void): void {
@@ -78,8 +81,8 @@ export class StoredSessions extends session.Store {
   private expiryOf(data: SessionData): number {
     const expires = data.cookie?.expires;
     const at = expires ? new Date(expires).getTime() : NaN;
-    const cookieExpiry = Number.isFinite(at) ? at : this.now() + this.defaultMaxAgeMs;
-    return loggedIn(data) ? cookieExpiry : Math.min(cookieExpiry, this.now() + ANONYMOUS_SESSION_MAX_AGE_MS);
+    const cookieExpiry = Number.isFinite(at) ? at : this.clock.now() + this.defaultMaxAgeMs;
+    return loggedIn(data) ? cookieExpiry : Math.min(cookieExpiry, this.clock.now() + ANONYMOUS_SESSION_MAX_AGE_MS);
   }
 }
 

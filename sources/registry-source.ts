@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { systemClock, type Clock } from '../clock';
 import type { ServerEntry, ServerInfoSource } from './server-info-source';
 import type { ServerInfo } from '../server-info';
 
@@ -15,7 +16,8 @@ export interface RegistryPersistence {
 }
 
 export interface RegistryOptions {
-  now?: () => number;
+  /** What time it is, for the registrations' expiry; default the system clock. */
+  clock?: Clock;
   sweepIntervalMs?: number;
   persistence?: RegistryPersistence;
 }
@@ -32,13 +34,13 @@ export interface RegistrationRequest extends ServerInfo {
 export class RegistrySource implements ServerInfoSource {
   private readonly entries = new Map<string, ServerEntry>();
   private readonly listeners = new Set<() => void>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly sweeper: NodeJS.Timeout;
   private readonly persistence?: RegistryPersistence;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(options: RegistryOptions = {}) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.persistence = options.persistence;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? REGISTRY_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -46,7 +48,7 @@ export class RegistrySource implements ServerInfoSource {
 
   /** Registers or renews a server; returns the entry and whether it is new. */
   register(request: RegistrationRequest): { entry: ServerEntry; created: boolean } {
-    return this.put('registered', request, this.now() + request.ttlSeconds * 1000);
+    return this.put('registered', request, this.clock.now() + request.ttlSeconds * 1000);
   }
 
   /** Adds (or updates) an admin entry, which does not lapse. */
@@ -130,7 +132,7 @@ export class RegistrySource implements ServerInfoSource {
   }
 
   private lapsed(entry: ServerEntry): boolean {
-    return entry.expiresAt !== undefined && entry.expiresAt <= this.now();
+    return entry.expiresAt !== undefined && entry.expiresAt <= this.clock.now();
   }
 
   private emit(): void {

@@ -1,4 +1,5 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { systemClock, type Clock } from '../../clock';
 import { isRoamgateError } from '../../errors';
 import { parseMessage, PEER_PATHS, refreshRequestSchema, verifyRequestSchema, type VerifyAnswer } from '../../protocols/peer-messages';
 import { signResponse, verifyRequest } from '../../protocols/peer-signature';
@@ -37,7 +38,8 @@ export interface PeerRoutesDeps {
   audit: AuditLog;
   /** The services this gateway would serve the identity, with the real servers when `reveal`. */
   offeredServices(identity: Identity, reveal: boolean): Promise<HomeService[]>;
-  now?: () => number;
+  /** What time it is, for checking and signing timestamps and for the replay window; default the system clock. */
+  clock?: Clock;
 }
 
 interface PeerCall {
@@ -46,7 +48,7 @@ interface PeerCall {
   nonce: string;
 }
 
-type Answering = PeerRoutesDeps & { now: () => number };
+type Answering = PeerRoutesDeps & { clock: Clock };
 
 /** Answers one authenticated peer request; a throw goes to the error handler. */
 type PeerHandler = (deps: Answering, call: PeerCall, req: Request, res: Response) => Promise<void>;
@@ -61,7 +63,7 @@ type PeerHandler = (deps: Answering, call: PeerCall, req: Request, res: Response
  */
 export function peerRoutes(deps: PeerRoutesDeps): Router {
   const router = Router();
-  const answering: Answering = { ...deps, now: deps.now ?? Date.now };
+  const answering: Answering = { ...deps, clock: deps.clock ?? systemClock };
   // The signature covers the exact bytes, so the body is read raw here (before any JSON parser).
   const raw = express.raw({ type: () => true, limit: MAX_PEER_REQUEST_BODY });
   const answer =
@@ -84,7 +86,7 @@ export function peerRoutes(deps: PeerRoutesDeps): Router {
 
 function send(deps: Answering, res: Response, call: PeerCall | null, status: number, payload: object): void {
   const body = JSON.stringify(payload);
-  if (call) res.set(signResponse(call.peer.secret, { peer: call.name, status, requestNonce: call.nonce, body }, deps.now()));
+  if (call) res.set(signResponse(call.peer.secret, { peer: call.name, status, requestNonce: call.nonce, body }, deps.clock.now()));
   res.status(status).set('Cache-Control', 'no-store').type('application/json').send(body);
 }
 
@@ -97,7 +99,8 @@ async function authenticate(deps: Answering, req: Request, res: Response): Promi
   }
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   // Realms are names in DNS's sense: any case names the same peer.
-  const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, (name) => deps.peers.get(name.toLowerCase())?.secret, deps.now());
+  const secretOf = (name: string) => deps.peers.get(name.toLowerCase())?.secret;
+  const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, secretOf, deps.clock.now());
   const address = normalizeAddress(req.ip);
   if (!verdict.ok) {
     // The asker is not (yet) known to be a peer: the same answer whatever was wrong, so nobody learns the peers' names; the audit trail has the reason.
@@ -107,7 +110,7 @@ async function authenticate(deps: Answering, req: Request, res: Response): Promi
   }
   const name = verdict.peer.toLowerCase();
   const call = { name, peer: deps.peers.get(name)!, nonce: verdict.nonce };
-  const replayed = await deps.replay.admit(name, verdict.nonce, verdict.timestamp, deps.now());
+  const replayed = await deps.replay.admit(name, verdict.nonce, verdict.timestamp, deps.clock.now());
   if (replayed) {
     deps.audit.record('peer.refused', { actor: name, address, detail: { path: req.path, reason: replayed } });
     // Not 401: that answers a login with "wrong password". A replay is a conflict; a full nonce share, a wait.

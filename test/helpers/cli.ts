@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { untilValue } from './until';
 
 /** The built CLI, run as users run it (npm test builds first). */
 export const BIN = join(__dirname, '..', '..', 'dist', 'bin', 'roamgate.js');
@@ -16,11 +17,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): { 
 
 /** Waits until the output matches; returns the match. */
 export async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(get());
-    if (match) return match;
-    if (Date.now() > until) throw new Error(`no ${pattern} in output: ${get()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const found = (match: RegExpExecArray | null) => match !== null;
+  const match = await untilValue(() => pattern.exec(get()), found, () => `${pattern} in output: ${get()}`, timeoutMs, 25);
+  return match!;
 }

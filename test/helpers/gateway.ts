@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { roamgate, type Roamgate } from '../../plugin/roamgate';
 import type { Logger, RoamgateOptions } from '../../plugin/options';
 import type { ConnectionRecord } from '../../adapters/gateway-context';
+import { until } from './until';
 
 /** A logger that keeps what it is told, so tests can assert on the record. */
 export class CapturingLogger implements Logger {
@@ -23,11 +24,7 @@ export class CapturingLogger implements Logger {
   }
   /** Resolves once `count` records exist (relays are recorded when they end). */
   async waitForRecords(count: number, timeoutMs = 5000): Promise<ConnectionRecord[]> {
-    const until = Date.now() + timeoutMs;
-    while (this.records().length < count) {
-      if (Date.now() > until) throw new Error(`expected ${count} records, have ${this.records().length}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(() => this.records().length >= count, () => `${count} records (have ${this.records().length})`, timeoutMs, 20);
     return this.records();
   }
 }

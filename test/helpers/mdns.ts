@@ -1,6 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { MDNS_GROUP } from '../../protocols/mdns-announcement';
+import { until } from './until';
 
 /**
  * A UDP port free on every IPv4 address now: mDNS tests use one of their
@@ -71,11 +72,7 @@ export class RawMdnsPeer {
   }
 
   async waitForResponses(count: number, timeoutMs = 3_000): Promise<HeardPacket[]> {
-    const until = Date.now() + timeoutMs;
-    while (this.responses().length < count) {
-      if (Date.now() > until) throw new Error(`expected ${count} mDNS responses, heard ${this.responses().length}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(() => this.responses().length >= count, () => `${count} mDNS responses (heard ${this.responses().length})`, timeoutMs);
     return this.responses();
   }
 

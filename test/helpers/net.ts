@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { until } from './until';
 
 /** A port on 127.0.0.1 where nothing listens (connects are refused). */
 export async function refusedPort(): Promise<number> {
@@ -51,11 +52,7 @@ export class RawClient {
     return this.data;
   }
   async waitFor(predicate: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
-    const until = Date.now() + timeoutMs;
-    while (!predicate(this.data)) {
-      if (Date.now() > until) throw new Error(`timed out; received so far: ${JSON.stringify(this.data)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(() => predicate(this.data), () => `the expected text; received so far: ${JSON.stringify(this.data)}`, timeoutMs);
     return this.data;
   }
   send(text: string | Buffer): void {

@@ -11,21 +11,13 @@ import {
   type DiscoveryResponderOptions,
 } from '../../plugin/discovery-responder';
 import { generateGatewayKey, newQuery, parseAnswer, verifyAnswer, type DiscoveryAnswer } from '../../protocols/discovery-message';
+import { ManualClock } from '../helpers/clock';
+import { idle, until } from '../helpers/until';
 
 const KEY = generateGatewayKey();
 const URL_OF_GATEWAY = 'http://127.0.0.1:8080/roamgate';
 /** Long enough for any answer the responder would send to arrive over loopback. */
 const SETTLE_MS = 150;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 /** A discovery client on a loopback address: sends datagrams to the responder, keeps what comes back. */
 class UdpClient {
@@ -54,7 +46,7 @@ class UdpClient {
     return this.received.map((data) => parseAnswer(data)).filter((answer): answer is DiscoveryAnswer => answer !== null);
   }
   async waitForAnswers(count: number, timeoutMs = 5000): Promise<DiscoveryAnswer[]> {
-    await waitUntil(() => this.received.length >= count, timeoutMs);
+    await until(() => this.received.length >= count, () => `${count} datagrams (have ${this.received.length})`, timeoutMs, 5);
     return this.answers();
   }
   close(): Promise<void> {
@@ -121,41 +113,44 @@ describe('DiscoveryResponder', () => {
       Buffer.alloc(60_000, 0x41),
     ];
     for (const datagram of garbage) await udp.send(port, datagram);
-    await sleep(SETTLE_MS);
-    expect(udp.received).toEqual([]);
     const nonce = await udp.query(port);
-    await sleep(SETTLE_MS);
+    await udp.waitForAnswers(1);
+    // Datagrams are handled in order: an answer to any of the garbage would have come first.
     expect(udp.answers().map((answer) => answer.nonce)).toEqual([nonce]);
     expect(udp.received).toHaveLength(1);
     expect(errors).toEqual([]);
   });
 
   test(`answers one source at most ${DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND} times a second, then again after a second`, async () => {
-    const { port } = await startResponder();
+    const clock = new ManualClock();
+    const { port } = await startResponder({ clock });
     const flooder = await client('127.0.0.1');
     const bystander = await client('127.0.0.2');
     for (let i = 0; i < 3 * DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND; i++) await flooder.query(port);
-    await sleep(SETTLE_MS);
+    await flooder.waitForAnswers(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND);
+    await idle(SETTLE_MS, 'the queries past the allowance must get no answer');
     expect(flooder.answers()).toHaveLength(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND);
     // Another address has its own allowance.
     await bystander.query(port);
     await bystander.waitForAnswers(1);
 
-    await sleep(1_000);
+    clock.advance(1_000);
     const nonce = await flooder.query(port);
-    await sleep(SETTLE_MS);
+    await flooder.waitForAnswers(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND + 1);
     expect(flooder.answers()).toHaveLength(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND + 1);
     expect(flooder.answers().at(-1)!.nonce).toBe(nonce);
   });
 
   test(`answers at most ${DISCOVERY_ANSWERS_PER_SECOND} queries a second in all, whatever their sources`, async () => {
-    const { port } = await startResponder();
+    // The clock stands still: all the queries fall in one second, however long sending them takes.
+    const { port } = await startResponder({ clock: new ManualClock() });
     const sources = Math.ceil(DISCOVERY_ANSWERS_PER_SECOND / DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND) + 2;
     const clients = await Promise.all(Array.from({ length: sources }, (_, i) => client(`127.0.0.${i + 2}`)));
     for (const udp of clients) for (let i = 0; i < DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND; i++) await udp.query(port);
-    await sleep(3 * SETTLE_MS);
-    const answered = clients.reduce((sum, udp) => sum + udp.answers().length, 0);
-    expect(answered).toBe(DISCOVERY_ANSWERS_PER_SECOND);
+    const answered = () => clients.reduce((sum, udp) => sum + udp.answers().length, 0);
+    await until(() => answered() >= DISCOVERY_ANSWERS_PER_SECOND, () => `${DISCOVERY_ANSWERS_PER_SECOND} answers (have ${answered()})`);
+    await idle(3 * SETTLE_MS, 'the queries past the overall limit must get no answer');
+    expect(answered()).toBe(DISCOVERY_ANSWERS_PER_SECOND);
   });
 
   // Binding a source port below 1024 needs privileges, so only root can play the forger here.
@@ -174,7 +169,7 @@ describe('DiscoveryResponder', () => {
     await forged.query(port);
     await reflector.query(port);
     await reflector.waitForAnswers(1);
-    await sleep(SETTLE_MS);
+    await idle(SETTLE_MS, 'the forged query, sent first, must get no answer (on a socket of its own, so order proves nothing)');
     expect(forged.received).toEqual([]);
   });
 
@@ -215,16 +210,17 @@ describe('DiscoveryResponder', () => {
     const { port, errors } = await startResponder({ url: () => url() });
     const udp = await client();
     await udp.query(port);
-    await waitUntil(() => errors.length === 1);
+    await until(() => errors.length === 1, 'the first error');
     url = () => 'javascript:alert(1)';
     await udp.query(port);
-    await waitUntil(() => errors.length === 2);
-    await sleep(SETTLE_MS);
-    expect(udp.received).toEqual([]);
+    await until(() => errors.length === 2, 'the second error');
     expect(errors).toEqual([expect.objectContaining({ message: 'not listening yet' }), expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' })]);
     url = () => URL_OF_GATEWAY;
-    await udp.query(port);
+    const nonce = await udp.query(port);
     await udp.waitForAnswers(1);
+    // Datagrams are handled in order: an answer to either query before would have come first.
+    expect(udp.answers().map((answer) => answer.nonce)).toEqual([nonce]);
+    expect(udp.received).toHaveLength(1);
   });
 });
 
@@ -264,6 +260,7 @@ describe('DiscoveryResponder options', () => {
     ['a host name as host', { host: 'localhost' }, 'discovery.host'],
     ['mdns as a string', { mdns: 'yes' }, 'discovery.mdns'],
     ['onError that is not a function', { onError: 'log' }, 'discovery.onError'],
+    ['a clock without monotonic()', { clock: { now: () => 0 } }, 'discovery.clock'],
     // Within each field limit of parseAnswer, but three UTF-8 bytes a character make the answer too large for one datagram.
     ['a name and url too large for one datagram', { name: '\u20ac'.repeat(128), url: `http://h/${'\u20ac'.repeat(491)}` }, 'discovery.name and discovery.url'],
   ])('reject %s', (_name, overrides, path) => {

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
 import { MAX_EVENT_STREAMS_PER_CALLER } from '../../plugin/routes/events-route';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { until } from '../helpers/until';
+import { until, untilValue } from '../helpers/until';
 
 const ADMIN = 'events-admin-token-0123456789';
 
@@ -59,12 +59,18 @@ describe('GET <mount>/events', () => {
     expect(admin.res.statusCode).toBe(200);
     admin.res.destroy();
     streams[0]!.res.destroy();
-    let reopened = await subscribe(`${base}/events`, again.token);
-    for (let tries = 0; reopened.res.statusCode !== 200 && tries < 50; tries++) {
-      reopened.res.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      reopened = await subscribe(`${base}/events`, again.token);
-    }
+    // The gateway frees the place when it sees the stream closed: asked again until it has.
+    const reopened = await untilValue(
+      () => subscribe(`${base}/events`, again.token),
+      (stream) => {
+        if (stream.res.statusCode === 200) return true;
+        stream.res.destroy();
+        return false;
+      },
+      'the place of the closed stream to be free',
+      2000,
+      20,
+    );
     expect(reopened.res.statusCode).toBe(200);
     for (const stream of [...streams, reopened]) stream.res.destroy();
   });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { startLocalProxy, type LocalProxy } from '../../local/local-proxy';
 import { generateGatewayKey, parseQuery, signAnswer } from '../../protocols/discovery-message';
-import { until } from '../helpers/until';
+import { idle, until } from '../helpers/until';
 
 /**
  * The local proxy against gateways that answer oddly: it must neither flood
@@ -69,8 +69,6 @@ async function fakeGateway(label: string, options: { events: EventsAnswer; expir
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('the local proxy and a misbehaving gateway', () => {
   let proxy: LocalProxy | undefined;
   const closers: Array<() => Promise<void> | void> = [];
@@ -91,7 +89,7 @@ describe('the local proxy and a misbehaving gateway', () => {
     const gateway = await fakeGateway('A', { events: 401 });
     closers.push(gateway.close);
     proxy = await startAt(gateway.url);
-    await sleep(2_500);
+    await idle(2_500, 'the assertion is how many logins a fixed span holds (the local proxy backs off on its own timers)');
     // Waits of 100, 200, 400, 400, ... ms: a handful of logins, not hundreds.
     expect(gateway.count('POST', '/login')).toBeGreaterThanOrEqual(2);
     expect(gateway.count('POST', '/login')).toBeLessThanOrEqual(10);
@@ -102,7 +100,7 @@ describe('the local proxy and a misbehaving gateway', () => {
     const gateway = await fakeGateway('A', { events: 503 });
     closers.push(gateway.close);
     proxy = await startAt(gateway.url);
-    await sleep(2_500);
+    await idle(2_500, 'the assertion is how many stream attempts a fixed span holds (the waits between them grow)');
     expect(gateway.count('GET', '/events')).toBeGreaterThanOrEqual(2);
     expect(gateway.count('GET', '/events')).toBeLessThanOrEqual(8);
   });
@@ -112,7 +110,7 @@ describe('the local proxy and a misbehaving gateway', () => {
     closers.push(gateway.close);
     const failure = await startAt(gateway.url).catch((error: unknown) => error as Error);
     if (!(failure instanceof Error)) proxy = failure;
-    await sleep(500);
+    await idle(500, 'no renewal may follow the broken answer');
     expect(gateway.count('POST', /\/renew$/)).toBe(0);
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toMatch(/sent a login answer this local proxy does not understand/);

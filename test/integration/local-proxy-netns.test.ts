@@ -19,6 +19,7 @@ import { CapturingLogger } from '../helpers/gateway';
 import { freeUdpPort } from '../helpers/mdns';
 import { refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
+import { until } from '../helpers/until';
 
 /**
  * "Another network": a second gateway in a network namespace of its own,
@@ -95,13 +96,11 @@ async function serveInNamespace(namespace: string, configFile: string): Promise<
     await exited;
     clearTimeout(timer);
   };
-  const until = Date.now() + 15_000;
-  while (!/roamgate: management API on /.test(output)) {
-    if (child.exitCode !== null || Date.now() > until) {
-      await stop();
-      throw new Error(`roamgate serve in ${namespace} did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  const started = () => /roamgate: management API on /.test(output);
+  await until(() => started() || child.exitCode !== null, 'roamgate serve to start', 15_000, 25).catch(() => undefined);
+  if (!started()) {
+    await stop();
+    throw new Error(`roamgate serve in ${namespace} did not start:\n${output}`);
   }
   return { child, output: () => output, stop };
 }
@@ -113,11 +112,7 @@ class Notices {
     return this.all.map((notice) => notice.text).join('\n');
   }
   async waitFor(predicate: (notice: LocalProxyNotice) => boolean, what: string, from = 0, timeoutMs = 15_000): Promise<LocalProxyNotice> {
-    const until = Date.now() + timeoutMs;
-    while (!this.all.slice(from).some(predicate)) {
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}; notices so far:\n${this.text()}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(() => this.all.slice(from).some(predicate), () => `${what}; notices so far:\n${this.text()}`, timeoutMs, 20);
     return this.all.slice(from).find(predicate)!;
   }
 }
@@ -269,7 +264,8 @@ describeWithNetns(`local proxy moving to another network (a network namespace ov
     expect(smtp.messages.at(-1)!.raw.toString()).toContain('Subject: on the other network');
     // The gateway records a relay when it ends, just after the client hung up.
     const relayed = /"event":"relay".*"identity":"alice"|"identity":"alice".*"event":"relay"/;
-    for (const until = Date.now() + 5_000; !relayed.test(elsewhere.output()) && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 25));
+    const what = () => `the relay record in the output of the gateway elsewhere:\n${elsewhere.output()}`;
+    await until(() => relayed.test(elsewhere.output()), what, 5_000, 25);
     expect(elsewhere.output()).toMatch(relayed);
     expect(impostor.output()).not.toMatch(/"event":"relay"/);
     const pins = JSON.parse(readFileSync(join(state, 'networks.json'), 'utf8'));
@@ -282,11 +278,14 @@ describeWithNetns(`local proxy moving to another network (a network namespace ov
     const heard: HeardAnswer[] = [];
     const errors: string[] = [];
     const transport = queryByMdns({ port: mdnsPort, interfaces: [hostAddress], windowMs: 600 }, { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) });
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    transport.stop();
+    const names = () => [...new Set(heard.map(({ answer }) => answer.name))].sort();
+    try {
+      await until(() => names().length >= 2, () => `both gateways over mDNS (heard ${names().join(', ') || 'none'})`, 3_000, 25);
+    } finally {
+      transport.stop();
+    }
     expect(errors).toEqual([]);
-    const names = [...new Set(heard.map(({ answer }) => answer.name))].sort();
-    expect(names).toEqual(['elsewhere', 'home-lan']);
+    expect(names()).toEqual(['elsewhere', 'home-lan']);
     for (const { answer, from } of heard) {
       expect(from).toBe(`${namespaceAddress}:${mdnsPort}`);
       expect(verifyAnswer(answer, { nonce: '', now: Date.now() })).toEqual({ ok: true });

@@ -1,6 +1,8 @@
 import request from 'supertest';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { ManualClock } from '../helpers/clock';
 import { RawClient, listenTcp } from '../helpers/net';
+import { untilValue } from '../helpers/until';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const SECRET = 'registration-secret-0123456789';
@@ -104,11 +106,14 @@ describe('management API', () => {
       const smtp = await listenTcp((socket) => socket.end('220 healthy smtp\r\n'));
       const checked = await startGateway({ adminToken: ADMIN, health: { enabled: true, intervalMs: 60_000, timeoutMs: 500 }, adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }, { host: '127.0.0.1', port: 1 }] } });
       try {
-        let servers: Array<{ port: number; health: { state: string; reason?: string } }> = [];
-        for (let i = 0; i < 50 && (servers.length === 0 || servers.some((s) => s.health.state === 'unknown')); i++) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          servers = (await request(checked.app).get('/roamgate/servers').set(auth)).body.servers;
-        }
+        type Listed = Array<{ port: number; health: { state: string; reason?: string } }>;
+        const servers = await untilValue(
+          async (): Promise<Listed> => (await request(checked.app).get('/roamgate/servers').set(auth)).body.servers,
+          (listed) => listed.length > 0 && listed.every((s) => s.health.state !== 'unknown'),
+          'both servers probed',
+          5000,
+          50,
+        );
         expect(servers.find((s) => s.port === smtp.port)!.health.state).toBe('healthy');
         expect(servers.find((s) => s.port === 1)!.health).toMatchObject({ state: 'unhealthy', reason: expect.stringMatching(/ECONNREFUSED/) });
       } finally {
@@ -140,16 +145,30 @@ describe('management API', () => {
 
   describe('self-registration', () => {
     test('a server registers, renews by heartbeat, and drops out when its TTL lapses', async () => {
-      const body = { secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 11919, ttlSeconds: 1 };
-      const first = await request(gw.app).post('/roamgate/servers/register').send(body).expect(201);
-      expect(first.body).toMatchObject({ service: 'nntp', ttlSeconds: 1, renewed: false });
-      const renewed = await request(gw.app).post('/roamgate/servers/register').send(body).expect(200);
-      expect(renewed.body).toMatchObject({ id: first.body.id, renewed: true });
-      const listed = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
-      expect(listed.body.servers).toEqual(expect.arrayContaining([expect.objectContaining({ id: first.body.id, origin: 'registered', expiresAt: expect.any(String) })]));
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-      const after = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
-      expect(after.body.servers.map((s: { id: string }) => s.id)).not.toContain(first.body.id);
+      const clock = new ManualClock();
+      const timed = await startGateway({ adminToken: ADMIN, registration: { secret: SECRET }, clock });
+      try {
+        const ids = async (): Promise<string[]> => {
+          const res = await request(timed.app).get('/roamgate/servers').set(auth).expect(200);
+          return res.body.servers.map((s: { id: string }) => s.id);
+        };
+        const body = { secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 11919, ttlSeconds: 1 };
+        const first = await request(timed.app).post('/roamgate/servers/register').send(body).expect(201);
+        expect(first.body).toMatchObject({ service: 'nntp', ttlSeconds: 1, renewed: false });
+        clock.advance(600);
+        const renewed = await request(timed.app).post('/roamgate/servers/register').send(body).expect(200);
+        expect(renewed.body).toMatchObject({ id: first.body.id, renewed: true });
+        const listed = await request(timed.app).get('/roamgate/servers').set(auth).expect(200);
+        const entry = expect.objectContaining({ id: first.body.id, origin: 'registered', expiresAt: expect.any(String) });
+        expect(listed.body.servers).toEqual(expect.arrayContaining([entry]));
+        // Past the first TTL, within the renewed one.
+        clock.advance(600);
+        expect(await ids()).toContain(first.body.id);
+        clock.advance(400);
+        expect(await ids()).not.toContain(first.body.id);
+      } finally {
+        await timed.close();
+      }
     });
 
     test('a registered server is used by the adapters, and deregistering removes it', async () => {

@@ -6,15 +6,15 @@ import { announcementsIn, ANNOUNCEMENT_TTL_SECONDS, LEGACY_UNICAST_TTL_SECONDS, 
 import { queryByMdns } from '../../local/mdns-discovery';
 import type { HeardAnswer } from '../../local/discovery-transport';
 import { MDNS_ANNOUNCEMENTS, MDNS_MULTICAST_INTERVAL_MS } from '../../plugin/mdns-responder';
+import { ManualClock } from '../helpers/clock';
 import { freeUdpPort, RawMdnsPeer, recordsOf } from '../helpers/mdns';
+import { idle, until } from '../helpers/until';
 
 const KEY = generateGatewayKey();
 const URL_OF_GATEWAY = 'http://127.0.0.1:8080/roamgate';
 const INSTANCE = `office.${SERVICE_TYPE}`;
 /** Long enough for any answer the responder would send to arrive over loopback. */
 const SETTLE_MS = 150;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () => {
   let mdnsPort: number;
@@ -67,11 +67,12 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
   });
 
   test('each answer is signed anew (a later one has a later issuedAt)', async () => {
-    await startResponder();
+    const clock = new ManualClock();
+    await startResponder({ clock });
     const asker = await peer();
     await asker.query(SERVICE_TYPE);
     await asker.waitForResponses(1);
-    await sleep(20);
+    clock.advance(20);
     await asker.query(SERVICE_TYPE);
     const [first, second] = (await asker.waitForResponses(2)).map(({ packet }) => announcementsIn(recordsOf(packet))[0]!);
     expect(second.issuedAt).toBeGreaterThan(first.issuedAt);
@@ -84,13 +85,13 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     await asker.query('_http._tcp.local');
     await asker.query('other._roamgate._tcp.local', 'TXT');
     await asker.query('roamgate-127-0-0-1.local', 'AAAA');
-    await sleep(SETTLE_MS);
-    expect(asker.responses()).toEqual([]);
 
     await asker.query(INSTANCE, 'TXT', 1);
     await asker.query(SERVICE_ENUMERATION, 'PTR', 2);
     await asker.query('ROAMGATE-127-0-0-1.local', 'A', 3);
     const responses = await asker.waitForResponses(3);
+    // Queries are handled in order: an answer to any of the first three (id 0) would have come first.
+    expect(responses.map(({ packet }) => packet.id)).toEqual([1, 2, 3]);
     const byId = (id: number) => responses.find(({ packet }) => packet.id === id)!.packet;
     expect(byId(1).answers!.map((record) => record.type)).toEqual(['TXT']);
     expect(byId(2).answers).toEqual([expect.objectContaining({ name: SERVICE_ENUMERATION, type: 'PTR', data: SERVICE_TYPE })]);
@@ -98,14 +99,18 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
   });
 
   test('a query from the mDNS port gets a multicast answer (TTL 120 s, cache-flush on unique records), at most one a second', async () => {
-    await startResponder();
-    // Let the start-up announcements (now and a second later) go by, and a second more.
-    await sleep(MDNS_ANNOUNCEMENTS * MDNS_MULTICAST_INTERVAL_MS + 100);
+    const clock = new ManualClock();
     const member = await peer({ onPort: true });
+    // The start-up announcements go by (one at start, one on a timer a second later, let out by the clock), and a second more.
+    await startResponder({ clock });
+    clock.advance(MDNS_MULTICAST_INTERVAL_MS);
+    await member.waitForResponses(MDNS_ANNOUNCEMENTS);
+    clock.advance(MDNS_MULTICAST_INTERVAL_MS);
     const before = member.responses().length;
     await member.query(SERVICE_TYPE);
     await member.query(SERVICE_TYPE);
-    await sleep(SETTLE_MS);
+    await member.waitForResponses(before + 1);
+    await idle(SETTLE_MS, 'the second query, in the same second, must get no answer');
     const answers = member.responses().slice(before);
     expect(answers).toHaveLength(1);
     const { packet, from } = answers[0];
@@ -130,10 +135,12 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
   });
 
   test(`shares the per-source limit with UDP answers (${DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND} a second)`, async () => {
-    await startResponder();
+    // The clock stands still: all the queries fall in one second.
+    await startResponder({ clock: new ManualClock() });
     const asker = await peer();
     for (let i = 0; i < 3 * DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND; i++) await asker.query(SERVICE_TYPE, 'PTR', i);
-    await sleep(SETTLE_MS);
+    await asker.waitForResponses(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND);
+    await idle(SETTLE_MS, 'the queries past the limit must get no answer');
     expect(asker.responses()).toHaveLength(DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND);
   });
 
@@ -151,7 +158,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     await forged.query(SERVICE_TYPE);
     await genuine.query(SERVICE_TYPE);
     await genuine.waitForResponses(1);
-    await sleep(SETTLE_MS);
+    await idle(SETTLE_MS, 'the forged query, sent first, must get no answer (on a socket of its own, so order proves nothing)');
     expect(forged.responses()).toEqual([]);
   });
 
@@ -161,8 +168,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     const errors: string[] = [];
     const transport = queryByMdns({ port: mdnsPort, interfaces: ['127.0.0.1'], windowMs: 300 }, { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) });
     try {
-      const until = Date.now() + 3_000;
-      while (heard.length === 0 && Date.now() < until) await sleep(10);
+      await until(() => heard.length > 0, 'the announcement', 3_000);
     } finally {
       transport.stop();
     }
@@ -178,8 +184,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     // 192.0.2.0/24 is TEST-NET-1: no interface here has that address, so the socket cannot be bound to it.
     const transport = queryByMdns({ port: mdnsPort, interfaces: ['192.0.2.123', '127.0.0.1'], windowMs: 300 }, { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) });
     try {
-      const until = Date.now() + 3_000;
-      while ((heard.length === 0 || errors.length === 0) && Date.now() < until) await sleep(10);
+      await until(() => heard.length > 0 && errors.length > 0, 'an answer and the error', 3_000);
     } finally {
       transport.stop();
     }

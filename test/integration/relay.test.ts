@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { RELAY_WINDOW_BYTES, relay, type RelayResult } from '../../net/relay';
-import { until } from '../helpers/until';
+import { idle, until } from '../helpers/until';
 
 /** What one relay() call was given and what it returned. */
 interface RelayedConnection {
@@ -89,7 +89,6 @@ function collect(socket: Socket): Promise<{ data: Buffer; closedAt: number }> {
 }
 
 const closed = (socket: Socket) => new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('relay() over real sockets', () => {
   let rig: Rig | undefined;
@@ -176,7 +175,8 @@ describe('relay() over real sockets', () => {
     const client = await rig.open();
     const relayed = await rig.nextRelay();
     client.pause();
-    await sleep(200);
+    // The transfer goes as far as it can without the client: to its end, or until the server is held back.
+    await until(() => relayed.upstream.readableEnded || relayed.upstream.isPaused(), 'the server side to end or be held back');
     const received = collect(client);
     client.resume();
     expect((await received).data.equals(payload)).toBe(true);
@@ -300,7 +300,7 @@ describe('relay() over real sockets', () => {
     let mostQueued = 0;
     const sampler = setInterval(() => (mostQueued = Math.max(mostQueued, relayed.client.writableLength)), 2);
     await until(() => relayed.upstream.isPaused(), 'the server to be held back');
-    await sleep(200);
+    await idle(200, 'the server must stay held back while the client does not read');
     // The server is held back: far from all of it has been read off its socket.
     const readWhilePaused = relayed.upstream.bytesRead;
     expect(readWhilePaused).toBeLessThan(total / 2);

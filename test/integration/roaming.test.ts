@@ -45,11 +45,7 @@ function watch(socket: Socket) {
     closed,
     send: (text: string) => socket.write(text),
     async waitFor(predicate: (text: string) => boolean, timeoutMs = 5000) {
-      const until = Date.now() + timeoutMs;
-      while (!predicate(data)) {
-        if (Date.now() > until) throw new Error(`timed out; received so far: ${JSON.stringify(data)}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(() => predicate(data), () => `the expected text; received so far: ${JSON.stringify(data)}`, timeoutMs);
       return data;
     },
   };

@@ -125,13 +125,13 @@ describe('smtp adapter relaying to a real SMTP server', () => {
     stubborn.on('close', () => (closed = true));
     stubborn.resume();
     await new Promise((resolve) => stubborn.once('end', resolve));
-    await new Promise((resolve) => setTimeout(resolve, REFUSAL_LINGER_MS + 500));
-    // Still open on the gateway's side, writes would be taken; cut, the first is answered with a
-    // reset and the next one fails (EPIPE).
-    stubborn.write('NOOP\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    if (!closed) stubborn.write('NOOP\r\n');
-    await until(() => closed, 'the refused connection to be gone', 3_000);
+    // While open on the gateway's side, its writes are taken (read and dropped); once cut, a write is answered
+    // with a reset and the next one fails (EPIPE). So it writes until it finds itself cut.
+    const cut = () => {
+      if (!closed && stubborn.writable) stubborn.write('NOOP\r\n');
+      return closed;
+    };
+    await until(cut, 'the refused connection to be cut after the linger', REFUSAL_LINGER_MS + 3_000, 100);
     first.send('QUIT\r\n');
     await first.closed;
   }, 15_000);
@@ -154,9 +154,10 @@ describe('smtp adapter relaying to a real SMTP server', () => {
     // Replace the file the way editors do: write a new file, rename it over the old one.
     writeFileSync(join(dir, 'new.yaml'), `smtp:\n  - { host: 127.0.0.1, port: ${two.port} }\n`);
     renameSync(join(dir, 'new.yaml'), file);
-    await waitUntil(async () => /server two/.test(await greeting()));
+    await until(async () => /server two/.test(await greeting()), 'the edit to route to server two', 8000, 50);
     writeFileSync(file, 'smtp: [ { host: 127.0.0.1, port: not-a-port } ]\n');
-    await waitUntil(async () => gw!.logger.lines.some((line) => line.obj.event === 'servers-file' && line.level === 'error'));
+    const rejectedEdit = () => gw!.logger.lines.some((line) => line.obj.event === 'servers-file' && line.level === 'error');
+    await until(rejectedEdit, 'the broken edit to be reported', 8000, 50);
     const rejected = gw.logger.lines.find((line) => line.obj.event === 'servers-file' && line.level === 'error')!;
     expect(String(rejected.obj.reason)).toMatch(/smtp\.0\.port/);
     expect(await greeting()).toMatch(/server two/);
@@ -206,11 +207,3 @@ describe('smtp adapter relaying to a real SMTP server', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
   });
 });
-
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 8000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { untilValue } from '../helpers/until';
 
 const SERVERS = join(__dirname, 'servers');
 const CLIENTS = join(__dirname, 'clients', 'clients.py');
@@ -51,17 +52,17 @@ export function curl(args: string[]): Promise<{ code: number; stdout: Buffer; st
 /** Waits for opensmtpd to deliver a message with this Message-ID to a local part's maildir; returns the file's bytes. */
 export async function deliveredMail(maildir: string, localPart: string, messageId: string, timeoutMs = 15_000): Promise<Buffer> {
   const dir = join(maildir, localPart.toLowerCase(), 'new');
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (existsSync(dir)) {
-      for (const name of readdirSync(dir)) {
-        const content = readFileSync(join(dir, name));
-        if (content.includes(`Message-ID: ${messageId}`)) return content;
-      }
+  const delivered = (): Buffer | undefined => {
+    if (!existsSync(dir)) return undefined;
+    for (const name of readdirSync(dir)) {
+      const content = readFileSync(join(dir, name));
+      if (content.includes(`Message-ID: ${messageId}`)) return content;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no delivered mail with Message-ID ${messageId} in ${dir}`);
+    return undefined;
+  };
+  const what = `delivered mail with Message-ID ${messageId} in ${dir}`;
+  const mail = await untilValue(delivered, (found) => found !== undefined, what, timeoutMs, 100);
+  return mail!;
 }
 
 /** The body of a stored message: everything after the first empty line. */

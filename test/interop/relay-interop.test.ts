@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { refusedPort } from '../helpers/net';
+import { untilValue } from '../helpers/until';
 import { selfSignedCert } from '../helpers/tls-cert';
 import { STATE_DIR, bodyOf, curl, deliveredMail, python, startServers, stopServers } from './helpers';
 
@@ -172,17 +173,16 @@ describe('interop with Debian servers through the gateway', () => {
   });
 });
 
+/** The file's text once `ready` accepts it; else, after `timeoutMs`, what it holds then (the caller's expectations say what is missing). */
 async function waitForFile(path: string, ready: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
   let text = '';
-  while (Date.now() < until) {
+  const read = () => {
     try {
       text = readFileSync(path, 'utf8');
-      if (ready(text)) return text;
     } catch {
       // not written yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return text;
+    return text;
+  };
+  return untilValue(read, ready, `${path} to be written`, timeoutMs, 100).catch(() => text);
 }

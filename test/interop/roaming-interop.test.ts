@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { signRequest } from '../../protocols/peer-signature';
 import { UNVERIFIED_PEER_REQUEST } from '../../plugin/routes/peer-routes';
 import { runCli, waitForOutput } from '../helpers/cli';
+import { until } from '../helpers/until';
 import { bodyOf, deliveredMail, python, pythonFrom, startServers, stopServers } from './helpers';
 
 jest.setTimeout(120_000);
@@ -37,13 +38,8 @@ function send(url: string, method: string, body: string, headers: Record<string,
 }
 
 async function waitForApi(url: string, output: () => string): Promise<void> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const answer = await send(`${url}/discover`, 'GET', '').catch(() => null);
-    if (answer?.status === 200) return;
-    if (Date.now() > until) throw new Error(`${url} did not come up: ${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const up = async () => (await send(`${url}/discover`, 'GET', '').catch(() => null))?.status === 200;
+  await until(up, () => `${url} to come up: ${output()}`, 20_000, 100);
 }
 
 /** Server addresses of either network, as they would appear if leaked. */

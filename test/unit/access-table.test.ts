@@ -2,6 +2,7 @@ import { AccessTable } from '../../plugin/access-table';
 import type { AccessRule } from '../../plugin/options';
 import type { Identity } from '../../identity';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+import { ManualClock } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 const alice: Identity = { kind: 'user', address: '192.0.2.7', user: { id: 'alice', attributes: { department: 'sales' } } };
@@ -13,13 +14,12 @@ const configRules: AccessRule[] = [
   { subject: 'anonymous', service: 'pop3', allow: true, reason: 'open mailbox' },
 ];
 
-let now = T;
-const clock = () => now;
+let clock: ManualClock;
 let store: SqliteStore;
 let table: AccessTable;
 let changes: number;
 beforeEach(async () => {
-  now = T;
+  clock = new ManualClock(T);
   store = openSqliteStore(':memory:');
   table = new AccessTable(configRules, store, clock);
   await table.load();
@@ -104,7 +104,7 @@ describe('AccessTable, API rules', () => {
 
   test('update changes the rule, keeps its id and createdAt, and is stored', async () => {
     const added = await table.add({ subject: 'user:alice', service: 'smtp', allow: false, reason: 'on leave' });
-    now = T + 5000;
+    clock.set(T + 5000);
     const updated = await table.update(added.id, { allow: true, reason: 'back' });
     expect(updated).toEqual({ ...added, allow: true, reason: 'back' });
     expect(table.get(added.id)).toEqual(updated);
@@ -144,11 +144,11 @@ describe('AccessTable, API rules', () => {
   test('a second table on the same store sees added, updated and removed rules after load()', async () => {
     // The store lists rules by creation time (then id), so each is made at its own time.
     const a = await table.add({ subject: 'user:alice', service: 'smtp', allow: false, reason: 'on leave' });
-    now += 1;
+    clock.advance(1);
     const b = await table.add({ subject: 'user:bob', service: 'nntp', allow: true });
-    now += 1;
+    clock.advance(1);
     const c = await table.add({ subject: 'anonymous', service: '*', allow: false });
-    now += 1;
+    clock.advance(1);
     await table.update(b.id, { allow: false });
     await table.remove(c.id);
     const again = await reloaded();

@@ -1,6 +1,7 @@
 import { AUDIT_FLUSH_INTERVAL_MS, AUDIT_MAX_QUEUE, AuditLog } from '../../plugin/audit-log';
 import type { Logger } from '../../plugin/options';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 
@@ -18,15 +19,15 @@ function capturingLogger() {
 /** Lets pending promise callbacks and I/O callbacks run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-let now = T;
+let clock: ManualClock;
 let store: SqliteStore;
 let captured: ReturnType<typeof capturingLogger>;
 let audit: AuditLog;
 beforeEach(() => {
-  now = T;
+  clock = new ManualClock(T);
   store = openSqliteStore(':memory:');
   captured = capturingLogger();
-  audit = new AuditLog(store, captured.logger, () => now);
+  audit = new AuditLog(store, captured.logger, clock);
 });
 afterEach(async () => {
   await audit.flush();
@@ -36,9 +37,9 @@ afterEach(async () => {
 describe('AuditLog', () => {
   test('list() returns recorded events newest first, with their fields, time and ids', async () => {
     audit.record('login.success', { actor: 'alice', address: '192.0.2.7', detail: { via: 'form' } });
-    now += 10;
+    clock.advance(10);
     audit.record('lease.issued', { actor: 'alice', detail: { lease: 'l1' } });
-    now += 10;
+    clock.advance(10);
     audit.record('connection');
     const events = await audit.list();
     expect(events).toEqual([
@@ -69,7 +70,7 @@ describe('AuditLog', () => {
   });
 
   test(`the timer writes the queue after ${AUDIT_FLUSH_INTERVAL_MS} ms`, async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'Date'] });
+    jest.useFakeTimers(TIMERS_ONLY);
     try {
       audit.record('a');
       audit.record('b');

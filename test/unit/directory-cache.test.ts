@@ -1,5 +1,6 @@
 import { CachingDirectory } from '../../plugin/directory-cache';
 import type { Directory, User } from '../../plugin/directory';
+import { ManualClock } from '../helpers/clock';
 
 /** A directory that counts its checks: alice/alice-pw is the only valid login. */
 function countingDirectory(): Directory & { checks: number; disabled: boolean } {
@@ -56,14 +57,14 @@ describe('CachingDirectory', () => {
   });
 
   test('an entry expires after its time', async () => {
-    let now = 1_000;
+    const clock = new ManualClock();
     const inner = countingDirectory();
-    const cached = new CachingDirectory(inner, 1, { now: () => now });
+    const cached = new CachingDirectory(inner, 1, clock);
     await cached.verify('alice', 'alice-pw');
-    now += 900;
+    clock.advance(900);
     await cached.verify('alice', 'alice-pw');
     expect(inner.checks).toBe(1);
-    now += 200;
+    clock.advance(200);
     await cached.verify('alice', 'alice-pw');
     expect(inner.checks).toBe(2);
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoamgateError } from '../../errors';
 import { FileSource, readTableFile } from '../../sources/file-source';
+import { idle } from '../helpers/until';
 
 let dir: string;
 let path: string;
@@ -169,7 +170,7 @@ describe('FileSource', () => {
     source.watch(onChange);
     source.close();
     writeFileSync(path, SECOND);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await idle(150, 'nothing may happen: a closed source has no watcher and no poll (every 20 ms) left to fire');
     expect(onChange).not.toHaveBeenCalled();
     expect(hostsOf(source, 'smtp')).toEqual(['mx1.example.org:25/10']);
   });

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { probeServer } from '../../sources/health-monitor';
+import { until } from '../helpers/until';
 
 /** Test servers on 127.0.0.1:0 and every socket they accepted, all closed after the tests. */
 const servers: Server[] = [];
@@ -53,7 +54,7 @@ describe('probeServer', () => {
     const received: string[] = [];
     const port = await serve(greeter(greeting, received));
     expect(await probeServer(service, '127.0.0.1', port, 2000)).toBeNull();
-    await waitFor(() => received.join('') === 'QUIT\r\n');
+    await until(() => received.join('') === 'QUIT\r\n', "the probe's QUIT", 2000);
   });
 
   test('a greeting split across packets is still read', async () => {
@@ -110,11 +111,3 @@ describe('probeServer', () => {
     expect(await probeServer('http-proxy', '127.0.0.1', await closedPort(), 2000)).toBe('connect failed: ECONNREFUSED');
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

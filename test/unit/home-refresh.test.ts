@@ -4,6 +4,7 @@ import { HomeRefresher, type HomeRefreshEvents, type RefreshedHome } from '../..
 import { LeaseManager, type LeaseEnd } from '../../plugin/lease-manager';
 import type { RefreshAnswer } from '../../protocols/peer-messages';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -14,7 +15,7 @@ let ends: Array<[string, LeaseEnd]>;
 
 beforeEach(() => {
   store = openSqliteStore(':memory:');
-  leases = new LeaseManager(store, 3600, () => T);
+  leases = new LeaseManager(store, 3600, new ManualClock(T));
   ends = [];
   leases.onEnd((lease, why) => ends.push([lease.id, why]));
 });
@@ -208,7 +209,7 @@ describe('HomeRefresher.start and close', () => {
   test('checks each home every refreshSeconds until closed', async () => {
     await issue('home.example', 'alice', 'token-alice-0123456789');
     await issue('other.example', 'dave', 'token-other-0123456789');
-    jest.useFakeTimers();
+    jest.useFakeTimers(TIMERS_ONLY);
     const homeClient = new FakeHomeClient(() => true);
     const otherClient = new FakeHomeClient(() => true);
     const refresher = new HomeRefresher([home('home.example', homeClient, 10), home('other.example', otherClient, 25)], leases, recorder().events);

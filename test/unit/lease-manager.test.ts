@@ -2,6 +2,7 @@ import type { User } from '../../plugin/directory';
 import { hashToken, LeaseManager, normalizeAddress, type LeaseEnd } from '../../plugin/lease-manager';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
 import type { LeaseRecord } from '../../store/store';
+import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 const TTL_SECONDS = 3600;
@@ -9,8 +10,7 @@ const TTL_MS = TTL_SECONDS * 1000;
 const alice: User = { id: 'alice', attributes: { department: 'sales' } };
 const bob: User = { id: 'bob', attributes: { department: 'it' } };
 
-let now = T;
-const clock = () => now;
+let clock: ManualClock;
 let store: SqliteStore;
 const managers: LeaseManager[] = [];
 /** A manager on the shared store and clock, closed after the test. */
@@ -27,7 +27,7 @@ function endsOf(leases: LeaseManager): Array<[string, LeaseEnd]> {
 }
 
 beforeEach(() => {
-  now = T;
+  clock = new ManualClock(T);
   store = openSqliteStore(':memory:');
 });
 afterEach(async () => {
@@ -165,9 +165,9 @@ describe('LeaseManager lookups', () => {
   test('findByAddress: the newest lease for an address wins, whatever the order of issue', async () => {
     const leases = manager();
     const first = await leases.issue(alice, '192.0.2.7');
-    now += 1000;
+    clock.advance(1000);
     const second = await leases.issue(bob, '192.0.2.7');
-    now += 1000;
+    clock.advance(1000);
     await leases.issue(alice, '192.0.2.99');
     expect(leases.findByAddress('192.0.2.7')?.userId).toBe('bob');
     // When the newest ends, the older lease for the address is the one in force again.
@@ -178,9 +178,9 @@ describe('LeaseManager lookups', () => {
   test('get and list: live leases only, list newest first', async () => {
     const leases = manager();
     const a = await leases.issue(alice, '192.0.2.7');
-    now += 10;
+    clock.advance(10);
     const b = await leases.issue(bob, '192.0.2.8');
-    now += 10;
+    clock.advance(10);
     const c = await leases.issue(bob, '192.0.2.9');
     await leases.revoke(b.lease.id);
     expect(leases.get(a.lease.id)?.userId).toBe('alice');
@@ -194,10 +194,10 @@ describe('LeaseManager expiry', () => {
   test('lookups fail from the moment the clock reaches expiresAt, before any sweep', async () => {
     const leases = manager();
     const { token, lease } = await leases.issue(alice, '192.0.2.7');
-    now = lease.expiresAt - 1;
+    clock.set(lease.expiresAt - 1);
     expect(leases.findByToken(token)?.id).toBe(lease.id);
     expect(leases.findByAddress('192.0.2.7')?.id).toBe(lease.id);
-    now = lease.expiresAt;
+    clock.set(lease.expiresAt);
     expect(leases.findByToken(token)).toBeUndefined();
     expect(leases.findByAddress('192.0.2.7')).toBeUndefined();
     expect(leases.get(lease.id)).toBeUndefined();
@@ -208,15 +208,15 @@ describe('LeaseManager expiry', () => {
     const leases = manager();
     const ends = endsOf(leases);
     const old = await leases.issue(alice, '192.0.2.7');
-    now += TTL_MS / 2;
+    clock.advance(TTL_MS / 2);
     const young = await leases.issue(bob, '192.0.2.8');
     expect(leases.sweep()).toBe(0);
-    now = old.lease.expiresAt + 1;
+    clock.set(old.lease.expiresAt + 1);
     expect(leases.sweep()).toBe(1);
     expect(leases.sweep()).toBe(0);
     expect(ends).toEqual([[old.lease.id, 'expired']]);
     expect(leases.findByToken(young.token)?.id).toBe(young.lease.id);
-    now = young.lease.expiresAt;
+    clock.set(young.lease.expiresAt);
     expect(leases.sweep()).toBe(1);
     expect(ends).toEqual([
       [old.lease.id, 'expired'],
@@ -229,7 +229,7 @@ describe('LeaseManager expiry', () => {
     const ends = endsOf(leases);
     const { lease } = await leases.issue(alice, '192.0.2.7');
     await leases.revoke(lease.id);
-    now = lease.expiresAt + 1;
+    clock.set(lease.expiresAt + 1);
     expect(leases.sweep()).toBe(0);
     expect(ends).toEqual([[lease.id, 'revoked']]);
   });
@@ -252,14 +252,14 @@ describe('LeaseManager.revoke', () => {
     const leases = manager();
     const ends = endsOf(leases);
     const { token, lease } = await leases.issue(alice, '192.0.2.7');
-    now += 5000;
+    clock.advance(5000);
     expect(await leases.revoke(lease.id)).toBe(true);
     expect(ends).toEqual([[lease.id, 'revoked']]);
     expect(leases.findByToken(token)).toBeUndefined();
     expect(leases.findByAddress('192.0.2.7')).toBeUndefined();
     expect(leases.get(lease.id)).toBeUndefined();
     expect((await store.leases.get(lease.id))?.revokedAt).toBe(T + 5000);
-    expect(await store.leases.listLive(now)).toEqual([]);
+    expect(await store.leases.listLive(clock.now())).toEqual([]);
   });
 
   test('false, and no announcement, for an unknown, already revoked or expired lease', async () => {
@@ -269,7 +269,7 @@ describe('LeaseManager.revoke', () => {
     const expiring = await leases.issue(bob, '192.0.2.8');
     await leases.revoke(revoked.lease.id);
     ends.length = 0;
-    now = expiring.lease.expiresAt;
+    clock.set(expiring.lease.expiresAt);
     expect(await leases.revoke('no-such-id')).toBe(false);
     expect(await leases.revoke(revoked.lease.id)).toBe(false);
     expect(await leases.revoke(expiring.lease.id)).toBe(false);
@@ -291,12 +291,12 @@ describe('LeaseManager.renew', () => {
     const leases = manager();
     const ends = endsOf(leases);
     const { token, lease } = await leases.issue(alice, '192.0.2.7');
-    now = T + TTL_MS - 1000;
+    clock.set(T + TTL_MS - 1000);
     const renewed = await leases.renew(lease.id);
-    expect(renewed?.expiresAt).toBe(now + TTL_MS);
+    expect(renewed?.expiresAt).toBe(clock.now() + TTL_MS);
     expect(renewed?.issuedAt).toBe(T);
-    expect((await store.leases.get(lease.id))?.expiresAt).toBe(now + TTL_MS);
-    now = T + TTL_MS + 1;
+    expect((await store.leases.get(lease.id))?.expiresAt).toBe(clock.now() + TTL_MS);
+    clock.set(T + TTL_MS + 1);
     expect(leases.sweep()).toBe(0);
     expect(leases.findByToken(token)?.id).toBe(lease.id);
     expect(ends).toEqual([]);
@@ -307,7 +307,7 @@ describe('LeaseManager.renew', () => {
     const revoked = await leases.issue(alice, '192.0.2.7');
     const expired = await leases.issue(bob, '192.0.2.8');
     await leases.revoke(revoked.lease.id);
-    now = expired.lease.expiresAt;
+    clock.set(expired.lease.expiresAt);
     expect(await leases.renew('no-such-id')).toBeUndefined();
     expect(await leases.renew(revoked.lease.id)).toBeUndefined();
     expect(await leases.renew(expired.lease.id)).toBeUndefined();
@@ -318,7 +318,7 @@ describe('LeaseManager.renew', () => {
   test('undefined when the store no longer has the lease live (revoked elsewhere)', async () => {
     const leases = manager();
     const { lease } = await leases.issue(alice, '192.0.2.7');
-    await store.leases.revoke(lease.id, now);
+    await store.leases.revoke(lease.id, clock.now());
     expect(await leases.renew(lease.id)).toBeUndefined();
     expect(leases.get(lease.id)?.expiresAt).toBe(T + TTL_MS);
   });
@@ -328,11 +328,11 @@ describe('LeaseManager.load (a restart)', () => {
   test('a second manager on the same store finds the live lease, not the revoked or expired ones', async () => {
     const before = manager();
     const expired = await before.issue(alice, '192.0.2.1');
-    now += 1000 * 1000;
+    clock.advance(1000 * 1000);
     const live = await before.issue(alice, '::ffff:192.0.2.7');
     const revoked = await before.issue(bob, '192.0.2.8');
     await before.revoke(revoked.lease.id);
-    now = expired.lease.expiresAt + 1;
+    clock.set(expired.lease.expiresAt + 1);
     before.close();
 
     const after = manager();
@@ -357,9 +357,9 @@ describe('LeaseManager.load (a restart)', () => {
     const ends = endsOf(after);
     await after.load();
     expect(await after.revoke(a.lease.id)).toBe(true);
-    now = T + TTL_MS - 1;
-    expect((await after.renew(b.lease.id))?.expiresAt).toBe(now + TTL_MS);
-    now = T + TTL_MS;
+    clock.set(T + TTL_MS - 1);
+    expect((await after.renew(b.lease.id))?.expiresAt).toBe(clock.now() + TTL_MS);
+    clock.set(T + TTL_MS);
     expect(after.sweep()).toBe(1);
     expect(ends).toEqual([
       [a.lease.id, 'revoked'],
@@ -371,18 +371,18 @@ describe('LeaseManager.load (a restart)', () => {
   });
 
   test('load() starts a sweeper that close() ends', async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'Date'] });
+    jest.useFakeTimers(TIMERS_ONLY);
     try {
       const leases = manager();
       const ends = endsOf(leases);
       await leases.load();
       const { lease } = await leases.issue(alice, '192.0.2.7');
-      now = lease.expiresAt;
+      clock.set(lease.expiresAt);
       jest.advanceTimersByTime(1000);
       expect(ends).toEqual([[lease.id, 'expired']]);
       leases.close();
       const other = await leases.issue(bob, '192.0.2.8');
-      now = other.lease.expiresAt;
+      clock.set(other.lease.expiresAt);
       jest.advanceTimersByTime(10_000);
       expect(ends).toHaveLength(1);
     } finally {
@@ -422,19 +422,19 @@ describe('LeaseManager.purgeEnded', () => {
     const revoked = (await leases.issue(alice, '127.0.0.2')).lease;
     await leases.revoke(revoked.id);
     const expiring = (await leases.issue(bob, '127.0.0.3')).lease;
-    now = T + 10;
+    clock.set(T + 10);
     const live = (await leases.issue(alice, '127.0.0.4')).lease;
     const retention = 2 * TTL_MS;
     // Nothing has been over for the whole retention yet.
-    now = T + retention;
+    clock.set(T + retention);
     expect(await leases.purgeEnded(retention)).toBe(0);
     // The revoked lease (ended at T) is; the expired one (ended at T + TTL) is not, nor the live one.
-    now = T + retention + 1;
+    clock.set(T + retention + 1);
     expect(await leases.purgeEnded(retention)).toBe(1);
     expect(await store.leases.get(revoked.id)).toBeUndefined();
     expect(await store.leases.get(expiring.id)).toBeDefined();
     expect(await store.leases.get(live.id)).toBeDefined();
-    now = T + TTL_MS + retention + 1;
+    clock.set(T + TTL_MS + retention + 1);
     expect(await leases.purgeEnded(retention)).toBe(1);
     expect(await store.leases.get(expiring.id)).toBeUndefined();
   });

@@ -1,4 +1,5 @@
 import { LoginGuard } from '../../plugin/login-guard';
+import { ManualClock } from '../helpers/clock';
 
 const LIMITS = { perUser: { failures: 3, windowSeconds: 900 }, perAddress: { failures: 5, windowSeconds: 900 } };
 
@@ -61,5 +62,15 @@ describe('LoginGuard', () => {
     for (let index = 0; index < 100; index++) expect(guard.firstRefusal('ALICE', '192.0.2.1', 60)).toBe(false);
     expect(guard.firstRefusal('alice', '192.0.2.2', 60)).toBe(true);
     expect(guard.firstRefusal('bob', '192.0.2.1', 60)).toBe(true);
+  });
+
+  test('once its wait has passed, a refusal is noted again', () => {
+    const clock = new ManualClock();
+    const guard = new LoginGuard(LIMITS, undefined, clock);
+    expect(guard.firstRefusal('alice', '192.0.2.1', 60)).toBe(true);
+    clock.advance(60_000);
+    expect(guard.firstRefusal('alice', '192.0.2.1', 60)).toBe(false);
+    clock.advance(1);
+    expect(guard.firstRefusal('alice', '192.0.2.1', 60)).toBe(true);
   });
 });

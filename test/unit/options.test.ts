@@ -3,6 +3,7 @@ import { normalizeOptions } from '../../plugin/options';
 import * as D from '../../plugin/defaults';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../../sources/health-monitor';
 import { DEFAULT_PRIORITY, type ServerInfoSource } from '../../sources/server-info-source';
+import { ManualClock } from '../helpers/clock';
 
 /** The error normalizeOptions throws for `input`, checked to be ROAMGATE_INVALID_OPTIONS. */
 function rejection(input: unknown): RoamgateError {
@@ -119,6 +120,13 @@ describe('normalizeOptions', () => {
       expect(options.logger).toBe(logger);
       expect(Object.isFrozen(logger)).toBe(false);
     });
+
+    test('a clock (a seam for tests) is kept by reference and not frozen', () => {
+      const clock = new ManualClock();
+      const options = normalizeOptions({ clock });
+      expect(options.clock).toBe(clock);
+      expect(Object.isFrozen(clock)).toBe(false);
+    });
   });
 
   describe('errors name the path of the bad option', () => {
@@ -152,6 +160,7 @@ describe('normalizeOptions', () => {
       ['a registration TTL of 0', { registration: { defaultTtlSeconds: 0 } }, /^registration\.defaultTtlSeconds: /],
       ['a logger without info()', { logger: { warn: () => undefined, error: () => undefined } }, /^logger: must be a pino logger/],
       ['a logger that is a function', { logger: () => undefined }, /^logger: /],
+      ['a clock without monotonic()', { clock: { now: () => 0 } }, /^clock: must be a Clock/],
       ['two adapters on one port', { adapters: { smtp: { port: 2525 }, pop3: { port: 2525 } } }, /^adapters\.smtp\.port: 2525 is also adapters\.pop3\.port$/],
       ['two adapters on one port and explicit host', { adapters: { nntp: { port: 1119, host: '127.0.0.1' }, 'http-proxy': { port: 1119 } } }, /^adapters\.nntp\.port: 1119 is also adapters\.http-proxy\.port$/],
     ])('%s', (_name, input, message) => {

@@ -1,11 +1,12 @@
 import { RegistrySource, type RegistrationRequest } from '../../sources/registry-source';
+import { ManualClock } from '../helpers/clock';
 
 /** A registry on a hand-driven clock, closed after each test. */
-let clock = 0;
+let clock: ManualClock;
 let registry: RegistrySource;
 beforeEach(() => {
-  clock = 1_000_000;
-  registry = new RegistrySource({ now: () => clock, sweepIntervalMs: 3_600_000 });
+  clock = new ManualClock(1_000_000);
+  registry = new RegistrySource({ clock, sweepIntervalMs: 3_600_000 });
 });
 afterEach(() => registry.close());
 
@@ -24,14 +25,14 @@ describe('RegistrySource', () => {
 
     test('registering again renews the same entry: same id, later expiry, new priority', () => {
       const first = registry.register(mx).entry;
-      clock += 20_000;
+      clock.advance(20_000);
       const renewed = registry.register({ ...mx, host: 'MX.example.org', priority: 5 });
       expect(renewed.created).toBe(false);
       expect(renewed.entry.id).toBe(first.id);
       expect(renewed.entry.expiresAt).toBe(1_050_000);
       expect(renewed.entry.priority).toBe(5);
       expect(registry.list()).toHaveLength(1);
-      clock += 20_000;
+      clock.advance(20_000);
       expect(registry.resolve('smtp')).toHaveLength(1);
     });
 
@@ -51,9 +52,9 @@ describe('RegistrySource', () => {
   describe('lapse', () => {
     test('an entry disappears from resolve, list and get when its TTL has passed', () => {
       const { entry } = registry.register(mx);
-      clock += 29_999;
+      clock.advance(29_999);
       expect(registry.resolve('smtp')).toHaveLength(1);
-      clock += 1;
+      clock.advance(1);
       expect(registry.resolve('smtp')).toEqual([]);
       expect(registry.list()).toEqual([]);
       expect(registry.get(entry.id)).toBeUndefined();
@@ -66,7 +67,7 @@ describe('RegistrySource', () => {
       registry.watch(onChange);
       expect(registry.sweep()).toBe(0);
       expect(onChange).not.toHaveBeenCalled();
-      clock += 30_000;
+      clock.advance(30_000);
       expect(registry.sweep()).toBe(1);
       expect(onChange).toHaveBeenCalledTimes(1);
       expect(registry.list().map((entry) => entry.port)).toEqual([587]);
@@ -75,11 +76,11 @@ describe('RegistrySource', () => {
     });
 
     test('the periodic sweeper runs by itself', async () => {
-      const fast = new RegistrySource({ now: () => clock, sweepIntervalMs: 10 });
+      const fast = new RegistrySource({ clock, sweepIntervalMs: 10 });
       try {
         fast.register(mx);
         const swept = new Promise<void>((resolve) => fast.watch(resolve));
-        clock += 30_000;
+        clock.advance(30_000);
         await swept;
         expect(fast.list()).toEqual([]);
       } finally {
@@ -93,7 +94,7 @@ describe('RegistrySource', () => {
       expect(entry.origin).toBe('admin');
       expect(entry.id).toMatch(/^admin:/);
       expect(entry).not.toHaveProperty('expiresAt');
-      clock += 365 * 86_400_000;
+      clock.advance(365 * 86_400_000);
       expect(registry.sweep()).toBe(0);
       expect(registry.resolve('pop3')).toEqual([entry]);
     });

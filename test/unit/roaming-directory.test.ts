@@ -3,27 +3,24 @@ import type { Directory, User } from '../../plugin/directory';
 import { RoamingDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, reconfirmVisitor, splitRealm, type HomePeer } from '../../plugin/roaming-directory';
 import type { VerifyOutcome } from '../../plugin/peer-client';
 import type { VerifyAnswer } from '../../protocols/peer-messages';
+import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 const HOUR = 3_600_000;
 const OWN = 'Visited.Example';
 const TOKEN = 'home-lease-token-0123456789';
 
-// lru-cache measures TTLs with the `performance` object it found when loaded:
-// keep a handle on that one, so fake timers can drive it.
-const realPerformance = performance;
-
+/** The directory's clock. Its cache's purge timers are jest's (timers only: the time is the clock's). */
+let clock: ManualClock;
 beforeEach(() => {
-  jest.useFakeTimers({ now: T });
-  jest.spyOn(realPerformance, 'now').mockImplementation(() => Date.now());
+  clock = new ManualClock(T);
+  jest.useFakeTimers(TIMERS_ONLY);
 });
-afterEach(() => {
-  jest.restoreAllMocks();
-  jest.useRealTimers();
-});
+afterEach(() => jest.useRealTimers());
 
-/** Moves the clock on; lru-cache's cached notion of now is cleared by its own (fake) timer. */
+/** Moves the clock on, then runs the timers due by then (lru-cache's purges, and the clearing of its cached now). */
 async function wait(ms: number): Promise<void> {
+  clock.advance(ms);
   await jest.advanceTimersByTimeAsync(ms);
 }
 
@@ -80,7 +77,8 @@ function setup(overrides: Partial<HomePeer> = {}, script: Script = yes()) {
   const local = new LocalDirectory();
   const home = new HomeClient(script);
   const other = new HomeClient(yes(homeAnswer({ id: 'dave', token: 'other-lease-token-0123456789' })));
-  const directory = new RoamingDirectory(local, OWN, [peer('Home.Example', home, overrides), peer('other.example', other)]);
+  const peers = [peer('Home.Example', home, overrides), peer('other.example', other)];
+  const directory = new RoamingDirectory(local, OWN, peers, undefined, clock);
   return { local, home, other, directory };
 }
 

@@ -2,6 +2,7 @@ import type { SessionData } from 'express-session';
 import { hashToken } from '../../plugin/lease-manager';
 import { ANONYMOUS_SESSION_MAX_AGE_MS, StoredSessions } from '../../plugin/session-store';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+import { ManualClock } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -16,12 +17,12 @@ const sessionWith = (expires: Date | undefined, extra: Record<string, unknown> =
 
 describe('StoredSessions (express-session store over the roamgate store)', () => {
   let store: SqliteStore;
-  let now = T;
+  let clock: ManualClock;
   let sessions: StoredSessions;
   beforeEach(() => {
-    now = T;
+    clock = new ManualClock(T);
     store = openSqliteStore(':memory:');
-    sessions = new StoredSessions(store, 2 * HOUR, () => now);
+    sessions = new StoredSessions(store, 2 * HOUR, clock);
   });
   afterEach(async () => {
     await store.close();
@@ -31,7 +32,7 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
     await call((done) => sessions.set('sid-1', sessionWith(new Date(T + HOUR), { passport: { user: 'alice' }, leaseId: 'l1' }), done));
     const got = await call<SessionData | null>((done) => sessions.get('sid-1', done));
     expect(got).toMatchObject({ passport: { user: 'alice' }, leaseId: 'l1', cookie: { httpOnly: true } });
-    now = T + HOUR + 1;
+    clock.set(T + HOUR + 1);
     expect(await call<SessionData | null>((done) => sessions.get('sid-1', done))).toBeNull();
   });
 
@@ -43,14 +44,14 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
 
   test('a session nobody logged in with is kept for an hour at most, whatever its cookie says', async () => {
     await call((done) => sessions.set('sid-anon', sessionWith(new Date(T + 8 * HOUR), { csrfToken: 'x' }), done));
-    now = T + ANONYMOUS_SESSION_MAX_AGE_MS;
+    clock.set(T + ANONYMOUS_SESSION_MAX_AGE_MS);
     expect(await call((done) => sessions.get('sid-anon', done))).not.toBeNull();
-    now = T + ANONYMOUS_SESSION_MAX_AGE_MS + 1;
+    clock.set(T + ANONYMOUS_SESSION_MAX_AGE_MS + 1);
     expect(await call((done) => sessions.get('sid-anon', done))).toBeNull();
   });
 
   test('past maxAnonymous sessions nobody logged in with, the oldest is dropped; logged-in sessions never are', async () => {
-    const capped = new StoredSessions(store, 2 * HOUR, () => now, 3);
+    const capped = new StoredSessions(store, 2 * HOUR, clock, 3);
     const set = (sid: string, extra: Record<string, unknown>) => call((done) => capped.set(sid, sessionWith(new Date(T + HOUR), extra), done));
     const present = async (sid: string) => (await call((done) => capped.get(sid, done))) !== null;
     // One page opened, then logged in with: no longer anonymous, so never dropped.
@@ -72,17 +73,17 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
 
   test('a cookie with no expiry lives for the default lifetime', async () => {
     await call((done) => sessions.set('sid-2', sessionWith(undefined, { passport: { user: 'alice' } }), done));
-    now = T + 2 * HOUR;
+    clock.set(T + 2 * HOUR);
     expect(await call((done) => sessions.get('sid-2', done))).not.toBeNull();
-    now = T + 2 * HOUR + 1;
+    clock.set(T + 2 * HOUR + 1);
     expect(await call((done) => sessions.get('sid-2', done))).toBeNull();
   });
 
   test('touch moves the expiry; destroy ends the session', async () => {
     await call((done) => sessions.set('sid-3', sessionWith(new Date(T + HOUR), { passport: { user: 'alice' } }), done));
-    now = T + HOUR - 1;
+    clock.set(T + HOUR - 1);
     await call((done) => sessions.touch('sid-3', sessionWith(new Date(T + 3 * HOUR), { passport: { user: 'alice' } }), done));
-    now = T + 2 * HOUR;
+    clock.set(T + 2 * HOUR);
     expect(await call((done) => sessions.get('sid-3', done))).not.toBeNull();
     await call((done) => sessions.destroy('sid-3', done));
     expect(await call((done) => sessions.get('sid-3', done))).toBeNull();
