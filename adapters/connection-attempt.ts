@@ -23,6 +23,7 @@ const OUTCOME_OF_FAILURE: Partial<Record<RoamgateErrorCode, Outcome>> = {
   ROAMGATE_DESTINATION_REFUSED: 'refused',
   ROAMGATE_BAD_REQUEST: 'refused',
   ROAMGATE_IDLE_TIMEOUT: 'refused',
+  ROAMGATE_TOO_MANY_CLIENTS: 'refused',
   ROAMGATE_SOURCE_FAILED: 'error',
 };
 

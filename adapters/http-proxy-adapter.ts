@@ -13,19 +13,22 @@ import { connectWithTimeout } from '../net/connect-server';
 import { ConnectionAttempt } from './connection-attempt';
 import { checkDestination } from './destination-check';
 import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import { withClientDefaults, type ClientLimits } from './client-limits';
+import { HeadDeadlines } from './head-deadline';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import { TcpListener } from './tcp-listener';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
 export const HTTP_PROXY_SERVICE = 'http-proxy';
-/** How long a client may take to send a request head (ms). */
+/** How long a client may take to send a whole request head (ms), however slowly its bytes come; then 408 and a close. */
 export const HTTP_HEADERS_TIMEOUT_MS = 30_000;
 
 /** The options section `adapters.http-proxy`, validated. */
-export interface HttpProxyAdapterOptions extends RelayLimits {
+export interface HttpProxyAdapterOptions extends RelayLimits, ClientLimits {
   host: string;
   port: number;
-  maxClients: number;
+  /** How long a client may take to send a whole request head (ms); default HTTP_HEADERS_TIMEOUT_MS. */
+  headersTimeoutMs?: number;
   /** Largest request head accepted, and largest upstream proxy reply head read (bytes). */
   maxHeaderBytes: number;
   /** The destinations the proxy may reach. */
@@ -46,6 +49,7 @@ export class HttpProxyAdapter implements Adapter {
   private readonly listener: TcpListener;
   private readonly allow: readonly AllowRule[];
   private readonly allowCleartextLogin: boolean;
+  private readonly headDeadlines: HeadDeadlines;
 
   constructor(
     private readonly options: HttpProxyAdapterOptions,
@@ -53,9 +57,17 @@ export class HttpProxyAdapter implements Adapter {
   ) {
     this.allow = options.allow;
     this.allowCleartextLogin = options.login?.allowCleartext ?? false;
-    this.server = createServer({ maxHeaderSize: options.maxHeaderBytes, requestTimeout: 0, headersTimeout: HTTP_HEADERS_TIMEOUT_MS });
-    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.forward(req, res));
+    this.headDeadlines = new HeadDeadlines(options.headersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS);
+    // The server never listens, so its own headersTimeout would never be armed: HeadDeadlines keeps that deadline.
+    this.server = createServer({ maxHeaderSize: options.maxHeaderBytes, requestTimeout: 0 });
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.headDeadlines.headComplete(socket);
+      void this.tunnel(req, socket, head);
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      res.once('close', this.headDeadlines.headComplete(req.socket));
+      void this.forward(req, res);
+    });
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
@@ -66,12 +78,14 @@ export class HttpProxyAdapter implements Adapter {
         ),
       );
     });
+    const limits = withClientDefaults(options);
     this.listener = new TcpListener({
+      ...limits,
       host: options.host,
       port: options.port,
-      maxClients: options.maxClients,
       handle: (socket) => this.handle(socket),
-      excessReply: formatHttpResponse(503, `too many clients (limit ${options.maxClients})`),
+      excessReply: formatHttpResponse(503, `too many clients (limit ${limits.maxClients})`),
+      addressExcessReply: formatHttpResponse(503, `too many connections from your address (limit ${limits.maxClientsPerAddress})`),
     });
   }
 
@@ -91,6 +105,7 @@ export class HttpProxyAdapter implements Adapter {
     if (identity) this.assigned.set(socket, identity);
     socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    this.headDeadlines.watch(socket);
     this.server.emit('connection', socket);
     return closed;
   };

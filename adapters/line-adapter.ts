@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
 import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import { withClientDefaults, type ClientLimits } from './client-limits';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import { lineRelayHandler } from './line-relay';
 import { loginRelayHandler, type LoginProtocol, type LoginSettings } from './login-relay';
@@ -10,10 +11,9 @@ import { TcpListener } from './tcp-listener';
 import { acceptTls, loadSecureContext } from './tls';
 
 /** The options section of a line-protocol adapter (`adapters.smtp`, `adapters.pop3`, `adapters.nntp`), validated. */
-export interface LineAdapterOptions extends RelayLimits {
+export interface LineAdapterOptions extends RelayLimits, ClientLimits {
   host: string;
   port: number;
-  maxClients: number;
   /** A second port with implicit TLS (needs `tls`). */
   tlsPort?: number;
   /** Certificate and key PEM files: STARTTLS offered, and the implicit-TLS port served. */
@@ -49,11 +49,12 @@ export class LineAdapter implements Adapter {
       if (login) return loginRelayHandler(protocol, context, options, login, transparent, implicitTls);
       return implicitTls ? tlsThen(transparent, secureContext!) : transparent;
     };
-    const excessReply = protocol.refusal(
-      new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `too many clients (limit ${options.maxClients}), try again later`),
-    );
+    const limits = withClientDefaults(options);
+    const tooMany = (text: string) => protocol.refusal(new RoamgateError('ROAMGATE_TOO_MANY_CLIENTS', `${text}, try again later`));
+    const excessReply = tooMany(`too many clients (limit ${limits.maxClients})`);
+    const addressExcessReply = tooMany(`too many connections from your address (limit ${limits.maxClientsPerAddress})`);
     const listener = (port: number, implicitTls: boolean) => ({
-      listener: new TcpListener({ host: options.host, port, maxClients: options.maxClients, handle: handlerFor(implicitTls), excessReply }),
+      listener: new TcpListener({ ...limits, host: options.host, port, handle: handlerFor(implicitTls), excessReply, addressExcessReply }),
       port,
     });
     this.listeners.set(protocol.service, listener(options.port, false));

@@ -24,6 +24,14 @@ import { endWithLastWord } from '../net/last-word';
 /** Lines a client may send ahead while its login is being checked (pipelining); more closes the connection. */
 export const MAX_QUEUED_LINES = 100;
 
+/**
+ * How long a client may take, from connecting, to log in (ms): twice the
+ * default pre-login idle time, time for a person typing a password into a
+ * prompting client. Past it the client gets the protocol's refusal and is
+ * closed, however busily it keeps talking (each byte re-arms the idle timer).
+ */
+export const PRE_LOGIN_DEADLINE_MS = 120_000;
+
 /** What the server dialogues take as "log in to nobody": the server needs no login. */
 const NO_LOGIN = { username: '', password: '' };
 
@@ -43,6 +51,8 @@ export interface LoginSettings extends PreLoginLimits {
   pipelining: boolean;
   /** A client that says nothing for this long before logging in is closed (ms). */
   preLoginIdleMs: number;
+  /** A client not logged in this long after connecting is closed (ms); default PRE_LOGIN_DEADLINE_MS. */
+  preLoginDeadlineMs?: number;
   /** Certificate for STARTTLS (and for the implicit-TLS port); absent: no TLS offered. */
   tls?: SecureContext;
 }
@@ -99,6 +109,11 @@ class LoginSession {
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onIdle = () =>
     this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
+  /** Runs from the start until the client's credentials are accepted (or the session ends). */
+  private deadline: NodeJS.Timeout | undefined;
+  /** A TLS handshake with the client is under way: a refusal in cleartext would only garble it. */
+  private handshaking = false;
+  private deadlinePassed = false;
 
   constructor(
     private readonly protocol: LoginProtocol,
@@ -132,9 +147,22 @@ class LoginSession {
         if (!this.done && !this.relaying) this.end();
       });
       this.client.on('error', () => undefined);
+      this.startDeadline();
       this.listen();
       this.perform(this.dialogue.start());
     });
+  }
+
+  private startDeadline(): void {
+    const limitMs = this.settings.preLoginDeadlineMs ?? PRE_LOGIN_DEADLINE_MS;
+    const limit = limitMs % 1000 === 0 ? `${limitMs / 1000} s` : `${limitMs} ms`;
+    this.deadline = setTimeout(() => {
+      this.deadlinePassed = true;
+      this.attempt.record.reason = `not logged in within ${limitMs} ms`;
+      if (this.handshaking) return void this.client.destroy();
+      this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', `login not completed within ${limit}`)));
+    }, limitMs);
+    this.deadline.unref();
   }
 
   private listen(): void {
@@ -193,11 +221,14 @@ class LoginSession {
     this.unlisten();
     this.queue.length = 0;
     this.reader = new LineReader(this.settings.maxLineLength);
+    this.handshaking = true;
     try {
       this.client = await acceptTls(this.client, this.settings.tls!);
     } catch {
-      this.attempt.record.reason = 'client TLS handshake failed';
+      if (!this.deadlinePassed) this.attempt.record.reason = 'client TLS handshake failed';
       return this.end();
+    } finally {
+      this.handshaking = false;
     }
     this.attempt.useClient(this.client);
     this.client.on('error', () => undefined);
@@ -219,6 +250,8 @@ class LoginSession {
       if (result.temporary) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', result.reason)));
       return this.perform(this.dialogue.loginFailed(result.reason));
     }
+    // The client has done its part; reaching its server is bounded by the connect timeouts.
+    clearTimeout(this.deadline);
     const identity = result.identity;
     let upstream: Socket;
     try {
@@ -291,6 +324,7 @@ class LoginSession {
   private end(): void {
     if (this.done) return;
     this.done = true;
+    clearTimeout(this.deadline);
     this.finished();
   }
 }

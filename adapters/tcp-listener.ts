@@ -1,27 +1,31 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { endWithLastWord } from '../net/last-word';
+import { ClientsPerAddress, type ClientLimits } from './client-limits';
 
-export interface TcpListenerOptions {
+export interface TcpListenerOptions extends Required<ClientLimits> {
   host: string;
   port: number;
-  maxClients: number;
   /** Handles one accepted connection; resolves when it is over. Must not reject. */
   handle: (socket: Socket) => Promise<void>;
-  /** The answer (in the listener's protocol) to a client over the limit, before it is closed. */
+  /** The answer (in the listener's protocol) to a client over `maxClients`, before it is closed. */
   excessReply: string;
+  /** The answer (in the listener's protocol) to a client whose address is over `maxClientsPerAddress`. */
+  addressExcessReply: string;
 }
 
 /**
- * One TCP port: accepts, enforces the client limit, tracks live connections
- * so that close() can stop accepting, let them finish for a grace period and
- * then cut what is left.
+ * One TCP port: accepts, enforces the client limits (in all and per address),
+ * tracks live connections so that close() can stop accepting, let them finish
+ * for a grace period and then cut what is left.
  */
 export class TcpListener {
   private readonly server: Server;
   private readonly live = new Map<Socket, Promise<void>>();
+  private readonly perAddress: ClientsPerAddress;
 
   constructor(private readonly options: TcpListenerOptions) {
     this.server = createServer((socket) => this.accept(socket));
+    this.perAddress = new ClientsPerAddress(options.maxClientsPerAddress, options.loopbackExempt);
   }
 
   /** Live connections right now. */
@@ -66,10 +70,16 @@ export class TcpListener {
       void endWithLastWord(socket, this.options.excessReply);
       return;
     }
+    const givePlaceBack = this.perAddress.take(socket.remoteAddress);
+    if (!givePlaceBack) {
+      void endWithLastWord(socket, this.options.addressExcessReply);
+      return;
+    }
     // then() with both handlers, not finally(): the same outcome (a rejection still
     // propagates) for fewer promises and closures held while the connection lives.
     const release = (): void => {
       this.live.delete(socket);
+      givePlaceBack();
     };
     const done = this.options.handle(socket).then(release, (error: unknown) => {
       release();

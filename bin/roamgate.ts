@@ -26,7 +26,7 @@ async function serve(args: string[]): Promise<void> {
   const at = args.indexOf('--config');
   const file = at === -1 ? undefined : args[at + 1];
   if (!file) fail(`serve needs --config FILE\n${USAGE}`);
-  let standalone;
+  let standalone: Awaited<ReturnType<typeof startStandalone>>;
   try {
     standalone = await startStandalone(readConfigFile(file));
   } catch (error) {

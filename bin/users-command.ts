@@ -89,7 +89,7 @@ interface LoadedConfig {
 }
 
 function loadConfig(file: string): LoadedConfig {
-  let options;
+  let options: ReturnType<typeof normalizeOptions>;
   try {
     options = normalizeOptions(readConfigFile(file).options);
   } catch (error) {
@@ -350,7 +350,7 @@ export async function usersCommand(args: readonly string[]): Promise<number> {
         true,
       );
     const spec = verbs[verb];
-    let parsed;
+    let parsed: { values: Record<string, unknown>; positionals: string[] };
     try {
       parsed = parseArgs({
         args: [...rest],

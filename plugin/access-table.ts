@@ -26,7 +26,11 @@ export class AccessTable {
   private rules: AccessRule[];
   private readonly listeners = new Set<() => void>();
 
-  constructor(configRules: readonly AccessRule[], private readonly store: Store, private readonly clock: Clock = systemClock) {
+  constructor(
+    configRules: readonly AccessRule[],
+    private readonly store: Store,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.configRules = configRules.map((rule, index) => ({ ...rule, id: `config:${index}`, origin: 'config' }));
     this.rules = [...this.configRules];
   }
@@ -50,7 +54,15 @@ export class AccessTable {
 
   async add(input: RuleInput): Promise<RuleView> {
     const at = this.clock.now();
-    const record: RuleRecord = { id: randomUUID(), subject: input.subject, service: input.service, allow: input.allow, ...(input.reason === undefined ? {} : { reason: input.reason }), createdAt: at, updatedAt: at };
+    const record: RuleRecord = {
+      id: randomUUID(),
+      subject: input.subject,
+      service: input.service,
+      allow: input.allow,
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      createdAt: at,
+      updatedAt: at,
+    };
     await this.store.rules.put(record);
     this.apiRules.push(record);
     this.changed();
@@ -94,5 +106,12 @@ export class AccessTable {
 }
 
 function view(rule: RuleRecord): RuleView {
-  return { id: rule.id, origin: 'api', subject: rule.subject, service: rule.service, allow: rule.allow, ...(rule.reason === undefined ? {} : { reason: rule.reason }) };
+  return {
+    id: rule.id,
+    origin: 'api',
+    subject: rule.subject,
+    service: rule.service,
+    allow: rule.allow,
+    ...(rule.reason === undefined ? {} : { reason: rule.reason }),
+  };
 }

@@ -24,7 +24,8 @@ export function apiErrorHandler(log: (error: unknown) => void): ErrorRequestHand
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') return void res.status(413).json({ error: 'request body too large' });
     if (type === 'entity.parse.failed') return void res.status(400).json({ error: 'request body is not valid JSON', field: '(body)' });
-    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return void res.status(415).json({ error: 'unsupported body encoding' });
+    if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+      return void res.status(415).json({ error: 'unsupported body encoding' });
     log(error);
     res.status(500).json({ error: 'internal error' });
   };

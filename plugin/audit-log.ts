@@ -18,7 +18,11 @@ export class AuditLog {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly logger: Logger, private readonly clock: Clock = systemClock) {}
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   record(type: string, fields: { actor?: string; address?: string; detail?: Record<string, unknown> } = {}): void {
     const { actor, address, detail } = fields;

@@ -53,7 +53,8 @@ export class ConnectionPolicy implements GatewayContext {
   /** The identity a tunnel's lease token gives. A peer's lease works only from the peer's own address, and only while that peer is still configured. */
   readonly identifyToken = (token: string, address: string): Identity | undefined => {
     const lease = this.deps.leases.findByToken(token);
-    if (!lease || (lease.peer !== undefined && (lease.address !== normalizeAddress(address) || !this.deps.peers.has(lease.peer)))) return undefined;
+    if (!lease || (lease.peer !== undefined && (lease.address !== normalizeAddress(address) || !this.deps.peers.has(lease.peer))))
+      return undefined;
     return identityOfLease(lease, normalizeAddress(address));
   };
 
@@ -71,7 +72,16 @@ export class ConnectionPolicy implements GatewayContext {
     this.deps.audit.record('connection', {
       actor: entry.identity,
       address: entry.client,
-      detail: { service: entry.service, outcome: entry.outcome, rule: entry.rule, reason: entry.reason, server: entry.server, bytesFromClient: entry.bytesFromClient, bytesFromServer: entry.bytesFromServer, durationMs: entry.durationMs },
+      detail: {
+        service: entry.service,
+        outcome: entry.outcome,
+        rule: entry.rule,
+        reason: entry.reason,
+        server: entry.server,
+        bytesFromClient: entry.bytesFromClient,
+        bytesFromServer: entry.bytesFromServer,
+        durationMs: entry.durationMs,
+      },
     });
   };
 
@@ -97,7 +107,8 @@ export class ConnectionPolicy implements GatewayContext {
     // Counted before the password is checked, so connections sent at once cannot overrun the limit.
     const wait = await guard.attempt(username, address);
     if (wait !== null) {
-      if (guard.firstRefusal(username, address, wait)) audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
+      if (guard.firstRefusal(username, address, wait))
+        audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
       return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
     }
     let user: User | false;

@@ -21,7 +21,11 @@ export class CachingDirectory implements Directory {
   private readonly verified: LRUCache<string, User>;
 
   /** @param clock What time it is: entries age on its elapsed time. */
-  constructor(private readonly inner: Directory, cacheSeconds: number, clock: Clock = systemClock) {
+  constructor(
+    private readonly inner: Directory,
+    cacheSeconds: number,
+    clock: Clock = systemClock,
+  ) {
     const ttl = Math.max(1, cacheSeconds) * 1000;
     this.verified = new LRUCache<string, User>({ max: LOGIN_CACHE_MAX_ENTRIES, ttl, ttlResolution: 0, perf: lruPerf(clock) });
   }

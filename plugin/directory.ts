@@ -41,7 +41,10 @@ export function isAdmin(user: User): boolean {
 export class StoreDirectory implements Directory {
   private readonly configured: ReadonlyMap<string, ConfiguredUser>;
 
-  constructor(configured: readonly ConfiguredUser[], private readonly store: Store) {
+  constructor(
+    configured: readonly ConfiguredUser[],
+    private readonly store: Store,
+  ) {
     this.configured = new Map(configured.map((user) => [user.id, user]));
   }
 
@@ -71,9 +74,12 @@ export class StoreDirectory implements Directory {
     return ok ? { id: record.id, attributes: { ...(record.attributes ?? {}) } } : false;
   }
 
-  private async record(id: string): Promise<Pick<UserRecord, 'id' | 'passwordHash' | 'disabled'> & { attributes?: Record<string, string> } | undefined> {
+  private async record(
+    id: string,
+  ): Promise<(Pick<UserRecord, 'id' | 'passwordHash' | 'disabled'> & { attributes?: Record<string, string> }) | undefined> {
     const configured = this.configured.get(id);
-    if (configured) return { id, passwordHash: configured.passwordHash, attributes: configured.attributes, disabled: configured.disabled ?? false };
+    if (configured)
+      return { id, passwordHash: configured.passwordHash, attributes: configured.attributes, disabled: configured.disabled ?? false };
     return this.store.users.get(id);
   }
 }

@@ -4,7 +4,12 @@ import { isIP } from 'node:net';
 import { isClock, systemClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
 import { DEFAULT_DISCOVERY_PORT, MAX_DISCOVERY_MESSAGE_BYTES, parseQuery, signAnswer } from '../protocols/discovery-message';
-import { DEFAULT_MDNS_PORT, MAX_DNS_SD_INSTANCE_NAME_BYTES, MAX_TXT_ENTRY_BYTES, type AnnouncementTxt } from '../protocols/mdns-announcement';
+import {
+  DEFAULT_MDNS_PORT,
+  MAX_DNS_SD_INSTANCE_NAME_BYTES,
+  MAX_TXT_ENTRY_BYTES,
+  type AnnouncementTxt,
+} from '../protocols/mdns-announcement';
 import { MdnsResponder } from './mdns-responder';
 
 /** Address the responder binds to when none is given: every IPv4 interface, so LAN broadcasts arrive. */
@@ -223,7 +228,8 @@ export function announcementTxt(privateKeyPem: string, fields: { name: string; u
   const answer = signAnswer(privateKeyPem, { ...fields, nonce: '' });
   const txt = { url: answer.url, publicKey: answer.publicKey, issuedAt: String(answer.issuedAt), signature: answer.signature };
   for (const [key, value] of Object.entries(txt)) {
-    if (Buffer.byteLength(`${key}=${value}`, 'utf8') > MAX_TXT_ENTRY_BYTES) invalid(`discovery.url is too long for an mDNS TXT record (at most ${MAX_TXT_ENTRY_BYTES - 'url='.length} bytes)`);
+    if (Buffer.byteLength(`${key}=${value}`, 'utf8') > MAX_TXT_ENTRY_BYTES)
+      invalid(`discovery.url is too long for an mDNS TXT record (at most ${MAX_TXT_ENTRY_BYTES - 'url='.length} bytes)`);
   }
   return txt;
 }
@@ -239,7 +245,8 @@ function checkInstanceName(name: string): void {
 function encodeAnswer(privateKeyPem: string, name: string, url: string, nonce: string, issuedAt: number): Buffer {
   const answer = Buffer.from(JSON.stringify(signAnswer(privateKeyPem, { name, url, nonce, issuedAt })), 'utf8');
   // A receiver drops larger datagrams unread (parseAnswer), so sending one would only waste the query.
-  if (answer.length > MAX_DISCOVERY_MESSAGE_BYTES) invalid(`discovery.name and discovery.url make an answer of ${answer.length} bytes; at most ${MAX_DISCOVERY_MESSAGE_BYTES} fit`);
+  if (answer.length > MAX_DISCOVERY_MESSAGE_BYTES)
+    invalid(`discovery.name and discovery.url make an answer of ${answer.length} bytes; at most ${MAX_DISCOVERY_MESSAGE_BYTES} fit`);
   return answer;
 }
 
@@ -253,14 +260,23 @@ function checkUrl(url: unknown, path: string): string {
 
 function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalid('discovery must be an object');
-  const { name, url, privateKeyPem, port = DEFAULT_DISCOVERY_PORT, host = DEFAULT_DISCOVERY_HOST, mdns: mdnsOption = false, onError } = options;
+  const {
+    name,
+    url,
+    privateKeyPem,
+    port = DEFAULT_DISCOVERY_PORT,
+    host = DEFAULT_DISCOVERY_HOST,
+    mdns: mdnsOption = false,
+    onError,
+  } = options;
   const { clock = systemClock } = options;
   if (typeof name !== 'string' || name.length < 1 || name.length > 128 || /[\p{Cc}\p{Cs}]/u.test(name)) {
     invalid('discovery.name must be 1-128 characters without control characters');
   }
   if (typeof url === 'string') checkUrl(url, 'discovery.url');
   else if (typeof url !== 'function') invalid('discovery.url must be a URL or a function returning one');
-  if (typeof privateKeyPem !== 'string' || !isEd25519PrivateKey(privateKeyPem)) invalid('discovery.privateKeyPem must be an Ed25519 private key (PKCS#8 PEM)');
+  if (typeof privateKeyPem !== 'string' || !isEd25519PrivateKey(privateKeyPem))
+    invalid('discovery.privateKeyPem must be an Ed25519 private key (PKCS#8 PEM)');
   if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('discovery.port must be an integer 0-65535 (0 picks a free port)');
   if (typeof host !== 'string' || isIP(host) === 0) invalid('discovery.host must be an IP address');
   const mdns = resolveMdns(mdnsOption);
@@ -291,12 +307,14 @@ function resolveOptions(options: DiscoveryResponderOptions): ResolvedOptions {
 function resolveMdns(option: unknown): ResolvedOptions['mdns'] {
   if (option === false) return false;
   if (option === true) return Object.freeze({ port: DEFAULT_MDNS_PORT });
-  if (typeof option !== 'object' || option === null || Array.isArray(option)) invalid('discovery.mdns must be true, false or { port, interface }');
+  if (typeof option !== 'object' || option === null || Array.isArray(option))
+    invalid('discovery.mdns must be true, false or { port, interface }');
   const { port = DEFAULT_MDNS_PORT, interface: address, ...rest } = option as DiscoveryMdnsOptions;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) invalid(`discovery.mdns.${unknown} is not an option (port, interface)`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) invalid('discovery.mdns.port must be an integer 1-65535');
-  if (address !== undefined && (typeof address !== 'string' || isIP(address) !== 4)) invalid('discovery.mdns.interface must be the IPv4 address of an interface');
+  if (address !== undefined && (typeof address !== 'string' || isIP(address) !== 4))
+    invalid('discovery.mdns.interface must be the IPv4 address of an interface');
   return Object.freeze({ port, ...(address === undefined ? {} : { interface: address }) });
 }
 

@@ -40,7 +40,13 @@ export class GatewayDiscovery {
     const { mdns } = this.options;
     const mdnsPort = mdns === true ? DEFAULT_MDNS_PORT : mdns ? mdns.port : undefined;
     this.logger.info(
-      { event: 'discovery', port, name: this.options.name, publicKey: this.pinned.publicKey, ...(mdnsPort === undefined ? {} : { mdnsPort }) },
+      {
+        event: 'discovery',
+        port,
+        name: this.options.name,
+        publicKey: this.pinned.publicKey,
+        ...(mdnsPort === undefined ? {} : { mdnsPort }),
+      },
       mdnsPort === undefined ? 'answering discovery queries' : 'answering discovery queries and mDNS (DNS-SD _roamgate._tcp)',
     );
   }

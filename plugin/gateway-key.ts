@@ -14,13 +14,22 @@ export function loadGatewayKey(keyFile: string, logger: Logger): string {
     logger.info({ event: 'discovery-key', keyFile }, 'made a new gateway discovery key');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `discovery.keyFile: cannot create ${keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `discovery.keyFile: cannot create ${keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        { cause: error },
+      );
     }
   }
   try {
-    if ((statSync(keyFile).mode & 0o077) !== 0) logger.warn({ event: 'discovery-key', keyFile }, 'the gateway discovery key is readable by other users (chmod 600 it)');
+    if ((statSync(keyFile).mode & 0o077) !== 0)
+      logger.warn({ event: 'discovery-key', keyFile }, 'the gateway discovery key is readable by other users (chmod 600 it)');
     return readFileSync(keyFile, 'utf8');
   } catch (error) {
-    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `discovery.keyFile: cannot read ${keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+    throw new RoamgateError(
+      'ROAMGATE_INVALID_OPTIONS',
+      `discovery.keyFile: cannot read ${keyFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      { cause: error },
+    );
   }
 }

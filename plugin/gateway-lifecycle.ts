@@ -68,7 +68,10 @@ export class GatewayLifecycle {
       throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: cannot load saved state: ${(error as Error).message}`, { cause: error });
     }
     if (this.deps.ownStore && (options.store as { path: string }).path === ':memory:' && this.listening.size === 0) {
-      logger.warn({ event: 'store-in-memory' }, 'store is in memory: leases, API rules and registrations are lost at restart (set store.path)');
+      logger.warn(
+        { event: 'store-in-memory' },
+        'store is in memory: leases, API rules and registrations are lost at restart (set store.path)',
+      );
     }
     const bound = await this.bindAdapters();
     if (options.health.enabled) this.deps.health.start();
@@ -105,7 +108,8 @@ export class GatewayLifecycle {
     server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       if (this.deps.tunnel(req, socket, head)) return;
       // Not a tunnel request: answer it, unless the application listens for CONNECT itself.
-      if (server.listenerCount('connect') === 1) socket.end(formatHttpResponse(400, 'this server tunnels only CONNECT <service>.roamgate:1'));
+      if (server.listenerCount('connect') === 1)
+        socket.end(formatHttpResponse(400, 'this server tunnels only CONNECT <service>.roamgate:1'));
     });
   };
 
@@ -120,7 +124,10 @@ export class GatewayLifecycle {
         bound[key] = address;
         ports.bound.add(address.port);
         if (key === service) ports.endpoints.set(service, address.port);
-        logger.info({ event: 'listening', service, address: `${address.address}:${address.port}`, tls: key !== service }, `${key} adapter listening`);
+        logger.info(
+          { event: 'listening', service, address: `${address.address}:${address.port}`, tls: key !== service },
+          `${key} adapter listening`,
+        );
       }
       this.listening.add(adapter);
     }

@@ -6,7 +6,12 @@ import type { ServerInfo } from '../server-info';
  * it, else home when home offers it from the user's own servers, else here
  * when this network has servers for it, else home when home offers it at all.
  */
-export function routeOf(home: HomeGrant, service: string, configured: 'home' | 'local' | undefined, hasLocalServers: boolean): 'home' | 'local' {
+export function routeOf(
+  home: HomeGrant,
+  service: string,
+  configured: 'home' | 'local' | undefined,
+  hasLocalServers: boolean,
+): 'home' | 'local' {
   const offered = home.services.find((entry) => entry.service === service);
   if (!offered) return 'local';
   if (configured) return configured;
@@ -21,10 +26,21 @@ export function routeOf(home: HomeGrant, service: string, configured: 'home' | '
  */
 export function homeCandidates(home: HomeGrant, service: string, homeUrl: string): ServerInfo[] {
   const offered = home.services.find((entry) => entry.service === service);
-  if (offered?.servers) return offered.servers.map((server) => ({ ...server, home: home.realm, ...(offered.login === 'none' ? { credentials: 'none' as const } : {}) }));
+  if (offered?.servers)
+    return offered.servers.map((server) => ({
+      ...server,
+      home: home.realm,
+      ...(offered.login === 'none' ? { credentials: 'none' as const } : {}),
+    }));
   const url = new URL(homeUrl);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  const hop: ServerInfo = { host: url.hostname.replace(/^\[|\]$/g, ''), port, priority: 0, home: home.realm, tunnel: { url: homeUrl, service, token: home.token, label: `home gateway ${home.realm}` } };
+  const hop: ServerInfo = {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    priority: 0,
+    home: home.realm,
+    tunnel: { url: homeUrl, service, token: home.token, label: `home gateway ${home.realm}` },
+  };
   if (offered?.login === 'none') hop.credentials = 'none';
   return [hop];
 }

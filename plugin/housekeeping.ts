@@ -16,9 +16,14 @@ export function startHousekeeping(deps: { leases: LeaseManager; store: Store; lo
     const now = clock.now();
     Promise.all([leases.purgeEnded(ENDED_LEASE_RETENTION_MS), store.sessions.purge(now)]).then(
       ([ended, expired]) => {
-        if (ended + expired > 0) logger.info({ event: 'housekeeping', leasesDeleted: ended, sessionsDeleted: expired }, 'deleted ended leases and expired sessions from the store');
+        if (ended + expired > 0)
+          logger.info(
+            { event: 'housekeeping', leasesDeleted: ended, sessionsDeleted: expired },
+            'deleted ended leases and expired sessions from the store',
+          );
       },
-      (error: unknown) => logger.warn({ event: 'housekeeping', err: error }, 'deleting ended leases and expired sessions from the store failed'),
+      (error: unknown) =>
+        logger.warn({ event: 'housekeeping', err: error }, 'deleting ended leases and expired sessions from the store failed'),
     );
   }, HOUSEKEEPING_INTERVAL_MS);
   timer.unref();

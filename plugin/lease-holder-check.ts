@@ -48,7 +48,11 @@ export class LeaseHolderCheck {
         if (lease.home) continue;
         if (!stillThere.has(lease.userId)) stillThere.set(lease.userId, (await directory.get(lease.userId)) !== undefined);
         if (stillThere.get(lease.userId)) continue;
-        if (await leases.revoke(lease.id)) audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled or removed', ...(lease.peer ? { peer: lease.peer } : {}) } });
+        if (await leases.revoke(lease.id))
+          audit.record('lease.revoked', {
+            actor: lease.userId,
+            detail: { lease: lease.id, by: 'user disabled or removed', ...(lease.peer ? { peer: lease.peer } : {}) },
+          });
       }
     } catch (error) {
       logger.warn({ event: 'lease-user-check', err: error }, 'checking lease holders against the directory failed; trying again later');

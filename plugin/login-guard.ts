@@ -42,8 +42,16 @@ export class LoginGuard {
   ) {
     // ttlResolution 0: each look-up reads the clock (lru-cache would otherwise reuse a reading for 1 ms).
     this.noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS, ttlResolution: 0, perf: lruPerf(clock) });
-    this.perUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: options.perUser.failures, duration: options.perUser.windowSeconds });
-    this.perAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: options.perAddress.failures, duration: options.perAddress.windowSeconds });
+    this.perUser = new RateLimiterMemory({
+      keyPrefix: 'login-user',
+      points: options.perUser.failures,
+      duration: options.perUser.windowSeconds,
+    });
+    this.perAddress = new RateLimiterMemory({
+      keyPrefix: 'login-address',
+      points: options.perAddress.failures,
+      duration: options.perAddress.windowSeconds,
+    });
   }
 
   /**
@@ -78,12 +86,18 @@ export class LoginGuard {
 
   /** The password was right: the user name's count starts over, and the address gets its attempt back. */
   async succeeded(username: string, address?: string): Promise<void> {
-    await Promise.all([this.perUser.delete(this.userKey(username)), address === undefined ? undefined : this.perAddress.reward(address, 1)]);
+    await Promise.all([
+      this.perUser.delete(this.userKey(username)),
+      address === undefined ? undefined : this.perAddress.reward(address, 1),
+    ]);
   }
 
   /** The attempt could not be judged (a home out of reach, a broken directory): it is given back. */
   async undo(username: string, address?: string): Promise<void> {
-    await Promise.all([this.perUser.reward(this.userKey(username), 1), address === undefined ? undefined : this.perAddress.reward(address, 1)]);
+    await Promise.all([
+      this.perUser.reward(this.userKey(username), 1),
+      address === undefined ? undefined : this.perAddress.reward(address, 1),
+    ]);
   }
 }
 

@@ -106,7 +106,12 @@ function peerSide(deps: ManagementRouterDeps): Router {
     leases: deps.leases,
     guard: deps.guard,
     audit: deps.audit,
-    offeredServices: (identity, reveal) => offeredServices(identity, reveal, { names: servers.serviceNames, allowed: (who, service) => access.decide(who, service).allow, resolve: servers.resolve }),
+    offeredServices: (identity, reveal) =>
+      offeredServices(identity, reveal, {
+        names: servers.serviceNames,
+        allowed: (who, service) => access.decide(who, service).allow,
+        resolve: servers.resolve,
+      }),
   });
 }
 

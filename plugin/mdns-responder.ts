@@ -98,7 +98,11 @@ export class MdnsResponder {
       phase = 'failed';
       mdns.destroy();
       const failure = joinFailures[0];
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `discovery.mdns.interface: cannot use ${address} for mDNS (${failure.code ?? failure.message})`, { cause: failure });
+      throw new RoamgateError(
+        'ROAMGATE_INVALID_OPTIONS',
+        `discovery.mdns.interface: cannot use ${address} for mDNS (${failure.code ?? failure.message})`,
+        { cause: failure },
+      );
     }
     phase = 'running';
     for (const failure of joinFailures) this.warn(failure);
@@ -146,7 +150,13 @@ export class MdnsResponder {
     const legacy = from.port !== this.options.port;
     if (legacy) {
       if (from.port < this.options.minQuerySourcePort) return;
-      if (!isOnLink(from.address, Object.values(networkInterfaces()).flatMap((entries) => entries ?? []))) return;
+      if (
+        !isOnLink(
+          from.address,
+          Object.values(networkInterfaces()).flatMap((entries) => entries ?? []),
+        )
+      )
+        return;
       if (!this.options.allowUnicast(from.address)) return;
     } else {
       if (!this.takeMulticast()) return;
@@ -158,7 +168,8 @@ export class MdnsResponder {
     const done = (error: Error | null) => {
       if (error) this.options.onError(error);
     };
-    if (legacy) mdns.respond({ id: id ?? 0, questions: plan.questions, answers, additionals }, { port: from.port, address: from.address }, done);
+    if (legacy)
+      mdns.respond({ id: id ?? 0, questions: plan.questions, answers, additionals }, { port: from.port, address: from.address }, done);
     else mdns.respond({ answers, additionals }, done);
   }
 

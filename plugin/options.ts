@@ -11,12 +11,22 @@ import type { ServerInfo } from '../server-info';
 import { describeZodError, serverTableSchema } from '../sources/table-schema';
 import { isValidHost } from '../protocols/http/target';
 import * as D from './defaults';
-import { SUBJECT_PATTERN } from '../sources/subject';
 import { DEFAULT_DISCOVERY_PORT, NETWORK_NAME } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
-import { MIN_PEER_SECRET_LENGTH, PEER_NAME_PATTERN } from '../protocols/peer-signature';
-import { parsePasswordHash } from './password';
+import { PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import type { Store } from '../store/store';
+import {
+  accessRuleSchema,
+  port,
+  positiveMs,
+  lineAdapterSchema,
+  httpProxyAdapterSchema,
+  userSchema,
+  throttleSchema,
+  SERVICE_NAME,
+  keysMatch,
+  peerSchema,
+} from './option-schemas';
 
 /** The parts every Store has; a custom store without one would fail later, at the first use of it. */
 const STORE_PARTS = ['users', 'leases', 'rules', 'registrations', 'audit', 'nonces', 'sessions'] as const;
@@ -33,201 +43,127 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-const port = z.int().min(0, 'must be an integer 0-65535 (0 picks a free port)').max(65535, 'must be an integer 0-65535 (0 picks a free port)');
-const positiveMs = z.int().min(1).max(86_400_000);
-
-const adapterBase = {
-  host: z.string().refine(isValidHost, 'must be an IP address or hostname').default(D.DEFAULT_ADAPTER_HOST),
-  port,
-  connectTimeoutMs: positiveMs.default(D.DEFAULT_CONNECT_TIMEOUT_MS),
-  idleTimeoutMs: positiveMs.default(D.DEFAULT_IDLE_TIMEOUT_MS),
-  maxClients: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_CLIENTS),
-};
-const loginSchema = z.strictObject({
-  /** Accept logins before TLS (STARTTLS or the implicit-TLS port). Off by default: passwords stay off the wire. */
-  allowCleartext: z.boolean().default(false),
-  maxLoginAttempts: z.int().min(1).max(100).default(D.DEFAULT_MAX_LOGIN_ATTEMPTS),
-  maxUnauthenticatedCommands: z.int().min(1).max(10_000).default(D.DEFAULT_MAX_UNAUTHENTICATED_COMMANDS),
-  maxLineLength: z.int().min(512).max(65_536).default(D.DEFAULT_MAX_LINE_LENGTH),
-  preLoginIdleMs: positiveMs.default(D.DEFAULT_PRE_LOGIN_IDLE_MS),
-  /** Advertise PIPELINING (SMTP, POP3): only when every server behind the adapter supports it. */
-  pipelining: z.boolean().default(false),
-  /** Name the adapter greets with; default: this machine's host name. */
-  hostname: z.string().refine(isValidHost, 'must be a hostname').optional(),
-});
-const lineAdapterSchema = z
-  .strictObject({
-    ...adapterBase,
-    /** Speak the protocol up to the client's own login (SMTP AUTH, POP3 USER/PASS, NNTP AUTHINFO). */
-    login: loginSchema.optional(),
-    /** Certificate and key (PEM files): STARTTLS/STLS is offered, and `tlsPort` can listen with implicit TLS. */
-    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-    /** A second port on which clients speak TLS from the first byte (465/995/563 style). */
-    tlsPort: port.optional(),
-  })
-  .refine((adapter) => adapter.tlsPort === undefined || adapter.tls !== undefined, { message: 'tlsPort needs tls: { cert, key }', path: ['tlsPort'] });
-const httpProxyAdapterSchema = z.strictObject({
-  ...adapterBase,
-  maxHeaderBytes: z.int().min(1024).max(1024 * 1024).default(D.DEFAULT_MAX_HEADER_BYTES),
-  /** `host:port` patterns the web proxy may reach; empty means nowhere. */
-  allow: z.array(z.string()).default([]),
-  /** `Proxy-Authorization: Basic` logins; over this cleartext port only when `allowCleartext`. */
-  login: z.strictObject({ allowCleartext: z.boolean().default(false) }).optional(),
-});
-
-const subject = z.string().regex(SUBJECT_PATTERN, 'must be anonymous, authenticated, user:<id> or <attribute>=<value>');
-export const accessRuleSchema = z.strictObject({
-  subject,
-  service: z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,31})$/, 'must be a service name or *'),
-  allow: z.boolean(),
-  reason: z.string().max(200).optional(),
-});
-
-const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-const userSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1-64 letters, digits, dots, dashes, underscores or @'),
-  passwordHash: z.string().refine((hash) => parsePasswordHash(hash) !== null, 'must be a scrypt hash made by `roamgate users hash` (plain passwords are never accepted)'),
-  attributes: z
-    .record(z.string(), z.string().max(256))
-    .superRefine((attributes, context) => {
-      for (const name of Object.keys(attributes)) {
-        if (!ATTRIBUTE_NAME.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'attribute names are 1-64 letters, digits, dots, dashes or underscores' });
-      }
-    })
-    .default({}),
-  disabled: z.boolean().default(false),
-});
-
-const throttleSchema = z.strictObject({
-  /** Failed logins allowed per window before further tries are refused with 429. */
-  failures: z.int().min(1).max(10_000),
-  windowSeconds: z.int().min(1).max(86_400),
-});
-
-const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
-
-/** Checks a record's keys, so a bad one is reported at its own path with a message that says what is wanted. */
-function keysMatch(pattern: RegExp, message: string) {
-  return (record: Record<string, unknown>, context: z.RefinementCtx) => {
-    for (const key of Object.keys(record)) if (!pattern.test(key)) context.addIssue({ code: 'custom', path: [key], message });
-  };
-}
-
-const peerSchema = z.strictObject({
-  /** The secret this pair of gateways shares (at least 32 characters); both sign every request and answer with it. */
-  secret: z.string().min(MIN_PEER_SECRET_LENGTH, `must be at least ${MIN_PEER_SECRET_LENGTH} characters`),
-  /**
-   * The peer's management URL. Set it to ask the peer about its users (this
-   * gateway is visited, the peer is their home). Without it the peer may
-   * only ask us (we are its users' home).
-   */
-  url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Home role: tell this peer the real addresses of its visitors' servers rather than routing through this gateway. */
-  revealAddresses: z.boolean().default(false),
-  /**
-   * Visited role: connect straight to server addresses this home reveals.
-   * Off: its addresses are ignored and its services reached through its
-   * tunnel endpoint, so no home can point this gateway at a host of this network.
-   */
-  acceptAddresses: z.boolean().default(false),
-  /** Home role: also vouch for users of other realms this gateway can reach (act as a link in a chain for this peer). */
-  chain: z.boolean().default(false),
-  /** Visited role: which of the home's attributes to keep, and attributes to set on its visitors. `realm` is always set. */
-  attributes: z
-    .strictObject({
-      keep: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an attribute name')).refine((names) => !names.includes('role'), 'must not keep role: a home must not make admins here').default([]),
-      set: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256)).refine((set) => !('role' in set) && !('realm' in set), 'must not set role or realm').default({}),
-    })
-    .default({ keep: [], set: {} }),
-  /** Visited role: per service, serve visitors from their `home` or from this network (`local`); default: their own home servers go home, the rest stay local. */
-  routes: z.record(z.string(), z.enum(['home', 'local'])).superRefine(keysMatch(SERVICE_NAME, 'must be a service name')).default({}),
-  /** How long one request to the peer may take (ms). */
-  timeoutMs: positiveMs.default(D.DEFAULT_PEER_TIMEOUT_MS),
-  /** How long a home's yes is remembered (seconds); 0 asks at every login. */
-  cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_PEER_CACHE_SECONDS),
-  /** How long a home's no, or its silence, is remembered (seconds). */
-  failureCacheSeconds: z.int().min(0).max(3600).default(D.DEFAULT_PEER_FAILURE_CACHE_SECONDS),
-  /** How often visitors' leases are checked with their home, so a user disabled there loses them (seconds). */
-  refreshSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_PEER_REFRESH_SECONDS),
-});
-
 const optionsSchema = z.strictObject({
   /** This gateway's realm: its users may log in as `alice` or `alice@<realm>`, and it names itself so to its peers. */
-  realm: z.string().regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)').transform((realm) => realm.toLowerCase()).optional(),
+  realm: z
+    .string()
+    .regex(PEER_NAME_PATTERN, 'must be a domain-like name (letters, digits, dashes, dots)')
+    .transform((realm) => realm.toLowerCase())
+    .optional(),
   /** Trusted peer gateways by realm: homes this gateway asks about visitors, and visited gateways it answers. */
-  peers: z.record(z.string(), peerSchema).superRefine(keysMatch(PEER_NAME_PATTERN, 'peer names are domain-like realms (letters, digits, dashes, dots)')).default({}),
+  peers: z
+    .record(z.string(), peerSchema)
+    .superRefine(keysMatch(PEER_NAME_PATTERN, 'peer names are domain-like realms (letters, digits, dashes, dots)'))
+    .default({}),
   /** `gateway`: clients are told to use the gateway's adapters; `direct`: they are told the servers. */
   mode: z.enum(['gateway', 'direct']).default('gateway'),
   /** Host name given to clients in gateway-mode discovery; default: the host the request was sent to. */
   publicHost: z.string().refine(isValidHost, 'must be a hostname or IP address').optional(),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
-  registration: z.strictObject({
-    secret: z.string().min(16, 'must be at least 16 characters').optional(),
-    defaultTtlSeconds: z.int().min(1).max(MAX_REGISTRATION_TTL_SECONDS).default(D.DEFAULT_REGISTRATION_TTL_SECONDS),
-    /** The services a server may register itself for. Not http-proxy unless listed: an upstream web proxy sees all web traffic. */
-    services: z.array(z.string().regex(SERVICE_NAME, 'must be a service name')).default([...D.DEFAULT_REGISTRATION_SERVICES]),
-    /** Most registered entries at once; past it new ones are refused (429) until some lapse or leave. Renewals always work. */
-    maxEntries: z.int().min(1).max(1_000_000).default(D.DEFAULT_REGISTRATION_MAX_ENTRIES),
-  }).default({ defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS, services: [...D.DEFAULT_REGISTRATION_SERVICES], maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES }),
+  registration: z
+    .strictObject({
+      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      defaultTtlSeconds: z.int().min(1).max(MAX_REGISTRATION_TTL_SECONDS).default(D.DEFAULT_REGISTRATION_TTL_SECONDS),
+      /** The services a server may register itself for. Not http-proxy unless listed: an upstream web proxy sees all web traffic. */
+      services: z.array(z.string().regex(SERVICE_NAME, 'must be a service name')).default([...D.DEFAULT_REGISTRATION_SERVICES]),
+      /** Most registered entries at once; past it new ones are refused (429) until some lapse or leave. Renewals always work. */
+      maxEntries: z.int().min(1).max(1_000_000).default(D.DEFAULT_REGISTRATION_MAX_ENTRIES),
+    })
+    .default({
+      defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS,
+      services: [...D.DEFAULT_REGISTRATION_SERVICES],
+      maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES,
+    }),
   servers: z.unknown().optional(),
   serversFile: z.string().min(1).optional(),
-  adapters: z.strictObject({
-    smtp: lineAdapterSchema.optional(),
-    pop3: lineAdapterSchema.optional(),
-    nntp: lineAdapterSchema.optional(),
-    'http-proxy': httpProxyAdapterSchema.optional(),
-  }).default({}),
+  adapters: z
+    .strictObject({
+      smtp: lineAdapterSchema.optional(),
+      pop3: lineAdapterSchema.optional(),
+      nntp: lineAdapterSchema.optional(),
+      'http-proxy': httpProxyAdapterSchema.optional(),
+    })
+    .default({}),
   access: z.array(accessRuleSchema).default([]),
-  health: z.strictObject({
-    enabled: z.boolean().default(true),
-    intervalMs: positiveMs.default(DEFAULT_HEALTH_INTERVAL_MS),
-    timeoutMs: positiveMs.default(DEFAULT_HEALTH_TIMEOUT_MS),
-  }).default({ enabled: true, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS }),
+  health: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      intervalMs: positiveMs.default(DEFAULT_HEALTH_INTERVAL_MS),
+      timeoutMs: positiveMs.default(DEFAULT_HEALTH_TIMEOUT_MS),
+    })
+    .default({ enabled: true, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS }),
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(D.DEFAULT_SHUTDOWN_GRACE_MS),
-  users: z.array(userSchema).default([]).refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
+  users: z
+    .array(userSchema)
+    .default([])
+    .refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
   /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
-  store: z.union([z.strictObject({ path: z.string().min(1) }), z.custom<Store>(isStore, `must be { path } or a Store (with close() and ${STORE_PARTS.join(', ')})`)]).default({ path: ':memory:' }),
+  store: z
+    .union([
+      z.strictObject({ path: z.string().min(1) }),
+      z.custom<Store>(isStore, `must be { path } or a Store (with close() and ${STORE_PARTS.join(', ')})`),
+    ])
+    .default({ path: ':memory:' }),
   leases: z
     .strictObject({
-      ttlSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_LEASE_TTL_SECONDS),
+      ttlSeconds: z
+        .int()
+        .min(60)
+        .max(30 * 86_400)
+        .default(D.DEFAULT_LEASE_TTL_SECONDS),
       /** How often the holders of live leases are checked against the directory: a user disabled or removed loses their leases (seconds). */
       userCheckSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_LEASE_USER_CHECK_SECONDS),
     })
     .default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS }),
-  session: z.strictObject({
-    /** Signs session cookies; at least 32 characters. Default: random per process (sessions, kept in the store, then end at restart; leases do not). */
-    secret: z.string().min(32, 'must be at least 32 characters').optional(),
-    /** `auto`: Secure cookies when the request came over HTTPS (set Express's trust proxy behind a TLS proxy). */
-    secureCookie: z.union([z.boolean(), z.literal('auto')]).default('auto'),
-    maxAgeSeconds: z.int().min(60).max(30 * 86_400).default(D.DEFAULT_SESSION_MAX_AGE_SECONDS),
-  }).default({ secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS }),
-  login: z.strictObject({
-    perUser: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER),
-    perAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS),
-    /** How long a successful password check is remembered (seconds); 0 checks every time. */
-    cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
-  }).default({ perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS }),
+  session: z
+    .strictObject({
+      /** Signs session cookies; at least 32 characters. Default: random per process (sessions, kept in the store, then end at restart; leases do not). */
+      secret: z.string().min(32, 'must be at least 32 characters').optional(),
+      /** `auto`: Secure cookies when the request came over HTTPS (set Express's trust proxy behind a TLS proxy). */
+      secureCookie: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+      maxAgeSeconds: z
+        .int()
+        .min(60)
+        .max(30 * 86_400)
+        .default(D.DEFAULT_SESSION_MAX_AGE_SECONDS),
+    })
+    .default({ secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS }),
+  login: z
+    .strictObject({
+      perUser: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER),
+      perAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS),
+      /** How long a successful password check is remembered (seconds); 0 checks every time. */
+      cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
+    })
+    .default({
+      perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER,
+      perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS,
+      cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
+    }),
   /** Answer signed discovery queries on the LAN (UDP); local proxies find the gateway by them. */
-  discovery: z.strictObject({
-    /** The network's name: local proxies pin this gateway's key under it. */
-    name: z.string().regex(NETWORK_NAME, 'must be 1-63 characters without dots, control or format characters'),
-    /** The management API's URL as seen from the LAN, e.g. http://10.0.0.1:8080/roamgate. */
-    url: z.url({ protocol: /^https?$/ }),
-    /** The gateway's Ed25519 key (PEM); made on first start when missing. */
-    keyFile: z.string().min(1),
-    port: port.default(DEFAULT_DISCOVERY_PORT),
-    host: z.string().refine(isValidHost, 'must be an IP address').default('0.0.0.0'),
-    /** Answer DNS-SD (`_roamgate._tcp`) queries over mDNS as well: `true` for port 5353 on every interface, or `{ port, interface }`. */
-    mdns: z.union([
-      z.boolean(),
-      z.strictObject({
-        port: port.min(1, 'must be an integer 1-65535').default(DEFAULT_MDNS_PORT),
-        /** IPv4 address of the one interface to answer on; default every interface. */
-        interface: z.ipv4('must be the IPv4 address of an interface').optional(),
-      }),
-    ]).default(false),
-  }).optional(),
+  discovery: z
+    .strictObject({
+      /** The network's name: local proxies pin this gateway's key under it. */
+      name: z.string().regex(NETWORK_NAME, 'must be 1-63 characters without dots, control or format characters'),
+      /** The management API's URL as seen from the LAN, e.g. http://10.0.0.1:8080/roamgate. */
+      url: z.url({ protocol: /^https?$/ }),
+      /** The gateway's Ed25519 key (PEM); made on first start when missing. */
+      keyFile: z.string().min(1),
+      port: port.default(DEFAULT_DISCOVERY_PORT),
+      host: z.string().refine(isValidHost, 'must be an IP address').default('0.0.0.0'),
+      /** Answer DNS-SD (`_roamgate._tcp`) queries over mDNS as well: `true` for port 5353 on every interface, or `{ port, interface }`. */
+      mdns: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            port: port.min(1, 'must be an integer 1-65535').default(DEFAULT_MDNS_PORT),
+            /** IPv4 address of the one interface to answer on; default every interface. */
+            interface: z.ipv4('must be the IPv4 address of an interface').optional(),
+          }),
+        ])
+        .default(false),
+    })
+    .optional(),
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),
@@ -255,7 +191,12 @@ export type PeerOptions = z.output<typeof peerSchema>;
 /** Options after validation: complete, defaulted and frozen. */
 export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters' | 'clock'>> {
   servers: { table: ServerTable } | { source: ServerInfoSource };
-  adapters: Readonly<{ smtp?: LineAdapterOptions; pop3?: LineAdapterOptions; nntp?: LineAdapterOptions; 'http-proxy'?: HttpProxyAdapterOptions }>;
+  adapters: Readonly<{
+    smtp?: LineAdapterOptions;
+    pop3?: LineAdapterOptions;
+    nntp?: LineAdapterOptions;
+    'http-proxy'?: HttpProxyAdapterOptions;
+  }>;
   logger?: Logger;
   clock?: Clock;
 }
@@ -286,8 +227,10 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeZodError(parsed.error));
   const { servers, logger, clock, adapters, store, ...rest } = parsed.data;
-  if (Object.keys(rest.peers).length > 0 && rest.realm === undefined) invalid('realm: required when peers are configured (peers know this gateway by it)');
-  const ownPeer = rest.realm === undefined ? undefined : Object.keys(rest.peers).find((name) => name.toLowerCase() === rest.realm!.toLowerCase());
+  if (Object.keys(rest.peers).length > 0 && rest.realm === undefined)
+    invalid('realm: required when peers are configured (peers know this gateway by it)');
+  const ownPeer =
+    rest.realm === undefined ? undefined : Object.keys(rest.peers).find((name) => name.toLowerCase() === rest.realm!.toLowerCase());
   if (ownPeer !== undefined) invalid(`peers.${ownPeer}: a gateway cannot be its own peer (it is this gateway's realm)`);
 
   let normalizedServers: NormalizedOptions['servers'];
@@ -297,7 +240,13 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     if (!table.success) invalid(describeZodError(table.error, 'servers'));
     normalizedServers = deepFreeze({ table: table.data });
   }
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || ['info', 'warn', 'error'].some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function'))) invalid('logger: must be a pino logger (an object with info, warn and error)');
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' ||
+      logger === null ||
+      ['info', 'warn', 'error'].some((level) => typeof (logger as Record<string, unknown>)[level] !== 'function'))
+  )
+    invalid('logger: must be a pino logger (an object with info, warn and error)');
   if (clock !== undefined && !isClock(clock)) invalid('clock: must be a Clock (an object with now() and monotonic())');
 
   let httpProxy: HttpProxyAdapterOptions | undefined;
@@ -320,11 +269,20 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   }
   const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
   for (const [path, host, port] of ports) {
-    const clash = ports.find(([other, otherHost, otherPort]) => other !== path && otherPort === port && (otherHost === host || wildcard(otherHost) || wildcard(host)));
+    const clash = ports.find(
+      ([other, otherHost, otherPort]) =>
+        other !== path && otherPort === port && (otherHost === host || wildcard(otherHost) || wildcard(host)),
+    );
     if (clash) invalid(`${path}: ${port} is also ${clash[0]}`);
   }
-  const normalizedAdapters: NormalizedOptions['adapters'] = { smtp: adapters.smtp, pop3: adapters.pop3, nntp: adapters.nntp, 'http-proxy': httpProxy };
-  for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[]) if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];
+  const normalizedAdapters: NormalizedOptions['adapters'] = {
+    smtp: adapters.smtp,
+    pop3: adapters.pop3,
+    nntp: adapters.nntp,
+    'http-proxy': httpProxy,
+  };
+  for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[])
+    if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];
   const settings = deepFreeze({ ...rest, adapters: normalizedAdapters });
   // A custom source, the logger and the clock are the caller's live objects: referenced, never frozen.
   const live = { logger: logger as Logger | undefined, clock: clock as Clock | undefined };

@@ -10,7 +10,9 @@ export const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
 function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   // OpenSSL counts 128 * r * (N + p + 2) bytes; leave room on top.
   const options: ScryptOptions = { ...params, maxmem: 128 * params.r * (params.N + params.p + 2) + 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCallback(password, salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCallback(password, salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key))),
+  );
 }
 
 /** Hashes a password as `scrypt$N$r$p$<salt b64>$<key b64>`; the plain password is never kept. */
@@ -27,7 +29,8 @@ export function parsePasswordHash(hash: string): { N: number; r: number; p: numb
   if (!parts.slice(1, 4).every((part) => /^[1-9][0-9]{0,7}$/.test(part))) return null;
   const [N, r, p] = parts.slice(1, 4).map(Number);
   // scrypt needs N < 2^(16r) (RFC 7914) and bounded memory; anything else could never be checked.
-  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || N >= 2 ** (16 * r) || 128 * N * r > MAX_SCRYPT_MEMORY) return null;
+  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || N >= 2 ** (16 * r) || 128 * N * r > MAX_SCRYPT_MEMORY)
+    return null;
   const salt = Buffer.from(parts[4], 'base64');
   const key = Buffer.from(parts[5], 'base64');
   if (salt.length < 8 || key.length !== KEY_LENGTH) return null;

@@ -111,13 +111,21 @@ export class PeerClient {
     const headers = signRequest(this.options.secret, signed, this.clock.now());
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      response = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { ...headers, 'content-type': 'application/json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
       const code = ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message) || 'network error';
       throw new RoamgateError(
         timedOut ? 'ROAMGATE_UPSTREAM_TIMEOUT' : 'ROAMGATE_UPSTREAM_REFUSED',
-        timedOut ? `home gateway ${this.options.realm} did not answer in time` : `home gateway ${this.options.realm} cannot be reached (${code})`,
+        timedOut
+          ? `home gateway ${this.options.realm} did not answer in time`
+          : `home gateway ${this.options.realm} cannot be reached (${code})`,
         { cause: error },
       );
     }
@@ -138,7 +146,10 @@ export class PeerClient {
   }
 
   private malformed(): RoamgateError {
-    return new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `home gateway ${this.options.realm} sent an answer this gateway does not understand`);
+    return new RoamgateError(
+      'ROAMGATE_UPSTREAM_REFUSED',
+      `home gateway ${this.options.realm} sent an answer this gateway does not understand`,
+    );
   }
 
   private refusedUs(status: number, text: string): RoamgateError {

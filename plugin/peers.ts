@@ -26,8 +26,18 @@ export function buildPeers(options: NormalizedOptions, clock: Clock): Peers {
     const { url, secret, timeoutMs } = peer;
     const client = url ? new PeerClient({ self: options.realm!, realm, url, secret, timeoutMs, clock }) : undefined;
     all.set(realm, { ...peer, client });
-    if (client) homes.push({ realm, client, attributes: peer.attributes, cacheSeconds: peer.cacheSeconds, failureCacheSeconds: peer.failureCacheSeconds, acceptAddresses: peer.acceptAddresses });
+    if (client)
+      homes.push({
+        realm,
+        client,
+        attributes: peer.attributes,
+        cacheSeconds: peer.cacheSeconds,
+        failureCacheSeconds: peer.failureCacheSeconds,
+        acceptAddresses: peer.acceptAddresses,
+      });
   }
-  const refreshed = [...all].flatMap(([realm, peer]) => (peer.client ? [{ realm, refreshSeconds: peer.refreshSeconds, client: peer.client }] : []));
+  const refreshed = [...all].flatMap(([realm, peer]) =>
+    peer.client ? [{ realm, refreshSeconds: peer.refreshSeconds, client: peer.client }] : [],
+  );
   return { all, homes, refreshed };
 }

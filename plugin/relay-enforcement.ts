@@ -10,7 +10,13 @@ import type { VisitorLeases } from './visitor-leases';
  * audited (a revocation was, by whoever revoked it), and a visitor's home
  * lease is released when nothing else here stands on it.
  */
-export function closeRelaysWhenLeasesEnd(deps: { leases: LeaseManager; relays: LiveRelays; visitors: VisitorLeases; audit: AuditLog; logger: Logger }): void {
+export function closeRelaysWhenLeasesEnd(deps: {
+  leases: LeaseManager;
+  relays: LiveRelays;
+  visitors: VisitorLeases;
+  audit: AuditLog;
+  logger: Logger;
+}): void {
   const { leases, relays, visitors, audit, logger } = deps;
   leases.onEnd((lease, why) => {
     const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.leaseId === lease.id, `lease ${why}`);
@@ -21,11 +27,17 @@ export function closeRelaysWhenLeasesEnd(deps: { leases: LeaseManager; relays: L
 }
 
 /** When the access table changes and `onAccessChange` is `close`: the open relays it no longer allows close now. */
-export function closeRelaysWhenAccessChanges(deps: { access: AccessTable; relays: LiveRelays; logger: Logger }, onAccessChange: 'close' | 'finish'): void {
+export function closeRelaysWhenAccessChanges(
+  deps: { access: AccessTable; relays: LiveRelays; logger: Logger },
+  onAccessChange: 'close' | 'finish',
+): void {
   const { access, relays, logger } = deps;
   access.onChange(() => {
     if (onAccessChange !== 'close') return;
-    const closed = relays.closeWhere((relay) => !access.decide(relay.identity, relay.service).allow, 'no longer allowed by the access table');
+    const closed = relays.closeWhere(
+      (relay) => !access.decide(relay.identity, relay.service).allow,
+      'no longer allowed by the access table',
+    );
     if (closed) logger.info({ event: 'access-changed', relaysClosed: closed }, 'closed relays the access table no longer allows');
   });
 }

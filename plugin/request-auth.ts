@@ -39,7 +39,9 @@ export function identifyCaller(adminToken: string | undefined, leases: LeaseMana
         const found = leases.findByToken(bearer);
         // A lease issued to a peer gateway opens its tunnels, never the management API.
         const lease = found?.peer === undefined ? found : undefined;
-        req.roamgateCaller = lease ? { via: 'lease-token', admin: false, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id } : { via: 'none', admin: false };
+        req.roamgateCaller = lease
+          ? { via: 'lease-token', admin: false, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id }
+          : { via: 'none', admin: false };
       }
     } else if (req.user) {
       const user = req.user as User;

@@ -22,7 +22,11 @@ export interface HomePeer {
   acceptAddresses: boolean;
 }
 
-type Remembered = { kind: 'user'; user: User } | { kind: 'wrong-password' } | { kind: 'refused'; reason: string } | { kind: 'failed'; error: RoamgateError };
+type Remembered =
+  | { kind: 'user'; user: User }
+  | { kind: 'wrong-password' }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'failed'; error: RoamgateError };
 
 /** Splits `alice@home.example` into name and realm (the last `@`); a name without one has no realm. */
 export function splitRealm(username: string): { name: string; realm?: string } {
@@ -109,7 +113,13 @@ export class RoamingDirectory implements Directory {
     if (realm === undefined || this.peers.size === 0) return this.local.verify(username, password);
     const peer = this.peers.get(realm);
     if (!peer) throw new RoamgateError('ROAMGATE_LOGIN_FAILED', `unknown realm ${realm}: this gateway trusts no home gateway for it`);
-    const cacheKey = createHmac('sha256', this.key).update(realm).update('\u0000').update(username).update('\u0000').update(password).digest('base64');
+    const cacheKey = createHmac('sha256', this.key)
+      .update(realm)
+      .update('\u0000')
+      .update(username)
+      .update('\u0000')
+      .update(password)
+      .digest('base64');
     const known = this.answers.get(cacheKey);
     if (known) return this.settle(known);
     let asking = this.pending.get(cacheKey);
@@ -121,7 +131,14 @@ export class RoamingDirectory implements Directory {
   }
 
   /** Asks the home, remembers its answer for as long as the peer allows, and returns it. */
-  private async ask(peer: HomePeer, realm: string, name: string, username: string, password: string, cacheKey: string): Promise<Remembered> {
+  private async ask(
+    peer: HomePeer,
+    realm: string,
+    name: string,
+    username: string,
+    password: string,
+    cacheKey: string,
+  ): Promise<Remembered> {
     let remembered: Remembered;
     let ttlSeconds: number;
     try {
@@ -131,7 +148,13 @@ export class RoamingDirectory implements Directory {
         const user: User = {
           id: qualifiedId(answer.user.id, realm),
           attributes: mapAttributes(answer.user.attributes, peer.attributes, realm),
-          home: { realm, username: name, token: answer.lease.token, expiresAt: answer.lease.expiresAt, services: peer.acceptAddresses ? answer.services : answer.services.map(({ servers: _ignored, ...service }) => service) },
+          home: {
+            realm,
+            username: name,
+            token: answer.lease.token,
+            expiresAt: answer.lease.expiresAt,
+            services: peer.acceptAddresses ? answer.services : answer.services.map(({ servers: _ignored, ...service }) => service),
+          },
         };
         this.visitors.set(user.id, user);
         remembered = { kind: 'user', user };
@@ -166,7 +189,8 @@ export class RoamingDirectory implements Directory {
   /** Home tokens of remembered answers for a realm: visitors who may log in again without asking home. */
   tokensOf(realm: string): string[] {
     const tokens: string[] = [];
-    for (const value of this.answers.values()) if (value.kind === 'user' && value.user.home?.realm === realm) tokens.push(value.user.home.token);
+    for (const value of this.answers.values())
+      if (value.kind === 'user' && value.user.home?.realm === realm) tokens.push(value.user.home.token);
     return tokens;
   }
 

@@ -27,7 +27,9 @@ export class ServerResolver {
 
   /** The candidates here for (service, identity), in the order to try them. */
   readonly resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
-    orderCandidates(selectForIdentity(await this.deps.source.resolve(service, identity), identity), (server) => this.deps.health.statusOf(service, server));
+    orderCandidates(selectForIdentity(await this.deps.source.resolve(service, identity), identity), (server) =>
+      this.deps.health.statusOf(service, server),
+    );
 
   /** A visitor's own services go to their home gateway (by the peer's routes); the rest are served here. */
   readonly resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> => {

@@ -23,7 +23,16 @@ export function buildSources(
   const registry = new RegistrySource({
     clock,
     persistence: {
-      put: (entry) => store.registrations.put({ id: entry.id, origin: entry.origin as 'admin' | 'registered', service: entry.service, host: entry.host, port: entry.port, priority: entry.priority, ...(entry.expiresAt === undefined ? {} : { expiresAt: entry.expiresAt }) }),
+      put: (entry) =>
+        store.registrations.put({
+          id: entry.id,
+          origin: entry.origin as 'admin' | 'registered',
+          service: entry.service,
+          host: entry.host,
+          port: entry.port,
+          priority: entry.priority,
+          ...(entry.expiresAt === undefined ? {} : { expiresAt: entry.expiresAt }),
+        }),
       remove: async (id) => void (await store.registrations.remove(id)),
       onError: (error) => logger.error({ event: 'store-write-failed', err: error }, 'could not save a server registration'),
     },
@@ -34,7 +43,8 @@ export function buildSources(
       sources.push(
         new FileSource({
           path: options.serversFile,
-          onError: (error) => logger.error({ event: 'servers-file', file: options.serversFile, reason: error.message }, 'servers file edit rejected'),
+          onError: (error) =>
+            logger.error({ event: 'servers-file', file: options.serversFile, reason: error.message }, 'servers file edit rejected'),
           onReload: (entries) => logger.info({ event: 'servers-file', file: options.serversFile, entries }, 'servers file reloaded'),
         }),
       );
@@ -53,6 +63,9 @@ export function monitorHealth(source: ServerInfoSource, health: NormalizedOption
     intervalMs: health.intervalMs,
     timeoutMs: health.timeoutMs,
     onChange: (server, status) =>
-      logger[status.state === 'healthy' ? 'info' : 'warn']({ event: 'health', service: server.service, server: `${server.host}:${server.port}`, state: status.state, reason: status.reason }, `server ${status.state}`),
+      logger[status.state === 'healthy' ? 'info' : 'warn'](
+        { event: 'health', service: server.service, server: `${server.host}:${server.port}`, state: status.state, reason: status.reason },
+        `server ${status.state}`,
+      ),
   });
 }

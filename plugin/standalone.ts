@@ -18,8 +18,13 @@ export const DEFAULT_MOUNT = '/roamgate';
 
 const standaloneSchema = z.looseObject({
   http: z.strictObject({ host: z.string().default(DEFAULT_HTTP.host), port: z.int().min(0).max(65535) }).default({ ...DEFAULT_HTTP }),
-  mount: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /').default(DEFAULT_MOUNT),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  mount: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /')
+    .default(DEFAULT_MOUNT),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
 });
 
 /** A running standalone gateway. */
@@ -33,7 +38,12 @@ export interface Standalone {
 }
 
 /** Reads a YAML/JSON config file into roamgate options; throws ROAMGATE_INVALID_OPTIONS naming the field. */
-export function readConfigFile(path: string): { http: { host: string; port: number }; mount: string; logLevel: string; options: RoamgateOptions } {
+export function readConfigFile(path: string): {
+  http: { host: string; port: number };
+  mount: string;
+  logLevel: string;
+  options: RoamgateOptions;
+} {
   let data: unknown;
   try {
     data = parseYaml(readFileSync(path, 'utf8'));
@@ -47,7 +57,8 @@ export function readConfigFile(path: string): { http: { host: string; port: numb
   // Paths in the file are relative to the file, not to wherever the gateway was started.
   if (typeof options.serversFile === 'string') options.serversFile = resolvePath(dirname(path), options.serversFile);
   const store = options.store as { path?: unknown } | undefined;
-  if (store && typeof store.path === 'string' && store.path !== ':memory:') options.store = { ...store, path: resolvePath(dirname(path), store.path) } as RoamgateOptions['store'];
+  if (store && typeof store.path === 'string' && store.path !== ':memory:')
+    options.store = { ...store, path: resolvePath(dirname(path), store.path) } as RoamgateOptions['store'];
   return { http, mount, logLevel: log.level, options };
 }
 
@@ -62,7 +73,13 @@ export async function startStandalone(config: ReturnType<typeof readConfigFile>)
     const server = app.listen(config.http.port, config.http.host);
     server.once('listening', () => resolve(server));
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new RoamgateError('ROAMGATE_INVALID_OPTIONS', `http: cannot listen on ${config.http.host}:${config.http.port} (${error.code ?? error.message})`, { cause: error })),
+      reject(
+        new RoamgateError(
+          'ROAMGATE_INVALID_OPTIONS',
+          `http: cannot listen on ${config.http.host}:${config.http.port} (${error.code ?? error.message})`,
+          { cause: error },
+        ),
+      ),
     );
   });
   gateway.attach(http);

@@ -17,6 +17,7 @@ export function openStoreFile(path: string, logger: Logger): Store {
   } catch (error) {
     throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `store.path: cannot open ${path}: ${(error as Error).message}`, { cause: error });
   }
-  if (path !== ':memory:' && (statSync(path).mode & 0o077) !== 0) logger.warn({ event: 'store', path }, 'the store file is readable by other users (chmod 600 it and its -wal and -shm files)');
+  if (path !== ':memory:' && (statSync(path).mode & 0o077) !== 0)
+    logger.warn({ event: 'store', path }, 'the store file is readable by other users (chmod 600 it and its -wal and -shm files)');
   return store;
 }

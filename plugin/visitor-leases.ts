@@ -44,7 +44,14 @@ export class VisitorLeases {
       (why === 'relay-closed' && directory.tokensOf(realm).includes(token));
     if (!client || inUse) return;
     directory.forgetToken(token);
-    client.release([token]).catch((error: Error) => logger.warn({ event: 'home-release', realm, reason: error.message }, 'could not tell the home gateway a visitor left (its lease there ends by itself)'));
+    client
+      .release([token])
+      .catch((error: Error) =>
+        logger.warn(
+          { event: 'home-release', realm, reason: error.message },
+          'could not tell the home gateway a visitor left (its lease there ends by itself)',
+        ),
+      );
   }
 
   /** What the home refresher is told and asks: visitors' leases a home ended, the tokens in use beyond leases, a token home no longer honours. */
@@ -55,15 +62,22 @@ export class VisitorLeases {
         directory.forget(userId);
         audit.record('lease.revoked', { actor: userId, detail: { lease: leaseId, by: `home ${realm}` } });
       },
-      failed: (realm, error) => logger.warn({ event: 'home-refresh', realm, reason: error.message }, 'could not check visitors with their home gateway'),
+      failed: (realm, error) =>
+        logger.warn({ event: 'home-refresh', realm, reason: error.message }, 'could not check visitors with their home gateway'),
       tokensInUse: (realm) => [
-        ...relays.identities().flatMap((identity) => (identity.kind === 'user' && identity.user.home?.realm === realm ? [identity.user.home.token] : [])),
+        ...relays
+          .identities()
+          .flatMap((identity) => (identity.kind === 'user' && identity.user.home?.realm === realm ? [identity.user.home.token] : [])),
         ...directory.tokensOf(realm),
       ],
       tokenEnded: (realm, token) => {
         directory.forgetToken(token);
-        const closed = relays.closeWhere((relay) => relay.identity.kind === 'user' && relay.identity.user.home?.token === token, `home gateway ${realm} no longer vouches for this user`);
-        if (closed) logger.info({ event: 'home-ended', realm, relaysClosed: closed }, 'closed relays of a visitor their home no longer vouches for');
+        const closed = relays.closeWhere(
+          (relay) => relay.identity.kind === 'user' && relay.identity.user.home?.token === token,
+          `home gateway ${realm} no longer vouches for this user`,
+        );
+        if (closed)
+          logger.info({ event: 'home-ended', realm, relaysClosed: closed }, 'closed relays of a visitor their home no longer vouches for');
       },
     };
   }

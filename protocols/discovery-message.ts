@@ -83,8 +83,7 @@ export function signAnswer(privateKeyPem: string, fields: { name: string; url: s
 export function parseQuery(data: Buffer): DiscoveryQuery | null {
   const value = parseJson(data);
   if (
-    !value ||
-    value.roamgate !== 'discover' ||
+    value?.roamgate !== 'discover' ||
     value.version !== 1 ||
     typeof value.nonce !== 'string' ||
     !/^[A-Za-z0-9+/]{22}==$/.test(value.nonce)
@@ -96,7 +95,7 @@ export function parseQuery(data: Buffer): DiscoveryQuery | null {
 /** Parses a datagram as an answer (shape only; see verifyAnswer); null when it is not one. */
 export function parseAnswer(data: Buffer): DiscoveryAnswer | null {
   const value = parseJson(data);
-  if (!value || value.roamgate !== 'gateway' || value.version !== 1) return null;
+  if (value?.roamgate !== 'gateway' || value.version !== 1) return null;
   return answerFromFields(value);
 }
 

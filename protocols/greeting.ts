@@ -9,7 +9,7 @@ const GREETINGS: Record<Exclude<KnownService, 'http-proxy'>, { ok: RegExp; quit:
 
 /** True when the service has a greeting to check (the line protocols). */
 export function hasGreeting(service: string): service is keyof typeof GREETINGS {
-  return Object.prototype.hasOwnProperty.call(GREETINGS, service);
+  return Object.hasOwn(GREETINGS, service);
 }
 
 /** Whether `line` is a valid ready greeting for `service`. */

@@ -68,7 +68,14 @@ export function mergeAnswers(service: string, answers: readonly (readonly Server
 /** A server's own fields, without a listing's id, service or origin. */
 function serverOnly(server: ServerInfo): ServerInfo {
   const { host, port, priority, for: subject, tls, credentials } = server;
-  return { host, port, priority, ...(subject === undefined ? {} : { for: subject }), ...(tls === undefined ? {} : { tls }), ...(credentials === undefined ? {} : { credentials }) };
+  return {
+    host,
+    port,
+    priority,
+    ...(subject === undefined ? {} : { for: subject }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(credentials === undefined ? {} : { credentials }),
+  };
 }
 
 /** The one server named across all answers; null when there is none; undefined when there are several. */

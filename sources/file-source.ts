@@ -32,7 +32,11 @@ export function readTableFile(path: string): ServerEntry[] {
   try {
     data = parseYaml(text);
   } catch (cause) {
-    throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `server file ${path} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
+    throw new RoamgateError(
+      'ROAMGATE_SOURCE_FAILED',
+      `server file ${path} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`,
+      { cause },
+    );
   }
   const parsed = serverTableSchema.safeParse(data ?? {});
   if (!parsed.success) {
@@ -96,7 +100,13 @@ export class FileSource implements ServerInfoSource {
     try {
       text = this.readText();
     } catch (cause) {
-      this.options.onError?.(new RoamgateError('ROAMGATE_SOURCE_FAILED', `cannot read server file ${this.options.path}: ${(cause as Error).message}; keeping the last good table`, { cause }));
+      this.options.onError?.(
+        new RoamgateError(
+          'ROAMGATE_SOURCE_FAILED',
+          `cannot read server file ${this.options.path}: ${(cause as Error).message}; keeping the last good table`,
+          { cause },
+        ),
+      );
       return false;
     }
     if (text === this.lastText) return false;

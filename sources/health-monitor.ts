@@ -74,7 +74,10 @@ export class HealthMonitor {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
-  constructor(private readonly source: ServerInfoSource, private readonly options: HealthMonitorOptions) {}
+  constructor(
+    private readonly source: ServerInfoSource,
+    private readonly options: HealthMonitorOptions,
+  ) {}
 
   /** Starts periodic probing (the first round right away). */
   start(): void {
@@ -97,7 +100,8 @@ export class HealthMonitor {
   report(service: string, server: { host: string; port: number }, reason: string | null): void {
     const key = serverKey(service, server);
     const previous = this.states.get(key);
-    const status: HealthStatus = reason === null ? { state: 'healthy', checkedAt: Date.now() } : { state: 'unhealthy', checkedAt: Date.now(), reason };
+    const status: HealthStatus =
+      reason === null ? { state: 'healthy', checkedAt: Date.now() } : { state: 'unhealthy', checkedAt: Date.now(), reason };
     this.states.set(key, status);
     if (previous?.state !== status.state) this.options.onChange?.({ service, host: server.host, port: server.port }, status);
   }

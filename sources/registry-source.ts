@@ -118,7 +118,15 @@ export class RegistrySource implements ServerInfoSource {
   private put(origin: 'registered' | 'admin', server: ServerInfo & { service: string }, expiresAt: number | undefined) {
     const id = `${origin}:${createHash('sha256').update(`${server.service}|${server.host.toLowerCase()}|${server.port}`).digest('hex').slice(0, 16)}`;
     const created = !this.entries.has(id);
-    const entry: ServerEntry = { id, origin, service: server.service, host: server.host, port: server.port, priority: server.priority, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    const entry: ServerEntry = {
+      id,
+      origin,
+      service: server.service,
+      host: server.host,
+      port: server.port,
+      priority: server.priority,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    };
     this.entries.set(id, entry);
     this.save((persistence) => persistence.put(entry));
     if (created) this.emit();

@@ -20,11 +20,15 @@ export const serverSchema = serverAddressSchema.extend({
       servername: z.string().refine(isValidHost, 'must be a hostname').optional(),
     })
     .optional(),
-  credentials: z.union([z.literal('none'), z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) })]).optional(),
+  credentials: z
+    .union([z.literal('none'), z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) })])
+    .optional(),
 });
 
 /** Schema of a service name: lower-case letters, digits and dashes. */
-export const serviceNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes (at most 32)');
+export const serviceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes (at most 32)');
 
 /** Schema of a whole server table: service -> servers. */
 export const serverTableSchema = z.record(serviceNameSchema, z.array(serverSchema));

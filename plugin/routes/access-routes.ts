@@ -3,10 +3,12 @@ import type { z } from 'zod';
 import type { AccessTable } from '../access-table';
 import { parseBody } from '../api-errors';
 import type { AuditLog } from '../audit-log';
-import { accessRuleSchema } from '../options';
+import { accessRuleSchema } from '../option-schemas';
 import { callerOf, requireAdmin } from '../request-auth';
 
-const patchSchema = accessRuleSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one of subject, service, allow, reason');
+const patchSchema = accessRuleSchema
+  .partial()
+  .refine((patch) => Object.keys(patch).length > 0, 'name at least one of subject, service, allow, reason');
 
 /**
  * The access table (admin only):

@@ -7,7 +7,10 @@ import { requireAdmin } from '../request-auth';
 const querySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   beforeId: z.coerce.number().int().min(1).optional(),
-  type: z.string().regex(/^[a-z.]{1,40}$/, 'must be an event type such as login.failure').optional(),
+  type: z
+    .string()
+    .regex(/^[a-z.]{1,40}$/, 'must be an event type such as login.failure')
+    .optional(),
 });
 
 /** GET /audit?limit=&beforeId=&type= (admin): the audit trail, newest first. */

@@ -32,12 +32,21 @@ export function eventsRoute(deps: EventsDeps): Router {
     // One user (whatever lease or session they come with) cannot take every place.
     const key = caller.user ? `user:${caller.user.id}` : 'admin';
     const held = perCaller.get(key) ?? 0;
-    if (held >= MAX_EVENT_STREAMS_PER_CALLER) return void res.status(429).set('Retry-After', '60').json({ error: `too many event streams for one user (at most ${MAX_EVENT_STREAMS_PER_CALLER}); close one first` });
+    if (held >= MAX_EVENT_STREAMS_PER_CALLER)
+      return void res
+        .status(429)
+        .set('Retry-After', '60')
+        .json({ error: `too many event streams for one user (at most ${MAX_EVENT_STREAMS_PER_CALLER}); close one first` });
     if (open >= MAX_EVENT_STREAMS) return void res.status(503).json({ error: 'too many event streams' });
     open++;
     perCaller.set(key, held + 1);
     const leaseId = caller.leaseId;
-    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.flushHeaders();
     res.write(': roamgate events\n\n');
     const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

@@ -28,7 +28,11 @@ export function leaseRoutes(leases: LeaseManager, audit: AuditLog): Router {
     if (!lease || !mayManage(req, lease.userId)) return void res.status(404).json({ error: 'no such live lease' });
     const renewed = await leases.renew(lease.id);
     if (!renewed) return void res.status(404).json({ error: 'no such live lease' });
-    audit.record('lease.renewed', { actor: callerOf(req).user?.id ?? 'admin', address: normalizeAddress(req.ip), detail: { lease: lease.id, expiresAt: renewed.expiresAt } });
+    audit.record('lease.renewed', {
+      actor: callerOf(req).user?.id ?? 'admin',
+      address: normalizeAddress(req.ip),
+      detail: { lease: lease.id, expiresAt: renewed.expiresAt },
+    });
     res.json({ lease: leaseView(renewed) });
   });
 
@@ -36,7 +40,11 @@ export function leaseRoutes(leases: LeaseManager, audit: AuditLog): Router {
     const lease = leases.get(String(req.params.id));
     if (!lease || !mayManage(req, lease.userId)) return void res.status(404).json({ error: 'no such live lease' });
     await leases.revoke(lease.id);
-    audit.record('lease.revoked', { actor: callerOf(req).user?.id ?? 'admin', address: normalizeAddress(req.ip), detail: { lease: lease.id, user: lease.userId } });
+    audit.record('lease.revoked', {
+      actor: callerOf(req).user?.id ?? 'admin',
+      address: normalizeAddress(req.ip),
+      detail: { lease: lease.id, user: lease.userId },
+    });
     res.status(204).end();
   });
 

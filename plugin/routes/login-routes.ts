@@ -33,7 +33,14 @@ export interface LoginDeps {
 
 /** A lease as the API shows it: never the token or its hash. */
 export function leaseView(lease: LeaseRecord) {
-  return { id: lease.id, userId: lease.userId, attributes: lease.attributes, address: lease.address, issuedAt: new Date(lease.issuedAt).toISOString(), expiresAt: new Date(lease.expiresAt).toISOString() };
+  return {
+    id: lease.id,
+    userId: lease.userId,
+    attributes: lease.attributes,
+    address: lease.address,
+    issuedAt: new Date(lease.issuedAt).toISOString(),
+    expiresAt: new Date(lease.expiresAt).toISOString(),
+  };
 }
 
 type Csrf = ReturnType<typeof csrfSync>;
@@ -51,7 +58,10 @@ export function loginRoutes(deps: LoginDeps): { router: Router; passport: LoginP
   const csrf = timingSafeCsrf();
 
   router.get('/login', (req, res) => {
-    res.set('Cache-Control', 'no-store').type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true)));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(loginPage(actionOf(req), csrf.generateToken(req, true)));
   });
   // Form bodies are parsed by the plugin's router, before its CSRF check.
   router.post('/login', logIn(deps, passport, csrf));
@@ -69,11 +79,15 @@ function loginPassport(directory: Directory): LoginPassport {
   const passport = new Passport();
   // A refusal with a reason (unknown realm, a home that said no or cannot be reached) is a failed login that says why.
   passport.use(
-    new LocalStrategy((username, password, done) =>
-      void directory.verify(username, password).then(
-        (user) => done(null, user),
-        (error: unknown) => (isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED' ? done(null, false, { message: error.message, code: error.code } as { message: string }) : done(error)),
-      ),
+    new LocalStrategy(
+      (username, password, done) =>
+        void directory.verify(username, password).then(
+          (user) => done(null, user),
+          (error: unknown) =>
+            isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED'
+              ? done(null, false, { message: error.message, code: error.code } as { message: string })
+              : done(error),
+        ),
     ),
   );
   passport.serializeUser((user, done) => done(null, (user as User).id));
@@ -83,7 +97,8 @@ function loginPassport(directory: Directory): LoginPassport {
 
 /** csrf-sync, with its check made in constant time. */
 function timingSafeCsrf(): Csrf {
-  const tokenFromRequest = (req: Request) => (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
+  const tokenFromRequest = (req: Request) =>
+    (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
   const synced = csrfSync({ getTokenFromRequest: tokenFromRequest });
   // csrf-sync's own check compares with ===, which can leak how much of a guess is right through its timing.
   return { ...synced, isRequestValid: (req) => secretMatches(tokenFromRequest(req), synced.getTokenFromState(req) ?? undefined) };
@@ -110,14 +125,24 @@ function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHan
     const form = Boolean(req.is('application/x-www-form-urlencoded'));
     const json = !form && Boolean(req.is('application/json'));
     if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
-    if (form && !csrf.isRequestValid(req)) return void res.status(403).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), 'The form expired; please try again.'));
+    if (form && !csrf.isRequestValid(req))
+      return void res
+        .status(403)
+        .type('html')
+        .send(loginPage(actionOf(req), csrf.generateToken(req, true), 'The form expired; please try again.'));
     const body = (req.body ?? {}) as Record<string, unknown>;
-    for (const [field, max] of [['username', MAX_USERNAME_LENGTH], ['password', MAX_PASSWORD_LENGTH]] as const) {
+    for (const [field, max] of [
+      ['username', MAX_USERNAME_LENGTH],
+      ['password', MAX_PASSWORD_LENGTH],
+    ] as const) {
       const value = body[field];
       if (typeof value !== 'string' || value.length === 0 || value.length > max) {
         const error = `${field}: must be a non-empty string of at most ${max} characters`;
         if (json) return void res.status(400).json({ error, field });
-        return void res.status(400).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), error));
+        return void res
+          .status(400)
+          .type('html')
+          .send(loginPage(actionOf(req), csrf.generateToken(req, true), error));
       }
     }
     const username = body.username as string;
@@ -125,20 +150,36 @@ function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHan
     // The attempt is counted before the password is checked: logins sent at once cannot overrun the limit.
     const blocked = await deps.guard.attempt(username, address);
     if (blocked !== null) {
-      if (deps.guard.firstRefusal(username, address, blocked)) deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
+      if (deps.guard.firstRefusal(username, address, blocked))
+        deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
       res.set('Retry-After', String(blocked));
       if (json) return void res.status(429).json({ error: `too many failed logins; try again in ${blocked} s` });
-      return void res.status(429).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username));
+      return void res
+        .status(429)
+        .type('html')
+        .send(
+          loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username),
+        );
     }
     const attempt: LoginAttempt = { req, res, next, json, username, password: body.password as string, address };
-    passport.authenticate('local', { session: false }, (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
-      void settleLogin(deps, csrf, attempt, error, user, info),
+    passport.authenticate(
+      'local',
+      { session: false },
+      (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
+        void settleLogin(deps, csrf, attempt, error, user, info),
     )(req, res, next);
   };
 }
 
 /** What passport-local found: a failure answered (and given back when it was not the user's), or a lease issued. */
-async function settleLogin(deps: LoginDeps, csrf: Csrf, attempt: LoginAttempt, error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }): Promise<void> {
+async function settleLogin(
+  deps: LoginDeps,
+  csrf: Csrf,
+  attempt: LoginAttempt,
+  error: unknown,
+  user: User | false,
+  info?: { message?: string; code?: RoamgateErrorCode },
+): Promise<void> {
   const { req, res, next, json, username, address } = attempt;
   try {
     if (error) {
@@ -153,23 +194,50 @@ async function settleLogin(deps: LoginDeps, csrf: Csrf, attempt: LoginAttempt, e
       deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
       const status = unreachable ? 503 : 401;
       if (json) return void res.status(status).json({ error: reason });
-      return void res.status(status).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.', username));
+      return void res
+        .status(status)
+        .type('html')
+        .send(
+          loginPage(
+            actionOf(req),
+            csrf.generateToken(req, true),
+            info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.',
+            username,
+          ),
+        );
     }
     await deps.guard.succeeded(username, address);
     // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
     const confirmed = await reconfirmVisitor(deps.directory, user, username, attempt.password).catch(() => false as const);
     if (!confirmed) {
       if (json) return void res.status(503).json({ error: LOGIN_UNCHECKED_REASON });
-      return void res.status(503).type('html').send(loginPage(actionOf(req), csrf.generateToken(req, true), `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`, username));
+      return void res
+        .status(503)
+        .type('html')
+        .send(
+          loginPage(
+            actionOf(req),
+            csrf.generateToken(req, true),
+            `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`,
+            username,
+          ),
+        );
     }
     const { token, lease } = await deps.leases.issue(confirmed, address);
     deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
     deps.audit.record('lease.issued', { actor: confirmed.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
-    if (json) return void res.status(201).set('Cache-Control', 'no-store').json({ token, lease: leaseView(lease) });
+    if (json)
+      return void res
+        .status(201)
+        .set('Cache-Control', 'no-store')
+        .json({ token, lease: leaseView(lease) });
     req.login(confirmed, (loginError) => {
       if (loginError) return next(loginError);
       req.session.leaseId = lease.id;
-      res.set('Cache-Control', 'no-store').type('html').send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
     });
   } catch (failure) {
     next(failure);
@@ -182,13 +250,23 @@ function logOut(deps: LoginDeps, csrf: Csrf): RequestHandler {
     const caller = callerOf(req);
     try {
       if (caller.via === 'lease-token' && caller.leaseId) {
-        if (await deps.leases.revoke(caller.leaseId)) deps.audit.record('lease.revoked', { actor: caller.user?.id, address: normalizeAddress(req.ip), detail: { lease: caller.leaseId, by: 'logout' } });
+        if (await deps.leases.revoke(caller.leaseId))
+          deps.audit.record('lease.revoked', {
+            actor: caller.user?.id,
+            address: normalizeAddress(req.ip),
+            detail: { lease: caller.leaseId, by: 'logout' },
+          });
         return void res.status(204).end();
       }
       if (caller.via !== 'session') return void res.status(401).json({ error: 'not logged in' });
       if (!csrf.isRequestValid(req)) return void res.status(403).json({ error: 'missing or wrong CSRF token' });
       const leaseId = req.session.leaseId;
-      if (leaseId && (await deps.leases.revoke(leaseId))) deps.audit.record('lease.revoked', { actor: caller.user?.id, address: normalizeAddress(req.ip), detail: { lease: leaseId, by: 'logout' } });
+      if (leaseId && (await deps.leases.revoke(leaseId)))
+        deps.audit.record('lease.revoked', {
+          actor: caller.user?.id,
+          address: normalizeAddress(req.ip),
+          detail: { lease: leaseId, by: 'logout' },
+        });
       req.logout((error) => {
         if (error) return next(error);
         req.session.destroy(() => {

@@ -16,7 +16,8 @@ import { TOO_MANY_PEER_REQUESTS, type ReplayGuard } from '../replay-guard';
 export const PEER_RETRY_AFTER_SECONDS = 5;
 
 /** The answer to a request that is not a correctly signed, current request of a configured peer. */
-export const UNVERIFIED_PEER_REQUEST = "peer request refused: not a correctly signed, current request of a configured peer (the audit trail of the gateway that answered says why)";
+export const UNVERIFIED_PEER_REQUEST =
+  'peer request refused: not a correctly signed, current request of a configured peer (the audit trail of the gateway that answered says why)';
 
 /** A peer as the home side sees it. */
 export interface AnsweredPeer {
@@ -94,7 +95,9 @@ function send(deps: Answering, res: Response, call: PeerCall | null, status: num
 async function authenticate(deps: Answering, req: Request, res: Response): Promise<PeerCall | null> {
   if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
     // Someone parsed the body before us, and the bytes the signature covers are gone.
-    res.status(500).json({ error: 'peer requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application' });
+    res.status(500).json({
+      error: 'peer requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application',
+    });
     return null;
   }
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -128,12 +131,19 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
   if (!request) return send(deps, res, call, 400, { error: 'send { username, password }' });
   const { realm } = splitRealm(request.username);
   if (realm !== undefined && realm !== deps.realm?.toLowerCase() && !call.peer.chain) {
-    return send(deps, res, call, 403, { error: `this gateway vouches only for users of ${deps.realm ?? 'its own directory'}, not of ${realm}` });
+    return send(deps, res, call, 403, {
+      error: `this gateway vouches only for users of ${deps.realm ?? 'its own directory'}, not of ${realm}`,
+    });
   }
   // Counted per user name only (the peer's address stands for many visitors), before the password is checked.
   const wait = await deps.guard.attempt(request.username);
   if (wait !== null) {
-    if (deps.guard.firstRefusal(request.username, address, wait)) deps.audit.record('login.throttled', { actor: request.username, address, detail: { via: `peer ${call.name}`, retryAfterSeconds: wait } });
+    if (deps.guard.firstRefusal(request.username, address, wait))
+      deps.audit.record('login.throttled', {
+        actor: request.username,
+        address,
+        detail: { via: `peer ${call.name}`, retryAfterSeconds: wait },
+      });
     return send(deps, res, call, 403, { error: `too many failed logins at home; try again in ${wait} s` });
   }
   let user: User | false;
@@ -145,7 +155,8 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
     if (!isRoamgateError(error)) throw error;
     if (error.code === 'ROAMGATE_LOGIN_FAILED') return send(deps, res, call, 403, { error: error.message });
     // A further home (in a chain) unreachable says so; a broken directory here stays here.
-    if (error.code === 'ROAMGATE_UPSTREAM_REFUSED' || error.code === 'ROAMGATE_UPSTREAM_TIMEOUT') return send(deps, res, call, 502, { error: error.message });
+    if (error.code === 'ROAMGATE_UPSTREAM_REFUSED' || error.code === 'ROAMGATE_UPSTREAM_TIMEOUT')
+      return send(deps, res, call, 502, { error: error.message });
     throw error;
   }
   if (!user) {
@@ -155,8 +166,16 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
   await deps.guard.succeeded(request.username);
   const services = await deps.offeredServices({ kind: 'user', address, user }, call.peer.revealAddresses);
   const { token, lease } = await deps.leases.issue(user, address, call.name);
-  deps.audit.record('login.success', { actor: user.id, address, detail: { via: `peer ${call.name}`, lease: lease.id, services: services.map((entry) => entry.service) } });
-  const answer: VerifyAnswer = { user: { id: user.id, attributes: { ...user.attributes } }, lease: { token, expiresAt: lease.expiresAt }, services };
+  deps.audit.record('login.success', {
+    actor: user.id,
+    address,
+    detail: { via: `peer ${call.name}`, lease: lease.id, services: services.map((entry) => entry.service) },
+  });
+  const answer: VerifyAnswer = {
+    user: { id: user.id, attributes: { ...user.attributes } },
+    lease: { token, expiresAt: lease.expiresAt },
+    services,
+  };
   send(deps, res, call, 200, answer);
 }
 
@@ -185,7 +204,8 @@ async function answerRefresh(deps: Answering, call: PeerCall, req: Request, res:
     const lease = found?.peer === call.name ? found : undefined;
     // A user disabled or removed here loses the leases held for them elsewhere.
     if (lease && !lease.home && !(await deps.directory.get(lease.userId))) {
-      if (await deps.leases.revoke(lease.id)) deps.audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled', peer: call.name } });
+      if (await deps.leases.revoke(lease.id))
+        deps.audit.record('lease.revoked', { actor: lease.userId, detail: { lease: lease.id, by: 'user disabled', peer: call.name } });
       leases.push({ active: false });
     } else leases.push(lease ? { active: true, expiresAt: lease.expiresAt } : { active: false });
   }

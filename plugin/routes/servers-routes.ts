@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { HealthMonitor } from '../../sources/health-monitor';
 import { MAX_REGISTRATION_TTL_SECONDS, type RegistrySource } from '../../sources/registry-source';
@@ -25,7 +25,12 @@ const registerSchema = z.strictObject({
   ...addSchema.shape,
   ttlSeconds: z.int().min(1).max(MAX_REGISTRATION_TTL_SECONDS).optional(),
 });
-const deregisterSchema = z.strictObject({ secret: z.string(), service: serviceNameSchema, host: z.string(), port: z.int().min(1).max(65535) });
+const deregisterSchema = z.strictObject({
+  secret: z.string(),
+  service: serviceNameSchema,
+  host: z.string(),
+  port: z.int().min(1).max(65535),
+});
 
 /**
  * The server-info table's routes:
@@ -37,62 +42,115 @@ const deregisterSchema = z.strictObject({ secret: z.string(), service: serviceNa
  */
 export function serversRoutes(deps: ServersRouteDeps): Router {
   const router = Router();
-  const admin = requireAdmin;
-  const { registration } = deps;
+  router.post('/servers/register', register(deps));
+  router.delete('/servers/register', deregister(deps));
+  router.get('/servers', requireAdmin, listServers(deps));
+  router.post('/servers', requireAdmin, addServer(deps));
+  router.delete('/servers/:id', requireAdmin, removeServer(deps));
+  return router;
+}
 
-  router.post('/servers/register', async (req, res) => {
-    if (registration.secret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+/** POST /servers/register: a server registers itself, or renews its entry (a heartbeat). */
+function register(deps: ServersRouteDeps): RequestHandler {
+  const { registration } = deps;
+  return async (req, res) => {
+    if (registration.secret === undefined)
+      return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(registerSchema, req.body, res);
     if (!body) return;
-    if (!secretMatches(body.secret, registration.secret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    if (!secretMatches(body.secret, registration.secret))
+      return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
     if (!registration.services.includes(body.service)) {
-      return void res.status(403).json({ error: `servers may not register themselves for ${body.service} here (registration.services: ${registration.services.join(', ') || 'none'})`, field: 'service' });
+      return void res.status(403).json({
+        error: `servers may not register themselves for ${body.service} here (registration.services: ${registration.services.join(', ') || 'none'})`,
+        field: 'service',
+      });
     }
     const registered = deps.registry.list().filter((entry) => entry.origin === 'registered');
-    const renewal = registered.some((entry) => entry.service === body.service && entry.host.toLowerCase() === body.host.toLowerCase() && entry.port === body.port);
+    const renewal = registered.some(
+      (entry) => entry.service === body.service && entry.host.toLowerCase() === body.host.toLowerCase() && entry.port === body.port,
+    );
     if (!renewal && registered.length >= registration.maxEntries) {
-      return void res.status(429).set('Retry-After', String(registration.defaultTtlSeconds)).json({ error: `the table holds its most registrations (registration.maxEntries: ${registration.maxEntries}); try again when some have lapsed` });
+      return void res
+        .status(429)
+        .set('Retry-After', String(registration.defaultTtlSeconds))
+        .json({
+          error: `the table holds its most registrations (registration.maxEntries: ${registration.maxEntries}); try again when some have lapsed`,
+        });
     }
     const ttlSeconds = body.ttlSeconds ?? registration.defaultTtlSeconds;
-    const { entry, created } = deps.registry.register({ service: body.service, host: body.host, port: body.port, priority: body.priority, ttlSeconds });
+    const { entry, created } = deps.registry.register({
+      service: body.service,
+      host: body.host,
+      port: body.port,
+      priority: body.priority,
+      ttlSeconds,
+    });
     await deps.registry.flush();
-    res.status(created ? 201 : 200).json({ id: entry.id, service: entry.service, ttlSeconds, expiresAt: new Date(entry.expiresAt!).toISOString(), renewed: !created });
-  });
+    res
+      .status(created ? 201 : 200)
+      .json({ id: entry.id, service: entry.service, ttlSeconds, expiresAt: new Date(entry.expiresAt!).toISOString(), renewed: !created });
+  };
+}
 
-  router.delete('/servers/register', async (req, res) => {
-    if (registration.secret === undefined) return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
+/** DELETE /servers/register: a server leaves the table. */
+function deregister(deps: ServersRouteDeps): RequestHandler {
+  const { registration } = deps;
+  return async (req, res) => {
+    if (registration.secret === undefined)
+      return void res.status(403).json({ error: 'registration disabled: no registration.secret configured' });
     const body = parseBody(deregisterSchema, req.body, res);
     if (!body) return;
-    if (!secretMatches(body.secret, registration.secret)) return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
-    const entry = deps.registry.list().find((e) => e.origin === 'registered' && e.service === body.service && e.host.toLowerCase() === body.host.toLowerCase() && e.port === body.port);
+    if (!secretMatches(body.secret, registration.secret))
+      return void res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
+    const entry = deps.registry
+      .list()
+      .find(
+        (e) =>
+          e.origin === 'registered' &&
+          e.service === body.service &&
+          e.host.toLowerCase() === body.host.toLowerCase() &&
+          e.port === body.port,
+      );
     if (!entry) return void res.status(404).json({ error: 'no such registration' });
     deps.registry.remove(entry.id);
     await deps.registry.flush();
     res.status(204).end();
-  });
+  };
+}
 
-  router.get('/servers', admin, async (_req, res) => {
+/** GET /servers: the table with health (server passwords hidden). */
+function listServers(deps: ServersRouteDeps): RequestHandler {
+  return async (_req, res) => {
     const entries = deps.table.list ? await deps.table.list() : [];
     res.json({
       servers: entries.map((entry) => ({
         ...entry,
         ...(entry.expiresAt === undefined ? {} : { expiresAt: new Date(entry.expiresAt).toISOString() }),
         // Server passwords are never sent back.
-        ...(entry.credentials && entry.credentials !== 'none' ? { credentials: { username: entry.credentials.username, password: '(hidden)' } } : {}),
+        ...(entry.credentials && entry.credentials !== 'none'
+          ? { credentials: { username: entry.credentials.username, password: '(hidden)' } }
+          : {}),
         health: deps.health.statusOf(entry.service, entry),
       })),
     });
-  });
+  };
+}
 
-  router.post('/servers', admin, async (req, res) => {
+/** POST /servers: an admin adds an entry. */
+function addServer(deps: ServersRouteDeps): RequestHandler {
+  return async (req, res) => {
     const body = parseBody(addSchema, req.body, res);
     if (!body) return;
     const { entry, created } = deps.registry.add(body);
     await deps.registry.flush();
     res.status(created ? 201 : 200).json(entry);
-  });
+  };
+}
 
-  router.delete('/servers/:id', admin, async (req, res) => {
+/** DELETE /servers/:id: an admin removes an entry added through the API. */
+function removeServer(deps: ServersRouteDeps): RequestHandler {
+  return async (req, res) => {
     const id = String(req.params.id);
     if (deps.registry.remove(id)) {
       await deps.registry.flush();
@@ -100,9 +158,10 @@ export function serversRoutes(deps: ServersRouteDeps): Router {
     }
     const entries = deps.table.list ? await deps.table.list() : [];
     const fixed = entries.find((entry) => entry.id === id);
-    if (fixed) return void res.status(409).json({ error: `entry comes from ${fixed.origin === 'file' ? 'the servers file' : 'the options'}; edit it there` });
+    if (fixed)
+      return void res
+        .status(409)
+        .json({ error: `entry comes from ${fixed.origin === 'file' ? 'the servers file' : 'the options'}; edit it there` });
     res.status(404).json({ error: 'no such server entry' });
-  });
-
-  return router;
+  };
 }

@@ -27,6 +27,7 @@ const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { canonicalHost, canonicalIp } from './ip-address';
 
 /** A destination named by a proxy request. `host` is a hostname or an IP literal without brackets. */
 export interface Destination {
@@ -21,35 +22,33 @@ export function isValidHost(host: string): boolean {
 
 /**
  * Parses the authority of a CONNECT request (RFC 9110 9.3.6): `host:port` or
- * `[ipv6]:port`. The port is required. Returns null for anything else.
+ * `[ipv6]:port`. The port is required. Returns null for anything else. An IP
+ * address comes back in its one canonical spelling (ip-address.ts), whichever
+ * the client wrote, so the allowlist and the address checks see the address.
  */
 export function parseAuthority(authority: string): Destination | null {
   const bracketed = /^\[([0-9A-Fa-f:.]+)\]:([^:]*)$/.exec(authority);
   if (bracketed) {
     const port = parsePort(bracketed[2]);
-    return port !== null && isIP(bracketed[1]) === 6 ? { host: bracketed[1], port } : null;
+    return port !== null && isIP(bracketed[1]) === 6 ? { host: canonicalIp(bracketed[1])!, port } : null;
   }
   const colon = authority.lastIndexOf(':');
   if (colon <= 0) return null;
   const host = authority.slice(0, colon);
   const port = parsePort(authority.slice(colon + 1));
   if (port === null || host.includes(':') || !isValidHost(host)) return null;
-  return { host: numericIpv4(host) ?? host, port };
+  const canonical = canonicalHost(host);
+  return canonical === null ? null : { host: canonical, port };
 }
 
 /**
  * The dotted-quad form of a host that a URL parser or the C library would
- * read as an IPv4 address (`2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`,
- * `169.254.169.254.`), so that address checks see the address; null for a name.
+ * read as an IPv4 address (`2852039166`, `0xa9fea9fe`, `0XA9FEA9FE`,
+ * `0251.0376.0251.0376`, `169.254.169.254.`); null for anything else.
  */
 export function numericIpv4(host: string): string | null {
-  if (!/^[0-9a-fA-Fx.]+$/.test(host)) return null;
-  try {
-    const parsed = new URL(`http://${host}/`).hostname;
-    return isIP(parsed) === 4 ? parsed : null;
-  } catch {
-    return null;
-  }
+  const canonical = host.includes(':') ? null : canonicalIp(host);
+  return canonical !== null && isIP(canonical) === 4 ? canonical : null;
 }
 
 /** The Host header for a request to `destination` (port 80, the http default, left out). */
@@ -67,6 +66,7 @@ export interface AbsoluteTarget extends Destination {
 /**
  * Parses an absolute-form request target of a forward proxy request. Only
  * `http:` is relayed this way (HTTPS goes through CONNECT). Returns null otherwise.
+ * An IP address comes back canonical, as from parseAuthority.
  */
 export function parseAbsoluteTarget(target: string): AbsoluteTarget | null {
   if (!/^http:\/\//i.test(target)) return null;
@@ -77,8 +77,8 @@ export function parseAbsoluteTarget(target: string): AbsoluteTarget | null {
     return null;
   }
   if (url.username || url.password) return null;
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (!isValidHost(host)) return null;
+  const host = canonicalHost(url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname);
+  if (host === null || !isValidHost(host)) return null;
   const port = url.port === '' ? 80 : Number(url.port);
   if (port < 1) return null;
   return { host, port, path: `${url.pathname}${url.search}` || '/' };

@@ -7,7 +7,7 @@ export const TUNNEL_SUFFIX = '.roamgate:1';
 
 /** The service a tunnel request names, or null when the target is not a tunnel target. */
 export function parseTunnelTarget(target: string | undefined): string | null {
-  if (!target || !target.endsWith(TUNNEL_SUFFIX)) return null;
+  if (!target?.endsWith(TUNNEL_SUFFIX)) return null;
   const service = target.slice(0, -TUNNEL_SUFFIX.length);
   return /^[a-z0-9][a-z0-9-]{0,31}$/.test(service) ? service : null;
 }

@@ -161,7 +161,7 @@ class Pop3ClientDialogue implements ClientDialogue {
     // Only ASCII letters: toUpperCase would make 'ſtls' into 'STLS'.
     if (!/^[A-Za-z]{1,8}$/.test(word)) return this.send(UNKNOWN_COMMAND);
     const verb = word.toUpperCase();
-    if (!Object.prototype.hasOwnProperty.call(this.handlers, verb)) return this.send(UNKNOWN_COMMAND);
+    if (!Object.hasOwn(this.handlers, verb)) return this.send(UNKNOWN_COMMAND);
     return this.handlers[verb as Verb](argument);
   }
 

@@ -194,7 +194,7 @@ const COMMANDS: Record<SmtpVerb, CommandHandler> = {
   EXPN: mailCommand,
 };
 
-const isVerb = (verb: string): verb is SmtpVerb => Object.prototype.hasOwnProperty.call(COMMANDS, verb);
+const isVerb = (verb: string): verb is SmtpVerb => Object.hasOwn(COMMANDS, verb);
 
 /** `VERB [args]`: an ASCII verb, then spaces or tabs, then the arguments without surrounding blanks. */
 const COMMAND_LINE = /^([A-Za-z]+)(?:[ \t]+([\s\S]*?))?[ \t]*$/;

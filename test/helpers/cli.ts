@@ -6,7 +6,10 @@ import { untilValue } from './until';
 export const BIN = join(__dirname, '..', '..', 'dist', 'bin', 'roamgate.js');
 
 /** Runs the roamgate CLI; collects stdout and stderr together. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -18,6 +21,12 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): { 
 /** Waits until the output matches; returns the match. */
 export async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
   const found = (match: RegExpExecArray | null) => match !== null;
-  const match = await untilValue(() => pattern.exec(get()), found, () => `${pattern} in output: ${get()}`, timeoutMs, 25);
+  const match = await untilValue(
+    () => pattern.exec(get()),
+    found,
+    () => `${pattern} in output: ${get()}`,
+    timeoutMs,
+    25,
+  );
   return match!;
 }

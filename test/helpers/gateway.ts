@@ -24,7 +24,12 @@ export class CapturingLogger implements Logger {
   }
   /** Resolves once `count` records exist (relays are recorded when they end). */
   async waitForRecords(count: number, timeoutMs = 5000): Promise<ConnectionRecord[]> {
-    await until(() => this.records().length >= count, () => `${count} records (have ${this.records().length})`, timeoutMs, 20);
+    await until(
+      () => this.records().length >= count,
+      () => `${count} records (have ${this.records().length})`,
+      timeoutMs,
+      20,
+    );
     return this.records();
   }
 }

@@ -72,7 +72,11 @@ export class RawMdnsPeer {
   }
 
   async waitForResponses(count: number, timeoutMs = 3_000): Promise<HeardPacket[]> {
-    await until(() => this.responses().length >= count, () => `${count} mDNS responses (heard ${this.responses().length})`, timeoutMs);
+    await until(
+      () => this.responses().length >= count,
+      () => `${count} mDNS responses (heard ${this.responses().length})`,
+      timeoutMs,
+    );
     return this.responses();
   }
 

@@ -11,7 +11,9 @@ export async function refusedPort(): Promise<number> {
 }
 
 /** Listens on 127.0.0.1:0 with a connection handler; returns the server and its port. */
-export async function listenTcp(onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function listenTcp(
+  onConnection: (socket: Socket) => void,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -52,7 +54,11 @@ export class RawClient {
     return this.data;
   }
   async waitFor(predicate: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
-    await until(() => predicate(this.data), () => `the expected text; received so far: ${JSON.stringify(this.data)}`, timeoutMs);
+    await until(
+      () => predicate(this.data),
+      () => `the expected text; received so far: ${JSON.stringify(this.data)}`,
+      timeoutMs,
+    );
     return this.data;
   }
   send(text: string | Buffer): void {

@@ -25,7 +25,9 @@ export interface UpstreamOptions {
 }
 
 /** A real SMTP server (nodemailer's smtp-server) on 127.0.0.1:0 (or `host`) that keeps each message's raw bytes. */
-export async function startSmtpUpstream(bannerOrOptions: string | UpstreamOptions = 'test upstream'): Promise<{ port: number; messages: ReceivedMail[]; logins: string[]; close: () => Promise<void> }> {
+export async function startSmtpUpstream(
+  bannerOrOptions: string | UpstreamOptions = 'test upstream',
+): Promise<{ port: number; messages: ReceivedMail[]; logins: string[]; close: () => Promise<void> }> {
   const options: UpstreamOptions = typeof bannerOrOptions === 'string' ? { banner: bannerOrOptions } : bannerOrOptions;
   const messages: ReceivedMail[] = [];
   const logins: string[] = [];

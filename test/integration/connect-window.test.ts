@@ -92,7 +92,11 @@ test('a rule change while an anonymous connection waits for a server cuts it; an
   const pop3 = await RawClient.open(gw.ports.pop3);
   const nntp = await RawClient.open(gw.ports.nntp);
   await until(() => source.asked.length === 2, 'the gateway to ask for a server for both connections');
-  await request(gw.app).post('/roamgate/access/rules').set('Authorization', 'Bearer admin-token-0123456789').send({ subject: 'anonymous', service: 'pop3', allow: false }).expect(201);
+  await request(gw.app)
+    .post('/roamgate/access/rules')
+    .set('Authorization', 'Bearer admin-token-0123456789')
+    .send({ subject: 'anonymous', service: 'pop3', allow: false })
+    .expect(201);
   await pop3.closed;
   expect(pop3.received).toBe('');
   source.open();
@@ -114,7 +118,11 @@ test('a CONNECT cut by a rule change while its way out is chosen answers nothing
   const client = await RawClient.open(gw.ports['http-proxy']);
   client.send(`CONNECT 127.0.0.1:${upstream.port} HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\n\r\n`);
   await until(() => source.asked.length === 1, 'the gateway to look for an upstream web proxy');
-  await request(gw.app).post('/roamgate/access/rules').set('Authorization', 'Bearer admin-token-0123456789').send({ subject: 'anonymous', service: 'http-proxy', allow: false }).expect(201);
+  await request(gw.app)
+    .post('/roamgate/access/rules')
+    .set('Authorization', 'Bearer admin-token-0123456789')
+    .send({ subject: 'anonymous', service: 'http-proxy', allow: false })
+    .expect(201);
   await client.closed;
   expect(client.received).toBe('');
   source.open();

@@ -34,7 +34,11 @@ class UdpClient {
     return new UdpClient(socket);
   }
   send(port: number, data: Buffer | string): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.send(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, port, '127.0.0.1', (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
   }
   /** Sends a new query; resolves with its nonce. */
   async query(port: number): Promise<string> {
@@ -46,7 +50,12 @@ class UdpClient {
     return this.received.map((data) => parseAnswer(data)).filter((answer): answer is DiscoveryAnswer => answer !== null);
   }
   async waitForAnswers(count: number, timeoutMs = 5000): Promise<DiscoveryAnswer[]> {
-    await until(() => this.received.length >= count, () => `${count} datagrams (have ${this.received.length})`, timeoutMs, 5);
+    await until(
+      () => this.received.length >= count,
+      () => `${count} datagrams (have ${this.received.length})`,
+      timeoutMs,
+      5,
+    );
     return this.answers();
   }
   close(): Promise<void> {
@@ -60,9 +69,19 @@ describe('DiscoveryResponder', () => {
     for (const item of opened.splice(0)) await item.close();
   });
 
-  async function startResponder(options: Partial<DiscoveryResponderOptions> = {}): Promise<{ responder: DiscoveryResponder; port: number; errors: unknown[] }> {
+  async function startResponder(
+    options: Partial<DiscoveryResponderOptions> = {},
+  ): Promise<{ responder: DiscoveryResponder; port: number; errors: unknown[] }> {
     const errors: unknown[] = [];
-    const responder = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, onError: (error) => errors.push(error), ...options });
+    const responder = new DiscoveryResponder({
+      name: 'office',
+      url: URL_OF_GATEWAY,
+      privateKeyPem: KEY.privateKeyPem,
+      host: '127.0.0.1',
+      port: 0,
+      onError: (error) => errors.push(error),
+      ...options,
+    });
     opened.push(responder);
     const { port } = await responder.start();
     return { responder, port, errors };
@@ -107,7 +126,16 @@ describe('DiscoveryResponder', () => {
       '{"roamgate":"discover","version":1,"nonce":"short"}',
       JSON.stringify({ roamgate: 'discover', version: 2, nonce: newQuery().nonce }),
       // An answer sent back at the responder, as a reflection loop between two gateways would.
-      JSON.stringify({ roamgate: 'gateway', version: 1, name: 'x', url: 'http://x/', nonce: newQuery().nonce, issuedAt: 0, publicKey: '', signature: '' }),
+      JSON.stringify({
+        roamgate: 'gateway',
+        version: 1,
+        name: 'x',
+        url: 'http://x/',
+        nonce: newQuery().nonce,
+        issuedAt: 0,
+        publicKey: '',
+        signature: '',
+      }),
       // A valid query padded past the datagram limit.
       JSON.stringify({ ...newQuery(), padding: 'x'.repeat(4000) }),
       Buffer.alloc(60_000, 0x41),
@@ -148,7 +176,10 @@ describe('DiscoveryResponder', () => {
     const clients = await Promise.all(Array.from({ length: sources }, (_, i) => client(`127.0.0.${i + 2}`)));
     for (const udp of clients) for (let i = 0; i < DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND; i++) await udp.query(port);
     const answered = () => clients.reduce((sum, udp) => sum + udp.answers().length, 0);
-    await until(() => answered() >= DISCOVERY_ANSWERS_PER_SECOND, () => `${DISCOVERY_ANSWERS_PER_SECOND} answers (have ${answered()})`);
+    await until(
+      () => answered() >= DISCOVERY_ANSWERS_PER_SECOND,
+      () => `${DISCOVERY_ANSWERS_PER_SECOND} answers (have ${answered()})`,
+    );
     await idle(3 * SETTLE_MS, 'the queries past the overall limit must get no answer');
     expect(answered()).toBe(DISCOVERY_ANSWERS_PER_SECOND);
   });
@@ -183,7 +214,13 @@ describe('DiscoveryResponder', () => {
     const socket = await bindExclusively(port);
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     await responder.close();
-    const again = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port });
+    const again = new DiscoveryResponder({
+      name: 'office',
+      url: URL_OF_GATEWAY,
+      privateKeyPem: KEY.privateKeyPem,
+      host: '127.0.0.1',
+      port,
+    });
     opened.push(again);
     expect(await again.start()).toEqual({ port });
     const udp = await client();
@@ -195,7 +232,13 @@ describe('DiscoveryResponder', () => {
     const holder = await bindExclusively(0);
     const port = holder.address().port;
     try {
-      const responder = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port });
+      const responder = new DiscoveryResponder({
+        name: 'office',
+        url: URL_OF_GATEWAY,
+        privateKeyPem: KEY.privateKeyPem,
+        host: '127.0.0.1',
+        port,
+      });
       await expect(responder.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
       await responder.close();
     } finally {
@@ -214,7 +257,10 @@ describe('DiscoveryResponder', () => {
     url = () => 'javascript:alert(1)';
     await udp.query(port);
     await until(() => errors.length === 2, 'the second error');
-    expect(errors).toEqual([expect.objectContaining({ message: 'not listening yet' }), expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ message: 'not listening yet' }),
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }),
+    ]);
     url = () => URL_OF_GATEWAY;
     const nonce = await udp.query(port);
     await udp.waitForAnswers(1);
@@ -253,7 +299,11 @@ describe('DiscoveryResponder options', () => {
     ['a url that does not parse', { url: 'http://[::1/' }, 'discovery.url'],
     ['a url that is a number', { url: 8080 }, 'discovery.url'],
     ['a private key that is not PEM', { privateKeyPem: 'secret' }, 'discovery.privateKeyPem'],
-    ['a public key', { privateKeyPem: createPublicKey(KEY.privateKeyPem).export({ type: 'spki', format: 'pem' }) }, 'discovery.privateKeyPem'],
+    [
+      'a public key',
+      { privateKeyPem: createPublicKey(KEY.privateKeyPem).export({ type: 'spki', format: 'pem' }) },
+      'discovery.privateKeyPem',
+    ],
     ['an RSA key', { privateKeyPem: rsaKey.export({ type: 'pkcs8', format: 'pem' }) }, 'discovery.privateKeyPem'],
     ['port 65536', { port: 65536 }, 'discovery.port'],
     ['a fractional port', { port: 1.5 }, 'discovery.port'],
@@ -262,9 +312,15 @@ describe('DiscoveryResponder options', () => {
     ['onError that is not a function', { onError: 'log' }, 'discovery.onError'],
     ['a clock without monotonic()', { clock: { now: () => 0 } }, 'discovery.clock'],
     // Within each field limit of parseAnswer, but three UTF-8 bytes a character make the answer too large for one datagram.
-    ['a name and url too large for one datagram', { name: '\u20ac'.repeat(128), url: `http://h/${'\u20ac'.repeat(491)}` }, 'discovery.name and discovery.url'],
+    [
+      'a name and url too large for one datagram',
+      { name: '\u20ac'.repeat(128), url: `http://h/${'\u20ac'.repeat(491)}` },
+      'discovery.name and discovery.url',
+    ],
   ])('reject %s', (_name, overrides, path) => {
-    expect(() => new DiscoveryResponder({ ...valid, ...overrides } as DiscoveryResponderOptions)).toThrow(expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining(path) }));
+    expect(() => new DiscoveryResponder({ ...valid, ...overrides } as DiscoveryResponderOptions)).toThrow(
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining(path) }),
+    );
   });
 });
 
@@ -276,7 +332,9 @@ describe('mDNS announcement records', () => {
     expect(Object.keys(txt).sort()).toEqual(['issuedAt', 'publicKey', 'signature', 'url']);
     expect(txt).toMatchObject({ url: fields.url, publicKey: KEY.publicKey, issuedAt: String(fields.issuedAt) });
     // What a browser would do with the instance name and TXT record it resolved.
-    const answer = parseAnswer(Buffer.from(JSON.stringify({ roamgate: 'gateway', version: 1, name: 'office', nonce: '', ...txt, issuedAt: Number(txt.issuedAt) })));
+    const answer = parseAnswer(
+      Buffer.from(JSON.stringify({ roamgate: 'gateway', version: 1, name: 'office', nonce: '', ...txt, issuedAt: Number(txt.issuedAt) })),
+    );
     expect(answer).not.toBeNull();
     expect(verifyAnswer(answer!, { nonce: '', now: Date.now(), trustedKey: KEY.publicKey })).toEqual({ ok: true });
     // Under another instance name, or replayed as an answer to a query, it fails.
@@ -287,10 +345,16 @@ describe('mDNS announcement records', () => {
   test('fit the DNS limits, or are refused', () => {
     const longest = `http://${'u'.repeat(MAX_TXT_ENTRY_BYTES - 'url='.length - 'http://'.length)}`;
     expect(announcementTxt(KEY.privateKeyPem, { ...fields, url: longest }).url).toBe(longest);
-    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, url: `${longest}u` })).toThrow(expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }));
+    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, url: `${longest}u` })).toThrow(
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }),
+    );
     expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, name: 'n'.repeat(MAX_DNS_SD_INSTANCE_NAME_BYTES) })).not.toThrow();
-    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, name: '\u00e9'.repeat(32) })).toThrow(expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }));
-    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, name: 'office.lan' })).toThrow(expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }));
+    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, name: '\u00e9'.repeat(32) })).toThrow(
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }),
+    );
+    expect(() => announcementTxt(KEY.privateKeyPem, { ...fields, name: 'office.lan' })).toThrow(
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS' }),
+    );
   });
 
   test.each([

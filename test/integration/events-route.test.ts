@@ -22,13 +22,15 @@ function subscribe(url: string, token: string): Promise<{ res: IncomingMessage; 
   });
 }
 
-
 describe('GET <mount>/events', () => {
   let gw: TestGateway;
   let base: string;
   let alice: { token: string; lease: { id: string } };
   beforeEach(async () => {
-    gw = await startGateway({ adminToken: ADMIN, users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }] }, true);
+    gw = await startGateway(
+      { adminToken: ADMIN, users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }] },
+      true,
+    );
     base = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
     alice = (await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw' }).expect(201)).body;
   });
@@ -38,7 +40,11 @@ describe('GET <mount>/events', () => {
     const stream = await subscribe(`${base}/events`, alice.token);
     expect(stream.res.statusCode).toBe(200);
     expect(stream.res.headers['content-type']).toMatch(/^text\/event-stream/);
-    await request(gw.app).post('/roamgate/servers').set('Authorization', `Bearer ${ADMIN}`).send({ service: 'smtp', host: '127.0.0.1', port: 2525 }).expect(201);
+    await request(gw.app)
+      .post('/roamgate/servers')
+      .set('Authorization', `Bearer ${ADMIN}`)
+      .send({ service: 'smtp', host: '127.0.0.1', port: 2525 })
+      .expect(201);
     await until(() => stream.text().includes('event: servers'), 'the servers event');
     expect(stream.text()).toContain('event: servers\ndata: {}\n\n');
     await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set('Authorization', `Bearer ${ADMIN}`).expect(204);

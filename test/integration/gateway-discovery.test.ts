@@ -10,7 +10,9 @@ import { startGateway } from '../helpers/gateway';
 test('a gateway with discovery answers a signed UDP query, makes its key once (0600), and names the key in /discover', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'roamgate-discovery-'));
   const keyFile = join(dir, 'gateway.key');
-  const gw = await startGateway({ discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1' } });
+  const gw = await startGateway({
+    discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1' },
+  });
   try {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     const started = gw.logger.lines.find((line) => line.obj.event === 'discovery' && typeof line.obj.port === 'number')!;
@@ -36,7 +38,9 @@ test('a gateway with discovery answers a signed UDP query, makes its key once (0
     await gw.close();
   }
   // The same key file gives the same key on the next start.
-  const again = await startGateway({ discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1' } });
+  const again = await startGateway({
+    discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1' },
+  });
   try {
     const first = (await request(again.app).get('/roamgate/discover')).body.gateway.publicKey;
     expect(again.logger.lines.find((line) => line.obj.event === 'discovery' && line.obj.publicKey)!.obj.publicKey).toBe(first);
@@ -48,7 +52,17 @@ test('a gateway with discovery answers a signed UDP query, makes its key once (0
 describe('discovery.mdns (the option)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'roamgate-discovery-mdns-'));
   /** Options with this `discovery.mdns`, well formed or not. */
-  const discovery = (mdns: unknown) => ({ discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile: join(dir, 'gateway.key'), port: 0, host: '127.0.0.1', mdns } }) as RoamgateOptions & { discovery: object };
+  const discovery = (mdns: unknown) =>
+    ({
+      discovery: {
+        name: 'visit-lan',
+        url: 'http://127.0.0.1:8080/roamgate',
+        keyFile: join(dir, 'gateway.key'),
+        port: 0,
+        host: '127.0.0.1',
+        mdns,
+      },
+    }) as RoamgateOptions & { discovery: object };
 
   test.each<[string, unknown, RegExp]>([
     ['an interface that is a name', { interface: 'eth0' }, /discovery\.mdns\.interface: must be the IPv4 address of an interface/],
@@ -56,12 +70,18 @@ describe('discovery.mdns (the option)', () => {
     ['an unknown key', { ports: 5353 }, /discovery\.mdns/],
     ['a string', 'yes', /discovery\.mdns/],
   ])('%s is refused naming the option', async (_name, mdns, message) => {
-    await expect(startGateway(discovery(mdns))).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringMatching(message) });
+    await expect(startGateway(discovery(mdns))).rejects.toMatchObject({
+      code: 'ROAMGATE_INVALID_OPTIONS',
+      message: expect.stringMatching(message),
+    });
   });
 
   test('a network name that cannot be a DNS-SD instance name is refused when mDNS is on, not otherwise', async () => {
     const long = { ...discovery({ interface: '127.0.0.1', port: 5353 }).discovery, name: '\u00e9'.repeat(40) };
-    await expect(startGateway({ discovery: long })).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining('discovery.name must be at most 63 bytes') });
+    await expect(startGateway({ discovery: long })).rejects.toMatchObject({
+      code: 'ROAMGATE_INVALID_OPTIONS',
+      message: expect.stringContaining('discovery.name must be at most 63 bytes'),
+    });
     const gw = await startGateway({ discovery: { ...long, mdns: false } });
     await gw.close();
   });

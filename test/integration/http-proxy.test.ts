@@ -96,7 +96,9 @@ describe('http-proxy adapter', () => {
       // A body on a DELETE, chunked by the client: it reaches the origin still chunked, not as a second request.
       const inner = 'GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n';
       const size = Buffer.byteLength(inner).toString(16);
-      await ask(`DELETE http://127.0.0.1:${origin.port}/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n${inner}\r\n0\r\n\r\n`);
+      await ask(
+        `DELETE http://127.0.0.1:${origin.port}/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n${inner}\r\n0\r\n\r\n`,
+      );
       expect(requests[1]).toMatch(/^DELETE \/x HTTP\/1\.1\r\n/);
       expect(requests[1]).toMatch(/\r\nTransfer-Encoding: chunked\r\n/i);
       expect(requests[1]).toContain(`\r\n\r\n${size}\r\n${inner}\r\n0\r\n\r\n`);
@@ -107,7 +109,14 @@ describe('http-proxy adapter', () => {
 
   test('CONNECT tunnels to a local HTTPS server (curl -p -x), certificate verified end to end', async () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [...OPEN_PROXY] });
-    const result = await curl(['-p', '-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '--cacert', caFile, `https://localhost:${httpsPort}/inside`]);
+    const result = await curl([
+      '-p',
+      '-x',
+      `http://127.0.0.1:${gw.ports['http-proxy']}`,
+      '--cacert',
+      caFile,
+      `https://localhost:${httpsPort}/inside`,
+    ]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('secret page /inside\n');
     const [record] = await gw.logger.waitForRecords(1);
@@ -118,7 +127,9 @@ describe('http-proxy adapter', () => {
   test('bytes the client sends right behind the CONNECT head, in the same write, reach the destination', async () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [...OPEN_PROXY] });
     const client = await RawClient.open(gw.ports['http-proxy']);
-    client.send(`CONNECT 127.0.0.1:${webPort} HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\nGET /eager HTTP/1.1\r\nHost: eager\r\nConnection: close\r\n\r\n`);
+    client.send(
+      `CONNECT 127.0.0.1:${webPort} HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n\r\nGET /eager HTTP/1.1\r\nHost: eager\r\nConnection: close\r\n\r\n`,
+    );
     await client.closed;
     expect(client.received).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
     expect(client.received).toMatch(/GET \/eager host=eager body=0\n$/);
@@ -133,7 +144,9 @@ describe('http-proxy adapter', () => {
       req.end();
     });
     const body = await new Promise<string>((resolve, reject) => {
-      const secure = tlsConnect({ socket, ca: tls.cert, servername: 'localhost' }, () => secure.write('GET /node HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
+      const secure = tlsConnect({ socket, ca: tls.cert, servername: 'localhost' }, () =>
+        secure.write('GET /node HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      );
       let text = '';
       secure.on('data', (c: Buffer) => (text += c.toString()));
       secure.on('end', () => resolve(text));
@@ -146,7 +159,15 @@ describe('http-proxy adapter', () => {
   test('absolute-URI requests are forwarded in origin form, hop-by-hop headers dropped, bodies streamed', async () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: allowLocal() } }, access: [...OPEN_PROXY] });
     const proxy = `http://127.0.0.1:${gw.ports['http-proxy']}`;
-    const get = await curl(['-x', proxy, '-D', '-', '-H', 'Proxy-Authorization: Basic Zm9vOmJhcg==', `http://127.0.0.1:${webPort}/page?q=1`]);
+    const get = await curl([
+      '-x',
+      proxy,
+      '-D',
+      '-',
+      '-H',
+      'Proxy-Authorization: Basic Zm9vOmJhcg==',
+      `http://127.0.0.1:${webPort}/page?q=1`,
+    ]);
     expect(get.stdout).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(get.stdout).toMatch(/x-seen-proxy-auth: none/i);
     expect(get.stdout).toMatch(new RegExp(`GET /page\\?q=1 host=127\\.0\\.0\\.1:${webPort} body=0`));
@@ -160,7 +181,10 @@ describe('http-proxy adapter', () => {
     ['not on the allowlist', (port: number) => `127.0.0.1:${port + 1}`, /not on this gateway's allowlist/],
     ['link-local (metadata service)', () => '169.254.169.254:80', /link-local addresses are never proxied/],
   ])('a destination %s gets 403 with the reason', async (_name, target, reason) => {
-    gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: [...allowLocal(), '169.254.169.254:80'] } }, access: [...OPEN_PROXY] });
+    gw = await startGateway({
+      adapters: { 'http-proxy': { port: 0, allow: [...allowLocal(), '169.254.169.254:80'] } },
+      access: [...OPEN_PROXY],
+    });
     const client = await RawClient.open(gw.ports['http-proxy']);
     client.send(`CONNECT ${target(webPort)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await client.closed;
@@ -174,20 +198,49 @@ describe('http-proxy adapter', () => {
     gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: ['*:*'] }, smtp: { port: 0 } }, access: [...OPEN_PROXY] }, true);
     const apiPort = (gw.http!.address() as AddressInfo).port;
     for (const port of [gw.ports['http-proxy'], gw.ports.smtp, apiPort]) {
-      const result = await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '-w', '%{http_code}', '-o', '/dev/null', `http://127.0.0.1:${port}/`]);
+      const result = await curl([
+        '-x',
+        `http://127.0.0.1:${gw.ports['http-proxy']}`,
+        '-w',
+        '%{http_code}',
+        '-o',
+        '/dev/null',
+        `http://127.0.0.1:${port}/`,
+      ]);
       expect(result.stdout).toBe('403');
     }
   });
 
   test('an unreachable destination gets 502; a non-proxy request 400; an oversized head 431', async () => {
     const dead = await refusedPort();
-    gw = await startGateway({ adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${dead}`], maxHeaderBytes: 2048 } }, access: [...OPEN_PROXY] });
+    gw = await startGateway({
+      adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${dead}`], maxHeaderBytes: 2048 } },
+      access: [...OPEN_PROXY],
+    });
     const port = gw.ports['http-proxy'];
-    const unreachable = await curl(['-x', `http://127.0.0.1:${port}`, '-w', '%{http_code}', '-o', '/dev/null', `http://127.0.0.1:${dead}/`]);
+    const unreachable = await curl([
+      '-x',
+      `http://127.0.0.1:${port}`,
+      '-w',
+      '%{http_code}',
+      '-o',
+      '/dev/null',
+      `http://127.0.0.1:${dead}/`,
+    ]);
     expect(unreachable.stdout).toBe('502');
     const direct = await curl(['-w', '%{http_code}', '-o', '/dev/null', `http://127.0.0.1:${port}/not-a-proxy-request`]);
     expect(direct.stdout).toBe('400');
-    const big = await curl(['-x', `http://127.0.0.1:${port}`, '-H', `X-Big: ${'y'.repeat(4000)}`, '-w', '%{http_code}', '-o', '/dev/null', `http://127.0.0.1:${dead}/`]);
+    const big = await curl([
+      '-x',
+      `http://127.0.0.1:${port}`,
+      '-H',
+      `X-Big: ${'y'.repeat(4000)}`,
+      '-w',
+      '%{http_code}',
+      '-o',
+      '/dev/null',
+      `http://127.0.0.1:${dead}/`,
+    ]);
     expect(big.stdout).toBe('431');
   });
 

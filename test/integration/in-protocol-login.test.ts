@@ -33,7 +33,14 @@ beforeAll(async () => {
 const RULES = [{ subject: 'authenticated', service: '*', allow: true }];
 
 function mailer(port: number, user: string, pass: string, extra: Record<string, unknown> = {}) {
-  return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, tls: { ca: tls.cert, servername: 'localhost' }, ...extra });
+  return nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    auth: { user, pass },
+    tls: { ca: tls.cert, servername: 'localhost' },
+    ...extra,
+  });
 }
 
 const message = (subject: string) => ({ from: 'alice@example.test', to: 'bob@example.test', subject, text: 'hello' });
@@ -53,20 +60,35 @@ describe('SMTP in-protocol login', () => {
     return upstream;
   }
 
-  test.each(['PLAIN', 'LOGIN'])('AUTH %s over cleartext (allowed): the user is logged in at the server with their own credentials', async (method) => {
-    const upstream = await upstreamFor({ alice: 'alice-pw' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
-    await mailer(gw.ports.smtp, 'alice', 'alice-pw', { authMethod: method, ignoreTLS: true }).sendMail(message(`auth ${method}`));
-    expect(upstream.messages).toHaveLength(1);
-    expect(upstream.messages[0].user).toBe('alice');
-    const [record] = await gw.logger.waitForRecords(1);
-    expect(record).toMatchObject({ service: 'smtp', identity: 'alice', outcome: 'relayed' });
-  });
+  test.each(['PLAIN', 'LOGIN'])(
+    'AUTH %s over cleartext (allowed): the user is logged in at the server with their own credentials',
+    async (method) => {
+      const upstream = await upstreamFor({ alice: 'alice-pw' });
+      gw = await startGateway({
+        users,
+        access: RULES,
+        adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+        servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      });
+      await mailer(gw.ports.smtp, 'alice', 'alice-pw', { authMethod: method, ignoreTLS: true }).sendMail(message(`auth ${method}`));
+      expect(upstream.messages).toHaveLength(1);
+      expect(upstream.messages[0].user).toBe('alice');
+      const [record] = await gw.logger.waitForRecords(1);
+      expect(record).toMatchObject({ service: 'smtp', identity: 'alice', outcome: 'relayed' });
+    },
+  );
 
   test('a wrong password is a proper login failure (535), never reaching a server', async () => {
     const upstream = await upstreamFor({ alice: 'alice-pw' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
-    const error = (await mailer(gw.ports.smtp, 'alice', 'wrong', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number; code?: string };
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
+    const error = (await mailer(gw.ports.smtp, 'alice', 'wrong', { ignoreTLS: true })
+      .sendMail(message('x'))
+      .catch((e: unknown) => e)) as { responseCode?: number; code?: string };
     expect(error.code).toBe('EAUTH');
     expect(error.responseCode).toBe(535);
     expect(upstream.logins).toEqual([]);
@@ -74,16 +96,30 @@ describe('SMTP in-protocol login', () => {
 
   test("the server's refusal of the user's credentials reaches the client as a login failure, not a hang", async () => {
     const upstream = await upstreamFor({ alice: 'another-password' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
-    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number; code?: string };
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
+    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true })
+      .sendMail(message('x'))
+      .catch((e: unknown) => e)) as { responseCode?: number; code?: string };
     expect(error.code).toBe('EAUTH');
     expect(error.responseCode).toBe(535);
   });
 
   test('cleartext logins are refused by default; STARTTLS then AUTH works (certificate verified by the client)', async () => {
     const upstream = await upstreamFor({ alice: 'alice-pw' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: {}, tls: { cert: certFile, key: keyFile } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
-    const plain = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as Error;
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: {}, tls: { cert: certFile, key: keyFile } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
+    const plain = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true })
+      .sendMail(message('x'))
+      .catch((e: unknown) => e)) as Error;
     expect(plain).toBeInstanceOf(Error);
     expect(upstream.logins).toEqual([]);
     await mailer(gw.ports.smtp, 'alice', 'alice-pw', { requireTLS: true }).sendMail(message('over STARTTLS'));
@@ -92,7 +128,12 @@ describe('SMTP in-protocol login', () => {
 
   test('an implicit-TLS port (465 style) logs in and relays', async () => {
     const upstream = await upstreamFor({ alice: 'alice-pw' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, tlsPort: 0, login: {}, tls: { cert: certFile, key: keyFile } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, tlsPort: 0, login: {}, tls: { cert: certFile, key: keyFile } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
     // Port 0 twice would clash in validation only for fixed ports; the TLS listener got its own port.
     const tlsPort = gw.ports['smtp-tls'];
     expect(tlsPort).toBeGreaterThan(0);
@@ -122,17 +163,27 @@ describe('SMTP in-protocol login', () => {
 
   test('with login.pipelining, commands pipelined behind AUTH and after 235 pass in order (RFC 2920)', async () => {
     const upstream = await upstreamFor({ alice: 'alice-pw' });
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true, pipelining: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true, pipelining: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
     const client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.startsWith('220 '));
     client.send('EHLO pipeliner\r\n');
     await client.waitFor((text) => /PIPELINING/.test(text) && /\r\n250 [^\r]*\r\n$/.test(text));
     // AUTH and the whole transaction in one write: the adapter holds the rest while it checks the login.
-    client.send(`AUTH PLAIN ${Buffer.from('\0alice\0alice-pw').toString('base64')}\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n`);
+    client.send(
+      `AUTH PLAIN ${Buffer.from('\0alice\0alice-pw').toString('base64')}\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n`,
+    );
     await client.waitFor((text) => text.includes('354 '));
     client.send('Subject: pipelined\r\n\r\n..dotted\r\nbody\r\n.\r\nQUIT\r\n');
     await client.closed;
-    const finals = client.received.split('\r\n').filter((line) => /^\d{3} /.test(line)).map((line) => line.slice(0, 3));
+    const finals = client.received
+      .split('\r\n')
+      .filter((line) => /^\d{3} /.test(line))
+      .map((line) => line.slice(0, 3));
     expect(finals).toEqual(['220', '250', '235', '250', '250', '354', '250', '221']);
     expect(upstream.messages[0].raw.toString()).toBe('Subject: pipelined\r\n\r\n.dotted\r\nbody\r\n');
     expect(upstream.messages[0].user).toBe('alice');
@@ -199,13 +250,20 @@ describe('SMTP in-protocol login', () => {
       adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
       servers: { smtp: [{ host: '127.0.0.1', port: upstream.port, tls: { mode: 'starttls', ca: certFile, servername: 'localhost' } }] },
     });
-    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true }).sendMail(message('x')).catch((e: unknown) => e)) as { responseCode?: number };
+    const error = (await mailer(gw.ports.smtp, 'alice', 'alice-pw', { ignoreTLS: true })
+      .sendMail(message('x'))
+      .catch((e: unknown) => e)) as { responseCode?: number };
     expect(error.responseCode).toBe(421);
     expect(upstream.logins).toEqual([]);
   });
 
   test('pre-login limits: too many commands without login, and an overlong line, end with a protocol error and a close', async () => {
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true, maxUnauthenticatedCommands: 3, maxLineLength: 512 } } }, servers: {} });
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true, maxUnauthenticatedCommands: 3, maxLineLength: 512 } } },
+      servers: {},
+    });
     const chatty = await RawClient.open(gw.ports.smtp);
     await chatty.waitFor((text) => text.startsWith('220 '));
     chatty.send('NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n');
@@ -220,7 +278,12 @@ describe('SMTP in-protocol login', () => {
 
   test('a client with a lease is relayed transparently: the greeting is the server\u2019s own', async () => {
     const upstream = await upstreamFor({ alice: 'alice-pw' }, 'the real server');
-    gw = await startGateway({ users, access: RULES, adapters: { smtp: { port: 0, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] } });
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { smtp: { port: 0, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
     let client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.includes('\r\n'));
     expect(client.received).toMatch(/roamgate/);
@@ -237,7 +300,12 @@ describe('SMTP in-protocol login', () => {
 describe('a login session that has said its last word', () => {
   test('keeps its place among maxClients until its socket is gone, and a client that trickles bytes is still cut', async () => {
     const upstream = await startSmtpUpstream();
-    const gw = await startGateway({ adapters: { smtp: { port: 0, maxClients: 1, login: { allowCleartext: true } } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, users, access: RULES });
+    const gw = await startGateway({
+      adapters: { smtp: { port: 0, maxClients: 1, login: { allowCleartext: true } } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      users,
+      access: RULES,
+    });
     try {
       // QUIT before logging in: the gateway answers 221 and ends its side; the client never closes its own.
       const stubborn = connect({ host: '127.0.0.1', port: gw.ports.smtp, allowHalfOpen: true });
@@ -289,10 +357,16 @@ describe('web proxy Basic login', () => {
   });
 
   const curl = (args: string[]) =>
-    new Promise<string>((resolve) => execFile('curl', ['-s', '--noproxy', '', '-o', '/dev/null', '-w', '%{http_code}', ...args], (_error, stdout) => resolve(stdout)));
+    new Promise<string>((resolve) =>
+      execFile('curl', ['-s', '--noproxy', '', '-o', '/dev/null', '-w', '%{http_code}', ...args], (_error, stdout) => resolve(stdout)),
+    );
 
   test('407 challenges a client without credentials; curl --proxy-user answers it; a wrong password gets 407 again', async () => {
-    gw = await startGateway({ users, access: RULES, adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`], login: { allowCleartext: true } } } });
+    gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`], login: { allowCleartext: true } } },
+    });
     const proxy = `http://127.0.0.1:${gw.ports['http-proxy']}`;
     expect(await curl(['-x', proxy, `http://127.0.0.1:${webPort}/`])).toBe('407');
     expect(await curl(['-x', proxy, '--proxy-user', 'alice:alice-pw', `http://127.0.0.1:${webPort}/`])).toBe('200');
@@ -302,6 +376,8 @@ describe('web proxy Basic login', () => {
 
   test('without login.allowCleartext, Basic credentials over the cleartext port are refused (403)', async () => {
     gw = await startGateway({ users, access: RULES, adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`] } } });
-    expect(await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '--proxy-user', 'alice:alice-pw', `http://127.0.0.1:${webPort}/`])).toBe('403');
+    expect(
+      await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '--proxy-user', 'alice:alice-pw', `http://127.0.0.1:${webPort}/`]),
+    ).toBe('403');
   });
 });

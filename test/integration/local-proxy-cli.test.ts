@@ -54,7 +54,10 @@ describe('roamgate local (the CLI)', () => {
 
   test('runs from a config file, says where each service goes, relays, reports a revoked lease, and stops on SIGTERM', async () => {
     const config = join(dir, 'local.yaml');
-    writeFileSync(config, `gateway: ${gatewayUrl}\nuser: alice\npasswordFile: password\nlisten: { smtp: 0, pop3: 0, nntp: 0, http-proxy: 0, pac: 0 }\n`);
+    writeFileSync(
+      config,
+      `gateway: ${gatewayUrl}\nuser: alice\npasswordFile: password\nlisten: { smtp: 0, pop3: 0, nntp: 0, http-proxy: 0, pac: 0 }\n`,
+    );
     const cli = runCli(['local', '--config', config, '--state-dir', join(dir, 'state')], cleanEnv());
     try {
       await waitForOutput(cli.output, /roamgate: ready/);
@@ -69,7 +72,10 @@ describe('roamgate local (the CLI)', () => {
 
       const leaseId = JSON.parse(readFileSync(join(dir, 'state', 'leases.json'), 'utf8'))[gatewayUrl].id as string;
       await request(gw.app).delete(`/roamgate/leases/${leaseId}`).set('Authorization', `Bearer ${ADMIN}`).expect(204);
-      await waitForOutput(cli.output, /roamgate: the gateway revoked the lease of alice: mail, news and web clients are refused from now on\. To log in again, restart roamgate local\n/);
+      await waitForOutput(
+        cli.output,
+        /roamgate: the gateway revoked the lease of alice: mail, news and web clients are refused from now on\. To log in again, restart roamgate local\n/,
+      );
       const refused = await RawClient.open(port);
       await refused.closed;
       expect(refused.received).toMatch(/^421 4\.7\.0 the gateway revoked/);
@@ -86,9 +92,25 @@ describe('roamgate local (the CLI)', () => {
   test('a port in use: names the port and what to pass instead, exit 2', async () => {
     const taken = await listenTcp(() => undefined);
     try {
-      const cli = runCli(['local', '--gateway', gatewayUrl, '--user', 'alice', '--state-dir', join(dir, 'state'), ...EPHEMERAL, '--listen', `smtp=${taken.port}`].filter((arg, index, all) => !(arg === 'smtp=0' || (arg === '--listen' && all[index + 1] === 'smtp=0'))), cleanEnv());
+      const cli = runCli(
+        [
+          'local',
+          '--gateway',
+          gatewayUrl,
+          '--user',
+          'alice',
+          '--state-dir',
+          join(dir, 'state'),
+          ...EPHEMERAL,
+          '--listen',
+          `smtp=${taken.port}`,
+        ].filter((arg, index, all) => !(arg === 'smtp=0' || (arg === '--listen' && all[index + 1] === 'smtp=0'))),
+        cleanEnv(),
+      );
       expect(await cli.exited).toBe(2);
-      expect(cli.output()).toBe(`roamgate: smtp: port ${taken.port} on 127.0.0.1 (given for smtp) is in use by another program: stop that program, or pass --listen smtp=PORT with another port (e.g. --listen smtp=2525)\n`);
+      expect(cli.output()).toBe(
+        `roamgate: smtp: port ${taken.port} on 127.0.0.1 (given for smtp) is in use by another program: stop that program, or pass --listen smtp=PORT with another port (e.g. --listen smtp=2525)\n`,
+      );
     } finally {
       await taken.close();
     }
@@ -97,20 +119,41 @@ describe('roamgate local (the CLI)', () => {
   test('no password and no terminal to ask on: says where a password may come from, exit 2', async () => {
     const cli = runCli(['local', '--gateway', gatewayUrl, '--user', 'alice', '--state-dir', join(dir, 'state'), ...EPHEMERAL], cleanEnv());
     expect(await cli.exited).toBe(2);
-    expect(cli.output()).toMatch(/roamgate: no password given and no terminal to ask on: use --password-file FILE \(first line\) or set ROAMGATE_PASSWORD\n$/);
+    expect(cli.output()).toMatch(
+      /roamgate: no password given and no terminal to ask on: use --password-file FILE \(first line\) or set ROAMGATE_PASSWORD\n$/,
+    );
   });
 
   test('the login refused: says so, exit 1', async () => {
     writeFileSync(passwordFile, 'not-alices-password\n');
-    const cli = runCli(['local', '--gateway', gatewayUrl, '--user', 'alice', '--password-file', passwordFile, '--state-dir', join(dir, 'state'), ...EPHEMERAL], cleanEnv());
+    const cli = runCli(
+      [
+        'local',
+        '--gateway',
+        gatewayUrl,
+        '--user',
+        'alice',
+        '--password-file',
+        passwordFile,
+        '--state-dir',
+        join(dir, 'state'),
+        ...EPHEMERAL,
+      ],
+      cleanEnv(),
+    );
     expect(await cli.exited).toBe(1);
-    expect(cli.output()).toMatch(/roamgate: the gateway at http:\S+ refused the login of alice: wrong user name or password \(check --user, and --password-file or ROAMGATE_PASSWORD\)\n$/);
+    expect(cli.output()).toMatch(
+      /roamgate: the gateway at http:\S+ refused the login of alice: wrong user name or password \(check --user, and --password-file or ROAMGATE_PASSWORD\)\n$/,
+    );
   });
 
   test('--forget-network removes a pinned key', async () => {
     const state = join(dir, 'state');
     mkdirSync(state);
-    writeFileSync(join(state, 'networks.json'), JSON.stringify({ office: { publicKey: 'AAAA', pinnedAt: '2024-01-01T00:00:00.000Z', url: 'http://10.0.0.1/roamgate' } }));
+    writeFileSync(
+      join(state, 'networks.json'),
+      JSON.stringify({ office: { publicKey: 'AAAA', pinnedAt: '2024-01-01T00:00:00.000Z', url: 'http://10.0.0.1/roamgate' } }),
+    );
     const cli = runCli(['local', '--forget-network', 'office', '--state-dir', state], cleanEnv());
     expect(await cli.exited).toBe(0);
     expect(cli.output()).toBe('roamgate: forgot the key of network "office"; the key it answers with next is pinned\n');

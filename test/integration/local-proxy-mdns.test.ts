@@ -26,7 +26,10 @@ const FAST = { reconnectMinMs: 50, reconnectMaxMs: 300, connectTimeoutMs: 2_000,
 jest.setTimeout(15_000);
 
 /** A gateway whose management URL (on a port chosen up front) it announces by mDNS on loopback, as `roamgate serve` would with `discovery.mdns`. */
-async function announcedGateway(options: RoamgateOptions, discovery: { name: string; keyFile: string; mdnsPort: number }): Promise<{ url: string; logger: CapturingLogger; close(): Promise<void> }> {
+async function announcedGateway(
+  options: RoamgateOptions,
+  discovery: { name: string; keyFile: string; mdnsPort: number },
+): Promise<{ url: string; logger: CapturingLogger; close(): Promise<void> }> {
   const port = await refusedPort();
   const url = `http://127.0.0.1:${port}/roamgate`;
   const logger = new CapturingLogger();
@@ -34,7 +37,14 @@ async function announcedGateway(options: RoamgateOptions, discovery: { name: str
     health: { enabled: false },
     ...options,
     logger,
-    discovery: { name: discovery.name, url, keyFile: discovery.keyFile, port: 0, host: '127.0.0.1', mdns: { port: discovery.mdnsPort, interface: '127.0.0.1' } },
+    discovery: {
+      name: discovery.name,
+      url,
+      keyFile: discovery.keyFile,
+      port: 0,
+      host: '127.0.0.1',
+      mdns: { port: discovery.mdnsPort, interface: '127.0.0.1' },
+    },
   });
   const app = express();
   app.use('/roamgate', gateway.router);
@@ -67,9 +77,20 @@ async function mdnsForger(mdnsPort: number, claim: { name: string; url: string; 
   mdns.on('query', (query, from) => {
     const plan = planAnswer(query.questions, claim);
     if (!plan || from.port === mdnsPort) return;
-    const txt = { ...announcementTxt(own.privateKeyPem, { name: claim.name, url: claim.url, issuedAt: Date.now() }), publicKey: claim.publicKey };
+    const txt = {
+      ...announcementTxt(own.privateKeyPem, { name: claim.name, url: claim.url, issuedAt: Date.now() }),
+      publicKey: claim.publicKey,
+    };
     const announcement = { name: claim.name, txt, ttl: LEGACY_UNICAST_TTL_SECONDS, flush: false };
-    mdns.respond({ id: query.id, questions: plan.questions, answers: buildRecords(plan.answers, announcement), additionals: buildRecords(plan.additionals, announcement) }, { port: from.port, address: from.address });
+    mdns.respond(
+      {
+        id: query.id,
+        questions: plan.questions,
+        answers: buildRecords(plan.answers, announcement),
+        additionals: buildRecords(plan.additionals, announcement),
+      },
+      { port: from.port, address: from.address },
+    );
   });
   return { close: () => new Promise<void>((resolve) => mdns.destroy(() => resolve())) };
 }
@@ -113,21 +134,42 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
     access: [{ subject: 'authenticated', service: '*', allow: true }],
   });
   /** UDP queries go to a port where nothing answers: only mDNS can find the gateway. */
-  const discovery = (windowMs = 400) => ({ port: silentUdp, addresses: ['127.0.0.1'], mdns: { port: mdnsPort, interfaces: ['127.0.0.1'] }, windowMs });
+  const discovery = (windowMs = 400) => ({
+    port: silentUdp,
+    addresses: ['127.0.0.1'],
+    mdns: { port: mdnsPort, interfaces: ['127.0.0.1'] },
+    windowMs,
+  });
   async function start(notices: Notices, windowMs?: number): Promise<LocalProxy> {
-    const proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), limits: FAST, discovery: discovery(windowMs), onEvent: notices.add });
+    const proxy = await startLocalProxy({
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: join(dir, 'state'),
+      limits: FAST,
+      discovery: discovery(windowMs),
+      onEvent: notices.add,
+    });
     cleanups.push(() => proxy.close());
     return proxy;
   }
-  const sendMail = (port: number, subject: string) => nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true }).sendMail({ from: 'alice@example.test', to: 'bob@example.test', subject, text: subject });
+  const sendMail = (port: number, subject: string) =>
+    nodemailer
+      .createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true })
+      .sendMail({ from: 'alice@example.test', to: 'bob@example.test', subject, text: subject });
 
   test('finds the gateway by its signed DNS-SD records, pins its key, and relays through it', async () => {
     const gateway = await announcedGateway(gatewayOptions(), { name: 'testnet', keyFile, mdnsPort });
     cleanups.push(() => gateway.close());
-    expect(gateway.logger.lines.find((line) => line.obj.event === 'discovery' && line.obj.mdnsPort)).toMatchObject({ obj: { mdnsPort }, msg: 'answering discovery queries and mDNS (DNS-SD _roamgate._tcp)' });
+    expect(gateway.logger.lines.find((line) => line.obj.event === 'discovery' && line.obj.mdnsPort)).toMatchObject({
+      obj: { mdnsPort },
+      msg: 'answering discovery queries and mDNS (DNS-SD _roamgate._tcp)',
+    });
     const notices = new Notices();
     const proxy = await start(notices);
-    expect(notices.text()).toMatch(new RegExp(`gateway ${gateway.url.replace(/\./g, '\\.')}, found on network "testnet" by mDNS, key SHA256:\\S+ pinned on first use`));
+    expect(notices.text()).toMatch(
+      new RegExp(`gateway ${gateway.url.replace(/\./g, '\\.')}, found on network "testnet" by mDNS, key SHA256:\\S+ pinned on first use`),
+    );
     const pinned = JSON.parse(readFileSync(join(dir, 'state', 'networks.json'), 'utf8')).testnet;
     expect(pinned).toMatchObject({ url: gateway.url });
     await sendMail(proxy.listeners.smtp!.port, 'found by mDNS');
@@ -155,18 +197,37 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
     const pinnedKey = JSON.parse(readFileSync(join(dir, 'state', 'networks.json'), 'utf8')).testnet.publicKey as string;
 
     // An impostor: a real responder with its own key, answering as "testnet".
-    const impostor = new DiscoveryResponder({ name: 'testnet', url: 'http://127.0.0.1:9/roamgate', privateKeyPem: key.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '127.0.0.1' } });
+    const impostor = new DiscoveryResponder({
+      name: 'testnet',
+      url: 'http://127.0.0.1:9/roamgate',
+      privateKeyPem: key.privateKeyPem,
+      host: '127.0.0.1',
+      port: 0,
+      mdns: { port: mdnsPort, interface: '127.0.0.1' },
+    });
     await impostor.start();
     const loud = new Notices();
     try {
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), limits: FAST, discovery: discovery(), onEvent: loud.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: join(dir, 'state'),
+        limits: FAST,
+        discovery: discovery(),
+        onEvent: loud.add,
+      }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no trusted gateway found: .*--forget-network NAME/);
     } finally {
       await impostor.close();
     }
     const rejected = loud.all.find((notice) => notice.type === 'discovery-rejected')!;
     expect(rejected.level).toBe('error');
-    expect(rejected.text).toMatch(new RegExp(`^REJECTED a gateway answer for network "testnet" from 127\\.0\\.0\\.1:${mdnsPort} \\(mDNS\\): the key of network "testnet" changed: pinned SHA256:`));
+    expect(rejected.text).toMatch(
+      new RegExp(
+        `^REJECTED a gateway answer for network "testnet" from 127\\.0\\.0\\.1:${mdnsPort} \\(mDNS\\): the key of network "testnet" changed: pinned SHA256:`,
+      ),
+    );
     expect(JSON.parse(readFileSync(join(dir, 'state', 'networks.json'), 'utf8')).testnet.publicKey).toBe(pinnedKey);
 
     // The real gateway back, and beside it a forger claiming its key but unable to sign with it. With
@@ -194,7 +255,27 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
     const listen = Object.keys(ALL_EPHEMERAL).flatMap((name) => ['--listen', `${name}=0`]);
     const env = { ...process.env };
     delete env.ROAMGATE_PASSWORD;
-    const cli = runCli(['local', '--user', 'alice', '--password-file', join(dir, 'password'), '--state-dir', join(dir, 'state'), ...listen, '--discovery-port', String(silentUdp), '--discovery-address', '127.0.0.1', '--mdns-port', String(mdnsPort), '--mdns-interface', '127.0.0.1'], env);
+    const cli = runCli(
+      [
+        'local',
+        '--user',
+        'alice',
+        '--password-file',
+        join(dir, 'password'),
+        '--state-dir',
+        join(dir, 'state'),
+        ...listen,
+        '--discovery-port',
+        String(silentUdp),
+        '--discovery-address',
+        '127.0.0.1',
+        '--mdns-port',
+        String(mdnsPort),
+        '--mdns-interface',
+        '127.0.0.1',
+      ],
+      env,
+    );
     try {
       await waitForOutput(cli.output, /roamgate: ready/);
       expect(cli.output()).toContain(`roamgate: gateway ${gateway.url}, found on network "testnet" by mDNS, key SHA256:`);
@@ -211,10 +292,22 @@ describe('local proxy finding its gateway by mDNS (DNS-SD on loopback, on a port
   test('mDNS can be turned off: then only UDP is asked, and the message says so', async () => {
     const gateway = await announcedGateway(gatewayOptions(), { name: 'testnet', keyFile, mdnsPort });
     cleanups.push(() => gateway.close());
-    const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), discovery: { ...discovery(200), mdns: false } }).catch((error: unknown) => error);
-    expect((failure as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silentUdp} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
+    const failure = await startLocalProxy({
+      listen: ALL_EPHEMERAL,
+      stateDir: join(dir, 'state'),
+      discovery: { ...discovery(200), mdns: false },
+    }).catch((error: unknown) => error);
+    expect((failure as Error).message).toBe(
+      `no roamgate gateway answered on this network (UDP port ${silentUdp} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`,
+    );
     const silentMdns = await freeUdpPort();
-    const both = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: join(dir, 'state'), discovery: { ...discovery(200), mdns: { port: silentMdns, interfaces: ['127.0.0.1'] } } }).catch((error: unknown) => error);
-    expect((both as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silentUdp} at 127.0.0.1 and mDNS port ${silentMdns} on 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
+    const both = await startLocalProxy({
+      listen: ALL_EPHEMERAL,
+      stateDir: join(dir, 'state'),
+      discovery: { ...discovery(200), mdns: { port: silentMdns, interfaces: ['127.0.0.1'] } },
+    }).catch((error: unknown) => error);
+    expect((both as Error).message).toBe(
+      `no roamgate gateway answered on this network (UDP port ${silentUdp} at 127.0.0.1 and mDNS port ${silentMdns} on 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`,
+    );
   });
 });

@@ -44,7 +44,8 @@ async function fakeGateway(label: string, options: { events: EventsAnswer; expir
       };
       const expiresAt = options.expiresAt ?? new Date(Date.now() + 3_600_000).toISOString();
       if (path === '/discover') return json(200, { mode: 'gateway', services: {} });
-      if (path === '/login') return json(201, { token: `${label}-secret-token-${seen.length}`, lease: { id: `${label}-lease`, userId: 'alice', expiresAt } });
+      if (path === '/login')
+        return json(201, { token: `${label}-secret-token-${seen.length}`, lease: { id: `${label}-lease`, userId: 'alice', expiresAt } });
       if (path === '/leases') return json(options.leasesStatus ?? 200, { leases: [] });
       if (/^\/leases\/[^/]+\/renew$/.test(path)) return json(200, { lease: { expiresAt } });
       if (path === '/events') {
@@ -60,7 +61,8 @@ async function fakeGateway(label: string, options: { events: EventsAnswer; expir
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/roamgate`,
     seen,
-    count: (method: string, path: string | RegExp) => seen.filter((entry) => entry.method === method && (typeof path === 'string' ? entry.path === path : path.test(entry.path))).length,
+    count: (method: string, path: string | RegExp) =>
+      seen.filter((entry) => entry.method === method && (typeof path === 'string' ? entry.path === path : path.test(entry.path))).length,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -76,7 +78,16 @@ describe('the local proxy and a misbehaving gateway', () => {
   const onEvent = (notice: LocalProxyNotice) => void notices.push(notice.text);
   const stateDir = () => mkdtempSync(join(tmpdir(), 'roamgate-odd-gateway-'));
   /** A local proxy for alice at the gateway at `url`, with short retry waits. */
-  const startAt = (url: string) => startLocalProxy({ gateway: url, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: LIMITS, onEvent });
+  const startAt = (url: string) =>
+    startLocalProxy({
+      gateway: url,
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: stateDir(),
+      limits: LIMITS,
+      onEvent,
+    });
 
   afterEach(async () => {
     await proxy?.close();
@@ -125,7 +136,14 @@ describe('the local proxy and a misbehaving gateway', () => {
     const responder: UdpSocket = createSocket('udp4');
     responder.on('message', (data, from) => {
       const query = parseQuery(data);
-      if (query) responder.send(JSON.stringify(signAnswer(answering.key.privateKeyPem, { name: answering.name, url: answering.url, nonce: query.nonce, issuedAt: Date.now() })), from.port, from.address);
+      if (query)
+        responder.send(
+          JSON.stringify(
+            signAnswer(answering.key.privateKeyPem, { name: answering.name, url: answering.url, nonce: query.nonce, issuedAt: Date.now() }),
+          ),
+          from.port,
+          from.address,
+        );
     });
     await new Promise<void>((resolve) => responder.bind(0, '127.0.0.1', resolve));
     closers.push(() => new Promise<void>((resolve) => responder.close(() => resolve())));

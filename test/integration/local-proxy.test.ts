@@ -39,14 +39,15 @@ beforeAll(async () => {
 
 function run(file: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 10_000 }, (error, stdout, stderr) => resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 }));
+    execFile(file, args, { timeout: 10_000 }, (error, stdout, stderr) =>
+      resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 }),
+    );
   });
 }
 
 function python(script: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return run('python3', ['-W', 'ignore', '-c', script]);
 }
-
 
 /** A POP3 server that takes any login and has an empty mailbox. */
 function fakePop3(banner: string) {
@@ -149,7 +150,11 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
         adminToken: ADMIN,
         users: [{ id: 'alice', passwordHash: aliceHash, attributes: { department: 'sales' } }],
         adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${webPort}`] } },
-        servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }], pop3: [{ host: '127.0.0.1', port: pop3.port }], nntp: [{ host: '127.0.0.1', port: nntp.port }] },
+        servers: {
+          smtp: [{ host: '127.0.0.1', port: smtp.port }],
+          pop3: [{ host: '127.0.0.1', port: pop3.port }],
+          nntp: [{ host: '127.0.0.1', port: nntp.port }],
+        },
         access: [{ subject: 'department=sales', service: '*', allow: true }],
       },
       true,
@@ -169,7 +174,16 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
   });
 
   const start = (extra: Partial<StartLocalProxyOptions> = {}) =>
-    startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, onEvent: notices.add, ...extra });
+    startLocalProxy({
+      gateway: gatewayUrl,
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: dir,
+      limits: FAST,
+      onEvent: notices.add,
+      ...extra,
+    });
 
   test('real clients reach the real servers through it; nothing it says names a server', async () => {
     proxy = await start();
@@ -181,15 +195,28 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('Subject: through the tunnel')]);
 
     // POP3 and NNTP with python's poplib and nntplib
-    const pop = await python(`import poplib\nbox = poplib.POP3('127.0.0.1', ${ports.pop3!.port}, timeout=5)\nprint(box.getwelcome().decode())\nbox.user('alice'); box.pass_('x')\nprint(box.stat())\nbox.quit()`);
+    const pop = await python(
+      `import poplib\nbox = poplib.POP3('127.0.0.1', ${ports.pop3!.port}, timeout=5)\nprint(box.getwelcome().decode())\nbox.user('alice'); box.pass_('x')\nprint(box.stat())\nbox.quit()`,
+    );
     expect(pop.stdout).toBe('+OK hidden-pop3.internal\n(0, 0)\n');
-    const news = await python(`import nntplib\ns = nntplib.NNTP('127.0.0.1', ${ports.nntp!.port}, timeout=5)\nprint(s.getwelcome())\ns.quit()`);
+    const news = await python(
+      `import nntplib\ns = nntplib.NNTP('127.0.0.1', ${ports.nntp!.port}, timeout=5)\nprint(s.getwelcome())\ns.quit()`,
+    );
     expect(news.stdout).toBe('200 hidden-nntp.internal\n');
 
     // The web with curl: the tunnel carries proxy requests to the gateway's web proxy, allowlist and all
     const page = await run('curl', ['-sS', '-x', `http://127.0.0.1:${ports['http-proxy']!.port}`, `http://127.0.0.1:${webPort}/inside`]);
     expect(page.stdout).toBe('web page /inside\n');
-    const refused = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://127.0.0.1:${ports['http-proxy']!.port}`, `http://127.0.0.1:${webPort + 1}/`]);
+    const refused = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `http://127.0.0.1:${ports['http-proxy']!.port}`,
+      `http://127.0.0.1:${webPort + 1}/`,
+    ]);
     expect(refused.stdout).toBe('403');
 
     // The PAC file, for browsers
@@ -198,13 +225,23 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     expect(pac.stdout).toContain(`return "PROXY 127.0.0.1:${ports['http-proxy']!.port}";`);
 
     const records = await gw.logger.waitForRecords(4);
-    expect(records.filter((record) => record.outcome === 'relayed').map((record) => record.identity)).toEqual(expect.arrayContaining(['alice']));
+    expect(records.filter((record) => record.outcome === 'relayed').map((record) => record.identity)).toEqual(
+      expect.arrayContaining(['alice']),
+    );
 
     // Clear words: one line per service, naming the gateway and never a server.
     const routes = notices.all.filter((notice) => notice.type === 'route');
-    const line = (service: string, port: number) => `${service.padEnd(10)} ${`127.0.0.1:${port}`.padEnd(15)} gateway -> through the gateway ${gatewayUrl}`;
-    expect(routes.map((notice) => notice.text)).toEqual([line('smtp', ports.smtp!.port), line('pop3', ports.pop3!.port), line('nntp', ports.nntp!.port), line('http-proxy', ports['http-proxy']!.port)]);
-    expect(notices.text()).toContain(`browsers: set the automatic proxy configuration URL to http://127.0.0.1:${ports.pac!.port}/proxy.pac`);
+    const line = (service: string, port: number) =>
+      `${service.padEnd(10)} ${`127.0.0.1:${port}`.padEnd(15)} gateway -> through the gateway ${gatewayUrl}`;
+    expect(routes.map((notice) => notice.text)).toEqual([
+      line('smtp', ports.smtp!.port),
+      line('pop3', ports.pop3!.port),
+      line('nntp', ports.nntp!.port),
+      line('http-proxy', ports['http-proxy']!.port),
+    ]);
+    expect(notices.text()).toContain(
+      `browsers: set the automatic proxy configuration URL to http://127.0.0.1:${ports.pac!.port}/proxy.pac`,
+    );
     for (const port of [smtp.port, pop3.port, nntp.port, gw.ports['http-proxy']]) expect(notices.text()).not.toContain(`:${port}`);
     expect(notices.text()).not.toMatch(/hidden-/);
   });
@@ -222,7 +259,9 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     expect(ended.text).toMatch(/revoked the lease of alice.*restart roamgate local/);
     await open.closed; // the gateway closes the revoked lease's relays
 
-    const mail = await python(`import smtplib\ntry:\n    smtplib.SMTP('127.0.0.1', ${ports.smtp!.port}, timeout=5)\nexcept smtplib.SMTPConnectError as e:\n    print(e.smtp_code, e.smtp_error.decode())`);
+    const mail = await python(
+      `import smtplib\ntry:\n    smtplib.SMTP('127.0.0.1', ${ports.smtp!.port}, timeout=5)\nexcept smtplib.SMTPConnectError as e:\n    print(e.smtp_code, e.smtp_error.decode())`,
+    );
     expect(mail.stdout).toMatch(/^421 4\.7\.0 the gateway revoked the roamgate lease of alice; restart roamgate local to log in again\n$/);
     const pop = await RawClient.open(ports.pop3!.port);
     await pop.closed;
@@ -230,7 +269,16 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     const news = await RawClient.open(ports.nntp!.port);
     await news.closed;
     expect(news.received).toMatch(/^400 the gateway revoked/);
-    const web = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://127.0.0.1:${ports['http-proxy']!.port}`, `http://127.0.0.1:${webPort}/`]);
+    const web = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `http://127.0.0.1:${ports['http-proxy']!.port}`,
+      `http://127.0.0.1:${webPort}/`,
+    ]);
     expect(web.stdout).toBe('407');
     expect(smtp.messages).toHaveLength(0);
     expect(proxy.status().lease).toBe('revoked');
@@ -254,7 +302,9 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     const failure = await start({ password: 'not-the-password' }).catch((error: unknown) => error);
     expect(isRoamgateError(failure)).toBe(true);
     expect((failure as RoamgateError).code).toBe('ROAMGATE_LOGIN_FAILED');
-    expect((failure as Error).message).toMatch(/refused the login of alice: wrong user name or password \(check --user, and --password-file or ROAMGATE_PASSWORD\)/);
+    expect((failure as Error).message).toMatch(
+      /refused the login of alice: wrong user name or password \(check --user, and --password-file or ROAMGATE_PASSWORD\)/,
+    );
   });
 
   test('a port in use: start fails naming the port and what to pass instead', async () => {
@@ -262,7 +312,9 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     try {
       const failure = await start({ listen: { ...ALL_EPHEMERAL, pop3: taken.port } }).catch((error: unknown) => error);
       expect((failure as RoamgateError).code).toBe('ROAMGATE_PORT_IN_USE');
-      expect((failure as Error).message).toBe(`pop3: port ${taken.port} on 127.0.0.1 (given for pop3) is in use by another program: stop that program, or pass --listen pop3=PORT with another port (e.g. --listen pop3=1110)`);
+      expect((failure as Error).message).toBe(
+        `pop3: port ${taken.port} on 127.0.0.1 (given for pop3) is in use by another program: stop that program, or pass --listen pop3=PORT with another port (e.g. --listen pop3=1110)`,
+      );
     } finally {
       await taken.close();
     }
@@ -281,11 +333,24 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
 describe('local proxy with a configured gateway that goes away and comes back', () => {
   test('clients are refused in their protocol while it is gone; then it logs in again and carries on', async () => {
     const smtp = await startSmtpUpstream('comeback.internal');
-    const options = { adminToken: ADMIN, users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }], servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }] }, access: [{ subject: 'authenticated' as const, service: '*', allow: true }] };
+    const options = {
+      adminToken: ADMIN,
+      users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
+      servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }] },
+      access: [{ subject: 'authenticated' as const, service: '*', allow: true }],
+    };
     let gw = await gatewayOnPort(0, options);
     const gatewayUrl = `http://127.0.0.1:${gw.port}/roamgate`;
     const notices = new Notices();
-    const proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: notices.add });
+    const proxy = await startLocalProxy({
+      gateway: gatewayUrl,
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: stateDir(),
+      limits: FAST,
+      onEvent: notices.add,
+    });
     try {
       const port = proxy.listeners.smtp!.port;
       await sendMail(port, 'before');
@@ -299,7 +364,10 @@ describe('local proxy with a configured gateway that goes away and comes back', 
       gw = await gatewayOnPort(gw.port, options);
       await notices.waitFor((notice) => notice.type === 'login', 'a new login', mark);
       await sendMail(port, 'after');
-      expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('Subject: before'), expect.stringContaining('Subject: after')]);
+      expect(smtp.messages.map((message) => message.raw.toString())).toEqual([
+        expect.stringContaining('Subject: before'),
+        expect.stringContaining('Subject: after'),
+      ]);
     } finally {
       await proxy.close();
       await gw.close();
@@ -319,7 +387,15 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
   beforeEach(async () => {
     first = await startSmtpUpstream('first.example');
     second = await startSmtpUpstream('second.example');
-    gw = await startGateway({ mode: 'direct', adminToken: ADMIN, users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }], access: [{ subject: 'authenticated', service: '*', allow: true }] }, true);
+    gw = await startGateway(
+      {
+        mode: 'direct',
+        adminToken: ADMIN,
+        users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
     gatewayUrl = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
     notices = new Notices();
     proxy = undefined;
@@ -332,19 +408,41 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
   });
 
   test('a server moved in the table: the next connection goes to the new one, an open one is undisturbed', async () => {
-    const added = await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: first.port, priority: 10 }).expect(201);
-    proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: notices.add });
+    const added = await request(gw.app)
+      .post('/roamgate/servers')
+      .set(admin)
+      .send({ service: 'smtp', host: '127.0.0.1', port: first.port, priority: 10 })
+      .expect(201);
+    proxy = await startLocalProxy({
+      gateway: gatewayUrl,
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: stateDir(),
+      limits: FAST,
+      onEvent: notices.add,
+    });
     const port = proxy.listeners.smtp!.port;
-    expect(notices.all.find((notice) => notice.type === 'route' && notice.service === 'smtp')!.text).toMatch(new RegExp(`direct  -> 127\\.0\\.0\\.1:${first.port}$`));
+    expect(notices.all.find((notice) => notice.type === 'route' && notice.service === 'smtp')!.text).toMatch(
+      new RegExp(`direct  -> 127\\.0\\.0\\.1:${first.port}$`),
+    );
 
     await sendMail(port, 'to the first');
     const open = await RawClient.open(port);
     await open.waitFor((text) => /^220 .*first\.example/.test(text));
 
     const mark = notices.all.length;
-    await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: second.port, priority: 10 }).expect(201);
+    await request(gw.app)
+      .post('/roamgate/servers')
+      .set(admin)
+      .send({ service: 'smtp', host: '127.0.0.1', port: second.port, priority: 10 })
+      .expect(201);
     await request(gw.app).delete(`/roamgate/servers/${added.body.id}`).set(admin).expect(204);
-    await notices.waitFor((notice) => notice.type === 'route' && notice.text.endsWith(`-> 127.0.0.1:${second.port}`), 'the route to the second server', mark);
+    await notices.waitFor(
+      (notice) => notice.type === 'route' && notice.text.endsWith(`-> 127.0.0.1:${second.port}`),
+      'the route to the second server',
+      mark,
+    );
 
     await sendMail(port, 'to the second');
     expect(first.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('Subject: to the first')]);
@@ -358,17 +456,43 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
 
   test('a server that refuses: the next one the gateway names takes the connection; none answering is refused in the protocol', async () => {
     const down = await refusedPort();
-    await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: down, priority: 10 }).expect(201);
-    const live = await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: second.port, priority: 20 }).expect(201);
-    proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: notices.add });
-    expect(notices.all.find((notice) => notice.type === 'route' && notice.service === 'smtp')!.text).toMatch(new RegExp(`direct  -> 127\\.0\\.0\\.1:${down} \\(then 127\\.0\\.0\\.1:${second.port}\\)$`));
+    await request(gw.app)
+      .post('/roamgate/servers')
+      .set(admin)
+      .send({ service: 'smtp', host: '127.0.0.1', port: down, priority: 10 })
+      .expect(201);
+    const live = await request(gw.app)
+      .post('/roamgate/servers')
+      .set(admin)
+      .send({ service: 'smtp', host: '127.0.0.1', port: second.port, priority: 20 })
+      .expect(201);
+    proxy = await startLocalProxy({
+      gateway: gatewayUrl,
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: stateDir(),
+      limits: FAST,
+      onEvent: notices.add,
+    });
+    expect(notices.all.find((notice) => notice.type === 'route' && notice.service === 'smtp')!.text).toMatch(
+      new RegExp(`direct  -> 127\\.0\\.0\\.1:${down} \\(then 127\\.0\\.0\\.1:${second.port}\\)$`),
+    );
     await sendMail(proxy.listeners.smtp!.port, 'past the refusing server');
     expect(second.messages).toHaveLength(1);
 
     const mark = notices.all.length;
-    await request(gw.app).post('/roamgate/servers').set(admin).send({ service: 'smtp', host: '127.0.0.1', port: await refusedPort(), priority: 30 }).expect(201);
+    await request(gw.app)
+      .post('/roamgate/servers')
+      .set(admin)
+      .send({ service: 'smtp', host: '127.0.0.1', port: await refusedPort(), priority: 30 })
+      .expect(201);
     await request(gw.app).delete(`/roamgate/servers/${live.body.id}`).set(admin).expect(204);
-    await notices.waitFor((notice) => notice.type === 'route' && notice.service === 'smtp' && !notice.text.includes(`:${second.port}`), 'the smtp route without the live server', mark);
+    await notices.waitFor(
+      (notice) => notice.type === 'route' && notice.service === 'smtp' && !notice.text.includes(`:${second.port}`),
+      'the smtp route without the live server',
+      mark,
+    );
     const refused = await RawClient.open(proxy.listeners.smtp!.port);
     await refused.closed;
     expect(refused.received).toBe('421 4.3.0 smtp service unavailable: could not reach all 2 servers\r\n');
@@ -383,17 +507,26 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
     const pop = await RawClient.open(proxy.listeners.pop3!.port);
     await pop.closed;
     expect(pop.received).toBe('-ERR [SYS/TEMP] pop3 service unavailable: the gateway names no pop3 server for this network\r\n');
-    expect(notices.text()).toMatch(/pop3 .* direct {2}-> nowhere: the gateway names no pop3 server for this network \(pop3 clients are told so\)/);
+    expect(notices.text()).toMatch(
+      /pop3 .* direct {2}-> nowhere: the gateway names no pop3 server for this network \(pop3 clients are told so\)/,
+    );
   });
 });
 
 /** A hand-made discovery responder on 127.0.0.1 (signAnswer), answering for a network with any key: a genuine gateway or an impostor. */
-async function startResponder(privateKeyPem: string, answer: { name: string; url: string }): Promise<{ port: number; answer: { name: string; url: string }; close(): Promise<void> }> {
+async function startResponder(
+  privateKeyPem: string,
+  answer: { name: string; url: string },
+): Promise<{ port: number; answer: { name: string; url: string }; close(): Promise<void> }> {
   const socket: UdpSocket = createSocket('udp4');
   socket.on('message', (data, from) => {
     const query = parseQuery(data);
     if (!query) return;
-    socket.send(JSON.stringify(signAnswer(privateKeyPem, { ...answer, nonce: query.nonce, issuedAt: Date.now() })), from.port, from.address);
+    socket.send(
+      JSON.stringify(signAnswer(privateKeyPem, { ...answer, nonce: query.nonce, issuedAt: Date.now() })),
+      from.port,
+      from.address,
+    );
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return { port: socket.address().port, answer, close: () => new Promise((resolve) => socket.close(() => resolve())) };
@@ -432,10 +565,24 @@ describe('local proxy finding its gateway by discovery', () => {
   test('pins the key on first use; when the gateway comes back on another port it finds it again and carries on', async () => {
     gateways.push(await startGateway(gatewayOptions(), true));
     // The gateway's own responder, answering with whichever gateway is current.
-    const responder = new DiscoveryResponder({ name: 'testnet', url: () => urlOf(gateways.at(-1)!), privateKeyPem: key.privateKeyPem, host: '127.0.0.1', port: 0 });
+    const responder = new DiscoveryResponder({
+      name: 'testnet',
+      url: () => urlOf(gateways.at(-1)!),
+      privateKeyPem: key.privateKeyPem,
+      host: '127.0.0.1',
+      port: 0,
+    });
     const { port: discoveryPort } = await responder.start();
     try {
-      proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: discoveryPort, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 }, onEvent: notices.add });
+      proxy = await startLocalProxy({
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: dir,
+        limits: FAST,
+        discovery: { port: discoveryPort, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 },
+        onEvent: notices.add,
+      });
       expect(notices.text()).toContain(`gateway ${urlOf(gateways[0])}, found on network "testnet", key SHA256:`);
       expect(notices.text()).toContain('pinned on first use');
       expect(JSON.parse(readFileSync(join(dir, 'networks.json'), 'utf8')).testnet.publicKey).toBe(key.publicKey);
@@ -447,12 +594,21 @@ describe('local proxy finding its gateway by discovery', () => {
       await gateways[0].close();
       gateways.push(await startGateway(gatewayOptions(), true));
       await notices.waitFor((notice) => notice.type === 'gateway-lost', 'gateway-lost', mark);
-      await notices.waitFor((notice) => notice.type === 'route' && notice.text.endsWith(urlOf(gateways[1])) && notice.service === 'smtp', 'the route through the new gateway', mark);
-      expect(notices.all.slice(mark).map((notice) => notice.type)).toEqual(expect.arrayContaining(['gateway-lost', 'gateway', 'login', 'route']));
+      await notices.waitFor(
+        (notice) => notice.type === 'route' && notice.text.endsWith(urlOf(gateways[1])) && notice.service === 'smtp',
+        'the route through the new gateway',
+        mark,
+      );
+      expect(notices.all.slice(mark).map((notice) => notice.type)).toEqual(
+        expect.arrayContaining(['gateway-lost', 'gateway', 'login', 'route']),
+      );
       expect(notices.all.slice(mark).find((notice) => notice.type === 'gateway')!.text).toMatch(/key SHA256:\S+ as pinned$/);
 
       await sendMail(port, 'after the restart');
-      expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('before the restart'), expect.stringContaining('after the restart')]);
+      expect(smtp.messages.map((message) => message.raw.toString())).toEqual([
+        expect.stringContaining('before the restart'),
+        expect.stringContaining('after the restart'),
+      ]);
       for (const notice of notices.all) expect(notice.text).not.toContain(`:${smtp.port}`);
     } finally {
       await responder.close();
@@ -463,7 +619,15 @@ describe('local proxy finding its gateway by discovery', () => {
     gateways.push(await startGateway(gatewayOptions(), true));
     const genuine = await startResponder(key.privateKeyPem, { name: 'testnet', url: urlOf(gateways[0]) });
     const discovery = { port: genuine.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300 };
-    proxy = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery, onEvent: notices.add });
+    proxy = await startLocalProxy({
+      user: 'alice',
+      password: 'alice-pw',
+      listen: ALL_EPHEMERAL,
+      stateDir: dir,
+      limits: FAST,
+      discovery,
+      onEvent: notices.add,
+    });
     await proxy.close();
     proxy = undefined;
     await genuine.close();
@@ -471,18 +635,34 @@ describe('local proxy finding its gateway by discovery', () => {
     const impostor = await startResponder(generateGatewayKey().privateKeyPem, { name: 'testnet', url: 'http://127.0.0.1:9/roamgate' });
     try {
       const loud = new Notices();
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { ...discovery, port: impostor.port }, onEvent: loud.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: dir,
+        limits: FAST,
+        discovery: { ...discovery, port: impostor.port },
+        onEvent: loud.add,
+      }).catch((error: unknown) => error);
       expect((failure as RoamgateError).code).toBe('ROAMGATE_NO_GATEWAY');
       expect((failure as Error).message).toMatch(/^no trusted gateway found: .*--forget-network NAME/);
       const rejected = loud.all.find((notice) => notice.type === 'discovery-rejected')!;
       expect(rejected.level).toBe('error');
-      expect(rejected.text).toMatch(/^REJECTED a gateway answer for network "testnet" from 127\.0\.0\.1:\d+: the key of network "testnet" changed: pinned SHA256:/);
+      expect(rejected.text).toMatch(
+        /^REJECTED a gateway answer for network "testnet" from 127\.0\.0\.1:\d+: the key of network "testnet" changed: pinned SHA256:/,
+      );
       expect(rejected.text).toContain('roamgate local --forget-network testnet');
       expect(JSON.parse(readFileSync(join(dir, 'networks.json'), 'utf8')).testnet.publicKey).toBe(key.publicKey);
 
       // Forgetting the network pins the next key it answers with.
       expect(forgetNetwork(dir, 'testnet')).toBe(true);
-      const again = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, mode: 'direct', discovery: { ...discovery, port: impostor.port } }).catch((error: unknown) => error);
+      const again = await startLocalProxy({
+        listen: ALL_EPHEMERAL,
+        stateDir: dir,
+        limits: FAST,
+        mode: 'direct',
+        discovery: { ...discovery, port: impostor.port },
+      }).catch((error: unknown) => error);
       // The impostor's URL leads nowhere, but its key was accepted as new: the failure is reaching it.
       expect((again as RoamgateError).code).toBe('ROAMGATE_GATEWAY_LOST');
       expect((again as Error).message).toMatch(/cannot reach the gateway at http:\/\/127\.0\.0\.1:9\/roamgate/);
@@ -500,14 +680,29 @@ describe('local proxy finding its gateway by discovery', () => {
     const rival = generateGatewayKey().privateKeyPem;
     socket.on('message', (data, from) => {
       const query = parseQuery(data);
-      if (query) socket.send(JSON.stringify(signAnswer(rival, { name: 'cafe', url: urlOf(gateways[0]), nonce: query.nonce, issuedAt: Date.now() })), from.port, from.address);
+      if (query)
+        socket.send(
+          JSON.stringify(signAnswer(rival, { name: 'cafe', url: urlOf(gateways[0]), nonce: query.nonce, issuedAt: Date.now() })),
+          from.port,
+          from.address,
+        );
     });
     await new Promise<void>((resolve) => socket.bind(one.port, '127.0.0.2', resolve));
     try {
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: one.port, addresses: ['127.0.0.1', '127.0.0.2'], mdns: false, windowMs: 300 }, onEvent: notices.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: dir,
+        limits: FAST,
+        discovery: { port: one.port, addresses: ['127.0.0.1', '127.0.0.2'], mdns: false, windowMs: 300 },
+        onEvent: notices.add,
+      }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no trusted gateway found/);
       expect(notices.all.filter((notice) => notice.type === 'discovery-rejected').map((notice) => notice.text)).toEqual([
-        expect.stringMatching(/^REJECTED a gateway answer for network "cafe" from 127\.0\.0\.[12]:\d+: several gateways answered as network "cafe" with different keys; none was pinned \(pass --gateway-key KEY to choose\)\./),
+        expect.stringMatching(
+          /^REJECTED a gateway answer for network "cafe" from 127\.0\.0\.[12]:\d+: several gateways answered as network "cafe" with different keys; none was pinned \(pass --gateway-key KEY to choose\)\./,
+        ),
         expect.stringMatching(/^REJECTED a gateway answer for network "cafe" from 127\.0\.0\.[12]:\d+: several gateways/),
       ]);
       expect(readFileSyncOrNull(join(dir, 'networks.json'))).toBeNull();
@@ -521,7 +716,15 @@ describe('local proxy finding its gateway by discovery', () => {
     gateways.push(await startGateway(gatewayOptions(), true));
     const other = await startResponder(generateGatewayKey().privateKeyPem, { name: 'elsewhere', url: urlOf(gateways[0]) });
     try {
-      const failure = await startLocalProxy({ user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: dir, limits: FAST, discovery: { port: other.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300, gatewayKey: key.publicKey }, onEvent: notices.add }).catch((error: unknown) => error);
+      const failure = await startLocalProxy({
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: dir,
+        limits: FAST,
+        discovery: { port: other.port, addresses: ['127.0.0.1'], mdns: false, windowMs: 300, gatewayKey: key.publicKey },
+        onEvent: notices.add,
+      }).catch((error: unknown) => error);
       expect((failure as Error).message).toMatch(/^no roamgate gateway answered on this network/);
       expect(notices.text()).toMatch(/ignored a gateway answer for network "elsewhere" .*not the configured --gateway-key/);
     } finally {
@@ -531,48 +734,88 @@ describe('local proxy finding its gateway by discovery', () => {
 
   test('no gateway on the network: start fails saying what to do', async () => {
     const silent = await refusedPort();
-    const failure = await startLocalProxy({ listen: ALL_EPHEMERAL, stateDir: dir, discovery: { port: silent, addresses: ['127.0.0.1'], mdns: false, windowMs: 200 } }).catch((error: unknown) => error);
+    const failure = await startLocalProxy({
+      listen: ALL_EPHEMERAL,
+      stateDir: dir,
+      discovery: { port: silent, addresses: ['127.0.0.1'], mdns: false, windowMs: 200 },
+    }).catch((error: unknown) => error);
     expect((failure as RoamgateError).code).toBe('ROAMGATE_NO_GATEWAY');
-    expect((failure as Error).message).toBe(`no roamgate gateway answered on this network (UDP port ${silent} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`);
+    expect((failure as Error).message).toBe(
+      `no roamgate gateway answered on this network (UDP port ${silent} at 127.0.0.1, for 200 ms): pass --gateway URL, or ask the network's administrator whether its gateway answers discovery`,
+    );
   });
 });
 
 describe('a browser-style CONNECT through the proxy the PAC file names', () => {
-  test.each(['gateway', 'direct'] as const)('%s mode: curl reads the PAC file, then fetches an HTTPS page through a CONNECT tunnel; other destinations get 403', async (mode) => {
-    const tls = selfSignedCert();
-    const dir = mkdtempSync(join(tmpdir(), 'roamgate-connect-'));
-    const caFile = join(dir, 'ca.pem');
-    writeFileSync(caFile, tls.cert);
-    const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`secure page ${req.url}\n`));
-    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
-    const securePort = (secure.address() as AddressInfo).port;
-    const gw = await startGateway(
-      {
-        mode,
-        users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
-        adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${securePort}`] } },
-        access: [{ subject: 'authenticated', service: '*', allow: true }],
-      },
-      true,
-    );
-    const gatewayUrl = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
-    const proxy = await startLocalProxy({ gateway: gatewayUrl, user: 'alice', password: 'alice-pw', listen: ALL_EPHEMERAL, stateDir: stateDir(), limits: FAST, onEvent: () => undefined });
-    try {
-      const pac = await run('curl', ['-sS', `http://127.0.0.1:${proxy.listeners.pac!.port}/proxy.pac`]);
-      const named = /PROXY (127\.0\.0\.1:\d+)/.exec(pac.stdout);
-      expect(named).not.toBeNull();
-      const page = await run('curl', ['-sS', '-v', '--cacert', caFile, '-x', `http://${named![1]}`, `https://127.0.0.1:${securePort}/inbox`]);
-      expect(page.stdout).toBe('secure page /inbox\n');
-      expect(page.stderr).toContain(`CONNECT 127.0.0.1:${securePort}`);
-      const elsewhere = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--cacert', caFile, '-x', `http://${named![1]}`, `https://127.0.0.1:${securePort + 1}/`]);
-      expect(elsewhere.stdout).toBe('403');
-      // The gateway's web proxy records the CONNECT itself, with the destination and who asked.
-      await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record', 8_000);
-      expect(gw.logger.records().find((record) => record.server === `127.0.0.1:${securePort}`)).toMatchObject({ service: 'http-proxy', identity: 'alice', outcome: 'relayed' });
-    } finally {
-      await proxy.close();
-      await gw.close();
-      await new Promise<void>((resolve) => secure.close(() => resolve()));
-    }
-  });
+  test.each(['gateway', 'direct'] as const)(
+    '%s mode: curl reads the PAC file, then fetches an HTTPS page through a CONNECT tunnel; other destinations get 403',
+    async (mode) => {
+      const tls = selfSignedCert();
+      const dir = mkdtempSync(join(tmpdir(), 'roamgate-connect-'));
+      const caFile = join(dir, 'ca.pem');
+      writeFileSync(caFile, tls.cert);
+      const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`secure page ${req.url}\n`));
+      await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+      const securePort = (secure.address() as AddressInfo).port;
+      const gw = await startGateway(
+        {
+          mode,
+          users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
+          adapters: { 'http-proxy': { port: 0, allow: [`127.0.0.1:${securePort}`] } },
+          access: [{ subject: 'authenticated', service: '*', allow: true }],
+        },
+        true,
+      );
+      const gatewayUrl = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
+      const proxy = await startLocalProxy({
+        gateway: gatewayUrl,
+        user: 'alice',
+        password: 'alice-pw',
+        listen: ALL_EPHEMERAL,
+        stateDir: stateDir(),
+        limits: FAST,
+        onEvent: () => undefined,
+      });
+      try {
+        const pac = await run('curl', ['-sS', `http://127.0.0.1:${proxy.listeners.pac!.port}/proxy.pac`]);
+        const named = /PROXY (127\.0\.0\.1:\d+)/.exec(pac.stdout);
+        expect(named).not.toBeNull();
+        const page = await run('curl', [
+          '-sS',
+          '-v',
+          '--cacert',
+          caFile,
+          '-x',
+          `http://${named![1]}`,
+          `https://127.0.0.1:${securePort}/inbox`,
+        ]);
+        expect(page.stdout).toBe('secure page /inbox\n');
+        expect(page.stderr).toContain(`CONNECT 127.0.0.1:${securePort}`);
+        const elsewhere = await run('curl', [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_connect}',
+          '--cacert',
+          caFile,
+          '-x',
+          `http://${named![1]}`,
+          `https://127.0.0.1:${securePort + 1}/`,
+        ]);
+        expect(elsewhere.stdout).toBe('403');
+        // The gateway's web proxy records the CONNECT itself, with the destination and who asked.
+        await until(() => gw.logger.records().some((record) => record.server === `127.0.0.1:${securePort}`), 'the CONNECT record', 8_000);
+        expect(gw.logger.records().find((record) => record.server === `127.0.0.1:${securePort}`)).toMatchObject({
+          service: 'http-proxy',
+          identity: 'alice',
+          outcome: 'relayed',
+        });
+      } finally {
+        await proxy.close();
+        await gw.close();
+        await new Promise<void>((resolve) => secure.close(() => resolve()));
+      }
+    },
+  );
 });

@@ -41,17 +41,36 @@ describe('management API', () => {
     });
 
     test('gateway mode hides registered and admin-added servers too', async () => {
-      await request(gw.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.99.1.2', port: 11919 }).expect(201);
+      await request(gw.app)
+        .post('/roamgate/servers/register')
+        .send({ secret: SECRET, service: 'nntp', host: '127.99.1.2', port: 11919 })
+        .expect(201);
       await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'smtp', host: '127.99.3.4', port: 2599 }).expect(201);
       const res = await request(gw.app).get('/roamgate/discover').expect(200);
       expect(JSON.stringify(res.body)).not.toMatch(/127\.99\.|11919|2599/);
     });
 
     test('direct mode names the servers in the order to try them', async () => {
-      const direct = await startGateway({ mode: 'direct', servers: { smtp: [{ host: '127.0.0.9', port: 2600, priority: 20 }, { host: '127.0.0.8', port: 2601, priority: 10 }] } });
+      const direct = await startGateway({
+        mode: 'direct',
+        servers: {
+          smtp: [
+            { host: '127.0.0.9', port: 2600, priority: 20 },
+            { host: '127.0.0.8', port: 2601, priority: 10 },
+          ],
+        },
+      });
       try {
         const res = await request(direct.app).get('/roamgate/discover').expect(200);
-        expect(res.body).toEqual({ mode: 'direct', services: { smtp: [{ host: '127.0.0.8', port: 2601 }, { host: '127.0.0.9', port: 2600 }] } });
+        expect(res.body).toEqual({
+          mode: 'direct',
+          services: {
+            smtp: [
+              { host: '127.0.0.8', port: 2601 },
+              { host: '127.0.0.9', port: 2600 },
+            ],
+          },
+        });
       } finally {
         await direct.close();
       }
@@ -91,20 +110,37 @@ describe('management API', () => {
           expect.objectContaining({ service: 'pop3', ...HIDDEN_POP3, priority: 5, origin: 'static' }),
         ]),
       );
-      const added = await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'nntp', host: '127.0.0.1', port: 1190, priority: 3 }).expect(201);
+      const added = await request(gw.app)
+        .post('/roamgate/servers')
+        .set(auth)
+        .send({ service: 'nntp', host: '127.0.0.1', port: 1190, priority: 3 })
+        .expect(201);
       expect(added.body).toMatchObject({ service: 'nntp', host: '127.0.0.1', port: 1190, priority: 3, origin: 'admin' });
       const again = await request(gw.app).get('/roamgate/servers').set(auth).expect(200);
       expect(again.body.servers.map((s: { id: string }) => s.id)).toContain(added.body.id);
       await request(gw.app).delete(`/roamgate/servers/${added.body.id}`).set(auth).expect(204);
       await request(gw.app).delete(`/roamgate/servers/${added.body.id}`).set(auth).expect(404);
       const staticId = listed.body.servers[0].id;
-      const fixed = await request(gw.app).delete(`/roamgate/servers/${encodeURIComponent(staticId)}`).set(auth).expect(409);
+      const fixed = await request(gw.app)
+        .delete(`/roamgate/servers/${encodeURIComponent(staticId)}`)
+        .set(auth)
+        .expect(409);
       expect(fixed.body.error).toMatch(/edit it there/);
     });
 
     test('health shows in the listing after a probe', async () => {
       const smtp = await listenTcp((socket) => socket.end('220 healthy smtp\r\n'));
-      const checked = await startGateway({ adminToken: ADMIN, health: { enabled: true, intervalMs: 60_000, timeoutMs: 500 }, adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: smtp.port }, { host: '127.0.0.1', port: 1 }] } });
+      const checked = await startGateway({
+        adminToken: ADMIN,
+        health: { enabled: true, intervalMs: 60_000, timeoutMs: 500 },
+        adapters: { smtp: { port: 0 } },
+        servers: {
+          smtp: [
+            { host: '127.0.0.1', port: smtp.port },
+            { host: '127.0.0.1', port: 1 },
+          ],
+        },
+      });
       try {
         type Listed = Array<{ port: number; health: { state: string; reason?: string } }>;
         const servers = await untilValue(
@@ -115,7 +151,10 @@ describe('management API', () => {
           50,
         );
         expect(servers.find((s) => s.port === smtp.port)!.health.state).toBe('healthy');
-        expect(servers.find((s) => s.port === 1)!.health).toMatchObject({ state: 'unhealthy', reason: expect.stringMatching(/ECONNREFUSED/) });
+        expect(servers.find((s) => s.port === 1)!.health).toMatchObject({
+          state: 'unhealthy',
+          reason: expect.stringMatching(/ECONNREFUSED/),
+        });
       } finally {
         await checked.close();
         await smtp.close();
@@ -138,7 +177,11 @@ describe('management API', () => {
 
     test('malformed JSON gets 400 and a huge body 413', async () => {
       await request(gw.app).post('/roamgate/servers').set(auth).set('Content-Type', 'application/json').send('{"service":').expect(400);
-      const huge = await request(gw.app).post('/roamgate/servers').set(auth).send({ service: 'smtp', host: 'x'.repeat(64 * 1024), port: 25 }).expect(413);
+      const huge = await request(gw.app)
+        .post('/roamgate/servers')
+        .set(auth)
+        .send({ service: 'smtp', host: 'x'.repeat(64 * 1024), port: 25 })
+        .expect(413);
       expect(huge.body.error).toMatch(/too large/);
     });
   });
@@ -173,16 +216,26 @@ describe('management API', () => {
 
     test('a registered server is used by the adapters, and deregistering removes it', async () => {
       const nntp = await listenTcp((socket) => socket.end('200 registered news server\r\n'));
-      const withNntp = await startGateway({ registration: { secret: SECRET }, adapters: { nntp: { port: 0 } }, access: [{ subject: 'anonymous', service: 'nntp', allow: true }] });
+      const withNntp = await startGateway({
+        registration: { secret: SECRET },
+        adapters: { nntp: { port: 0 } },
+        access: [{ subject: 'anonymous', service: 'nntp', allow: true }],
+      });
       try {
         let client = await RawClient.open(withNntp.ports.nntp);
         await client.closed;
         expect(client.received).toMatch(/^400 no nntp server is configured/);
-        await request(withNntp.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port }).expect(201);
+        await request(withNntp.app)
+          .post('/roamgate/servers/register')
+          .send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port })
+          .expect(201);
         client = await RawClient.open(withNntp.ports.nntp);
         await client.closed;
         expect(client.received).toBe('200 registered news server\r\n');
-        await request(withNntp.app).delete('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port }).expect(204);
+        await request(withNntp.app)
+          .delete('/roamgate/servers/register')
+          .send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: nntp.port })
+          .expect(204);
         client = await RawClient.open(withNntp.ports.nntp);
         await client.closed;
         expect(client.received).toMatch(/^400 /);
@@ -193,11 +246,15 @@ describe('management API', () => {
     });
 
     test('only the services in registration.services self-register (not http-proxy by default), and at most maxEntries at once', async () => {
-      const refused = await request(gw.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'http-proxy', host: '203.0.113.66', port: 3128 }).expect(403);
+      const refused = await request(gw.app)
+        .post('/roamgate/servers/register')
+        .send({ secret: SECRET, service: 'http-proxy', host: '203.0.113.66', port: 3128 })
+        .expect(403);
       expect(refused.body).toMatchObject({ field: 'service', error: expect.stringMatching(/may not register themselves for http-proxy/) });
       const small = await startGateway({ registration: { secret: SECRET, services: ['smtp', 'http-proxy'], maxEntries: 2 } });
       try {
-        const register = (service: string, port: number) => request(small.app).post('/roamgate/servers/register').send({ secret: SECRET, service, host: '127.0.0.1', port });
+        const register = (service: string, port: number) =>
+          request(small.app).post('/roamgate/servers/register').send({ secret: SECRET, service, host: '127.0.0.1', port });
         await register('http-proxy', 3128).expect(201);
         await register('smtp', 2525).expect(201);
         const full = await register('smtp', 2526).expect(429);
@@ -212,12 +269,18 @@ describe('management API', () => {
     });
 
     test('a wrong secret is refused; without a configured secret registration is disabled', async () => {
-      const res = await request(gw.app).post('/roamgate/servers/register').send({ secret: 'wrong', service: 'nntp', host: '127.0.0.1', port: 119 }).expect(403);
+      const res = await request(gw.app)
+        .post('/roamgate/servers/register')
+        .send({ secret: 'wrong', service: 'nntp', host: '127.0.0.1', port: 119 })
+        .expect(403);
       expect(res.body.field).toBe('secret');
       await request(gw.app).post('/roamgate/servers/register').send({ service: 'nntp', host: '127.0.0.1', port: 119 }).expect(400);
       const closed = await startGateway({ servers: {} });
       try {
-        const disabled = await request(closed.app).post('/roamgate/servers/register').send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 119 }).expect(403);
+        const disabled = await request(closed.app)
+          .post('/roamgate/servers/register')
+          .send({ secret: SECRET, service: 'nntp', host: '127.0.0.1', port: 119 })
+          .expect(403);
         expect(disabled.body.error).toMatch(/registration disabled/);
       } finally {
         await closed.close();

@@ -1,8 +1,19 @@
 import { createSocket } from 'node:dgram';
 import type { SrvAnswer, StringAnswer, TxtAnswer } from 'dns-packet';
-import { DiscoveryResponder, DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND, type DiscoveryResponderOptions } from '../../plugin/discovery-responder';
+import {
+  DiscoveryResponder,
+  DISCOVERY_ANSWERS_PER_SOURCE_PER_SECOND,
+  type DiscoveryResponderOptions,
+} from '../../plugin/discovery-responder';
 import { generateGatewayKey, verifyAnswer } from '../../protocols/discovery-message';
-import { announcementsIn, ANNOUNCEMENT_TTL_SECONDS, LEGACY_UNICAST_TTL_SECONDS, SERVICE_ENUMERATION, SERVICE_TYPE, parseTxt } from '../../protocols/mdns-announcement';
+import {
+  announcementsIn,
+  ANNOUNCEMENT_TTL_SECONDS,
+  LEGACY_UNICAST_TTL_SECONDS,
+  SERVICE_ENUMERATION,
+  SERVICE_TYPE,
+  parseTxt,
+} from '../../protocols/mdns-announcement';
 import { queryByMdns } from '../../local/mdns-discovery';
 import type { HeardAnswer } from '../../local/discovery-transport';
 import { MDNS_ANNOUNCEMENTS, MDNS_MULTICAST_INTERVAL_MS } from '../../plugin/mdns-responder';
@@ -26,9 +37,20 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     for (const item of opened.splice(0).reverse()) await item.close();
   });
 
-  async function startResponder(options: Partial<DiscoveryResponderOptions> = {}): Promise<{ responder: DiscoveryResponder; errors: unknown[] }> {
+  async function startResponder(
+    options: Partial<DiscoveryResponderOptions> = {},
+  ): Promise<{ responder: DiscoveryResponder; errors: unknown[] }> {
     const errors: unknown[] = [];
-    const responder = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '127.0.0.1' }, onError: (error) => errors.push(error), ...options });
+    const responder = new DiscoveryResponder({
+      name: 'office',
+      url: URL_OF_GATEWAY,
+      privateKeyPem: KEY.privateKeyPem,
+      host: '127.0.0.1',
+      port: 0,
+      mdns: { port: mdnsPort, interface: '127.0.0.1' },
+      onError: (error) => errors.push(error),
+      ...options,
+    });
     opened.push(responder);
     await responder.start();
     return { responder, errors };
@@ -116,7 +138,12 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     const { packet, from } = answers[0];
     expect(from.port).toBe(mdnsPort);
     for (const record of recordsOf(packet)) expect((record as StringAnswer).ttl).toBe(ANNOUNCEMENT_TTL_SECONDS);
-    expect(recordsOf(packet).filter((record) => (record as StringAnswer).flush).map((record) => record.type).sort()).toEqual(['A', 'SRV', 'TXT']);
+    expect(
+      recordsOf(packet)
+        .filter((record) => (record as StringAnswer).flush)
+        .map((record) => record.type)
+        .sort(),
+    ).toEqual(['A', 'SRV', 'TXT']);
     expect(announcementsIn(recordsOf(packet))).toHaveLength(1);
   });
 
@@ -166,14 +193,22 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     await startResponder();
     const heard: HeardAnswer[] = [];
     const errors: string[] = [];
-    const transport = queryByMdns({ port: mdnsPort, interfaces: ['127.0.0.1'], windowMs: 300 }, { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) });
+    const transport = queryByMdns(
+      { port: mdnsPort, interfaces: ['127.0.0.1'], windowMs: 300 },
+      { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) },
+    );
     try {
       await until(() => heard.length > 0, 'the announcement', 3_000);
     } finally {
       transport.stop();
     }
     expect(errors).toEqual([]);
-    expect(heard[0]).toMatchObject({ via: 'mdns', nonce: '', from: `127.0.0.1:${mdnsPort}`, answer: { name: 'office', url: URL_OF_GATEWAY, publicKey: KEY.publicKey } });
+    expect(heard[0]).toMatchObject({
+      via: 'mdns',
+      nonce: '',
+      from: `127.0.0.1:${mdnsPort}`,
+      answer: { name: 'office', url: URL_OF_GATEWAY, publicKey: KEY.publicKey },
+    });
     expect(verifyAnswer(heard[0].answer, { nonce: '', now: Date.now() })).toEqual({ ok: true });
   });
 
@@ -182,7 +217,10 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     const heard: HeardAnswer[] = [];
     const errors: string[] = [];
     // 192.0.2.0/24 is TEST-NET-1: no interface here has that address, so the socket cannot be bound to it.
-    const transport = queryByMdns({ port: mdnsPort, interfaces: ['192.0.2.123', '127.0.0.1'], windowMs: 300 }, { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) });
+    const transport = queryByMdns(
+      { port: mdnsPort, interfaces: ['192.0.2.123', '127.0.0.1'], windowMs: 300 },
+      { onAnswer: (answer) => heard.push(answer), onSendError: (message) => errors.push(message) },
+    );
     try {
       await until(() => heard.length > 0 && errors.length > 0, 'an answer and the error', 3_000);
     } finally {
@@ -192,16 +230,36 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     expect(heard.length).toBeGreaterThan(0);
   });
 
-  test('start() rejects naming the option when the interface is not this machine\'s, or the port is held exclusively', async () => {
-    const wrongInterface = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '192.0.2.123' } });
-    await expect(wrongInterface.start()).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringMatching(/^discovery\.mdns\.interface: cannot use 192\.0\.2\.123 for mDNS \(/) });
+  test("start() rejects naming the option when the interface is not this machine's, or the port is held exclusively", async () => {
+    const wrongInterface = new DiscoveryResponder({
+      name: 'office',
+      url: URL_OF_GATEWAY,
+      privateKeyPem: KEY.privateKeyPem,
+      host: '127.0.0.1',
+      port: 0,
+      mdns: { port: mdnsPort, interface: '192.0.2.123' },
+    });
+    await expect(wrongInterface.start()).rejects.toMatchObject({
+      code: 'ROAMGATE_INVALID_OPTIONS',
+      message: expect.stringMatching(/^discovery\.mdns\.interface: cannot use 192\.0\.2\.123 for mDNS \(/),
+    });
     await wrongInterface.close();
 
     const holder = createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve) => holder.bind(mdnsPort, '0.0.0.0', resolve));
     try {
-      const blocked = new DiscoveryResponder({ name: 'office', url: URL_OF_GATEWAY, privateKeyPem: KEY.privateKeyPem, host: '127.0.0.1', port: 0, mdns: { port: mdnsPort, interface: '127.0.0.1' } });
-      await expect(blocked.start()).rejects.toMatchObject({ code: 'ROAMGATE_INVALID_OPTIONS', message: `discovery.mdns: cannot listen on UDP port ${mdnsPort} (EADDRINUSE)` });
+      const blocked = new DiscoveryResponder({
+        name: 'office',
+        url: URL_OF_GATEWAY,
+        privateKeyPem: KEY.privateKeyPem,
+        host: '127.0.0.1',
+        port: 0,
+        mdns: { port: mdnsPort, interface: '127.0.0.1' },
+      });
+      await expect(blocked.start()).rejects.toMatchObject({
+        code: 'ROAMGATE_INVALID_OPTIONS',
+        message: `discovery.mdns: cannot listen on UDP port ${mdnsPort} (EADDRINUSE)`,
+      });
       await blocked.close();
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
@@ -216,11 +274,21 @@ describe('DiscoveryResponder mDNS options', () => {
     ['an unknown mdns option', { mdns: { prot: 5353 } }, 'discovery.mdns.prot is not an option (port, interface)'],
     ['mdns port 0', { mdns: { port: 0 } }, 'discovery.mdns.port must be an integer 1-65535'],
     ['an interface that is a name', { mdns: { interface: 'eth0' } }, 'discovery.mdns.interface must be the IPv4 address of an interface'],
-    ['a name with a dot, announced by mDNS', { mdns: true, name: 'office.lan' }, 'discovery.name must be at most 63 bytes without "." to be announced by mDNS'],
+    [
+      'a name with a dot, announced by mDNS',
+      { mdns: true, name: 'office.lan' },
+      'discovery.name must be at most 63 bytes without "." to be announced by mDNS',
+    ],
     ['a name too long for a DNS label', { mdns: true, name: '\u00e9'.repeat(32) }, 'discovery.name must be at most 63 bytes'],
-    ['a URL too long for a TXT entry', { mdns: true, url: `http://h/${'u'.repeat(250)}` }, 'discovery.url is too long for an mDNS TXT record'],
+    [
+      'a URL too long for a TXT entry',
+      { mdns: true, url: `http://h/${'u'.repeat(250)}` },
+      'discovery.url is too long for an mDNS TXT record',
+    ],
   ])('reject %s', (_name, overrides, message) => {
-    expect(() => new DiscoveryResponder({ ...valid, ...overrides } as DiscoveryResponderOptions)).toThrow(expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining(message) }));
+    expect(() => new DiscoveryResponder({ ...valid, ...overrides } as DiscoveryResponderOptions)).toThrow(
+      expect.objectContaining({ code: 'ROAMGATE_INVALID_OPTIONS', message: expect.stringContaining(message) }),
+    );
   });
 
   test('the same name and URL are fine without mDNS', () => {

@@ -27,7 +27,12 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function startRig(options: { idleTimeoutMs: number; allowHalfOpen?: boolean; prelude?: (client: Socket) => Promise<unknown>; onServer: (socket: Socket) => void }): Promise<Rig> {
+async function startRig(options: {
+  idleTimeoutMs: number;
+  allowHalfOpen?: boolean;
+  prelude?: (client: Socket) => Promise<unknown>;
+  onServer: (socket: Socket) => void;
+}): Promise<Rig> {
   const allowHalfOpen = options.allowHalfOpen ?? false;
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
@@ -259,7 +264,9 @@ describe('relay() over real sockets', () => {
     try {
       await rig.open();
       await rig.nextRelay();
-      const idleTimers = setTimer.mock.calls.flatMap((call, i) => (call[1] === 60_000 ? [setTimer.mock.results[i].value as NodeJS.Timeout] : []));
+      const idleTimers = setTimer.mock.calls.flatMap((call, i) =>
+        call[1] === 60_000 ? [setTimer.mock.results[i].value as NodeJS.Timeout] : [],
+      );
       expect(idleTimers).toHaveLength(1);
       expect(idleTimers[0].hasRef()).toBe(false);
     } finally {

@@ -25,7 +25,10 @@ async function stop(running: Awaited<ReturnType<typeof start>>) {
 async function call(url: string, init: { method?: string; token?: string; body?: unknown } = {}) {
   const res = await fetch(url, {
     method: init.method ?? (init.body ? 'POST' : 'GET'),
-    headers: { ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
+      ...(init.body ? { 'Content-Type': 'application/json' } : {}),
+    },
     body: init.body ? JSON.stringify(init.body) : undefined,
   });
   return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
@@ -72,9 +75,14 @@ test('a gateway stopped and started on the same SQLite file keeps the lease, the
     const login = await call(`${first.api}/login`, { body: { username: 'alice', password: 'alice-pw' } });
     expect(login.status).toBe(201);
     const token = login.body.token as string;
-    const rule = await call(`${first.api}/access/rules`, { token: ADMIN, body: { subject: 'user:alice', service: 'smtp', allow: true, reason: 'alice may send' } });
+    const rule = await call(`${first.api}/access/rules`, {
+      token: ADMIN,
+      body: { subject: 'user:alice', service: 'smtp', allow: true, reason: 'alice may send' },
+    });
     expect(rule.status).toBe(201);
-    const registration = await call(`${first.api}/servers/register`, { body: { secret: SECRET, service: 'smtp', host: '127.0.0.1', port: registered.port, ttlSeconds: 3600 } });
+    const registration = await call(`${first.api}/servers/register`, {
+      body: { secret: SECRET, service: 'smtp', host: '127.0.0.1', port: registered.port, ttlSeconds: 3600 },
+    });
     expect(registration.status).toBe(201);
     const session = await pageLogin(first.api, 'alice', 'alice-pw');
     const mine = async (api: string) => fetch(`${api}/leases`, { headers: { cookie: session } });
@@ -90,8 +98,12 @@ test('a gateway stopped and started on the same SQLite file keeps the lease, the
       const afterRestart = await mine(second.api);
       expect(afterRestart.status).toBe(200);
       expect(((await afterRestart.json()) as { leases: unknown[] }).leases).toEqual([aliceLease, aliceLease]);
-      expect((await call(`${second.api}/access/rules`, { token: ADMIN })).body.rules).toEqual([expect.objectContaining({ id: rule.body.id, subject: 'user:alice', origin: 'api' })]);
-      expect((await call(`${second.api}/servers`, { token: ADMIN })).body.servers).toEqual([expect.objectContaining({ origin: 'registered', port: registered.port })]);
+      expect((await call(`${second.api}/access/rules`, { token: ADMIN })).body.rules).toEqual([
+        expect.objectContaining({ id: rule.body.id, subject: 'user:alice', origin: 'api' }),
+      ]);
+      expect((await call(`${second.api}/servers`, { token: ADMIN })).body.servers).toEqual([
+        expect.objectContaining({ origin: 'registered', port: registered.port }),
+      ]);
       // And they work together: this address is alice's by her lease, the API rule lets her use smtp,
       // and the registered server is the one she reaches.
       const client = await RawClient.open(second.smtpPort);

@@ -45,12 +45,15 @@ function watch(socket: Socket) {
     closed,
     send: (text: string) => socket.write(text),
     async waitFor(predicate: (text: string) => boolean, timeoutMs = 5000) {
-      await until(() => predicate(data), () => `the expected text; received so far: ${JSON.stringify(data)}`, timeoutMs);
+      await until(
+        () => predicate(data),
+        () => `the expected text; received so far: ${JSON.stringify(data)}`,
+        timeoutMs,
+      );
       return data;
     },
   };
 }
-
 
 /** A POP3 session at an adapter with in-protocol login as alice@home.example: login, STAT, QUIT. */
 async function readMailboxAsAlice(port: number, source: string): Promise<RawClient> {
@@ -84,8 +87,22 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     visitedSmtp = await startSmtpUpstream('visited-relay.internal');
     homeStore = openSqliteStore(':memory:');
     const now = Date.now();
-    await homeStore.users.put({ id: 'carol', passwordHash: await hashPassword('carol-pw'), attributes: { department: 'sales' }, disabled: false, createdAt: now, updatedAt: now });
-    await homeStore.users.put({ id: 'erin', passwordHash: await hashPassword('erin-pw'), attributes: { department: 'sales' }, disabled: false, createdAt: now, updatedAt: now });
+    await homeStore.users.put({
+      id: 'carol',
+      passwordHash: await hashPassword('carol-pw'),
+      attributes: { department: 'sales' },
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await homeStore.users.put({
+      id: 'erin',
+      passwordHash: await hashPassword('erin-pw'),
+      attributes: { department: 'sales' },
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
     home = await startGateway(
       {
         realm: 'home.example',
@@ -114,8 +131,21 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
       {
         realm: 'visit.example',
         store: { path: visitedStorePath },
-        peers: { 'home.example': { secret: HOME_VISIT_SECRET, url: urlOf(home), attributes: { keep: ['department'] }, routes: { nntp: 'home' }, refreshSeconds: 1, failureCacheSeconds: 0 } },
-        adapters: { smtp: { port: 0, login: { allowCleartext: true } }, pop3: { port: 0, login: { allowCleartext: true } }, nntp: { port: 0, login: { allowCleartext: true } } },
+        peers: {
+          'home.example': {
+            secret: HOME_VISIT_SECRET,
+            url: urlOf(home),
+            attributes: { keep: ['department'] },
+            routes: { nntp: 'home' },
+            refreshSeconds: 1,
+            failureCacheSeconds: 0,
+          },
+        },
+        adapters: {
+          smtp: { port: 0, login: { allowCleartext: true } },
+          pop3: { port: 0, login: { allowCleartext: true } },
+          nntp: { port: 0, login: { allowCleartext: true } },
+        },
         servers: { smtp: [{ host: '127.0.0.1', port: visitedSmtp.port, credentials: 'none' }] },
         access: [
           { subject: 'realm=home.example', service: '*', allow: true },
@@ -171,7 +201,10 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     const client = await readMailboxAsAlice(visited.ports.pop3, '127.0.0.2');
     expect(homePop3.logins).toContain('alice');
     expect(client.received).not.toContain('home-pop3.internal');
-    await until(() => visited.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'), 'the relayed pop3 record');
+    await until(
+      () => visited.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'),
+      'the relayed pop3 record',
+    );
     const records = visited.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed');
     expect(records.at(-1)).toMatchObject({ identity: 'alice@home.example' });
     // The visited gateway's record names the home gateway it relayed to, never the home's server.
@@ -185,8 +218,20 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     pop.send('QUIT\r\n');
     await pop.closed;
 
-    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: visited.ports.smtp, secure: false, ignoreTLS: true, localAddress: '127.0.0.2', auth: { user: 'alice@home.example', pass: 'alice-pw' } });
-    await mailer.sendMail({ from: 'alice@home.example', to: 'someone@visit.example', subject: 'sent from the visited network', text: 'hello' });
+    const mailer = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: visited.ports.smtp,
+      secure: false,
+      ignoreTLS: true,
+      localAddress: '127.0.0.2',
+      auth: { user: 'alice@home.example', pass: 'alice-pw' },
+    });
+    await mailer.sendMail({
+      from: 'alice@home.example',
+      to: 'someone@visit.example',
+      subject: 'sent from the visited network',
+      text: 'hello',
+    });
     expect(visitedSmtp.messages.at(-1)!.raw.toString()).toContain('Subject: sent from the visited network');
   });
 
@@ -230,14 +275,23 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
   test('the home answers only signed, fresh, first-time requests from configured peers', async () => {
     const path = '/roamgate/federation/verify';
     const body = JSON.stringify({ username: 'alice', password: 'alice-pw' });
-    const send = (headers: Record<string, string>, payload = body) => request(home.app).post(path).set({ ...headers, 'content-type': 'application/json' }).send(payload);
+    const send = (headers: Record<string, string>, payload = body) =>
+      request(home.app)
+        .post(path)
+        .set({ ...headers, 'content-type': 'application/json' })
+        .send(payload);
 
     const signed = signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now());
     const first = await send(signed);
     expect(first.status).toBe(200);
     expect(first.headers['x-roamgate-signature']).toBeDefined();
     expect(JSON.stringify(first.body)).not.toContain(String(homePop3.port));
-    expect(first.body.services).toEqual(expect.arrayContaining([{ service: 'pop3', own: true }, { service: 'nntp', own: false }]));
+    expect(first.body.services).toEqual(
+      expect.arrayContaining([
+        { service: 'pop3', own: true },
+        { service: 'nntp', own: false },
+      ]),
+    );
 
     // The lease given to the peer opens the home's tunnel endpoint from the peer's address, and nothing else.
     const peerToken = first.body.lease.token as string;
@@ -259,7 +313,10 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
 
     // A home vouches only for its own realm unless the peer is configured as a chain.
     const otherRealm = JSON.stringify({ username: 'dave@region.example', password: 'x' });
-    const refusedRealm = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body: otherRealm }, Date.now()), otherRealm);
+    const refusedRealm = await send(
+      signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body: otherRealm }, Date.now()),
+      otherRealm,
+    );
     expect(refusedRealm.status).toBe(403);
     expect(refusedRealm.body.error).toBe('this gateway vouches only for users of home.example, not of region.example');
 
@@ -268,14 +325,21 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(replayed.status).toBe(409);
     expect(replayed.body.error).toMatch(/replayed request/);
 
-    const forged = await send(signRequest('a-secret-that-is-not-the-shared-one-000000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()));
+    const forged = await send(
+      signRequest('a-secret-that-is-not-the-shared-one-000000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()),
+    );
     expect(forged.status).toBe(401);
     expect(forged.body.error).toBe(UNVERIFIED_PEER_REQUEST);
 
-    const altered = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()), JSON.stringify({ username: 'bob', password: 'alice-pw' }));
+    const altered = await send(
+      signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()),
+      JSON.stringify({ username: 'bob', password: 'alice-pw' }),
+    );
     expect(altered.status).toBe(401);
 
-    const stale = await send(signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now() - 5 * 60_000));
+    const stale = await send(
+      signRequest(HOME_VISIT_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now() - 5 * 60_000),
+    );
     expect(stale.status).toBe(401);
     expect(stale.body.error).toBe(UNVERIFIED_PEER_REQUEST);
 
@@ -283,9 +347,21 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     expect(stranger.status).toBe(401);
     // The same answer for a stranger as for a wrong signature: nobody learns the peers' names; the audit trail has the reason.
     expect(stranger.body.error).toBe(UNVERIFIED_PEER_REQUEST);
-    const reasons = async () => (await homeStore.audit.list({ type: 'peer.refused', limit: 50 })).map((event) => String(event.detail.reason));
-    await until(async () => (await reasons()).some((reason) => reason.includes('stranger.example is not a configured peer')), 'the audit entry', 5000, 50);
-    expect(await reasons()).toEqual(expect.arrayContaining([expect.stringMatching(/^bad signature/), expect.stringMatching(/^timestamp is more than 60 s/), 'stranger.example is not a configured peer of this gateway']));
+    const reasons = async () =>
+      (await homeStore.audit.list({ type: 'peer.refused', limit: 50 })).map((event) => String(event.detail.reason));
+    await until(
+      async () => (await reasons()).some((reason) => reason.includes('stranger.example is not a configured peer')),
+      'the audit entry',
+      5000,
+      50,
+    );
+    expect(await reasons()).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^bad signature/),
+        expect.stringMatching(/^timestamp is more than 60 s/),
+        'stranger.example is not a configured peer of this gateway',
+      ]),
+    );
 
     const unsigned = await send({});
     expect(unsigned.status).toBe(401);
@@ -295,10 +371,17 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
     const client = await readMailboxAsAlice(far.ports.pop3, '127.0.0.2');
     expect(client.received).not.toContain('home-pop3.internal');
     // Each hop saw only the next one.
-    const hop = (gw: TestGateway) => gw.logger.records().filter((record) => record.service === 'pop3' && record.outcome === 'relayed').at(-1);
+    const hop = (gw: TestGateway) =>
+      gw.logger
+        .records()
+        .filter((record) => record.service === 'pop3' && record.outcome === 'relayed')
+        .at(-1);
     await until(() => [far, region, home].every((gw) => hop(gw) !== undefined), 'a record at every hop');
     expect(hop(far)).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${(region.http!.address() as AddressInfo).port}` });
-    expect(hop(region)).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${(home.http!.address() as AddressInfo).port}` });
+    expect(hop(region)).toMatchObject({
+      identity: 'alice@home.example',
+      server: `127.0.0.1:${(home.http!.address() as AddressInfo).port}`,
+    });
     expect(hop(home)).toMatchObject({ identity: 'alice', server: `127.0.0.1:${homePop3.port}` });
   });
 
@@ -334,7 +417,8 @@ describe('roaming: a home gateway vouches, the visited gateway serves', () => {
   });
 
   test('a visitor who logs out at the visited gateway: home ends the lease it gave for them', async () => {
-    const peerLeases = async () => (await homeStore.leases.listLive(Date.now())).filter((lease) => lease.userId === 'frank' && lease.peer === 'visit.example');
+    const peerLeases = async () =>
+      (await homeStore.leases.listLive(Date.now())).filter((lease) => lease.userId === 'frank' && lease.peer === 'visit.example');
     const { body, status } = await login(visited, 'frank@home.example', 'frank-pw');
     expect(status).toBe(201);
     expect(await peerLeases()).toHaveLength(1);
@@ -398,9 +482,18 @@ describe('roaming: the home gateway is down', () => {
       expect(pop.received).toContain(refusal);
       pop.close();
 
-      await expect(openTunnel(urlOf(visited), 'pop3', body.token, 5000)).rejects.toMatchObject({ message: 'home gateway home.example cannot be reached; pop3 from there is unavailable' });
+      await expect(openTunnel(urlOf(visited), 'pop3', body.token, 5000)).rejects.toMatchObject({
+        message: 'home gateway home.example cannot be reached; pop3 from there is unavailable',
+      });
 
-      const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: visited.ports.smtp, secure: false, ignoreTLS: true, localAddress: '127.0.0.4', auth: { user: 'alice@home.example', pass: 'alice-pw' } });
+      const mailer = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: visited.ports.smtp,
+        secure: false,
+        ignoreTLS: true,
+        localAddress: '127.0.0.4',
+        auth: { user: 'alice@home.example', pass: 'alice-pw' },
+      });
       await mailer.sendMail({ from: 'alice@home.example', to: 'x@visit.example', subject: 'home is down', text: 'still sending' });
       expect(relay.messages.at(-1)!.raw.toString()).toContain('Subject: home is down');
 
@@ -452,8 +545,14 @@ describe('roaming: a home that reveals addresses to a peer', () => {
       await pop.waitFor((text) => text.includes('+OK home-pop3.internal'));
       pop.send('QUIT\r\n');
       await pop.closed;
-      await until(() => partner.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'), "the partner's relayed pop3 record");
-      expect(partner.logger.records().find((record) => record.service === 'pop3')).toMatchObject({ identity: 'alice@home.example', server: `127.0.0.1:${homePop3.port}` });
+      await until(
+        () => partner.logger.records().some((record) => record.service === 'pop3' && record.outcome === 'relayed'),
+        "the partner's relayed pop3 record",
+      );
+      expect(partner.logger.records().find((record) => record.service === 'pop3')).toMatchObject({
+        identity: 'alice@home.example',
+        server: `127.0.0.1:${homePop3.port}`,
+      });
       expect(home.logger.records()).toEqual([]);
     } finally {
       await partner.close();
@@ -492,14 +591,26 @@ describe('roaming at the edges (found in review)', () => {
     pop3 = await startPop3('edge-home-pop3.internal ready', { alice: 'alice-pw', gina: 'gina-pw' });
     homeStore = openSqliteStore(':memory:');
     const now = Date.now();
-    await homeStore.users.put({ id: 'gina', passwordHash: await hashPassword('gina-pw'), attributes: {}, disabled: false, createdAt: now, updatedAt: now });
+    await homeStore.users.put({
+      id: 'gina',
+      passwordHash: await hashPassword('gina-pw'),
+      attributes: {},
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
     home = await startGateway(
       {
         realm: 'home.example',
         store: homeStore,
         users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: { department: 'sales' } }],
         peers: { 'visit.example': { secret: EDGE_SECRET }, 'cached.example': { secret: EDGE_SECRET } },
-        servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }, { host: '127.0.0.1', port: pop3.port, for: 'user:gina' }] },
+        servers: {
+          pop3: [
+            { host: '127.0.0.1', port: pop3.port, for: 'user:alice' },
+            { host: '127.0.0.1', port: pop3.port, for: 'user:gina' },
+          ],
+        },
         leases: { userCheckSeconds: 1 },
         access: [{ subject: 'authenticated', service: '*', allow: true }],
       },
@@ -535,10 +646,26 @@ describe('roaming at the edges (found in review)', () => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
     try {
-      const client = new PeerClient({ self: 'visit.example', realm: 'home.example', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secret: EDGE_SECRET, timeoutMs: 2000 });
-      await expect(client.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED', message: expect.stringMatching(/too many peer requests/) });
+      const client = new PeerClient({
+        self: 'visit.example',
+        realm: 'home.example',
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        secret: EDGE_SECRET,
+        timeoutMs: 2000,
+      });
+      await expect(client.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({
+        code: 'ROAMGATE_UPSTREAM_REFUSED',
+        message: expect.stringMatching(/too many peer requests/),
+      });
       const directory = new RoamingDirectory({ verify: async () => false, get: async () => undefined }, 'visit.example', [
-        { realm: 'home.example', client, attributes: { keep: [], set: {} }, cacheSeconds: 300, failureCacheSeconds: 10, acceptAddresses: false },
+        {
+          realm: 'home.example',
+          client,
+          attributes: { keep: [], set: {} },
+          cacheSeconds: 300,
+          failureCacheSeconds: 10,
+          acceptAddresses: false,
+        },
       ]);
       await expect(directory.verify('alice@home.example', 'alice-pw')).rejects.toMatchObject({ code: 'ROAMGATE_UPSTREAM_REFUSED' });
     } finally {
@@ -560,7 +687,10 @@ describe('roaming at the edges (found in review)', () => {
     const visited = await visitedFor('visit.example', 0);
     const before = (await liveLeasesFor('visit.example')).length;
     for (let round = 0; round < 3; round++) expect((await readMailbox(visited)).received).toContain('+OK Logged in');
-    await until(async () => (await liveLeasesFor('visit.example')).length === before, 'the home leases of finished sessions to be released');
+    await until(
+      async () => (await liveLeasesFor('visit.example')).length === before,
+      'the home leases of finished sessions to be released',
+    );
   });
 
   test("logins in the client's protocol: a remembered answer keeps its home lease, which ends when the answer ages out", async () => {
@@ -569,14 +699,25 @@ describe('roaming at the edges (found in review)', () => {
     await readMailbox(visited);
     // One home lease for both sessions: the second login used the remembered answer.
     expect(await liveLeasesFor('cached.example')).toHaveLength(1);
-    await until(async () => (await liveLeasesFor('cached.example')).length === 0, 'the home lease to be released when the answer ages out', 5_000, 50);
+    await until(
+      async () => (await liveLeasesFor('cached.example')).length === 0,
+      'the home lease to be released when the answer ages out',
+      5_000,
+      50,
+    );
   });
 
   /** A home lease for `username`, asked for as visit.example would. */
   const peerTokenFor = async (username: string, password: string) => {
     const path = '/roamgate/federation/verify';
     const body = JSON.stringify({ username, password });
-    const answer = await request(home.app).post(path).set({ ...signRequest(EDGE_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()), 'content-type': 'application/json' }).send(body);
+    const answer = await request(home.app)
+      .post(path)
+      .set({
+        ...signRequest(EDGE_SECRET, { peer: 'visit.example', method: 'POST', path, body }, Date.now()),
+        'content-type': 'application/json',
+      })
+      .send(body);
     expect(answer.status).toBe(200);
     return answer.body.lease.token as string;
   };
@@ -596,14 +737,26 @@ describe('roaming at the edges (found in review)', () => {
     await homeStore.users.put({ ...gina, disabled: true, updatedAt: Date.now() });
     await until(async () => /^HTTP\/1\.1 407 /.test(await tunnelAt(home, token)), 'the tunnel to refuse her lease', 5_000, 100);
     // The audit trail is written in batches: give it its moment.
-    const revokedForGina = async () => (await homeStore.audit.list({ type: 'lease.revoked', limit: 10 })).some((event) => event.actor === 'gina' && event.detail.by === 'user disabled or removed' && event.detail.peer === 'visit.example');
+    const revokedForGina = async () =>
+      (await homeStore.audit.list({ type: 'lease.revoked', limit: 10 })).some(
+        (event) => event.actor === 'gina' && event.detail.by === 'user disabled or removed' && event.detail.peer === 'visit.example',
+      );
     await until(revokedForGina, 'the audit event of the revocation', 3_000, 50);
   });
 
   test('a peer lease opens the tunnel only while its peer is still configured at home', async () => {
     const token = await peerTokenFor('alice', 'alice-pw');
     // The same store, a home that no longer trusts visit.example.
-    const homeAfter = await startGateway({ realm: 'home.example', store: homeStore, peers: { 'cached.example': { secret: EDGE_SECRET } }, servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] }, access: [{ subject: 'authenticated', service: '*', allow: true }] }, true);
+    const homeAfter = await startGateway(
+      {
+        realm: 'home.example',
+        store: homeStore,
+        peers: { 'cached.example': { secret: EDGE_SECRET } },
+        servers: { pop3: [{ host: '127.0.0.1', port: pop3.port, for: 'user:alice' }] },
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
     opened.push(homeAfter);
     expect(await tunnelAt(home, token)).toMatch(/^HTTP\/1\.1 200 /);
     expect(await tunnelAt(homeAfter, token)).toMatch(/^HTTP\/1\.1 407 /);

@@ -12,11 +12,20 @@ import { until } from '../helpers/until';
 const OPEN_SMTP = [{ subject: 'anonymous', service: 'smtp', allow: true }] as const;
 
 function transport(port: number) {
-  return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5000, greetingTimeout: 5000 });
+  return nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    connectionTimeout: 5000,
+    greetingTimeout: 5000,
+  });
 }
 
 function rawMessage(body: string): Buffer {
-  return Buffer.from(`From: a@example.test\r\nTo: b@example.test\r\nSubject: relay test\r\nMessage-ID: <${Math.random()}@example.test>\r\n\r\n${body}`);
+  return Buffer.from(
+    `From: a@example.test\r\nTo: b@example.test\r\nSubject: relay test\r\nMessage-ID: <${Math.random()}@example.test>\r\n\r\n${body}`,
+  );
 }
 
 describe('smtp adapter relaying to a real SMTP server', () => {
@@ -31,7 +40,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('mail sent with nodemailer arrives byte-exact, dot-leading lines included, and the relay is recorded', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+    });
     const body = '.leading dot\r\n..two dots\r\n.\r\nmiddle\r\n' + 'x'.repeat(998) + '\r\nend\r\n';
     const raw = rawMessage(body);
     const info = await transport(gw.ports.smtp).sendMail({ envelope: { from: 'a@example.test', to: ['b@example.test'] }, raw });
@@ -48,7 +61,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('a 1 MB message passes unchanged', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+    });
     const line = (i: number) => `${i % 7 === 0 ? '.' : ''}line ${i} ${'abcdefghij'.repeat(7)}\r\n`;
     let body = '';
     for (let i = 0; body.length < 1024 * 1024; i++) body += line(i);
@@ -58,8 +75,14 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   });
 
   test('with the server down the client gets 421 4.3.0 and nodemailer reports it', async () => {
-    gw = await startGateway({ adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: await refusedPort() }] }, access: [...OPEN_SMTP] });
-    const error = await transport(gw.ports.smtp).sendMail({ from: 'a@example.test', to: 'b@example.test', text: 'x' }).catch((e: Error & { responseCode?: number; response?: string }) => e);
+    gw = await startGateway({
+      adapters: { smtp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: await refusedPort() }] },
+      access: [...OPEN_SMTP],
+    });
+    const error = await transport(gw.ports.smtp)
+      .sendMail({ from: 'a@example.test', to: 'b@example.test', text: 'x' })
+      .catch((e: Error & { responseCode?: number; response?: string }) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as { responseCode?: number }).responseCode).toBe(421);
     expect(String((error as { response?: string }).response)).toMatch(/^421 4\.3\.0 smtp service unavailable/);
@@ -73,7 +96,12 @@ describe('smtp adapter relaying to a real SMTP server', () => {
     const dead = await refusedPort();
     gw = await startGateway({
       adapters: { smtp: { port: 0 } },
-      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port, priority: 20 }, { host: '127.0.0.1', port: dead, priority: 10 }] },
+      servers: {
+        smtp: [
+          { host: '127.0.0.1', port: upstream.port, priority: 20 },
+          { host: '127.0.0.1', port: dead, priority: 10 },
+        ],
+      },
       access: [...OPEN_SMTP],
     });
     await transport(gw.ports.smtp).sendMail({ envelope: { from: 'a@example.test', to: ['b@example.test'] }, raw: rawMessage('one\r\n') });
@@ -90,7 +118,9 @@ describe('smtp adapter relaying to a real SMTP server', () => {
       servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
       access: [{ subject: 'anonymous', service: 'smtp', allow: false, reason: 'guests may not send mail here' }],
     });
-    const error = await transport(gw.ports.smtp).sendMail({ from: 'a@example.test', to: 'b@example.test', text: 'x' }).catch((e: Error) => e);
+    const error = await transport(gw.ports.smtp)
+      .sendMail({ from: 'a@example.test', to: 'b@example.test', text: 'x' })
+      .catch((e: Error) => e);
     expect(String((error as { response?: string }).response)).toBe('554 5.7.1 guests may not send mail here');
     expect(upstream.messages).toHaveLength(0);
     const [record] = await gw.logger.waitForRecords(1);
@@ -100,7 +130,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('clients over maxClients are refused in-protocol while the first keeps working', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0, maxClients: 1 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0, maxClients: 1 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+    });
     const first = await RawClient.open(gw.ports.smtp);
     await first.waitFor((text) => text.startsWith('220 '));
     const second = await RawClient.open(gw.ports.smtp);
@@ -115,7 +149,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('a refused client that never hangs up is cut after the refusal linger, so refusals cannot hold descriptors', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0, maxClients: 1 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0, maxClients: 1 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+    });
     const first = await RawClient.open(gw.ports.smtp);
     await first.waitFor((text) => text.startsWith('220 '));
     // Half-open on purpose: it reads the refusal and the FIN, and never closes its side.
@@ -166,7 +204,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('pipelined commands after EHLO (RFC 2920) pass in one write and in order', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+    });
     const client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.startsWith('220 '));
     client.send('EHLO me\r\n');
@@ -181,7 +223,11 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('an idle relay is closed after idleTimeoutMs', async () => {
     const silent = await listenTcp((socket) => socket.write('220 silent server\r\n'));
     cleanups.push(silent.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0, idleTimeoutMs: 200 } }, servers: { smtp: [{ host: '127.0.0.1', port: silent.port }] }, access: [...OPEN_SMTP] });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0, idleTimeoutMs: 200 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: silent.port }] },
+      access: [...OPEN_SMTP],
+    });
     const client = await RawClient.open(gw.ports.smtp);
     await client.closed;
     expect(client.received).toBe('220 silent server\r\n');
@@ -192,7 +238,12 @@ describe('smtp adapter relaying to a real SMTP server', () => {
   test('close() lets an open relay finish within the grace period, then cuts it', async () => {
     const upstream = await startSmtpUpstream();
     cleanups.push(upstream.close);
-    gw = await startGateway({ adapters: { smtp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] }, access: [...OPEN_SMTP], shutdownGraceMs: 400 });
+    gw = await startGateway({
+      adapters: { smtp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+      access: [...OPEN_SMTP],
+      shutdownGraceMs: 400,
+    });
     const client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.startsWith('220 '));
     const started = Date.now();

@@ -9,10 +9,17 @@ import { until } from '../helpers/until';
 const ADMIN = 'tunnel-admin-token-0123456789';
 
 /** Opens a tunnel: CONNECT <service>.roamgate:1 on the gateway's HTTP port; returns the socket and everything read. */
-function openTunnel(port: number, service: string, token?: string, after = ''): Promise<{ socket: Socket; text: () => string; closed: Promise<void> }> {
+function openTunnel(
+  port: number,
+  service: string,
+  token?: string,
+  after = '',
+): Promise<{ socket: Socket; text: () => string; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.write(`CONNECT ${service}.roamgate:1 HTTP/1.1\r\nHost: ${service}.roamgate:1\r\n${token ? `Proxy-Authorization: Bearer ${token}\r\n` : ''}\r\n${after}`);
+      socket.write(
+        `CONNECT ${service}.roamgate:1 HTTP/1.1\r\nHost: ${service}.roamgate:1\r\n${token ? `Proxy-Authorization: Bearer ${token}\r\n` : ''}\r\n${after}`,
+      );
       resolve({ socket, text: () => received, closed });
     });
     let received = '';
@@ -22,7 +29,6 @@ function openTunnel(port: number, service: string, token?: string, after = ''): 
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
   });
 }
-
 
 describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', () => {
   let gw: TestGateway;
@@ -109,11 +115,21 @@ describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', ()
   });
 
   test('the http-proxy service through a tunnel is the gateway web proxy, allowlist and all', async () => {
-    const tunnel = await openTunnel(apiPort, 'http-proxy', alice.token, `GET http://127.0.0.1:${webPort}/inside HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\nConnection: close\r\n\r\n`);
+    const tunnel = await openTunnel(
+      apiPort,
+      'http-proxy',
+      alice.token,
+      `GET http://127.0.0.1:${webPort}/inside HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\nConnection: close\r\n\r\n`,
+    );
     await tunnel.closed;
     expect(tunnel.text()).toMatch(/^HTTP\/1\.1 200 Tunnel established\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
     expect(tunnel.text()).toMatch(/web \/inside\n$/);
-    const refused = await openTunnel(apiPort, 'http-proxy', alice.token, `GET http://127.0.0.1:${webPort + 1}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const refused = await openTunnel(
+      apiPort,
+      'http-proxy',
+      alice.token,
+      `GET http://127.0.0.1:${webPort + 1}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     await refused.closed;
     expect(refused.text()).toMatch(/\r\n\r\nHTTP\/1\.1 403 Forbidden\r\n/);
   });

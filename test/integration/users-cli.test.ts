@@ -33,8 +33,15 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Result> 
  * echoing input as terminals do), and types each answer once the output so far
  * matches its prompt. Resolves with everything the terminal showed.
  */
-function onTerminal(command: string, dialogue: Array<[RegExp, string]>, timeoutMs = 8000): Promise<{ status: number | null; screen: string }> {
-  const child = spawn('script', ['--quiet', '--return', '--flush', '--echo', 'always', '--command', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: environment });
+function onTerminal(
+  command: string,
+  dialogue: Array<[RegExp, string]>,
+  timeoutMs = 8000,
+): Promise<{ status: number | null; screen: string }> {
+  const child = spawn('script', ['--quiet', '--return', '--flush', '--echo', 'always', '--command', command, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: environment,
+  });
   let screen = '';
   let step = 0;
   const answer = () => {
@@ -94,12 +101,28 @@ const shellCommand = (args: string) => `${JSON.stringify(process.execPath)} ${JS
 describe('roamgate users', () => {
   test('add, list, passwd and remove round trip through the store, and logins see each change', async () => {
     const carolHash = await hashPassword('carol-config-password');
-    const { config, store } = gatewayConfig(`users:\n  - { id: carol, passwordHash: '${carolHash}', attributes: { role: admin }, disabled: true }\n`);
+    const { config, store } = gatewayConfig(
+      `users:\n  - { id: carol, passwordHash: '${carolHash}', attributes: { role: admin }, disabled: true }\n`,
+    );
     const alicePassword = 'alice password one';
     const passwordFile = tempFile(`${alicePassword}\nnot this line\n`);
 
     const [addAlice, addBob] = await Promise.all([
-      cli(['users', 'add', 'alice', '--attr', 'role=admin', '--attr', 'department=sales', '--attr', 'motto=hello world', '--config', config, '--password-file', passwordFile]),
+      cli([
+        'users',
+        'add',
+        'alice',
+        '--attr',
+        'role=admin',
+        '--attr',
+        'department=sales',
+        '--attr',
+        'motto=hello world',
+        '--config',
+        config,
+        '--password-file',
+        passwordFile,
+      ]),
       cli(['users', 'add', '--config', config, 'bob.smith@example'], { ROAMGATE_PASSWORD: 'bob-from-the-environment' }),
     ]);
     expect(addAlice).toMatchObject({ status: 0, stderr: '' });
@@ -108,13 +131,24 @@ describe('roamgate users', () => {
     // store.path is relative to the config file, not to the directory the CLI ran in.
     expect(existsSync(store)).toBe(true);
 
-    expect(await verify(store, 'alice', alicePassword)).toEqual({ id: 'alice', attributes: { role: 'admin', department: 'sales', motto: 'hello world' } });
+    expect(await verify(store, 'alice', alicePassword)).toEqual({
+      id: 'alice',
+      attributes: { role: 'admin', department: 'sales', motto: 'hello world' },
+    });
     expect(await verify(store, 'alice', 'not this line')).toBe(false);
     expect(await verify(store, 'bob.smith@example', 'bob-from-the-environment')).toEqual({ id: 'bob.smith@example', attributes: {} });
 
-    const [list, again] = await Promise.all([cli(['users', 'list', '--config', config]), cli(['users', 'add', 'alice', '--config', config], { ROAMGATE_PASSWORD: 'another password' })]);
+    const [list, again] = await Promise.all([
+      cli(['users', 'list', '--config', config]),
+      cli(['users', 'add', 'alice', '--config', config], { ROAMGATE_PASSWORD: 'another password' }),
+    ]);
     expect(list).toMatchObject({ status: 0, stderr: '' });
-    expect(list.stdout.split('\n').filter(Boolean).map((line) => line.split(/ {2,}/))).toEqual([
+    expect(
+      list.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(/ {2,}/)),
+    ).toEqual([
       ['alice', 'store', 'enabled', 'department=sales', 'motto="hello world"', 'role=admin'],
       ['bob.smith@example', 'store', 'enabled'],
       ['carol', 'config', 'disabled', 'role=admin'],
@@ -130,7 +164,10 @@ describe('roamgate users', () => {
       cli(['users', 'remove', 'bob.smith@example', '--config', config]),
     ]);
     expect(passwd).toMatchObject({ status: 0, stderr: '' });
-    expect(await verify(store, 'alice', 'alice password two')).toEqual({ id: 'alice', attributes: { role: 'admin', department: 'sales', motto: 'hello world' } });
+    expect(await verify(store, 'alice', 'alice password two')).toEqual({
+      id: 'alice',
+      attributes: { role: 'admin', department: 'sales', motto: 'hello world' },
+    });
     expect(await verify(store, 'alice', alicePassword)).toBe(false);
 
     expect(remove).toMatchObject({ status: 0, stderr: '' });
@@ -169,11 +206,23 @@ describe('roamgate users', () => {
   test('disable stops logins and enable restores them; config users and unknown users are refused', async () => {
     const { config, store } = gatewayConfig(`users:\n  - { id: carol, passwordHash: '${await hashPassword('carol-config-password')}' }\n`);
     expect(await cli(['users', 'add', 'dave', '--config', config], { ROAMGATE_PASSWORD: 'dave password' })).toMatchObject({ status: 0 });
-    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: disabled user dave\n', stderr: '' });
+    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({
+      status: 0,
+      stdout: 'roamgate: disabled user dave\n',
+      stderr: '',
+    });
     expect(await verify(store, 'dave', 'dave password')).toBe(false);
-    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: user dave is already disabled\n', stderr: '' });
+    expect(await cli(['users', 'disable', 'dave', '--config', config])).toEqual({
+      status: 0,
+      stdout: 'roamgate: user dave is already disabled\n',
+      stderr: '',
+    });
     expect((await cli(['users', 'list', '--config', config])).stdout).toMatch(/^dave +store +disabled$/m);
-    expect(await cli(['users', 'enable', 'dave', '--config', config])).toEqual({ status: 0, stdout: 'roamgate: enabled user dave\n', stderr: '' });
+    expect(await cli(['users', 'enable', 'dave', '--config', config])).toEqual({
+      status: 0,
+      stdout: 'roamgate: enabled user dave\n',
+      stderr: '',
+    });
     expect(await verify(store, 'dave', 'dave password')).toEqual({ id: 'dave', attributes: {} });
 
     const configured = await cli(['users', 'disable', 'carol', '--config', config]);
@@ -209,13 +258,20 @@ describe('roamgate users', () => {
   test.concurrent.each([
     ['a bad id', ['users', 'add', 'bad id', withConfig], /^roamgate: user id "bad id": must be 1-64 letters/],
     ['a bad attribute name', ['users', 'add', 'dave', '--attr', 'bad key=1', withConfig], /^roamgate: attribute name "bad key"/],
-    ['an attribute value over 256 characters', ['users', 'add', 'dave', '--attr', `note=${'x'.repeat(257)}`, withConfig], /^roamgate: attribute note value: .*256/],
+    [
+      'an attribute value over 256 characters',
+      ['users', 'add', 'dave', '--attr', `note=${'x'.repeat(257)}`, withConfig],
+      /^roamgate: attribute note value: .*256/,
+    ],
     ['an --attr without =', ['users', 'add', 'dave', '--attr', 'role', withConfig], /^roamgate: --attr "role": must be NAME=VALUE/],
     ['an unknown option', ['users', 'add', 'dave', '--admin', withConfig], /^roamgate: users add: Unknown option '--admin'/],
     ['no --config', ['users', 'list'], /^roamgate: users list needs --config FILE\nusage: roamgate users add/],
   ])('%s is a usage error (exit 2) naming the problem, and changes nothing', async (_name, args, message) => {
     const { config, store } = gatewayConfig();
-    const result = await cli(args.flatMap((arg) => (arg === withConfig ? [withConfig, config] : [arg])), { ROAMGATE_PASSWORD: 'dave password' });
+    const result = await cli(
+      args.flatMap((arg) => (arg === withConfig ? [withConfig, config] : [arg])),
+      { ROAMGATE_PASSWORD: 'dave password' },
+    );
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe('');
@@ -223,9 +279,27 @@ describe('roamgate users', () => {
   });
 
   test.concurrent.each([
-    ['store.path :memory: is refused, since changes would be lost', 'memory.yaml', 'store: { path: ":memory:" }\n', ['add', 'dave'], /: the store is in memory \(store\.path :memory:.*set store: \{ path: FILE \}/],
-    ['no store section (in memory by default) is refused', 'no-store.yaml', 'adapters: {}\n', ['list'], /: the store is in memory \(store\.path :memory:.*set store: \{ path: FILE \}/],
-    ['a broken file is refused naming the field', 'broken.yaml', 'store: { path: x.db }\nusers:\n  - { id: eve, passwordHash: plain-text }\n', ['list'], /broken\.yaml: users\.0\.passwordHash: must be a scrypt hash/],
+    [
+      'store.path :memory: is refused, since changes would be lost',
+      'memory.yaml',
+      'store: { path: ":memory:" }\n',
+      ['add', 'dave'],
+      /: the store is in memory \(store\.path :memory:.*set store: \{ path: FILE \}/,
+    ],
+    [
+      'no store section (in memory by default) is refused',
+      'no-store.yaml',
+      'adapters: {}\n',
+      ['list'],
+      /: the store is in memory \(store\.path :memory:.*set store: \{ path: FILE \}/,
+    ],
+    [
+      'a broken file is refused naming the field',
+      'broken.yaml',
+      'store: { path: x.db }\nusers:\n  - { id: eve, passwordHash: plain-text }\n',
+      ['list'],
+      /broken\.yaml: users\.0\.passwordHash: must be a scrypt hash/,
+    ],
   ])('config: %s (exit 2)', async (_name, fileName, content, args, message) => {
     const config = tempFile(content, fileName);
     const result = await cli(['users', ...args, '--config', config], { ROAMGATE_PASSWORD: 'dave password' });
@@ -246,13 +320,17 @@ describe('roamgate users', () => {
       expect(result.stderr).toBe('roamgate: the password must be at least 8 characters\n');
     }
     expect(none.status).toBe(2);
-    expect(none.stderr).toMatch(/^roamgate: no password given and no terminal to ask on: use --password-file FILE .* or set ROAMGATE_PASSWORD/);
+    expect(none.stderr).toMatch(
+      /^roamgate: no password given and no terminal to ask on: use --password-file FILE .* or set ROAMGATE_PASSWORD/,
+    );
     expect(await verify(store, 'dave', 'seven77')).toBe(false);
     expect(short.stderr + shortFile.stderr).not.toMatch(/seven77|1234567/);
   });
 
   test('hash prints a hash of the --password-file password (before ROAMGATE_PASSWORD), and nothing else', async () => {
-    const result = await cli(['users', 'hash', '--password-file', tempFile('from the file\n')], { ROAMGATE_PASSWORD: 'from the environment' });
+    const result = await cli(['users', 'hash', '--password-file', tempFile('from the file\n')], {
+      ROAMGATE_PASSWORD: 'from the environment',
+    });
     expect(result).toMatchObject({ status: 0, stderr: '' });
     expect(result.stdout).toMatch(/^scrypt\$[^\s]+\n$/);
     expect(await verifyPassword('from the file', result.stdout.trim())).toBe(true);

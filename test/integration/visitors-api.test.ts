@@ -82,7 +82,10 @@ describe('logging in', () => {
   });
 
   test('a huge body gets 413, another content type 415', async () => {
-    await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'x'.repeat(100_000) }).expect(413);
+    await request(gw.app)
+      .post('/roamgate/login')
+      .send({ username: 'alice', password: 'x'.repeat(100_000) })
+      .expect(413);
     await request(gw.app).post('/roamgate/login').set('Content-Type', 'text/plain').send('alice:alice-pw').expect(415);
   });
 
@@ -121,7 +124,11 @@ describe('logging in', () => {
     await request(gw.app).post('/roamgate/login').type('form').send({ username: 'alice', password: 'alice-pw', _csrf: token }).expect(403);
     const page2 = await agent.get('/roamgate/login').expect(200);
     const token2 = /name="_csrf" value="([^"]+)"/.exec(page2.text)![1];
-    const done = await agent.post('/roamgate/login').type('form').send({ username: 'alice', password: 'alice-pw', _csrf: token2 }).expect(200);
+    const done = await agent
+      .post('/roamgate/login')
+      .type('form')
+      .send({ username: 'alice', password: 'alice-pw', _csrf: token2 })
+      .expect(200);
     expect(done.text).toMatch(/Logged in as <strong>alice<\/strong>/);
     const leaseToken = /<code id="lease-token">([^<]+)<\/code>/.exec(done.text)![1];
     // The session now identifies alice, and so does the token shown on the page.
@@ -167,7 +174,11 @@ describe('logging in', () => {
     const { csrfToken } = (await agent.get('/roamgate/csrf').expect(200)).body;
     // A token one character off, and one of another length, are refused as missing ones are.
     const last = csrfToken.slice(-1);
-    await agent.post('/roamgate/logout').set('X-CSRF-Token', `${csrfToken.slice(0, -1)}${last === 'a' ? 'b' : 'a'}`).send({}).expect(403);
+    await agent
+      .post('/roamgate/logout')
+      .set('X-CSRF-Token', `${csrfToken.slice(0, -1)}${last === 'a' ? 'b' : 'a'}`)
+      .send({})
+      .expect(403);
     await agent.post('/roamgate/logout').set('X-CSRF-Token', `${csrfToken}0`).send({}).expect(403);
     await agent.post('/roamgate/logout').set('X-CSRF-Token', csrfToken).send({}).expect(204);
     await request(gw.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`).expect(401);
@@ -209,7 +220,8 @@ describe('leases', () => {
   test('a user disabled or removed in the store (by the CLI, another process) loses their leases within userCheckSeconds', async () => {
     const store = openSqliteStore(':memory:');
     const now = Date.now();
-    for (const id of ['dora', 'ezra']) await store.users.put({ id, passwordHash: hashes.alice, attributes: {}, disabled: false, createdAt: now, updatedAt: now });
+    for (const id of ['dora', 'ezra'])
+      await store.users.put({ id, passwordHash: hashes.alice, attributes: {}, disabled: false, createdAt: now, updatedAt: now });
     const checked = await gateway({ store, leases: { userCheckSeconds: 1 } });
     try {
       const dora = (await jsonLogin(checked, 'dora', 'alice-pw').expect(201)).body;
@@ -217,7 +229,8 @@ describe('leases', () => {
       const alice = (await jsonLogin(checked, 'alice', 'alice-pw').expect(201)).body;
       await store.users.put({ ...(await store.users.get('dora'))!, disabled: true, updatedAt: Date.now() });
       await store.users.remove('ezra');
-      const works = async (token: string) => (await request(checked.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`)).status === 200;
+      const works = async (token: string) =>
+        (await request(checked.app).get('/roamgate/leases').set('Authorization', `Bearer ${token}`)).status === 200;
       await until(async () => !(await works(dora.token)) && !(await works(ezra.token)), 'the leases of dora and ezra to end', 5_000, 100);
       // Nobody else's.
       expect(await works(alice.token)).toBe(true);
@@ -242,10 +255,25 @@ describe('access rules API', () => {
   test('admin lists, adds, changes and removes rules; config rules are read-only', async () => {
     const listed = await request(gw.app).get('/roamgate/access/rules').set(admin).expect(200);
     expect(listed.body.rules).toHaveLength(3);
-    expect(listed.body.rules[0]).toEqual({ id: 'config:0', origin: 'config', subject: 'department=sales', service: 'smtp', allow: true, reason: 'sales may send mail' });
-    const added = await request(gw.app).post('/roamgate/access/rules').set(admin).send({ subject: 'user:alice', service: 'nntp', allow: true, reason: 'alice reads news' }).expect(201);
+    expect(listed.body.rules[0]).toEqual({
+      id: 'config:0',
+      origin: 'config',
+      subject: 'department=sales',
+      service: 'smtp',
+      allow: true,
+      reason: 'sales may send mail',
+    });
+    const added = await request(gw.app)
+      .post('/roamgate/access/rules')
+      .set(admin)
+      .send({ subject: 'user:alice', service: 'nntp', allow: true, reason: 'alice reads news' })
+      .expect(201);
     expect(added.body).toMatchObject({ origin: 'api', subject: 'user:alice', service: 'nntp', allow: true });
-    const changed = await request(gw.app).patch(`/roamgate/access/rules/${added.body.id}`).set(admin).send({ allow: false, reason: 'not any more' }).expect(200);
+    const changed = await request(gw.app)
+      .patch(`/roamgate/access/rules/${added.body.id}`)
+      .set(admin)
+      .send({ allow: false, reason: 'not any more' })
+      .expect(200);
     expect(changed.body).toMatchObject({ allow: false, reason: 'not any more', subject: 'user:alice' });
     await request(gw.app).patch('/roamgate/access/rules/config:0').set(admin).send({ allow: false }).expect(409);
     await request(gw.app).delete('/roamgate/access/rules/config:0').set(admin).expect(409);
@@ -286,11 +314,20 @@ describe('access rules API', () => {
     for (let i = 0; i < 3; i++) await jsonLogin(gw, 'bob', 'wrong');
     await jsonLogin(gw, 'bob', 'wrong').expect(429);
     await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set(admin).expect(204);
-    await request(gw.app).post('/roamgate/access/rules').set(admin).send({ subject: 'anonymous', service: 'pop3', allow: false }).expect(201);
+    await request(gw.app)
+      .post('/roamgate/access/rules')
+      .set(admin)
+      .send({ subject: 'anonymous', service: 'pop3', allow: false })
+      .expect(201);
     await request(gw.app).get('/roamgate/audit').set('Authorization', `Bearer ${alice.token}`).expect(401);
-    const events = (await request(gw.app).get('/roamgate/audit').set(admin).expect(200)).body.events as Array<{ type: string; actor?: string; address?: string }>;
+    const events = (await request(gw.app).get('/roamgate/audit').set(admin).expect(200)).body.events as Array<{
+      type: string;
+      actor?: string;
+      address?: string;
+    }>;
     const types = events.map((e) => e.type);
-    for (const type of ['login.failure', 'login.success', 'lease.issued', 'login.throttled', 'lease.revoked', 'rule.added']) expect(types).toContain(type);
+    for (const type of ['login.failure', 'login.success', 'lease.issued', 'login.throttled', 'lease.revoked', 'rule.added'])
+      expect(types).toContain(type);
     expect(events.find((e) => e.type === 'login.success')).toMatchObject({ actor: 'alice', address: '127.0.0.1' });
     const failures = (await request(gw.app).get('/roamgate/audit?type=login.failure&limit=2').set(admin).expect(200)).body.events;
     expect(failures).toHaveLength(2);
@@ -315,7 +352,11 @@ describe('identify and authorize on every connection', () => {
   });
 
   async function smtpGateway(extra: Parameters<typeof startGateway>[0] = {}) {
-    gw = await gateway({ adapters: { smtp: { port: 0 }, nntp: { port: 0 } }, servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }], nntp: [{ host: '127.0.0.1', port: upstream.port }] }, ...extra });
+    gw = await gateway({
+      adapters: { smtp: { port: 0 }, nntp: { port: 0 } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }], nntp: [{ host: '127.0.0.1', port: upstream.port }] },
+      ...extra,
+    });
   }
 
   test('before login the address is anonymous and refused; after login it is that user, by attribute', async () => {
@@ -338,7 +379,10 @@ describe('identify and authorize on every connection', () => {
     ]);
     const audit = (await request(gw.app).get('/roamgate/audit?type=connection').set(admin)).body.events;
     expect(audit).toHaveLength(3);
-    expect(audit[0]).toMatchObject({ actor: 'alice', detail: { service: 'nntp', outcome: 'refused', rule: 'department=sales x nntp -> deny' } });
+    expect(audit[0]).toMatchObject({
+      actor: 'alice',
+      detail: { service: 'nntp', outcome: 'refused', rule: 'department=sales x nntp -> deny' },
+    });
   });
 
   test("revoking a lease closes that lease's open relays at once", async () => {
@@ -346,7 +390,10 @@ describe('identify and authorize on every connection', () => {
     const alice = (await jsonLogin(gw, 'alice', 'alice-pw')).body;
     const client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.startsWith('220 '));
-    await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set({ Authorization: `Bearer ${alice.token}` }).expect(204);
+    await request(gw.app)
+      .delete(`/roamgate/leases/${alice.lease.id}`)
+      .set({ Authorization: `Bearer ${alice.token}` })
+      .expect(204);
     await client.closed;
     const [record] = await gw.logger.waitForRecords(1);
     expect(record).toMatchObject({ identity: 'alice', outcome: 'relayed', reason: 'lease revoked' });
@@ -360,7 +407,11 @@ describe('identify and authorize on every connection', () => {
     await jsonLogin(gw, 'alice', 'alice-pw');
     const client = await RawClient.open(gw.ports.smtp);
     await client.waitFor((text) => text.startsWith('220 '));
-    await request(gw.app).post('/roamgate/access/rules').set(admin).send({ subject: 'user:alice', service: 'smtp', allow: false, reason: 'alice is done' }).expect(201);
+    await request(gw.app)
+      .post('/roamgate/access/rules')
+      .set(admin)
+      .send({ subject: 'user:alice', service: 'smtp', allow: false, reason: 'alice is done' })
+      .expect(201);
     if (closes) {
       await client.closed;
       expect((await gw.logger.waitForRecords(1))[0].reason).toBe('no longer allowed by the access table');

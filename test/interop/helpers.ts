@@ -43,8 +43,12 @@ export function pythonFrom<T = Record<string, unknown>>(source: string | undefin
 /** Runs curl; never throws, resolves with its exit code and output. */
 export function curl(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '30', '--noproxy', '', ...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '30', '--noproxy', '', ...args],
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
     );
   });
 }
@@ -83,7 +87,12 @@ export interface ClientTls {
 
 /** As `python`, over TLS (ROAMGATE_TLS, ROAMGATE_CAFILE, ROAMGATE_TLS_SERVERNAME for clients.py). */
 export function pythonTls<T = Record<string, unknown>>(tls: ClientTls, ...args: string[]): Promise<T> {
-  const env = { ...process.env, ROAMGATE_TLS: tls.mode, ROAMGATE_CAFILE: tls.caFile, ...(tls.servername ? { ROAMGATE_TLS_SERVERNAME: tls.servername } : {}) };
+  const env = {
+    ...process.env,
+    ROAMGATE_TLS: tls.mode,
+    ROAMGATE_CAFILE: tls.caFile,
+    ...(tls.servername ? { ROAMGATE_TLS_SERVERNAME: tls.servername } : {}),
+  };
   return new Promise((resolve, reject) => {
     execFile('python3', [CLIENTS, ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`clients.py ${args[0]} (${tls.mode}) failed: ${stderr || error.message}`));

@@ -63,7 +63,12 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
     const tlsAdapter = { port: 0, tlsPort: 0, login: {}, tls: { cert: caFile, key: keyFile } };
     secure = await startGateway({ users, access: RULES, servers, adapters: { pop3: tlsAdapter, smtp: tlsAdapter, nntp: tlsAdapter } });
     const plainAdapter = { port: 0, login: { allowCleartext: true } };
-    cleartext = await startGateway({ users, access: RULES, servers, adapters: { pop3: plainAdapter, smtp: plainAdapter, nntp: plainAdapter } });
+    cleartext = await startGateway({
+      users,
+      access: RULES,
+      servers,
+      adapters: { pop3: plainAdapter, smtp: plainAdapter, nntp: plainAdapter },
+    });
   });
 
   afterAll(async () => {
@@ -76,13 +81,18 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
   function via(mode: Mode, service: 'pop3' | 'smtp' | 'nntp') {
     const gw = mode === 'cleartext' ? cleartext : secure;
     const port = String(mode === 'implicit' ? secure.ports[`${service}-tls`] : gw.ports[service]);
-    const run = <T>(...args: string[]): Promise<T> => (mode === 'cleartext' ? python<T>(...args) : pythonTls<T>({ mode, caFile, servername: 'localhost' }, ...args));
+    const run = <T>(...args: string[]): Promise<T> =>
+      mode === 'cleartext' ? python<T>(...args) : pythonTls<T>({ mode, caFile, servername: 'localhost' }, ...args);
     return { gw, port, run };
   }
 
   /** The records of `service` written after `mark` (relays are recorded when they end), once there are `count`. */
   async function recordsSince(gw: TestGateway, service: string, mark: number, count: number): Promise<ConnectionRecord[]> {
-    const since = () => gw.logger.records().slice(mark).filter((record) => record.service === service);
+    const since = () =>
+      gw.logger
+        .records()
+        .slice(mark)
+        .filter((record) => record.service === service);
     // After 10 s, whatever there is: the caller's expectations say what is missing.
     await until(() => since().length >= count, `${count} ${service} records`, 10_000, 20).catch(() => undefined);
     return since();
@@ -96,7 +106,8 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
     return sessions.get(key) as Promise<T>;
   }
 
-  const expectTls = (mode: Mode, tls: string | null | undefined) => (mode === 'cleartext' ? expect(tls ?? null).toBeNull() : expect(tls).toMatch(TLS_VERSION));
+  const expectTls = (mode: Mode, tls: string | null | undefined) =>
+    mode === 'cleartext' ? expect(tls ?? null).toBeNull() : expect(tls).toMatch(TLS_VERSION);
 
   describe('POP3: one adapter, each user on their own dovecot', () => {
     const MAILBOXES = [
@@ -104,30 +115,33 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
       { user: 'bob', port: () => env.POP3_PORT_B, subject: 'hello bob from B' },
     ];
 
-    test.each(MODES)('poplib USER/PASS (%s): alice reads her mailbox on dovecot A, bob his on dovecot B, as straight from that dovecot', async (mode) => {
-      const { gw, port, run } = via(mode, 'pop3');
-      const mark = gw.logger.records().length;
-      for (const mailbox of MAILBOXES) {
-        const through = await run<Pop3Result>('pop3', '127.0.0.1', port, mailbox.user, `${mailbox.user}-pw`);
-        const direct = await straight<Pop3Result>('pop3', '127.0.0.1', mailbox.port(), mailbox.user, `${mailbox.user}-pw`);
-        expectTls(mode, through.tls);
-        // The adapter greets (it must take the login before it knows the server); the rest is dovecot's.
-        expect(through.greeting).toMatch(/^\+OK .*roamgate/);
-        expect(direct.greeting).toMatch(/^\+OK Dovecot/);
-        const { greeting: _through, tls: _tls, ...session } = through;
-        const { greeting: _direct, ...expected } = direct;
-        expect(session).toEqual(expected);
-        expect(through.count).toBe(1);
-        const message = Buffer.from(through.messages[0], 'base64').toString('latin1');
-        expect(message).toContain(`\r\nSubject: ${mailbox.subject}\r\n`);
-        expect(message).toContain('\r\n.dotted line\r\n');
-      }
-      const records = await recordsSince(gw, 'pop3', mark, 2);
-      expect(records).toEqual([
-        expect.objectContaining({ service: 'pop3', identity: 'alice', outcome: 'relayed', server: `127.0.0.1:${env.POP3_PORT_A}` }),
-        expect.objectContaining({ service: 'pop3', identity: 'bob', outcome: 'relayed', server: `127.0.0.1:${env.POP3_PORT_B}` }),
-      ]);
-    });
+    test.each(MODES)(
+      'poplib USER/PASS (%s): alice reads her mailbox on dovecot A, bob his on dovecot B, as straight from that dovecot',
+      async (mode) => {
+        const { gw, port, run } = via(mode, 'pop3');
+        const mark = gw.logger.records().length;
+        for (const mailbox of MAILBOXES) {
+          const through = await run<Pop3Result>('pop3', '127.0.0.1', port, mailbox.user, `${mailbox.user}-pw`);
+          const direct = await straight<Pop3Result>('pop3', '127.0.0.1', mailbox.port(), mailbox.user, `${mailbox.user}-pw`);
+          expectTls(mode, through.tls);
+          // The adapter greets (it must take the login before it knows the server); the rest is dovecot's.
+          expect(through.greeting).toMatch(/^\+OK .*roamgate/);
+          expect(direct.greeting).toMatch(/^\+OK Dovecot/);
+          const { greeting: _through, tls: _tls, ...session } = through;
+          const { greeting: _direct, ...expected } = direct;
+          expect(session).toEqual(expected);
+          expect(through.count).toBe(1);
+          const message = Buffer.from(through.messages[0], 'base64').toString('latin1');
+          expect(message).toContain(`\r\nSubject: ${mailbox.subject}\r\n`);
+          expect(message).toContain('\r\n.dotted line\r\n');
+        }
+        const records = await recordsSince(gw, 'pop3', mark, 2);
+        expect(records).toEqual([
+          expect.objectContaining({ service: 'pop3', identity: 'alice', outcome: 'relayed', server: `127.0.0.1:${env.POP3_PORT_A}` }),
+          expect.objectContaining({ service: 'pop3', identity: 'bob', outcome: 'relayed', server: `127.0.0.1:${env.POP3_PORT_B}` }),
+        ]);
+      },
+    );
 
     test('curl logs in with AUTH PLAIN after STLS, and on the pop3s port; RETR gives the bytes dovecot gives', async () => {
       const mark = secure.logger.records().length;
@@ -142,7 +156,15 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
         // curl sends the PLAIN response after `+ ` (no SASL-IR for POP3 unless --sasl-ir).
         expect(stls.stderr).toMatch(/^> AUTH PLAIN\b/m);
         expect(stls.stdout.equals(direct.stdout)).toBe(true);
-        const implicit = await curl(['-v', '--cacert', caFile, `pop3s://localhost:${secure.ports['pop3-tls']}/1`, '--resolve', `localhost:${secure.ports['pop3-tls']}:127.0.0.1`, ...credentials]);
+        const implicit = await curl([
+          '-v',
+          '--cacert',
+          caFile,
+          `pop3s://localhost:${secure.ports['pop3-tls']}/1`,
+          '--resolve',
+          `localhost:${secure.ports['pop3-tls']}:127.0.0.1`,
+          ...credentials,
+        ]);
         expect(implicit.code).toBe(0);
         expect(implicit.stderr).toMatch(/^> AUTH PLAIN\b/m);
         expect(implicit.stdout.equals(direct.stdout)).toBe(true);
@@ -192,12 +214,24 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
 
     test('a wrong password gets -ERR [AUTH]; USER/PASS before STLS is refused where cleartext is not allowed', async () => {
       const mark = secure.logger.records().length;
-      const wrong = await pythonTls<Pop3Login>({ mode: 'starttls', caFile, servername: 'localhost' }, 'pop3-login', '127.0.0.1', String(secure.ports.pop3), 'alice', 'wrong');
+      const wrong = await pythonTls<Pop3Login>(
+        { mode: 'starttls', caFile, servername: 'localhost' },
+        'pop3-login',
+        '127.0.0.1',
+        String(secure.ports.pop3),
+        'alice',
+        'wrong',
+      );
       expect(wrong).toEqual({ tls: expect.stringMatching(TLS_VERSION), command: 'PASS', error: expect.stringMatching(/^-ERR \[AUTH\] /) });
       const plain = await python<Pop3Login>('pop3-login', '127.0.0.1', String(secure.ports.pop3), 'alice', 'alice-pw');
       expect(plain).toEqual({ tls: null, command: 'USER', error: expect.stringMatching(/^-ERR .*STLS/) });
       const records = await recordsSince(secure, 'pop3', mark, 2);
-      expect(records[0]).toMatchObject({ service: 'pop3', identity: 'anonymous', outcome: 'refused', reason: 'wrong user name or password' });
+      expect(records[0]).toMatchObject({
+        service: 'pop3',
+        identity: 'anonymous',
+        outcome: 'refused',
+        reason: 'wrong user name or password',
+      });
       expect(records.every((record) => record.server === undefined)).toBe(true);
     });
   });
@@ -209,7 +243,10 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
       const messageId = `<smtplib-${mode}-${Date.now()}@interop.example.test>`;
       const body = `.a line starting with a dot\r\n..and two\r\nsent over ${mode}\r\n`;
       const file = join(work, `smtplib-${mode}.eml`);
-      writeFileSync(file, `From: alice@example.test\r\nTo: bob@example.test\r\nSubject: smtplib ${mode}\r\nMessage-ID: ${messageId}\r\n\r\n${body}`);
+      writeFileSync(
+        file,
+        `From: alice@example.test\r\nTo: bob@example.test\r\nSubject: smtplib ${mode}\r\nMessage-ID: ${messageId}\r\n\r\n${body}`,
+      );
       const sent = await run<SmtpAuth>('smtp-auth', '127.0.0.1', port, 'alice', 'alice-pw', 'alice@example.test', 'bob@example.test', file);
       expect(sent).toEqual(expect.objectContaining({ auth: [235, expect.any(String)], refused: {} }));
       expectTls(mode, sent.tls);
@@ -223,12 +260,26 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
       const mark = cleartext.logger.records().length;
       const messageId = `<swaks-${Date.now()}@interop.example.test>`;
       const result = await swaks([
-        '--server', `127.0.0.1:${cleartext.ports.smtp}`, '--auth', 'PLAIN', '--auth-user', 'bob', '--auth-password', 'bob-pw',
-        '--from', 'bob@example.test', '--to', 'alice@example.test', '--header', `Message-ID: ${messageId}`, '--body', 'hello from swaks\n.dotted line\nbye',
+        '--server',
+        `127.0.0.1:${cleartext.ports.smtp}`,
+        '--auth',
+        'PLAIN',
+        '--auth-user',
+        'bob',
+        '--auth-password',
+        'bob-pw',
+        '--from',
+        'bob@example.test',
+        '--to',
+        'alice@example.test',
+        '--header',
+        `Message-ID: ${messageId}`,
+        '--body',
+        'hello from swaks\n.dotted line\nbye',
       ]);
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^ -> AUTH PLAIN /m);
-      expect(result.stdout).toMatch(/^<-  235 /m);
+      expect(result.stdout).toMatch(/^<- {2}235 /m);
       const delivered = await deliveredMail(env.SMTP_MAILDIR, 'alice', messageId);
       // swaks ends every body with two empty lines of its own (its transcript shows them too).
       expect(bodyOf(delivered).toString()).toBe('hello from swaks\n.dotted line\nbye\n\n\n');
@@ -239,9 +290,28 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
     test('a wrong password is SMTPAuthenticationError 535; before STARTTLS no AUTH is offered and AUTH gets 538', async () => {
       const file = join(work, 'never-sent.eml');
       writeFileSync(file, 'Subject: never sent\r\n\r\nx\r\n');
-      const wrong = await pythonTls<SmtpAuth>({ mode: 'starttls', caFile, servername: 'localhost' }, 'smtp-auth', '127.0.0.1', String(secure.ports.smtp), 'bob', 'wrong', 'bob@example.test', 'alice@example.test', file);
+      const wrong = await pythonTls<SmtpAuth>(
+        { mode: 'starttls', caFile, servername: 'localhost' },
+        'smtp-auth',
+        '127.0.0.1',
+        String(secure.ports.smtp),
+        'bob',
+        'wrong',
+        'bob@example.test',
+        'alice@example.test',
+        file,
+      );
       expect(wrong).toMatchObject({ tls: expect.stringMatching(TLS_VERSION), exception: 'SMTPAuthenticationError', code: 535 });
-      const plain = await python<SmtpAuth>('smtp-auth', '127.0.0.1', String(secure.ports.smtp), 'bob', 'bob-pw', 'bob@example.test', 'alice@example.test', file);
+      const plain = await python<SmtpAuth>(
+        'smtp-auth',
+        '127.0.0.1',
+        String(secure.ports.smtp),
+        'bob',
+        'bob-pw',
+        'bob@example.test',
+        'alice@example.test',
+        file,
+      );
       expect(plain).toMatchObject({ exception: 'SMTPNotSupportedError' });
       const raw = await RawClient.open(secure.ports.smtp);
       await raw.waitFor((text) => /^220 [^\r]*\r\n$/.test(text));
@@ -276,9 +346,14 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
       await step('MAIL FROM:<alice@example.test>\r\n');
       await step('RCPT TO:<bob@example.test>\r\n');
       await step('DATA\r\n');
-      await step(`From: alice@example.test\r\nTo: bob@example.test\r\nMessage-ID: ${messageId}\r\nSubject: one by one\r\n\r\n..a dot-stuffed line\r\nbye\r\n.\r\n`);
+      await step(
+        `From: alice@example.test\r\nTo: bob@example.test\r\nMessage-ID: ${messageId}\r\nSubject: one by one\r\n\r\n..a dot-stuffed line\r\nbye\r\n.\r\n`,
+      );
       await step('QUIT\r\n');
-      const finals = client.received.split('\r\n').filter((line) => /^\d{3} /.test(line)).map((line) => line.slice(0, 3));
+      const finals = client.received
+        .split('\r\n')
+        .filter((line) => /^\d{3} /.test(line))
+        .map((line) => line.slice(0, 3));
       expect(finals).toEqual(['220', '250', '235', '250', '250', '354', '250', '221']);
       client.close();
       const delivered = await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId);
@@ -289,36 +364,63 @@ describe('in-protocol login with real clients, through the gateway to Debian ser
   });
 
   describe('NNTP: AUTHINFO at the adapter, inn2 behind it takes no login', () => {
-    test.each(MODES)('nntplib with AUTHINFO (%s) reads GROUP and ARTICLE as inn2 serves them, and POSTs an article that reads back unchanged', async (mode) => {
-      const { gw, port, run } = via(mode, 'nntp');
-      const mark = gw.logger.records().length;
-      const read = await run<NntpRead>('nntp-auth-read', '127.0.0.1', port, 'alice', 'alice-pw', 'local.test', env.NNTP_SEED_MSGID);
-      const direct = await python<NntpRead>('nntp-read', '127.0.0.1', env.NNTP_PORT, 'local.test', env.NNTP_SEED_MSGID);
-      expectTls(mode, read.tls);
-      expect(read.name).toBe('local.test');
-      expect(read.count).toBe(direct.count);
-      expect(read.article).toBe(direct.article);
-      expect(Buffer.from(read.article, 'base64').toString()).toContain('\r\n.dotted line');
+    test.each(MODES)(
+      'nntplib with AUTHINFO (%s) reads GROUP and ARTICLE as inn2 serves them, and POSTs an article that reads back unchanged',
+      async (mode) => {
+        const { gw, port, run } = via(mode, 'nntp');
+        const mark = gw.logger.records().length;
+        const read = await run<NntpRead>('nntp-auth-read', '127.0.0.1', port, 'alice', 'alice-pw', 'local.test', env.NNTP_SEED_MSGID);
+        const direct = await python<NntpRead>('nntp-read', '127.0.0.1', env.NNTP_PORT, 'local.test', env.NNTP_SEED_MSGID);
+        expectTls(mode, read.tls);
+        expect(read.name).toBe('local.test');
+        expect(read.count).toBe(direct.count);
+        expect(read.article).toBe(direct.article);
+        expect(Buffer.from(read.article, 'base64').toString()).toContain('\r\n.dotted line');
 
-      const messageId = `<post-${mode}-${Date.now()}@interop.example.test>`;
-      const body = `.a line starting with a dot\r\n..two dots\r\n.\r\nposted over ${mode}\r\n`;
-      const file = join(work, `post-${mode}.txt`);
-      writeFileSync(file, `From: alice@example.test\r\nNewsgroups: local.test\r\nSubject: posted over ${mode}\r\nMessage-ID: ${messageId}\r\n\r\n${body}`);
-      const posted = await run<NntpPost>('nntp-auth-post', '127.0.0.1', port, 'alice', 'alice-pw', file);
-      expect(posted.response).toMatch(/^240 /);
-      expectTls(mode, posted.tls);
-      const back = await run<NntpRead>('nntp-auth-read', '127.0.0.1', port, 'alice', 'alice-pw', 'local.test', messageId);
-      expect(bodyOf(Buffer.from(back.article, 'base64')).toString() + '\r\n').toBe(body);
+        const messageId = `<post-${mode}-${Date.now()}@interop.example.test>`;
+        const body = `.a line starting with a dot\r\n..two dots\r\n.\r\nposted over ${mode}\r\n`;
+        const file = join(work, `post-${mode}.txt`);
+        writeFileSync(
+          file,
+          `From: alice@example.test\r\nNewsgroups: local.test\r\nSubject: posted over ${mode}\r\nMessage-ID: ${messageId}\r\n\r\n${body}`,
+        );
+        const posted = await run<NntpPost>('nntp-auth-post', '127.0.0.1', port, 'alice', 'alice-pw', file);
+        expect(posted.response).toMatch(/^240 /);
+        expectTls(mode, posted.tls);
+        const back = await run<NntpRead>('nntp-auth-read', '127.0.0.1', port, 'alice', 'alice-pw', 'local.test', messageId);
+        expect(bodyOf(Buffer.from(back.article, 'base64')).toString() + '\r\n').toBe(body);
 
-      const records = await recordsSince(gw, 'nntp', mark, 3);
-      expect(records).toEqual(Array(3).fill(expect.objectContaining({ service: 'nntp', identity: 'alice', outcome: 'relayed', server: `127.0.0.1:${env.NNTP_PORT}` })));
-    });
+        const records = await recordsSince(gw, 'nntp', mark, 3);
+        expect(records).toEqual(
+          Array(3).fill(
+            expect.objectContaining({ service: 'nntp', identity: 'alice', outcome: 'relayed', server: `127.0.0.1:${env.NNTP_PORT}` }),
+          ),
+        );
+      },
+    );
 
     test('a wrong password is 481; AUTHINFO before STARTTLS is refused (483) where cleartext is not allowed', async () => {
-      const wrong = await pythonTls<NntpRead>({ mode: 'starttls', caFile, servername: 'localhost' }, 'nntp-auth-read', '127.0.0.1', String(secure.ports.nntp), 'bob', 'wrong', 'local.test', env.NNTP_SEED_MSGID);
+      const wrong = await pythonTls<NntpRead>(
+        { mode: 'starttls', caFile, servername: 'localhost' },
+        'nntp-auth-read',
+        '127.0.0.1',
+        String(secure.ports.nntp),
+        'bob',
+        'wrong',
+        'local.test',
+        env.NNTP_SEED_MSGID,
+      );
       expect(wrong.exception).toMatch(/^NNTP(Temporary|Permanent)Error$/);
       expect(wrong.message).toMatch(/^481 /);
-      const plain = await python<NntpRead>('nntp-auth-read', '127.0.0.1', String(secure.ports.nntp), 'bob', 'bob-pw', 'local.test', env.NNTP_SEED_MSGID);
+      const plain = await python<NntpRead>(
+        'nntp-auth-read',
+        '127.0.0.1',
+        String(secure.ports.nntp),
+        'bob',
+        'bob-pw',
+        'local.test',
+        env.NNTP_SEED_MSGID,
+      );
       expect(plain.exception).toBe('NNTPTemporaryError');
       expect(plain.message).toMatch(/^483 /);
     });

@@ -20,7 +20,8 @@ const OPEN = [{ subject: 'anonymous', service: '*', allow: true }] as const;
 /** A 1 MB message body whose lines often start with dots, with CRLF line ends. */
 function bigBody(): string {
   let body = '';
-  for (let i = 0; body.length < 1024 * 1024; i++) body += `${i % 5 === 0 ? '.' : ''}${i % 11 === 0 ? '..' : ''}line ${i} ${'0123456789'.repeat(6)}\r\n`;
+  for (let i = 0; body.length < 1024 * 1024; i++)
+    body += `${i % 5 === 0 ? '.' : ''}${i % 11 === 0 ? '..' : ''}line ${i} ${'0123456789'.repeat(6)}\r\n`;
   return body + '.\r\n..\r\nlast line\r\n';
 }
 
@@ -56,7 +57,10 @@ describe('interop with Debian servers through the gateway', () => {
       servers: {
         smtp: [{ host: '127.0.0.1', port: Number(env.SMTP_PORT) }],
         // The first POP3 server is down: every connection fails over to dovecot A.
-        pop3: [{ host: '127.0.0.1', port: await refusedPort(), priority: 10 }, { host: '127.0.0.1', port: Number(env.POP3_PORT_A), priority: 20 }],
+        pop3: [
+          { host: '127.0.0.1', port: await refusedPort(), priority: 10 },
+          { host: '127.0.0.1', port: Number(env.POP3_PORT_A), priority: 20 },
+        ],
         nntp: [{ host: '127.0.0.1', port: Number(env.NNTP_PORT) }],
         'http-proxy': [{ host: '127.0.0.1', port: Number(env.SQUID_PORT) }],
       },
@@ -105,7 +109,14 @@ describe('interop with Debian servers through the gateway', () => {
       const body = bigBody();
       const file = join(work, 'big.eml');
       writeFileSync(file, `From: sender@example.test\r\nTo: alice@example.test\r\nSubject: big\r\nMessage-ID: ${messageId}\r\n\r\n${body}`);
-      const sent = await python<{ refused: object }>('smtp', '127.0.0.1', String(gw.ports.smtp), 'sender@example.test', 'alice@example.test', file);
+      const sent = await python<{ refused: object }>(
+        'smtp',
+        '127.0.0.1',
+        String(gw.ports.smtp),
+        'sender@example.test',
+        'alice@example.test',
+        file,
+      );
       expect(sent.refused).toEqual({});
       const delivered = await deliveredMail(env.SMTP_MAILDIR, 'alice', messageId);
       // opensmtpd stores LF line ends; the body is otherwise exactly what was sent.
@@ -115,8 +126,19 @@ describe('interop with Debian servers through the gateway', () => {
     test('curl smtp:// sends through the adapter', async () => {
       const messageId = `<curl-${Date.now()}@interop.example.test>`;
       const file = join(work, 'curl.eml');
-      writeFileSync(file, `From: sender@example.test\r\nTo: bob@example.test\r\nSubject: via curl\r\nMessage-ID: ${messageId}\r\n\r\n.starts with a dot\r\nbye\r\n`);
-      const result = await curl([`smtp://127.0.0.1:${gw.ports.smtp}`, '--mail-from', 'sender@example.test', '--mail-rcpt', 'bob@example.test', '-T', file]);
+      writeFileSync(
+        file,
+        `From: sender@example.test\r\nTo: bob@example.test\r\nSubject: via curl\r\nMessage-ID: ${messageId}\r\n\r\n.starts with a dot\r\nbye\r\n`,
+      );
+      const result = await curl([
+        `smtp://127.0.0.1:${gw.ports.smtp}`,
+        '--mail-from',
+        'sender@example.test',
+        '--mail-rcpt',
+        'bob@example.test',
+        '-T',
+        file,
+      ]);
       expect(result.stderr).toBe('');
       const delivered = await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId);
       expect(bodyOf(delivered).toString()).toBe('.starts with a dot\nbye\n');
@@ -125,7 +147,14 @@ describe('interop with Debian servers through the gateway', () => {
     test("opensmtpd's refusal of a foreign recipient reaches smtplib", async () => {
       const file = join(work, 'foreign.eml');
       writeFileSync(file, 'Subject: x\r\n\r\nx\r\n');
-      const result = await python<{ exception?: string; message?: string }>('smtp', '127.0.0.1', String(gw.ports.smtp), 'sender@example.test', 'someone@example.com', file);
+      const result = await python<{ exception?: string; message?: string }>(
+        'smtp',
+        '127.0.0.1',
+        String(gw.ports.smtp),
+        'sender@example.test',
+        'someone@example.com',
+        file,
+      );
       expect(result.exception).toBe('SMTPRecipientsRefused');
       expect(result.message).toMatch(/550/);
     });
@@ -145,7 +174,10 @@ describe('interop with Debian servers through the gateway', () => {
       const messageId = `<post-${Date.now()}@interop.example.test>`;
       const body = bigBody();
       const file = join(work, 'article.txt');
-      writeFileSync(file, `From: poster@example.test\r\nNewsgroups: local.test\r\nSubject: big post\r\nMessage-ID: ${messageId}\r\n\r\n${body}`);
+      writeFileSync(
+        file,
+        `From: poster@example.test\r\nNewsgroups: local.test\r\nSubject: big post\r\nMessage-ID: ${messageId}\r\n\r\n${body}`,
+      );
       const posted = await python<{ response?: string; message?: string }>('nntp-post', '127.0.0.1', String(gw.ports.nntp), file);
       expect(posted.response).toMatch(/^240 /);
       const read = await python<NntpRead>('nntp-read', '127.0.0.1', String(gw.ports.nntp), 'local.test', messageId);
@@ -161,13 +193,24 @@ describe('interop with Debian servers through the gateway', () => {
       const tunnel = await curl(['-p', '-x', proxy, '--cacert', caFile, `https://localhost:${securePort}/tunnel-via-squid`]);
       expect(tunnel.stderr).toBe('');
       expect(tunnel.stdout.toString()).toBe('secure page /tunnel-via-squid\n');
-      const accessLog = await waitForFile(join(STATE_DIR, 'squid', 'access.log'), (text) => text.includes('/via-squid') && text.includes(`:${securePort}`));
+      const accessLog = await waitForFile(
+        join(STATE_DIR, 'squid', 'access.log'),
+        (text) => text.includes('/via-squid') && text.includes(`:${securePort}`),
+      );
       expect(accessLog).toMatch(new RegExp(`GET http://127\\.0\\.0\\.1:${webPort}/via-squid`));
       expect(accessLog).toMatch(new RegExp(`CONNECT (localhost|127\\.0\\.0\\.1):${securePort}`));
     });
 
     test('a destination off the allowlist is refused by the gateway before squid sees it', async () => {
-      const result = await curl(['-x', `http://127.0.0.1:${gw.ports['http-proxy']}`, '-w', '%{http_code}', '-o', '/dev/null', `http://127.0.0.1:${env.POP3_PORT_A}/`]);
+      const result = await curl([
+        '-x',
+        `http://127.0.0.1:${gw.ports['http-proxy']}`,
+        '-w',
+        '%{http_code}',
+        '-o',
+        '/dev/null',
+        `http://127.0.0.1:${env.POP3_PORT_A}/`,
+      ]);
       expect(result.stdout.toString()).toBe('403');
     });
   });

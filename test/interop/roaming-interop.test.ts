@@ -77,7 +77,14 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
   });
 
   test('at a visited machine, poplib logs in as alice@home.example and reads her home mailbox exactly as dovecot serves it', async () => {
-    const viaVisited = await pythonFrom<{ greeting: string; count: number; messages: string[][] }>(DESK, 'pop3', '127.0.0.1', VISITED.pop3, 'alice@home.example', 'alice-pw');
+    const viaVisited = await pythonFrom<{ greeting: string; count: number; messages: string[][] }>(
+      DESK,
+      'pop3',
+      '127.0.0.1',
+      VISITED.pop3,
+      'alice@home.example',
+      'alice-pw',
+    );
     const direct = await python<{ count: number; messages: string[][] }>('pop3', '127.0.0.1', env.POP3_PORT_A, 'alice', 'alice-pw');
     expect(viaVisited.count).toBeGreaterThan(0);
     expect(viaVisited.messages).toEqual(direct.messages);
@@ -88,14 +95,36 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
   test('smtplib sends through the visited relay (opensmtpd), logged in as alice@home.example', async () => {
     const messageId = `<roaming-${Date.now()}@visit.example>`;
     const file = join(work, 'mail.eml');
-    writeFileSync(file, `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: from the visited network\r\nMessage-ID: ${messageId}\r\n\r\nsent while visiting\r\n`);
-    const sent = await pythonFrom<{ refused?: object; exception?: string }>(DESK, 'smtp-auth', '127.0.0.1', VISITED.smtp, 'alice@home.example', 'alice-pw', 'alice@home.example', 'bob@example.test', file);
+    writeFileSync(
+      file,
+      `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: from the visited network\r\nMessage-ID: ${messageId}\r\n\r\nsent while visiting\r\n`,
+    );
+    const sent = await pythonFrom<{ refused?: object; exception?: string }>(
+      DESK,
+      'smtp-auth',
+      '127.0.0.1',
+      VISITED.smtp,
+      'alice@home.example',
+      'alice-pw',
+      'alice@home.example',
+      'bob@example.test',
+      file,
+    );
     expect(sent).toEqual(expect.objectContaining({ refused: {} }));
     expect(bodyOf(await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId)).toString()).toBe('sent while visiting\n');
   });
 
   test('nntplib reads her home news (inn2) through the visited gateway', async () => {
-    const viaVisited = await pythonFrom<{ name?: string; article?: string[]; exception?: string }>(DESK, 'nntp-auth-read', '127.0.0.1', VISITED.nntp, 'alice@home.example', 'alice-pw', 'local.test', env.NNTP_SEED_MSGID);
+    const viaVisited = await pythonFrom<{ name?: string; article?: string[]; exception?: string }>(
+      DESK,
+      'nntp-auth-read',
+      '127.0.0.1',
+      VISITED.nntp,
+      'alice@home.example',
+      'alice-pw',
+      'local.test',
+      env.NNTP_SEED_MSGID,
+    );
     const direct = await python<{ article: string[] }>('nntp-read', '127.0.0.1', env.NNTP_PORT, 'local.test', env.NNTP_SEED_MSGID);
     expect(viaVisited.name).toBe('local.test');
     expect(viaVisited.article).toEqual(direct.article);
@@ -103,7 +132,28 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
 
   test('through the local proxy (roamgate local, gateway mode): unmodified clients read home mail and news and send through the visited relay', async () => {
     const state = join(work, 'local-state');
-    local = runCli(['local', '--gateway', VISITED_API, '--user', 'alice@home.example', '--state-dir', state, '--listen', 'smtp=0', '--listen', 'pop3=0', '--listen', 'nntp=0', '--listen', 'http-proxy=0', '--listen', 'pac=0'], { ...process.env, ROAMGATE_PASSWORD: 'alice-pw' });
+    local = runCli(
+      [
+        'local',
+        '--gateway',
+        VISITED_API,
+        '--user',
+        'alice@home.example',
+        '--state-dir',
+        state,
+        '--listen',
+        'smtp=0',
+        '--listen',
+        'pop3=0',
+        '--listen',
+        'nntp=0',
+        '--listen',
+        'http-proxy=0',
+        '--listen',
+        'pac=0',
+      ],
+      { ...process.env, ROAMGATE_PASSWORD: 'alice-pw' },
+    );
     await waitForOutput(local.output, /roamgate: ready/, 20_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${local!.output()}`);
     });
@@ -119,8 +169,13 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
 
     const messageId = `<roaming-local-${Date.now()}@visit.example>`;
     const file = join(work, 'local.eml');
-    writeFileSync(file, `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: via the local proxy\r\nMessage-ID: ${messageId}\r\n\r\nfrom the laptop\r\n`);
-    expect(await python('smtp', '127.0.0.1', port('smtp'), 'alice@home.example', 'bob@example.test', file)).toEqual(expect.objectContaining({ refused: {} }));
+    writeFileSync(
+      file,
+      `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: via the local proxy\r\nMessage-ID: ${messageId}\r\n\r\nfrom the laptop\r\n`,
+    );
+    expect(await python('smtp', '127.0.0.1', port('smtp'), 'alice@home.example', 'bob@example.test', file)).toEqual(
+      expect.objectContaining({ refused: {} }),
+    );
     expect(bodyOf(await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId)).toString()).toBe('from the laptop\n');
 
     // Nothing the terminal was told names a server of either network.
@@ -128,15 +183,37 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
   });
 
   test('refusals: unknown realm, wrong home password, forged and replayed peer requests', async () => {
-    const unknown = await pythonFrom<{ command?: string; error?: string }>(DESK, 'pop3-login', '127.0.0.1', VISITED.pop3, 'alice@nowhere.example', 'alice-pw');
-    expect(unknown).toMatchObject({ command: 'PASS', error: '-ERR [AUTH] unknown realm nowhere.example: this gateway trusts no home gateway for it' });
+    const unknown = await pythonFrom<{ command?: string; error?: string }>(
+      DESK,
+      'pop3-login',
+      '127.0.0.1',
+      VISITED.pop3,
+      'alice@nowhere.example',
+      'alice-pw',
+    );
+    expect(unknown).toMatchObject({
+      command: 'PASS',
+      error: '-ERR [AUTH] unknown realm nowhere.example: this gateway trusts no home gateway for it',
+    });
 
-    const wrong = await pythonFrom<{ command?: string; error?: string }>(DESK, 'pop3-login', '127.0.0.1', VISITED.pop3, 'alice@home.example', 'not-alice-pw');
+    const wrong = await pythonFrom<{ command?: string; error?: string }>(
+      DESK,
+      'pop3-login',
+      '127.0.0.1',
+      VISITED.pop3,
+      'alice@home.example',
+      'not-alice-pw',
+    );
     expect(wrong).toMatchObject({ command: 'PASS', error: expect.stringMatching(/^-ERR \[AUTH\] /) });
 
     const path = '/roamgate/federation/verify';
     const body = JSON.stringify({ username: 'alice', password: 'alice-pw' });
-    const forged = await send(`${HOME_API}/federation/verify`, 'POST', body, signRequest('a-guess-at-the-secret-that-is-long-enough-000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()));
+    const forged = await send(
+      `${HOME_API}/federation/verify`,
+      'POST',
+      body,
+      signRequest('a-guess-at-the-secret-that-is-long-enough-000', { peer: 'visit.example', method: 'POST', path, body }, Date.now()),
+    );
     expect(forged.status).toBe(401);
     expect(JSON.parse(forged.text)).toEqual({ error: UNVERIFIED_PEER_REQUEST });
 
@@ -150,9 +227,23 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
   });
 
   test("a visited rule denying alice's department news: nntplib sees 502 with the reason", async () => {
-    const rule = await send(`${VISITED_API}/access/rules`, 'POST', JSON.stringify({ subject: 'department=sales', service: 'nntp', allow: false, reason: 'news is closed to sales visitors here' }), { authorization: `Bearer ${VISITED_ADMIN_TOKEN}` });
+    const rule = await send(
+      `${VISITED_API}/access/rules`,
+      'POST',
+      JSON.stringify({ subject: 'department=sales', service: 'nntp', allow: false, reason: 'news is closed to sales visitors here' }),
+      { authorization: `Bearer ${VISITED_ADMIN_TOKEN}` },
+    );
     expect(rule.status).toBe(201);
-    const refused = await pythonFrom<{ exception?: string; message?: string }>(DESK, 'nntp-auth-read', '127.0.0.1', VISITED.nntp, 'alice@home.example', 'alice-pw', 'local.test', env.NNTP_SEED_MSGID);
+    const refused = await pythonFrom<{ exception?: string; message?: string }>(
+      DESK,
+      'nntp-auth-read',
+      '127.0.0.1',
+      VISITED.nntp,
+      'alice@home.example',
+      'alice-pw',
+      'local.test',
+      env.NNTP_SEED_MSGID,
+    );
     expect(refused.exception).toBe('NNTPPermanentError');
     expect(refused.message).toBe('502 news is closed to sales visitors here');
   });
@@ -177,13 +268,33 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
   test('home down: home-routed services refuse with the reason, the visited relay keeps working', async () => {
     home.child.kill('SIGTERM');
     await home.exited;
-    const pop = await pythonFrom<{ command?: string; error?: string }>(DESK, 'pop3-login', '127.0.0.1', VISITED.pop3, 'alice@home.example', 'alice-pw');
+    const pop = await pythonFrom<{ command?: string; error?: string }>(
+      DESK,
+      'pop3-login',
+      '127.0.0.1',
+      VISITED.pop3,
+      'alice@home.example',
+      'alice-pw',
+    );
     expect(pop.error).toBe('-ERR [SYS/TEMP] home gateway home.example cannot be reached; pop3 from there is unavailable');
 
     const messageId = `<roaming-home-down-${Date.now()}@visit.example>`;
     const file = join(work, 'down.eml');
-    writeFileSync(file, `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: home is down\r\nMessage-ID: ${messageId}\r\n\r\nstill sending\r\n`);
-    const sent = await pythonFrom<{ refused?: object }>(DESK, 'smtp-auth', '127.0.0.1', VISITED.smtp, 'alice@home.example', 'alice-pw', 'alice@home.example', 'bob@example.test', file);
+    writeFileSync(
+      file,
+      `From: alice@home.example\r\nTo: bob@example.test\r\nSubject: home is down\r\nMessage-ID: ${messageId}\r\n\r\nstill sending\r\n`,
+    );
+    const sent = await pythonFrom<{ refused?: object }>(
+      DESK,
+      'smtp-auth',
+      '127.0.0.1',
+      VISITED.smtp,
+      'alice@home.example',
+      'alice-pw',
+      'alice@home.example',
+      'bob@example.test',
+      file,
+    );
     expect(sent).toEqual(expect.objectContaining({ refused: {} }));
     expect(bodyOf(await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId)).toString()).toBe('still sending\n');
   });

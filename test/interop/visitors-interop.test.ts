@@ -17,14 +17,28 @@ const BOB = '127.0.0.3'; // department research: smtp, pop3 and news
 const STRANGER = '127.0.0.4'; // never logs in
 
 /** POSTs JSON to the management API from a given source address. */
-function postFrom(source: string, url: string, body: unknown, token?: string, method = 'POST'): Promise<{ status: number; body: Record<string, unknown> }> {
+function postFrom(
+  source: string,
+  url: string,
+  body: unknown,
+  token?: string,
+  method = 'POST',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? '' : JSON.stringify(body);
-    const req = httpRequest(url, { method, localAddress: source, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        localAddress: source,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -63,7 +77,10 @@ describe('visitors with different attributes, through real clients and real serv
       true,
     );
     api = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;
-    for (const [user, source] of [['alice', ALICE], ['bob', BOB]] as const) {
+    for (const [user, source] of [
+      ['alice', ALICE],
+      ['bob', BOB],
+    ] as const) {
       const login = await postFrom(source, `${api}/login`, { username: user, password: `${user}-pw` });
       expect(login.status).toBe(201);
       tokens[user] = login.body as (typeof tokens)[string];
@@ -78,28 +95,61 @@ describe('visitors with different attributes, through real clients and real serv
   test('alice sends mail with smtplib through the adapter (sales may use SMTP)', async () => {
     const messageId = `<alice-${Date.now()}@interop.example.test>`;
     const file = join(work, 'alice.eml');
-    writeFileSync(file, `From: alice@example.test\r\nTo: bob@example.test\r\nSubject: from alice\r\nMessage-ID: ${messageId}\r\n\r\nhello bob\r\n`);
-    const sent = await pythonFrom<{ refused?: object; exception?: string }>(ALICE, 'smtp', '127.0.0.1', String(gw.ports.smtp), 'alice@example.test', 'bob@example.test', file);
+    writeFileSync(
+      file,
+      `From: alice@example.test\r\nTo: bob@example.test\r\nSubject: from alice\r\nMessage-ID: ${messageId}\r\n\r\nhello bob\r\n`,
+    );
+    const sent = await pythonFrom<{ refused?: object; exception?: string }>(
+      ALICE,
+      'smtp',
+      '127.0.0.1',
+      String(gw.ports.smtp),
+      'alice@example.test',
+      'bob@example.test',
+      file,
+    );
     expect(sent).toEqual(expect.objectContaining({ refused: {} }));
     expect(bodyOf(await deliveredMail(env.SMTP_MAILDIR, 'bob', messageId)).toString()).toBe('hello bob\n');
   });
 
   test("alice's newsreader is refused: nntplib shows 502 with the reason", async () => {
-    const result = await pythonFrom<{ exception?: string; message?: string }>(ALICE, 'nntp-read', '127.0.0.1', String(gw.ports.nntp), 'local.test', env.NNTP_SEED_MSGID);
+    const result = await pythonFrom<{ exception?: string; message?: string }>(
+      ALICE,
+      'nntp-read',
+      '127.0.0.1',
+      String(gw.ports.nntp),
+      'local.test',
+      env.NNTP_SEED_MSGID,
+    );
     expect(result.exception).toBe('NNTPPermanentError');
     expect(result.message).toBe('502 news is for the research department');
   });
 
   test('bob reads news with nntplib (research may use NNTP)', async () => {
-    const result = await pythonFrom<{ name?: string; exception?: string }>(BOB, 'nntp-read', '127.0.0.1', String(gw.ports.nntp), 'local.test', env.NNTP_SEED_MSGID);
+    const result = await pythonFrom<{ name?: string; exception?: string }>(
+      BOB,
+      'nntp-read',
+      '127.0.0.1',
+      String(gw.ports.nntp),
+      'local.test',
+      env.NNTP_SEED_MSGID,
+    );
     expect(result.name).toBe('local.test');
   });
 
   test('an anonymous client is refused in its own protocol: poplib and nodemailer show why', async () => {
     const pop = await pythonFrom<{ exception?: string; message?: string }>(STRANGER, 'pop3-greeting', '127.0.0.1', String(gw.ports.pop3));
     expect(pop.message ?? (pop as { error?: string }).error).toMatch(/^-ERR \[SYS\/PERM\] no access rule lets anonymous clients use pop3/);
-    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: gw.ports.smtp, localAddress: STRANGER, secure: false, ignoreTLS: true });
-    const error = (await mailer.sendMail({ from: 'x@example.test', to: 'bob@example.test', text: 'x' }).catch((e: unknown) => e)) as { response?: string };
+    const mailer = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: gw.ports.smtp,
+      localAddress: STRANGER,
+      secure: false,
+      ignoreTLS: true,
+    });
+    const error = (await mailer.sendMail({ from: 'x@example.test', to: 'bob@example.test', text: 'x' }).catch((e: unknown) => e)) as {
+      response?: string;
+    };
     expect(error.response).toBe('554 5.7.1 no access rule lets anonymous clients use smtp');
   });
 

@@ -6,22 +6,39 @@ const anonymous: Identity = { kind: 'anonymous', address: '127.0.0.1' };
 const alice: Identity = { kind: 'user', address: '127.0.0.1', user: { id: 'alice', attributes: { department: 'sales', site: 'berlin' } } };
 const bob: Identity = { kind: 'user', address: '10.0.0.2', user: { id: 'bob', attributes: { department: 'it' } } };
 
-const allow = (subject: string, service = 'smtp', reason?: string): AccessRule => ({ subject, service, allow: true, ...(reason ? { reason } : {}) });
-const deny = (subject: string, service = 'smtp', reason?: string): AccessRule => ({ subject, service, allow: false, ...(reason ? { reason } : {}) });
+const allow = (subject: string, service = 'smtp', reason?: string): AccessRule => ({
+  subject,
+  service,
+  allow: true,
+  ...(reason ? { reason } : {}),
+});
+const deny = (subject: string, service = 'smtp', reason?: string): AccessRule => ({
+  subject,
+  service,
+  allow: false,
+  ...(reason ? { reason } : {}),
+});
 
 describe('decideAccess', () => {
   describe('default deny', () => {
     test.each<[string, readonly AccessRule[], Identity, string]>([
       ['an empty table, anonymous', [], anonymous, 'no access rule lets anonymous clients use smtp'],
       ['an empty table, a user', [], alice, 'no access rule lets alice use smtp'],
-      ['rules for other services only', [allow('anonymous', 'pop3'), allow('authenticated', 'nntp')], alice, 'no access rule lets alice use smtp'],
+      [
+        'rules for other services only',
+        [allow('anonymous', 'pop3'), allow('authenticated', 'nntp')],
+        alice,
+        'no access rule lets alice use smtp',
+      ],
       ['rules for other users only', [allow('user:bob'), allow('department=it')], alice, 'no access rule lets alice use smtp'],
     ])('%s', (_name, rules, identity, reason) => {
       expect(decideAccess(rules, identity, 'smtp')).toEqual({ allow: false, reason });
     });
 
     test('the reason names the service asked for', () => {
-      expect(decideAccess([allow('anonymous', 'smtp')], anonymous, 'http-proxy').reason).toBe('no access rule lets anonymous clients use http-proxy');
+      expect(decideAccess([allow('anonymous', 'smtp')], anonymous, 'http-proxy').reason).toBe(
+        'no access rule lets anonymous clients use http-proxy',
+      );
     });
   });
 
@@ -52,17 +69,77 @@ describe('decideAccess', () => {
     test.each<[string, AccessRule[], Identity, boolean, string]>([
       ['user:<id> beats attribute', [deny('department=sales'), allow('user:alice')], alice, true, 'user:alice x smtp -> allow'],
       ['user:<id> deny beats attribute allow', [allow('department=sales'), deny('user:alice')], alice, false, 'user:alice x smtp -> deny'],
-      ['attribute beats authenticated', [deny('authenticated'), allow('department=sales')], alice, true, 'department=sales x smtp -> allow'],
-      ['attribute deny beats authenticated allow', [allow('authenticated'), deny('department=sales')], alice, false, 'department=sales x smtp -> deny'],
-      ['authenticated applies to users without a matching attribute', [allow('authenticated'), deny('department=sales')], bob, true, 'authenticated x smtp -> allow'],
-      ['a user rule for * beats an attribute rule for the service', [deny('department=sales', 'smtp'), allow('user:alice', '*')], alice, true, 'user:alice x * -> allow'],
-      ['at equal specificity the named service beats *', [deny('authenticated', '*'), allow('authenticated', 'smtp')], alice, true, 'authenticated x smtp -> allow'],
-      ['... also the other way round', [allow('authenticated', '*'), deny('authenticated', 'smtp')], alice, false, 'authenticated x smtp -> deny'],
-      ['at equal specificity and service deny beats allow', [allow('department=sales'), deny('site=berlin')], alice, false, 'site=berlin x smtp -> deny'],
+      [
+        'attribute beats authenticated',
+        [deny('authenticated'), allow('department=sales')],
+        alice,
+        true,
+        'department=sales x smtp -> allow',
+      ],
+      [
+        'attribute deny beats authenticated allow',
+        [allow('authenticated'), deny('department=sales')],
+        alice,
+        false,
+        'department=sales x smtp -> deny',
+      ],
+      [
+        'authenticated applies to users without a matching attribute',
+        [allow('authenticated'), deny('department=sales')],
+        bob,
+        true,
+        'authenticated x smtp -> allow',
+      ],
+      [
+        'a user rule for * beats an attribute rule for the service',
+        [deny('department=sales', 'smtp'), allow('user:alice', '*')],
+        alice,
+        true,
+        'user:alice x * -> allow',
+      ],
+      [
+        'at equal specificity the named service beats *',
+        [deny('authenticated', '*'), allow('authenticated', 'smtp')],
+        alice,
+        true,
+        'authenticated x smtp -> allow',
+      ],
+      [
+        '... also the other way round',
+        [allow('authenticated', '*'), deny('authenticated', 'smtp')],
+        alice,
+        false,
+        'authenticated x smtp -> deny',
+      ],
+      [
+        'at equal specificity and service deny beats allow',
+        [allow('department=sales'), deny('site=berlin')],
+        alice,
+        false,
+        'site=berlin x smtp -> deny',
+      ],
       ['... whatever the order', [deny('site=berlin'), allow('department=sales')], alice, false, 'site=berlin x smtp -> deny'],
-      ['deny for * beats allow for * at equal specificity', [allow('anonymous', '*'), deny('anonymous', '*')], anonymous, false, 'anonymous x * -> deny'],
-      ['an anonymous allow does not beat a user deny', [allow('anonymous'), deny('authenticated')], alice, false, 'authenticated x smtp -> deny'],
-      ['an anonymous deny does not apply to users', [deny('anonymous', '*'), allow('authenticated')], alice, true, 'authenticated x smtp -> allow'],
+      [
+        'deny for * beats allow for * at equal specificity',
+        [allow('anonymous', '*'), deny('anonymous', '*')],
+        anonymous,
+        false,
+        'anonymous x * -> deny',
+      ],
+      [
+        'an anonymous allow does not beat a user deny',
+        [allow('anonymous'), deny('authenticated')],
+        alice,
+        false,
+        'authenticated x smtp -> deny',
+      ],
+      [
+        'an anonymous deny does not apply to users',
+        [deny('anonymous', '*'), allow('authenticated')],
+        alice,
+        true,
+        'authenticated x smtp -> allow',
+      ],
     ])('%s', (_name, rules, identity, allowed, rule) => {
       const decision = decideAccess(rules, identity, 'smtp');
       expect(decision.allow).toBe(allowed);
@@ -73,7 +150,11 @@ describe('decideAccess', () => {
   describe('reasons', () => {
     test('the deciding rule’s reason is returned', () => {
       const rules = [allow('authenticated', '*', 'staff may relay'), deny('department=sales', 'smtp', 'sales sends mail through the CRM')];
-      expect(decideAccess(rules, alice, 'smtp')).toEqual({ allow: false, reason: 'sales sends mail through the CRM', rule: 'department=sales x smtp -> deny' });
+      expect(decideAccess(rules, alice, 'smtp')).toEqual({
+        allow: false,
+        reason: 'sales sends mail through the CRM',
+        rule: 'department=sales x smtp -> deny',
+      });
       expect(decideAccess(rules, bob, 'smtp')).toEqual({ allow: true, reason: 'staff may relay', rule: 'authenticated x * -> allow' });
     });
 

@@ -68,10 +68,25 @@ describe('AccessTable, config rules', () => {
 describe('AccessTable, API rules', () => {
   test('add returns the rule with a new id and origin api, lists it after the config rules, and stores it', async () => {
     const added = await table.add({ subject: 'user:bob', service: 'nntp', allow: true, reason: 'news for bob' });
-    expect(added).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), origin: 'api', subject: 'user:bob', service: 'nntp', allow: true, reason: 'news for bob' });
+    expect(added).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      origin: 'api',
+      subject: 'user:bob',
+      service: 'nntp',
+      allow: true,
+      reason: 'news for bob',
+    });
     expect(table.list().map((rule) => rule.id)).toEqual(['config:0', 'config:1', added.id]);
     expect(table.get(added.id)).toEqual(added);
-    expect(await store.rules.get(added.id)).toEqual({ id: added.id, subject: 'user:bob', service: 'nntp', allow: true, reason: 'news for bob', createdAt: T, updatedAt: T });
+    expect(await store.rules.get(added.id)).toEqual({
+      id: added.id,
+      subject: 'user:bob',
+      service: 'nntp',
+      allow: true,
+      reason: 'news for bob',
+      createdAt: T,
+      updatedAt: T,
+    });
   });
 
   test('a rule without a reason has no reason key', async () => {
@@ -81,7 +96,10 @@ describe('AccessTable, API rules', () => {
   });
 
   test('two adds get different ids', async () => {
-    const [a, b] = await Promise.all([table.add({ subject: 'user:bob', service: 'nntp', allow: true }), table.add({ subject: 'user:bob', service: 'nntp', allow: true })]);
+    const [a, b] = await Promise.all([
+      table.add({ subject: 'user:bob', service: 'nntp', allow: true }),
+      table.add({ subject: 'user:bob', service: 'nntp', allow: true }),
+    ]);
     expect(a.id).not.toBe(b.id);
     expect(table.list()).toHaveLength(4);
   });
@@ -109,7 +127,15 @@ describe('AccessTable, API rules', () => {
     expect(updated).toEqual({ ...added, allow: true, reason: 'back' });
     expect(table.get(added.id)).toEqual(updated);
     expect(table.decide(alice, 'smtp')).toMatchObject({ allow: true, reason: 'back' });
-    expect(await store.rules.get(added.id)).toEqual({ id: added.id, subject: 'user:alice', service: 'smtp', allow: true, reason: 'back', createdAt: T, updatedAt: T + 5000 });
+    expect(await store.rules.get(added.id)).toEqual({
+      id: added.id,
+      subject: 'user:alice',
+      service: 'smtp',
+      allow: true,
+      reason: 'back',
+      createdAt: T,
+      updatedAt: T + 5000,
+    });
   });
 
   test('update with reason: undefined removes the reason', async () => {
@@ -170,7 +196,9 @@ describe('AccessTable, API rules', () => {
     const added = await table.add({ subject: 'user:bob', service: 'nntp', allow: true });
     changes = 0;
     await store.close();
-    await expect(table.add({ subject: 'user:alice', service: 'smtp', allow: false })).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
+    await expect(table.add({ subject: 'user:alice', service: 'smtp', allow: false })).rejects.toMatchObject({
+      code: 'ROAMGATE_SHUTTING_DOWN',
+    });
     await expect(table.update(added.id, { allow: false })).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
     await expect(table.remove(added.id)).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
     expect(table.list().map((rule) => [rule.id, rule.allow])).toEqual([

@@ -22,7 +22,10 @@ export const ALL_CODES: readonly RoamgateErrorCode[] = [
  * spends over a second building tables in every test file.)
  */
 export const anyText = (maxLength = 40) =>
-  fc.string({ unit: fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0x10ffff })).map((code) => String.fromCodePoint(code)), maxLength });
+  fc.string({
+    unit: fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0x10ffff })).map((code) => String.fromCodePoint(code)),
+    maxLength,
+  });
 
 /**
  * Reason texts as a hostile or careless source might write them: any code
@@ -31,10 +34,15 @@ export const anyText = (maxLength = 40) =>
  */
 export const reasonText = fc.oneof(
   anyText(600),
-  fc.string({ unit: fc.constantFrom('\r', '\n', '\r\n', '\x00', '\x1b', '\x7f', '\t', ' ', 'a', '\u00e9', '\u{1F389}', '\u2028'), maxLength: 600 }),
+  fc.string({
+    unit: fc.constantFrom('\r', '\n', '\r\n', '\x00', '\x1b', '\x7f', '\t', ' ', 'a', '\u00e9', '\u{1F389}', '\u2028'),
+    maxLength: 600,
+  }),
 );
 
-export const anyRoamgateError = fc.tuple(fc.constantFrom(...ALL_CODES), reasonText).map(([code, message]) => new RoamgateError(code, message));
+export const anyRoamgateError = fc
+  .tuple(fc.constantFrom(...ALL_CODES), reasonText)
+  .map(([code, message]) => new RoamgateError(code, message));
 
 /** Splits a reply into its CRLF-terminated lines, failing if anything else is there. */
 export function wireLines(reply: string): string[] {

@@ -9,7 +9,8 @@ const alice: Identity = { kind: 'user', address: '127.0.0.1', user: { id: 'alice
 
 /** A source with only resolve(), answering asynchronously, per identity. */
 const perUser: ServerInfoSource = {
-  resolve: async (service, identity) => (service === 'pop3' && identity.kind === 'user' ? [{ host: `pop.${identity.user.id}.example`, port: 110, priority: 5 }] : []),
+  resolve: async (service, identity) =>
+    service === 'pop3' && identity.kind === 'user' ? [{ host: `pop.${identity.user.id}.example`, port: 110, priority: 5 }] : [],
 };
 
 const hosts = (servers: ServerInfo[]) => servers.map((s) => `${s.host}:${s.port}/${s.priority}`);
@@ -23,11 +24,42 @@ describe('CompositeSource', () => {
 
   test.each<[string, ServerInfo[][], string[]]>([
     ['no sources', [], []],
-    ['a duplicate keeps the lowest priority, in first-seen position', [[{ host: 'a', port: 25, priority: 20 }, { host: 'b', port: 25, priority: 10 }], [{ host: 'a', port: 25, priority: 5 }]], ['a:25/5', 'b:25/10']],
-    ['a duplicate with a higher priority is ignored', [[{ host: 'a', port: 25, priority: 5 }], [{ host: 'a', port: 25, priority: 50 }]], ['a:25/5']],
-    ['host names compare case-insensitively', [[{ host: 'MX.example.org', port: 25, priority: 10 }], [{ host: 'mx.example.org', port: 25, priority: 1 }]], ['mx.example.org:25/1']],
-    ['same host on another port is another server', [[{ host: 'a', port: 25, priority: 10 }], [{ host: 'a', port: 587, priority: 10 }]], ['a:25/10', 'a:587/10']],
-    ['duplicates within one source collapse too', [[{ host: 'a', port: 25, priority: 10 }, { host: 'a', port: 25, priority: 3 }]], ['a:25/3']],
+    [
+      'a duplicate keeps the lowest priority, in first-seen position',
+      [
+        [
+          { host: 'a', port: 25, priority: 20 },
+          { host: 'b', port: 25, priority: 10 },
+        ],
+        [{ host: 'a', port: 25, priority: 5 }],
+      ],
+      ['a:25/5', 'b:25/10'],
+    ],
+    [
+      'a duplicate with a higher priority is ignored',
+      [[{ host: 'a', port: 25, priority: 5 }], [{ host: 'a', port: 25, priority: 50 }]],
+      ['a:25/5'],
+    ],
+    [
+      'host names compare case-insensitively',
+      [[{ host: 'MX.example.org', port: 25, priority: 10 }], [{ host: 'mx.example.org', port: 25, priority: 1 }]],
+      ['mx.example.org:25/1'],
+    ],
+    [
+      'same host on another port is another server',
+      [[{ host: 'a', port: 25, priority: 10 }], [{ host: 'a', port: 587, priority: 10 }]],
+      ['a:25/10', 'a:587/10'],
+    ],
+    [
+      'duplicates within one source collapse too',
+      [
+        [
+          { host: 'a', port: 25, priority: 10 },
+          { host: 'a', port: 25, priority: 3 },
+        ],
+      ],
+      ['a:25/3'],
+    ],
   ])('%s', async (_name, answers, expected) => {
     const composite = new CompositeSource(answers.map((servers) => ({ resolve: () => servers })));
     expect(hosts(await composite.resolve('smtp', anonymous))).toEqual(expected);
@@ -45,7 +77,15 @@ describe('CompositeSource', () => {
   });
 
   test('list concatenates the lists, skipping sources without list()', async () => {
-    const registered: ServerEntry = { id: 'registered:1', service: 'smtp', origin: 'registered', host: 'a', port: 25, priority: 10, expiresAt: 1 };
+    const registered: ServerEntry = {
+      id: 'registered:1',
+      service: 'smtp',
+      origin: 'registered',
+      host: 'a',
+      port: 25,
+      priority: 10,
+      expiresAt: 1,
+    };
     const composite = new CompositeSource([
       new StaticSource({ smtp: [{ host: 'a', port: 25, priority: 10 }] }),
       perUser,

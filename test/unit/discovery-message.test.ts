@@ -67,17 +67,34 @@ describe('verifyAnswer', () => {
     ['with the url changed', { ...signed(), url: 'http://10.6.6.6:8080/roamgate' }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
     ['with the name changed', { ...signed(), name: 'office2' }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
     // A relayed answer to someone else's query, its nonce rewritten to ours.
-    ['with the nonce changed', { ...signed({ nonce: 'BBECAwQFBgcICQoLDA0ODw==' }), nonce: NONCE }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
+    [
+      'with the nonce changed',
+      { ...signed({ nonce: 'BBECAwQFBgcICQoLDA0ODw==' }), nonce: NONCE },
+      { nonce: NONCE, now: NOW },
+      SIGNATURE_REASON,
+    ],
     // An old answer with a fresh timestamp.
     ['with issuedAt changed', { ...signed({ issuedAt: NOW - 3_600_000 }), issuedAt: NOW }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
-    ['naming another key than the one that signed', { ...signed(), publicKey: OTHER.publicKey }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
-    ['signed by another key', { ...signed(), signature: signAnswer(OTHER.privateKeyPem, FIELDS).signature }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
+    [
+      'naming another key than the one that signed',
+      { ...signed(), publicKey: OTHER.publicKey },
+      { nonce: NONCE, now: NOW },
+      SIGNATURE_REASON,
+    ],
+    [
+      'signed by another key',
+      { ...signed(), signature: signAnswer(OTHER.privateKeyPem, FIELDS).signature },
+      { nonce: NONCE, now: NOW },
+      SIGNATURE_REASON,
+    ],
     [
       'signed with a key that is not Ed25519',
       {
         ...signed(),
         publicKey: otherCurveKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-        signature: sign('sha256', bytes([FIELDS.name, FIELDS.url, FIELDS.nonce, FIELDS.issuedAt]), otherCurveKey.privateKey).toString('base64'),
+        signature: sign('sha256', bytes([FIELDS.name, FIELDS.url, FIELDS.nonce, FIELDS.issuedAt]), otherCurveKey.privateKey).toString(
+          'base64',
+        ),
       },
       { nonce: NONCE, now: NOW },
       SIGNATURE_REASON,
@@ -85,7 +102,12 @@ describe('verifyAnswer', () => {
     ['whose public key is not a key', { ...signed(), publicKey: 'bm90IGEga2V5' }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
     ['whose signature is not base64', { ...signed(), signature: '!!!' }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
     ['whose signature is empty', { ...signed(), signature: '' }, { nonce: NONCE, now: NOW }, SIGNATURE_REASON],
-    ['validly signed by a key other than the pinned one', signAnswer(OTHER.privateKeyPem, FIELDS), { nonce: NONCE, now: NOW, trustedKey: GATEWAY.publicKey }, 'the key of network "office" changed'],
+    [
+      'validly signed by a key other than the pinned one',
+      signAnswer(OTHER.privateKeyPem, FIELDS),
+      { nonce: NONCE, now: NOW, trustedKey: GATEWAY.publicKey },
+      'the key of network "office" changed',
+    ],
   ];
   test.each(rejected)('rejects an answer %s', (_name, answer, expected, reason) => {
     expect(verifyAnswer(answer, expected)).toEqual({ ok: false, reason });
@@ -99,7 +121,11 @@ describe('parseQuery', () => {
   });
 
   test('keeps only the query fields', () => {
-    expect(parseQuery(bytes({ roamgate: 'discover', version: 1, nonce: NONCE, extra: 'x'.repeat(100) }))).toEqual({ roamgate: 'discover', version: 1, nonce: NONCE });
+    expect(parseQuery(bytes({ roamgate: 'discover', version: 1, nonce: NONCE, extra: 'x'.repeat(100) }))).toEqual({
+      roamgate: 'discover',
+      version: 1,
+      nonce: NONCE,
+    });
   });
 
   test('takes a datagram of exactly the size limit, not one byte more', () => {
@@ -143,7 +169,14 @@ describe('parseAnswer', () => {
   });
 
   test('takes answers at each field limit', () => {
-    const limits = { name: 'n'.repeat(63), url: `https://${'u'.repeat(500)}`, nonce: 'x'.repeat(64), publicKey: 'k'.repeat(200), signature: 's'.repeat(200), issuedAt: Number.MAX_SAFE_INTEGER };
+    const limits = {
+      name: 'n'.repeat(63),
+      url: `https://${'u'.repeat(500)}`,
+      nonce: 'x'.repeat(64),
+      publicKey: 'k'.repeat(200),
+      signature: 's'.repeat(200),
+      issuedAt: Number.MAX_SAFE_INTEGER,
+    };
     expect(parseAnswer(wire(limits))).toMatchObject(limits);
   });
 
@@ -183,7 +216,12 @@ describe('parseAnswer', () => {
     expect(parseAnswer(wire(overrides))).toBeNull();
   });
 
-  test.each([['not JSON', 'gateway'], ['null', 'null'], ['an array', '[]'], ['a number', '7']])('rejects %s', (_name, input) => {
+  test.each([
+    ['not JSON', 'gateway'],
+    ['null', 'null'],
+    ['an array', '[]'],
+    ['a number', '7'],
+  ])('rejects %s', (_name, input) => {
     expect(parseAnswer(Buffer.from(input, 'utf8'))).toBeNull();
   });
 });
@@ -194,8 +232,19 @@ describe('properties', () => {
     fc.jsonValue().map((value) => bytes(value)),
     // Objects close to the real messages, so the field checks are reached.
     fc
-      .record({ roamgate: fc.constantFrom('discover', 'gateway', 'other'), version: fc.constantFrom(1, 2, '1'), nonce: fc.oneof(fc.string(), fc.constant(NONCE), fc.jsonValue()) }, { requiredKeys: [] })
-      .chain((base) => fc.dictionary(fc.constantFrom('name', 'url', 'issuedAt', 'publicKey', 'signature', '__proto__'), fc.jsonValue()).map((rest) => bytes({ ...rest, ...base }))),
+      .record(
+        {
+          roamgate: fc.constantFrom('discover', 'gateway', 'other'),
+          version: fc.constantFrom(1, 2, '1'),
+          nonce: fc.oneof(fc.string(), fc.constant(NONCE), fc.jsonValue()),
+        },
+        { requiredKeys: [] },
+      )
+      .chain((base) =>
+        fc
+          .dictionary(fc.constantFrom('name', 'url', 'issuedAt', 'publicKey', 'signature', '__proto__'), fc.jsonValue())
+          .map((rest) => bytes({ ...rest, ...base })),
+      ),
   );
 
   test('parseQuery and parseAnswer never throw, and return null or a message of the right shape', () => {
@@ -215,7 +264,10 @@ describe('properties', () => {
     key: fc.constantFrom(...keys),
     name: anyText(63).filter((name) => NETWORK_NAME.test(name)),
     url: fc.webUrl({ validSchemes: ['http', 'https'] }).filter((url) => url.length <= 300),
-    nonce: fc.oneof(fc.constant(''), fc.uint8Array({ minLength: 16, maxLength: 16 }).map((nonce) => Buffer.from(nonce).toString('base64'))),
+    nonce: fc.oneof(
+      fc.constant(''),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((nonce) => Buffer.from(nonce).toString('base64')),
+    ),
     issuedAt: fc.integer({ min: 0, max: 2 ** 47 }),
   });
 

@@ -27,7 +27,8 @@ function open(pollIntervalMs = 60_000) {
   return { source, errors, reloads };
 }
 
-const hostsOf = (source: FileSource, service: string) => source.resolve(service).map((server) => `${server.host}:${server.port}/${server.priority}`);
+const hostsOf = (source: FileSource, service: string) =>
+  source.resolve(service).map((server) => `${server.host}:${server.port}/${server.priority}`);
 
 const FIRST = 'smtp:\n  - host: mx1.example.org\n    port: 25\n    priority: 10\n';
 const SECOND = 'smtp:\n  - host: mx2.example.org\n    port: 2525\npop3:\n  - { host: 10.0.0.3, port: 110, priority: 1 }\n';
@@ -37,7 +38,9 @@ describe('FileSource', () => {
     writeFileSync(path, FIRST);
     const { source } = open();
     expect(hostsOf(source, 'smtp')).toEqual(['mx1.example.org:25/10']);
-    expect(source.list()).toEqual([{ id: 'file:smtp:mx1.example.org:25', service: 'smtp', origin: 'file', host: 'mx1.example.org', port: 25, priority: 10 }]);
+    expect(source.list()).toEqual([
+      { id: 'file:smtp:mx1.example.org:25', service: 'smtp', origin: 'file', host: 'mx1.example.org', port: 25, priority: 10 },
+    ]);
   });
 
   test('reads a JSON table', () => {

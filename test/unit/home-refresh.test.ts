@@ -49,7 +49,10 @@ class FakeHomeClient {
 function recorder() {
   const ended: Array<[string, string, string]> = [];
   const failed: Array<[string, Error]> = [];
-  const events: HomeRefreshEvents = { ended: (leaseId, userId, realm) => ended.push([leaseId, userId, realm]), failed: (realm, error) => failed.push([realm, error]) };
+  const events: HomeRefreshEvents = {
+    ended: (leaseId, userId, realm) => ended.push([leaseId, userId, realm]),
+    failed: (realm, error) => failed.push([realm, error]),
+  };
   return { events, ended, failed };
 }
 
@@ -57,7 +60,11 @@ function home(realm: string, client: RefreshedHome['client'], refreshSeconds = 6
   return { realm, refreshSeconds, client };
 }
 
-const liveIds = () => leases.list().map((lease) => lease.id).sort();
+const liveIds = () =>
+  leases
+    .list()
+    .map((lease) => lease.id)
+    .sort();
 
 describe('HomeRefresher.refresh', () => {
   test('revokes the leases whose home lease ended, keeps the live ones, and reports each end', async () => {
@@ -85,7 +92,7 @@ describe('HomeRefresher.refresh', () => {
     expect(liveIds()).toEqual([]);
   });
 
-  test('only asks each home about its own visitors, and leaves other realms\' and local leases alone', async () => {
+  test("only asks each home about its own visitors, and leaves other realms' and local leases alone", async () => {
     const homeVisitor = await issue('home.example', 'alice', 'token-home-0123456789');
     const otherVisitor = await issue('other.example', 'dave', 'token-other-0123456789');
     const local = (await leases.issue({ id: 'erin', attributes: {} }, '192.0.2.10')).lease;
@@ -134,9 +141,12 @@ describe('HomeRefresher.refresh', () => {
 
   test.each<[string, () => Promise<never>]>([
     ['throws', async () => Promise.reject(new Error('home.example did not answer within 5000 ms'))],
-    ['throws synchronously', () => {
-      throw new Error('home.example did not answer within 5000 ms');
-    }],
+    [
+      'throws synchronously',
+      () => {
+        throw new Error('home.example did not answer within 5000 ms');
+      },
+    ],
   ])('a client that %s: failed is reported with the error and nothing is revoked', async (_name, refresh) => {
     const alice = await issue('home.example', 'alice', 'token-alice-0123456789');
     const bob = await issue('home.example', 'bob', 'token-bob-0123456789');
@@ -153,7 +163,10 @@ describe('HomeRefresher.refresh', () => {
     const other = await issue('other.example', 'dave', 'token-other-0123456789');
     const { events, ended, failed } = recorder();
     const refresher = new HomeRefresher(
-      [home('home.example', { refresh: async () => Promise.reject(new Error('down')) }), home('other.example', new FakeHomeClient(() => false))],
+      [
+        home('home.example', { refresh: async () => Promise.reject(new Error('down')) }),
+        home('other.example', new FakeHomeClient(() => false)),
+      ],
       leases,
       events,
     );
@@ -185,7 +198,11 @@ describe('HomeRefresher.refresh', () => {
     await issue('home.example', 'alice', 'token-alice-0123456789');
     let release: (answers: RefreshAnswer['leases']) => void = () => undefined;
     const calls: string[][] = [];
-    const client = { refresh: (tokens: readonly string[]) => (calls.push([...tokens]), new Promise<RefreshAnswer['leases']>((resolve) => (release = resolve))) };
+    const client = {
+      refresh: (tokens: readonly string[]) => (
+        calls.push([...tokens]), new Promise<RefreshAnswer['leases']>((resolve) => (release = resolve))
+      ),
+    };
     const { events, ended } = recorder();
     const refresher = new HomeRefresher([home('home.example', client)], leases, events);
     const first = refresher.refresh();
@@ -212,7 +229,11 @@ describe('HomeRefresher.start and close', () => {
     jest.useFakeTimers(TIMERS_ONLY);
     const homeClient = new FakeHomeClient(() => true);
     const otherClient = new FakeHomeClient(() => true);
-    const refresher = new HomeRefresher([home('home.example', homeClient, 10), home('other.example', otherClient, 25)], leases, recorder().events);
+    const refresher = new HomeRefresher(
+      [home('home.example', homeClient, 10), home('other.example', otherClient, 25)],
+      leases,
+      recorder().events,
+    );
     refresher.start();
     refresher.start();
     await jest.advanceTimersByTimeAsync(9_999);

@@ -52,11 +52,15 @@ describe('homeCandidates', () => {
     ['https://[::1]/roamgate', '::1', 443],
     ['https://[2001:DB8::A]/', '2001:db8::a', 443],
   ])('without revealed servers, %s is one hop to %s port %d', (url, host, port) => {
-    expect(homeCandidates(grant([{ service: 'smtp', own: true }]), 'smtp', url)).toStrictEqual([{ host, port, priority: 0, home: 'home.example', tunnel: hopOf(url) }]);
+    expect(homeCandidates(grant([{ service: 'smtp', own: true }]), 'smtp', url)).toStrictEqual([
+      { host, port, priority: 0, home: 'home.example', tunnel: hopOf(url) },
+    ]);
   });
 
   test('the hop names the service asked for, even one home did not list', () => {
-    expect(homeCandidates(grant([]), 'nntp', 'https://home.example/roamgate')).toStrictEqual([{ host: 'home.example', port: 443, priority: 0, home: 'home.example', tunnel: hopOf('https://home.example/roamgate', 'nntp') }]);
+    expect(homeCandidates(grant([]), 'nntp', 'https://home.example/roamgate')).toStrictEqual([
+      { host: 'home.example', port: 443, priority: 0, home: 'home.example', tunnel: hopOf('https://home.example/roamgate', 'nntp') },
+    ]);
   });
 
   test('a service revealed for another service name does not count', () => {

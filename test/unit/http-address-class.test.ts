@@ -1,4 +1,4 @@
-import { forbiddenAddressReason, isLoopback } from '../../protocols/http/address-class';
+import { forbiddenAddressReason, internalAddressKind, isLoopback, isLoopbackName } from '../../protocols/http/address-class';
 
 describe('forbiddenAddressReason', () => {
   test.each<[string, RegExp]>([
@@ -59,6 +59,68 @@ describe('forbiddenAddressReason', () => {
     ['0::0', 'the unspecified address as 0::0'],
   ])('refuses %s (%s)', (ip) => {
     expect(forbiddenAddressReason(ip)).not.toBeNull();
+  });
+
+  test.each<[string, RegExp]>([
+    ['0XA9FEA9FE', /link-local/],
+    ['2852039166', /link-local/],
+    ['0251.0376.0251.0376', /link-local/],
+    ['64:ff9b::a9fe:a9fe', /link-local/],
+    ['64:ff9b::169.254.169.254', /link-local/],
+    ['64:ff9b::e000:1', /multicast/],
+    ['::a9fe:a9fe', /IPv4-compatible/],
+    ['::10.0.0.1', /IPv4-compatible/],
+    ['example.org', /not an IP address/],
+  ])('refuses %s in any spelling (%s)', (ip, reason) => {
+    expect(forbiddenAddressReason(ip)).toMatch(reason);
+  });
+});
+
+describe('internalAddressKind', () => {
+  test.each<[string, 'loopback' | 'private' | null]>([
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['0x7f.1', 'loopback'],
+    ['::1', 'loopback'],
+    ['0:0::1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['64:ff9b::7f00:1', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['10.255.255.255', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.0.1', 'private'],
+    ['100.64.0.1', 'private'],
+    ['100.127.255.255', 'private'],
+    ['fc00::1', 'private'],
+    ['fdff:ffff::1', 'private'],
+    ['fec0::1', 'private'],
+    ['64:ff9b:1::1', 'private'],
+    ['::ffff:10.0.0.1', 'private'],
+    ['64:ff9b::a00:1', 'private'],
+    ['9.255.255.255', null],
+    ['11.0.0.0', null],
+    ['172.15.255.255', null],
+    ['172.32.0.0', null],
+    ['192.167.255.255', null],
+    ['100.63.255.255', null],
+    ['100.128.0.0', null],
+    ['93.184.216.34', null],
+    ['2001:db8::1', null],
+    ['fe00::1', null],
+    ['example.org', null],
+  ])('%s -> %s', (ip, expected) => {
+    expect(internalAddressKind(ip)).toBe(expected);
+  });
+
+  test.each<[string, boolean]>([
+    ['localhost', true],
+    ['LOCALHOST.', true],
+    ['app.localhost', true],
+    ['localhost.example', false],
+    ['notlocalhost', false],
+  ])('isLoopbackName(%j) is %s', (name, expected) => {
+    expect(isLoopbackName(name)).toBe(expected);
   });
 });
 

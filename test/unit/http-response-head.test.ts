@@ -62,16 +62,22 @@ describe('parseStatusLine', () => {
 
   test('property: never throws; a parsed status is 100-599 and round-trips', () => {
     fc.assert(
-      fc.property(fc.oneof(anyText(), fc.tuple(fc.constantFrom('HTTP/1.1 ', 'HTTP/1.0 ', 'HTTP/1.1'), fc.string()).map(([a, b]) => a + b)), (line) => {
-        const parsed = parseStatusLine(line);
-        if (parsed) {
-          expect(parsed.status).toBeGreaterThanOrEqual(100);
-          expect(parsed.status).toBeLessThanOrEqual(599);
-          const text = line.replace(/\r$/, '');
-          expect(text.slice(9, 12)).toBe(String(parsed.status));
-          expect(parsed.reason).toBe(text.slice(13));
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          anyText(),
+          fc.tuple(fc.constantFrom('HTTP/1.1 ', 'HTTP/1.0 ', 'HTTP/1.1'), fc.string()).map(([a, b]) => a + b),
+        ),
+        (line) => {
+          const parsed = parseStatusLine(line);
+          if (parsed) {
+            expect(parsed.status).toBeGreaterThanOrEqual(100);
+            expect(parsed.status).toBeLessThanOrEqual(599);
+            const text = line.replace(/\r$/, '');
+            expect(text.slice(9, 12)).toBe(String(parsed.status));
+            expect(parsed.reason).toBe(text.slice(13));
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -88,21 +94,36 @@ describe('parseStatusLine', () => {
 describe('endToEndHeaders', () => {
   test('drops hop-by-hop headers and keeps the rest in order with their spelling', () => {
     const raw = [
-      'Host', 'example.org',
-      'Connection', 'keep-alive, X-Trace',
-      'Proxy-Authorization', 'Basic YTpi',
-      'Keep-Alive', 'timeout=5',
-      'Accept', 'text/html',
-      'Transfer-Encoding', 'chunked',
-      'X-Trace', 'abc',
-      'Set-Cookie', 'a=1',
-      'set-cookie', 'b=2',
-      'Proxy-Connection', 'keep-alive',
-      'TE', 'trailers',
-      'Trailer', 'Expires',
-      'Upgrade', 'websocket',
-      'Proxy-Authenticate', 'Basic',
-      'Via', '1.1 p',
+      'Host',
+      'example.org',
+      'Connection',
+      'keep-alive, X-Trace',
+      'Proxy-Authorization',
+      'Basic YTpi',
+      'Keep-Alive',
+      'timeout=5',
+      'Accept',
+      'text/html',
+      'Transfer-Encoding',
+      'chunked',
+      'X-Trace',
+      'abc',
+      'Set-Cookie',
+      'a=1',
+      'set-cookie',
+      'b=2',
+      'Proxy-Connection',
+      'keep-alive',
+      'TE',
+      'trailers',
+      'Trailer',
+      'Expires',
+      'Upgrade',
+      'websocket',
+      'Proxy-Authenticate',
+      'Basic',
+      'Via',
+      '1.1 p',
     ];
     expect(endToEndHeaders(raw)).toEqual([
       ['Host', 'example.org'],
@@ -115,7 +136,14 @@ describe('endToEndHeaders', () => {
 
   test.each<[string, string[], [string, string][]]>([
     ['no headers', [], []],
-    ['nothing to drop', ['A', '1', 'B', '2'], [['A', '1'], ['B', '2']]],
+    [
+      'nothing to drop',
+      ['A', '1', 'B', '2'],
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
     ['Connection names are case-insensitive and trimmed', ['connection', ' X-A ,x-b', 'X-A', '1', 'X-B', '2', 'X-C', '3'], [['X-C', '3']]],
     ['a header named in a later Connection header is dropped too', ['X-A', '1', 'CONNECTION', 'close', 'Connection', 'x-a'], []],
     ['Connection: close drops only itself', ['Connection', 'close', 'Content-Length', '3'], [['Content-Length', '3']]],

@@ -10,10 +10,12 @@ function parseResponse(raw: string): { statusLine: string; headers: Map<string, 
   expect(end).toBeGreaterThan(0);
   const head = raw.slice(0, end);
   const [statusLine, ...fields] = head.split('\r\n');
-  const headers = new Map(fields.map((field) => {
-    const colon = field.indexOf(': ');
-    return [field.slice(0, colon).toLowerCase(), field.slice(colon + 2)] as [string, string];
-  }));
+  const headers = new Map(
+    fields.map((field) => {
+      const colon = field.indexOf(': ');
+      return [field.slice(0, colon).toLowerCase(), field.slice(colon + 2)] as [string, string];
+    }),
+  );
   return { statusLine, headers, head, body: raw.slice(end + 4) };
 }
 
@@ -94,7 +96,13 @@ describe('httpRefusal', () => {
           const challenge = error.code === 'ROAMGATE_LOGIN_REQUIRED';
           expect(lines).toHaveLength(challenge ? 6 : 5);
           for (const line of lines) expect(line).not.toMatch(/[\r\n]/);
-          expect([...headers.keys()]).toEqual(['content-type', 'content-length', 'connection', ...(challenge ? ['proxy-authenticate'] : []), 'x-roamgate-error']);
+          expect([...headers.keys()]).toEqual([
+            'content-type',
+            'content-length',
+            'connection',
+            ...(challenge ? ['proxy-authenticate'] : []),
+            'x-roamgate-error',
+          ]);
           expect(body).toBe(sanitizeReplyText(error.message) + '\n');
           expect(body.length).toBeLessThanOrEqual(MAX_REPLY_TEXT_LENGTH + 1);
           expect(Number(headers.get('content-length'))).toBe(Buffer.byteLength(body));

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { canonicalHost, canonicalIp } from '../../protocols/http/ip-address';
 import { hostHeader, isValidHost, numericIpv4, parseAbsoluteTarget, parseAuthority } from '../../protocols/http/target';
 import { anyText } from './arbitraries';
 
@@ -12,7 +13,15 @@ describe('parseAuthority', () => {
     ['10.1.2.3:65535', { host: '10.1.2.3', port: 65535 }],
     ['[::1]:443', { host: '::1', port: 443 }],
     ['[2001:db8::1]:8443', { host: '2001:db8::1', port: 8443 }],
-    ['[::ffff:10.0.0.1]:80', { host: '::ffff:10.0.0.1', port: 80 }],
+    // Every spelling of an IP address comes back as its one canonical spelling.
+    ['[::ffff:10.0.0.1]:80', { host: '10.0.0.1', port: 80 }],
+    ['[::ffff:a9fe:a9fe]:80', { host: '169.254.169.254', port: 80 }],
+    ['[0::1]:80', { host: '::1', port: 80 }],
+    ['[0:0:0:0:0:0:0:1]:80', { host: '::1', port: 80 }],
+    ['[2001:DB8:0:0:0:0:0:01]:80', { host: '2001:db8::1', port: 80 }],
+    ['0XA9FEA9FE:80', { host: '169.254.169.254', port: 80 }],
+    ['0Xa9.0XFE.0xa9fe:80', { host: '169.254.169.254', port: 80 }],
+    ['0251.254.43518:80', { host: '169.254.169.254', port: 80 }],
     ['example.org:0443', { host: 'example.org', port: 443 }],
     // Numeric spellings of an IPv4 address are read as the address, as the C library would.
     ['2852039166:80', { host: '169.254.169.254', port: 80 }],
@@ -52,45 +61,56 @@ describe('parseAuthority', () => {
     ['label of 64 characters', `${'a'.repeat(64)}.org:443`],
     ['newline in host', 'example.org\n:443'],
     ['CRLF smuggling', 'example.org:443\r\nX: y'],
+    ['a name ending in a number that is no IPv4 address', '1.2.3.256:80'],
+    ['a name ending in a hex number', 'example.0x10:80'],
+    ['five numeric parts', '1.2.3.4.5:80'],
   ])('rejects %s', (_name, authority) => {
     expect(parseAuthority(authority)).toBeNull();
   });
+});
 
-  describe('properties', () => {
-    test('never throws, and anything it returns has a valid host and port', () => {
-      fc.assert(
-        fc.property(fc.oneof(anyText(), fc.string({ unit: fc.constantFrom('[', ']', ':', '.', '1', 'a', ' ', '%', '\n') })), (authority) => {
-          const parsed = parseAuthority(authority);
-          if (parsed) {
-            expect(isValidHost(parsed.host)).toBe(true);
-            expect(Number.isInteger(parsed.port) && parsed.port >= 1 && parsed.port <= 65535).toBe(true);
-          }
-        }),
-        { numRuns: 1000 },
-      );
-    });
+describe('parseAuthority: properties', () => {
+  test('never throws, and anything it returns has a valid host and port', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText(), fc.string({ unit: fc.constantFrom('[', ']', ':', '.', '1', 'a', ' ', '%', '\n') })), (authority) => {
+        const parsed = parseAuthority(authority);
+        if (parsed) {
+          expect(isValidHost(parsed.host)).toBe(true);
+          expect(Number.isInteger(parsed.port) && parsed.port >= 1 && parsed.port <= 65535).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
-    const label = fc.stringMatching(/^[a-z0-9_][a-z0-9_-]{0,20}$/);
-    const hostname = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
-    const ipv4 = fc.ipV4();
-    const port = fc.integer({ min: 1, max: 65535 });
+  const label = fc.stringMatching(/^[a-z0-9_][a-z0-9_-]{0,20}$/);
+  const hostname = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
+  const ipv4 = fc.ipV4();
+  const port = fc.integer({ min: 1, max: 65535 });
 
-    test('round-trips generated hostnames and IPv4 addresses with any valid port', () => {
-      fc.assert(
-        fc.property(fc.oneof(hostname, ipv4), port, (host, port) => {
-          expect(parseAuthority(`${host}:${port}`)).toEqual({ host: numericIpv4(host) ?? host, port });
-        }),
-        { numRuns: 500 },
-      );
-    });
+  test('round-trips generated hostnames and IPv4 addresses with any valid port (a name ending in a number only if it is an address)', () => {
+    fc.assert(
+      fc.property(fc.oneof(hostname, ipv4), port, (host, port) => {
+        const canonical = canonicalHost(host);
+        expect(parseAuthority(`${host}:${port}`)).toEqual(canonical === null ? null : { host: canonical, port });
+      }),
+      { numRuns: 500 },
+    );
+  });
 
-    test('round-trips bracketed IPv6 addresses', () => {
-      fc.assert(fc.property(fc.ipV6(), port, (host, port) => expect(parseAuthority(`[${host}]:${port}`)).toEqual({ host, port })), { numRuns: 300 });
-    });
+  test('round-trips bracketed IPv6 addresses', () => {
+    fc.assert(
+      fc.property(fc.ipV6(), port, (host, port) => expect(parseAuthority(`[${host}]:${port}`)).toEqual({ host: canonicalIp(host), port })),
+      { numRuns: 300 },
+    );
+  });
 
-    test('rejects every port outside 1-65535', () => {
-      fc.assert(fc.property(hostname, fc.oneof(fc.constant(0), fc.integer({ min: 65536, max: 99999 })), (host, port) => expect(parseAuthority(`${host}:${port}`)).toBeNull()));
-    });
+  test('rejects every port outside 1-65535', () => {
+    fc.assert(
+      fc.property(hostname, fc.oneof(fc.constant(0), fc.integer({ min: 65536, max: 99999 })), (host, port) =>
+        expect(parseAuthority(`${host}:${port}`)).toBeNull(),
+      ),
+    );
   });
 });
 
@@ -106,6 +126,9 @@ describe('parseAbsoluteTarget', () => {
     ['http://10.1.2.3:3128/', { host: '10.1.2.3', port: 3128, path: '/' }],
     ['http://[::1]:8080/x', { host: '::1', port: 8080, path: '/x' }],
     ['http://[2001:db8::1]/', { host: '2001:db8::1', port: 80, path: '/' }],
+    ['http://[::ffff:10.0.0.1]/', { host: '10.0.0.1', port: 80, path: '/' }],
+    ['http://[0:0::1]/', { host: '::1', port: 80, path: '/' }],
+    ['http://0XA9FEA9FE/', { host: '169.254.169.254', port: 80, path: '/' }],
     ['http://example.org/a b', { host: 'example.org', port: 80, path: '/a%20b' }],
   ])('parses %j', (target, expected) => {
     expect(parseAbsoluteTarget(target)).toEqual(expected);
@@ -134,35 +157,50 @@ describe('parseAbsoluteTarget', () => {
   test('rejects port 0, as parseAuthority does', () => {
     expect(parseAbsoluteTarget('http://example.org:0/')).toBeNull();
   });
+});
 
-  describe('properties', () => {
-    test('never throws, and anything it returns has a valid host and an origin-form path', () => {
-      const urlLike = fc
-        .tuple(fc.constantFrom('http://', 'HTTP://', 'https://', 'http:/', 'http:\\\\'), fc.string({ unit: fc.constantFrom('a', 'B', '1', '.', ':', '@', '[', ']', '/', '?', '#', '%', ' ', '\\', '-', '_', '\u00e9', '\n'), maxLength: 30 }))
-        .map(([scheme, rest]) => scheme + rest);
-      const target = fc.oneof(anyText(), anyText().map((rest) => `http://${rest}`), urlLike);
-      fc.assert(
-        fc.property(target, (text) => {
-          const parsed = parseAbsoluteTarget(text);
-          if (parsed) {
-            expect(isValidHost(parsed.host)).toBe(true);
-            expect(parsed.path.startsWith('/')).toBe(true);
-            expect(parsed.path).not.toMatch(/[\s#]/);
-          }
+describe('parseAbsoluteTarget: properties', () => {
+  test('never throws, and anything it returns has a valid host and an origin-form path', () => {
+    const urlLike = fc
+      .tuple(
+        fc.constantFrom('http://', 'HTTP://', 'https://', 'http:/', 'http:\\\\'),
+        fc.string({
+          unit: fc.constantFrom('a', 'B', '1', '.', ':', '@', '[', ']', '/', '?', '#', '%', ' ', '\\', '-', '_', '\u00e9', '\n'),
+          maxLength: 30,
         }),
-        { numRuns: 1000 },
-      );
-    });
+      )
+      .map(([scheme, rest]) => scheme + rest);
+    const target = fc.oneof(
+      anyText(),
+      anyText().map((rest) => `http://${rest}`),
+      urlLike,
+    );
+    fc.assert(
+      fc.property(target, (text) => {
+        const parsed = parseAbsoluteTarget(text);
+        if (parsed) {
+          expect(isValidHost(parsed.host)).toBe(true);
+          expect(parsed.path.startsWith('/')).toBe(true);
+          expect(parsed.path).not.toMatch(/[\s#]/);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
-    test('keeps path and query of generated URLs', () => {
-      const segment = fc.stringMatching(/^[a-z0-9_~-][a-z0-9._~-]{0,9}$/);
-      fc.assert(
-        fc.property(fc.array(segment, { maxLength: 4 }), fc.option(segment, { nil: undefined }), fc.integer({ min: 1, max: 65535 }), (segments, query, port) => {
+  test('keeps path and query of generated URLs', () => {
+    const segment = fc.stringMatching(/^[a-z0-9_~-][a-z0-9._~-]{0,9}$/);
+    fc.assert(
+      fc.property(
+        fc.array(segment, { maxLength: 4 }),
+        fc.option(segment, { nil: undefined }),
+        fc.integer({ min: 1, max: 65535 }),
+        (segments, query, port) => {
           const path = '/' + segments.join('/') + (query === undefined ? '' : `?q=${query}`);
           expect(parseAbsoluteTarget(`http://example.org:${port}${path}`)).toEqual({ host: 'example.org', port, path });
-        }),
-      );
-    });
+        },
+      ),
+    );
   });
 });
 
@@ -171,6 +209,8 @@ describe('numericIpv4 and hostHeader', () => {
     ['10.0.0.1', '10.0.0.1'],
     ['167772161', '10.0.0.1'],
     ['0x0a000001', '10.0.0.1'],
+    ['0X0A000001', '10.0.0.1'],
+    ['012.0X0.1', '10.0.0.1'],
     ['example.org', null],
     ['cafe', null],
     ['0xcafe.example', null],

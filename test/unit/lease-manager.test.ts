@@ -112,7 +112,10 @@ describe('LeaseManager.issue', () => {
 describe('LeaseManager.issue while the store writes', () => {
   test('the lease is listed from the moment issue() starts (a home lease it stands on is not released under it)', async () => {
     const leases = manager();
-    const issuing = leases.issue({ ...alice, home: { realm: 'home.example', username: 'alice', token: 'home-token', expiresAt: T + TTL_MS, services: [] } }, '127.0.0.2');
+    const issuing = leases.issue(
+      { ...alice, home: { realm: 'home.example', username: 'alice', token: 'home-token', expiresAt: T + TTL_MS, services: [] } },
+      '127.0.0.2',
+    );
     expect(leases.list().map((lease) => lease.home?.token)).toEqual(['home-token']);
     await issuing;
     expect(leases.list()).toHaveLength(1);

@@ -18,7 +18,9 @@ function expectedEvents(input: Uint8Array, maxLineLength: number): LineEvent[] {
 }
 
 /** Bytes with line endings common enough that short inputs hold several lines. */
-const wireBytes = fc.array(fc.oneof(fc.constantFrom(0x0a, 0x0d, 0x61), fc.integer({ min: 0, max: 255 })), { maxLength: 300 }).map((bytes) => Uint8Array.from(bytes));
+const wireBytes = fc
+  .array(fc.oneof(fc.constantFrom(0x0a, 0x0d, 0x61), fc.integer({ min: 0, max: 255 })), { maxLength: 300 })
+  .map((bytes) => Uint8Array.from(bytes));
 
 /** Cuts `input` into chunks at the given (unsorted, possibly repeated) offsets. */
 function split(input: Uint8Array, cuts: number[]): Buffer[] {

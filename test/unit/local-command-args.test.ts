@@ -9,18 +9,58 @@ describe('parseLocalArgs', () => {
     ['nothing: discovery, defaults', [], { kind: 'run', options: {} }],
     [
       'every flag',
-      ['--gateway', 'http://gw:8080/roamgate', '--user', 'alice', '--password-file', 'pw.txt', '--listen', 'smtp=2525', '--listen', 'pop3=0', '--mode', 'direct', '--state-dir', '/s', '--config', 'local.yaml', '--discovery-port', '5000', '--discovery-address', '127.0.0.1', '--discovery-address', '10.0.0.255', '--gateway-key', key],
+      [
+        '--gateway',
+        'http://gw:8080/roamgate',
+        '--user',
+        'alice',
+        '--password-file',
+        'pw.txt',
+        '--listen',
+        'smtp=2525',
+        '--listen',
+        'pop3=0',
+        '--mode',
+        'direct',
+        '--state-dir',
+        '/s',
+        '--config',
+        'local.yaml',
+        '--discovery-port',
+        '5000',
+        '--discovery-address',
+        '127.0.0.1',
+        '--discovery-address',
+        '10.0.0.255',
+        '--gateway-key',
+        key,
+      ],
       {
         kind: 'run',
-        options: { gateway: 'http://gw:8080/roamgate', user: 'alice', listen: { smtp: 2525, pop3: 0 }, mode: 'direct', stateDir: '/s', discovery: { port: 5000, addresses: ['127.0.0.1', '10.0.0.255'], gatewayKey: key } },
+        options: {
+          gateway: 'http://gw:8080/roamgate',
+          user: 'alice',
+          listen: { smtp: 2525, pop3: 0 },
+          mode: 'direct',
+          stateDir: '/s',
+          discovery: { port: 5000, addresses: ['127.0.0.1', '10.0.0.255'], gatewayKey: key },
+        },
         passwordFile: 'pw.txt',
         configFile: 'local.yaml',
       },
     ],
     ['--no-mdns', ['--no-mdns'], { kind: 'run', options: { discovery: { mdns: false } } }],
-    ['the mDNS flags', ['--mdns-port', '5354', '--mdns-interface', '127.0.0.1', '--mdns-interface', '10.0.0.2'], { kind: 'run', options: { discovery: { mdns: { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] } } } }],
+    [
+      'the mDNS flags',
+      ['--mdns-port', '5354', '--mdns-interface', '127.0.0.1', '--mdns-interface', '10.0.0.2'],
+      { kind: 'run', options: { discovery: { mdns: { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] } } } },
+    ],
     ['--forget-network', ['--forget-network', 'office'], { kind: 'forget', network: 'office' }],
-    ['--forget-network with a state dir', ['--forget-network', 'office', '--state-dir', '/s'], { kind: 'forget', network: 'office', stateDir: '/s' }],
+    [
+      '--forget-network with a state dir',
+      ['--forget-network', 'office', '--state-dir', '/s'],
+      { kind: 'forget', network: 'office', stateDir: '/s' },
+    ],
     ['--help', ['--help'], { kind: 'help' }],
     ['-h', ['-h', '--user', 'x'], { kind: 'help' }],
   ])('%s', (_name, args, expected) => {
@@ -44,7 +84,11 @@ describe('parseLocalArgs', () => {
     ['an mDNS interface by name', ['--mdns-interface', 'eth0'], '--mdns-interface: must be an IPv4 address'],
     ['--no-mdns with --mdns-port', ['--no-mdns', '--mdns-port', '5354'], '--no-mdns: cannot be given with --mdns-port'],
     ['--no-mdns with --mdns-interface', ['--mdns-interface', '127.0.0.1', '--no-mdns'], '--no-mdns: cannot be given with --mdns-interface'],
-    ['--forget-network with other flags', ['--forget-network', 'office', '--user', 'alice'], '--forget-network takes only --state-dir (not --user)'],
+    [
+      '--forget-network with other flags',
+      ['--forget-network', 'office', '--user', 'alice'],
+      '--forget-network takes only --state-dir (not --user)',
+    ],
   ])('%s is a usage error naming the flag', (_name, args, message) => {
     let thrown: unknown;
     try {
@@ -86,8 +130,12 @@ describe('mergeOptions', () => {
   });
 
   test('mDNS flags merge into the mDNS settings of the file and turn it on; --no-mdns turns it off', () => {
-    expect(mergeOptions({ discovery: { mdns: { enabled: false, interfaces: ['10.0.0.2'] } } }, { discovery: { mdns: { port: 5354 } } })).toEqual({ discovery: { mdns: { enabled: true, port: 5354, interfaces: ['10.0.0.2'] } } });
-    expect(mergeOptions({ discovery: { mdns: false } }, { discovery: { mdns: { port: 5354 } } })).toEqual({ discovery: { mdns: { port: 5354 } } });
+    expect(
+      mergeOptions({ discovery: { mdns: { enabled: false, interfaces: ['10.0.0.2'] } } }, { discovery: { mdns: { port: 5354 } } }),
+    ).toEqual({ discovery: { mdns: { enabled: true, port: 5354, interfaces: ['10.0.0.2'] } } });
+    expect(mergeOptions({ discovery: { mdns: false } }, { discovery: { mdns: { port: 5354 } } })).toEqual({
+      discovery: { mdns: { port: 5354 } },
+    });
     expect(mergeOptions({ discovery: { mdns: { port: 5354 } } }, { discovery: { mdns: false } })).toEqual({ discovery: { mdns: false } });
   });
 });

@@ -36,7 +36,12 @@ describe('normalizeLocalOptions', () => {
       host: DEFAULT_LISTEN_HOST,
       tryStandardPorts: true,
       stateDir: '/tmp/state',
-      discovery: { port: DEFAULT_DISCOVERY_PORT, addresses: [...DEFAULT_DISCOVERY_ADDRESSES], mdns: { enabled: true, port: DEFAULT_MDNS_PORT, interfaces: [] }, windowMs: DEFAULT_DISCOVERY_WINDOW_MS },
+      discovery: {
+        port: DEFAULT_DISCOVERY_PORT,
+        addresses: [...DEFAULT_DISCOVERY_ADDRESSES],
+        mdns: { enabled: true, port: DEFAULT_MDNS_PORT, interfaces: [] },
+        windowMs: DEFAULT_DISCOVERY_WINDOW_MS,
+      },
     });
     expect(options.gateway).toBeUndefined();
     expect(options.mode).toBeUndefined();
@@ -64,7 +69,11 @@ describe('normalizeLocalOptions', () => {
   test.each<[string, unknown, { enabled: boolean; port: number; interfaces: string[] }]>([
     ['false: UDP only', false, { enabled: false, port: DEFAULT_MDNS_PORT, interfaces: [] }],
     ['true: the defaults', true, { enabled: true, port: DEFAULT_MDNS_PORT, interfaces: [] }],
-    ['an object turns it on', { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] }, { enabled: true, port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] }],
+    [
+      'an object turns it on',
+      { port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] },
+      { enabled: true, port: 5354, interfaces: ['127.0.0.1', '10.0.0.2'] },
+    ],
     ['an object may turn it off', { enabled: false, port: 5354 }, { enabled: false, port: 5354, interfaces: [] }],
   ])('discovery.mdns %s', (_name, mdns, expected) => {
     const options = normalizeLocalOptions({ discovery: { mdns } });
@@ -80,9 +89,17 @@ describe('normalizeLocalOptions', () => {
   test.each<[string, unknown, string | RegExp]>([
     ['not an object', 'smtp', 'options must be an object'],
     ['an unknown option', { gatway: 'http://x' }, 'gatway: is not an option'],
-    ['a gateway that is not a URL', { gateway: 'gateway.example' }, /^gateway: must be the gateway's management URL, e\.g\. http:\/\/gateway\.example:8080\/roamgate/],
+    [
+      'a gateway that is not a URL',
+      { gateway: 'gateway.example' },
+      /^gateway: must be the gateway's management URL, e\.g\. http:\/\/gateway\.example:8080\/roamgate/,
+    ],
     ['a gateway that is not http', { gateway: 'ftp://gw.example/' }, 'gateway: must be an http:// or https:// URL'],
-    ['a gateway with credentials', { gateway: 'http://alice:pw@gw.example/' }, 'gateway: must be a plain URL without credentials, query or fragment'],
+    [
+      'a gateway with credentials',
+      { gateway: 'http://alice:pw@gw.example/' },
+      'gateway: must be a plain URL without credentials, query or fragment',
+    ],
     ['a user name with a space', { user: 'alice smith' }, /^user: must be a user name/],
     ['an empty password', { password: '' }, 'password: must be a non-empty string or a function returning the password'],
     ['a port out of range', { listen: { smtp: 65536 } }, 'listen.smtp: must be an integer 0-65535 (0 picks a free port)'],
@@ -92,14 +109,30 @@ describe('normalizeLocalOptions', () => {
     ['an unknown service', { services: ['smtp', 'imap'] }, /^services\.1: /],
     ['no service', { services: [] }, 'services: must name at least one service'],
     ['an unknown mode', { mode: 'tunnel' }, /^mode: /],
-    ['listening beyond loopback', { host: '0.0.0.0' }, 'host: must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines'],
+    [
+      'listening beyond loopback',
+      { host: '0.0.0.0' },
+      'host: must be a loopback address (127.x.x.x or ::1): a local proxy never listens for other machines',
+    ],
     ['an IPv6 discovery address', { discovery: { addresses: ['::1'] } }, 'discovery.addresses.0: must be an IPv4 address'],
     ['a discovery port of 0', { discovery: { port: 0 } }, 'discovery.port: must be an integer 1-65535'],
     ['an mDNS port of 0', { discovery: { mdns: { port: 0 } } }, 'discovery.mdns.port: must be an integer 1-65535'],
-    ['an mDNS interface by name', { discovery: { mdns: { interfaces: ['127.0.0.1', 'eth0'] } } }, 'discovery.mdns.interfaces.1: must be an IPv4 address'],
+    [
+      'an mDNS interface by name',
+      { discovery: { mdns: { interfaces: ['127.0.0.1', 'eth0'] } } },
+      'discovery.mdns.interfaces.1: must be an IPv4 address',
+    ],
     ['an unknown mDNS option', { discovery: { mdns: { interface: '127.0.0.1' } } }, 'discovery.mdns.interface: is not an option'],
-    ['a gateway key that is not a key', { discovery: { gatewayKey: 'c2VjcmV0' } }, /^discovery\.gatewayKey: must be the gateway's Ed25519 public key in base64/],
-    ['backoff bounds the wrong way round', { limits: { reconnectMinMs: 1000, reconnectMaxMs: 10 } }, 'limits.reconnectMaxMs: must be at least reconnectMinMs'],
+    [
+      'a gateway key that is not a key',
+      { discovery: { gatewayKey: 'c2VjcmV0' } },
+      /^discovery\.gatewayKey: must be the gateway's Ed25519 public key in base64/,
+    ],
+    [
+      'backoff bounds the wrong way round',
+      { limits: { reconnectMinMs: 1000, reconnectMaxMs: 10 } },
+      'limits.reconnectMaxMs: must be at least reconnectMinMs',
+    ],
     ['a zero timeout', { limits: { connectTimeoutMs: 0 } }, 'limits.connectTimeoutMs: must be at least 1 ms'],
   ])('%s is refused naming the option', (_name, input, message) => {
     if (typeof message === 'string') expect(errorOf(input)).toBe(message);

@@ -5,7 +5,13 @@ import { pacFile } from '../../local/pac-file';
 function findProxy(pac: string, url: string, host: string): string {
   const sandbox = {
     isPlainHostName: (name: string) => !name.includes('.'),
-    shExpMatch: (text: string, pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(text),
+    shExpMatch: (text: string, pattern: string) =>
+      new RegExp(
+        `^${pattern
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      ).test(text),
     result: '',
   };
   runInNewContext(`${pac}\nresult = FindProxyForURL(${JSON.stringify(url)}, ${JSON.stringify(host)});`, sandbox);

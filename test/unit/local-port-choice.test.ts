@@ -5,10 +5,35 @@ describe('portCandidates', () => {
   test.each<[string, Parameters<typeof portCandidates>, PortCandidate[]]>([
     ['a given port alone', ['smtp', { explicit: 2526, remembered: 2525, tryStandard: true }], [{ port: 2526, origin: 'explicit' }]],
     ['a given 0 (any free port) alone', ['pop3', { explicit: 0, tryStandard: true }], [{ port: 0, origin: 'explicit' }]],
-    ['a remembered port alone, so clients keep working', ['smtp', { remembered: 2525, tryStandard: true }], [{ port: 2525, origin: 'remembered' }]],
-    ['the standard port, then the default', ['smtp', { tryStandard: true }], [{ port: 25, origin: 'standard' }, { port: 2525, origin: 'default' }]],
-    ['pop3', ['pop3', { tryStandard: true }], [{ port: 110, origin: 'standard' }, { port: 1110, origin: 'default' }]],
-    ['nntp', ['nntp', { tryStandard: true }], [{ port: 119, origin: 'standard' }, { port: 1119, origin: 'default' }]],
+    [
+      'a remembered port alone, so clients keep working',
+      ['smtp', { remembered: 2525, tryStandard: true }],
+      [{ port: 2525, origin: 'remembered' }],
+    ],
+    [
+      'the standard port, then the default',
+      ['smtp', { tryStandard: true }],
+      [
+        { port: 25, origin: 'standard' },
+        { port: 2525, origin: 'default' },
+      ],
+    ],
+    [
+      'pop3',
+      ['pop3', { tryStandard: true }],
+      [
+        { port: 110, origin: 'standard' },
+        { port: 1110, origin: 'default' },
+      ],
+    ],
+    [
+      'nntp',
+      ['nntp', { tryStandard: true }],
+      [
+        { port: 119, origin: 'standard' },
+        { port: 1119, origin: 'default' },
+      ],
+    ],
     ['the web proxy, whose standard is its default', ['http-proxy', { tryStandard: true }], [{ port: 3128, origin: 'default' }]],
     ['the PAC file', ['pac', { tryStandard: true }], [{ port: 3129, origin: 'default' }]],
     ['only the default when standard ports are not wanted', ['smtp', { tryStandard: false }], [{ port: 2525, origin: 'default' }]],

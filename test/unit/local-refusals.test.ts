@@ -9,7 +9,11 @@ describe('refusalFor', () => {
     ['smtp', 'ROAMGATE_LOGIN_REQUIRED', /^421 4\.7\.0 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_LOGIN_REQUIRED', /^-ERR \[AUTH\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_LOGIN_REQUIRED', /^400 lease revoked\r\n$/],
-    ['http-proxy', 'ROAMGATE_LOGIN_REQUIRED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n[\s\S]*\r\n\r\nlease revoked\n$/],
+    [
+      'http-proxy',
+      'ROAMGATE_LOGIN_REQUIRED',
+      /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n[\s\S]*\r\n\r\nlease revoked\n$/,
+    ],
     ['smtp', 'ROAMGATE_ACCESS_DENIED', /^554 5\.7\.1 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_ACCESS_DENIED', /^-ERR \[SYS\/PERM\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_ACCESS_DENIED', /^502 lease revoked\r\n$/],
@@ -31,7 +35,11 @@ describe('refusalFor', () => {
     ['smtp', 'ROAMGATE_LOGIN_FAILED', /^421 4\.7\.0 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_LOGIN_FAILED', /^-ERR \[AUTH\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_LOGIN_FAILED', /^400 lease revoked\r\n$/],
-    ['http-proxy', 'ROAMGATE_LOGIN_FAILED', /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n/],
+    [
+      'http-proxy',
+      'ROAMGATE_LOGIN_FAILED',
+      /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[\s\S]*Proxy-Authenticate: Bearer realm="roamgate local proxy"\r\n/,
+    ],
   ])('%s, %s', (service, code, expected) => {
     expect(refusalFor(service, new RoamgateError(code, 'lease revoked'))).toMatch(expected);
   });

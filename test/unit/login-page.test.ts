@@ -4,7 +4,8 @@ import { anyText } from './arbitraries';
 
 const ENTITY = /&(amp|lt|gt|quot|#39);/g;
 /** Inverse of escapeHtml, for the round-trip property. */
-const unescapeHtml = (html: string) => html.replace(ENTITY, (_all, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!);
+const unescapeHtml = (html: string) =>
+  html.replace(ENTITY, (_all, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!);
 
 const HOSTILE = `"><script>alert('x')</script>&amp;`;
 const HOSTILE_ESCAPED = '&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;amp;';
@@ -29,7 +30,10 @@ describe('escapeHtml', () => {
     expect(escapeHtml(text)).toBe(expected);
   });
 
-  const htmlish = fc.oneof(anyText(60), fc.string({ unit: fc.constantFrom('<', '>', '&', '"', "'", 'a', ';', '#', 'amp', 'lt', ' ', '='), maxLength: 60 }));
+  const htmlish = fc.oneof(
+    anyText(60),
+    fc.string({ unit: fc.constantFrom('<', '>', '&', '"', "'", 'a', ';', '#', 'amp', 'lt', ' ', '='), maxLength: 60 }),
+  );
 
   test('the output never contains <, >, ", \' or an & that does not start one of its entities', () => {
     fc.assert(
@@ -80,7 +84,9 @@ describe('loginPage', () => {
   });
 
   test('the password field is never pre-filled', () => {
-    expect(loginPage('/login', 'tok', 'Wrong user name or password.', 'alice')).toMatch(/<input id="password" name="password" type="password" autocomplete="current-password" required>/);
+    expect(loginPage('/login', 'tok', 'Wrong user name or password.', 'alice')).toMatch(
+      /<input id="password" name="password" type="password" autocomplete="current-password" required>/,
+    );
   });
 });
 

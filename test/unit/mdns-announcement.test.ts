@@ -49,9 +49,17 @@ describe('parseTxt', () => {
 
   test.each<[string, unknown, ReturnType<typeof parseTxt>]>([
     ['the entries in any order', entries(...[...signedEntries].reverse()), FIELDS],
-    ['keys in another case (RFC 6763 §6.4: case-insensitive)', entries(...signedEntries.map((entry) => entry.replace(/^[^=]+/, (key) => key.toUpperCase()))), FIELDS],
+    [
+      'keys in another case (RFC 6763 §6.4: case-insensitive)',
+      entries(...signedEntries.map((entry) => entry.replace(/^[^=]+/, (key) => key.toUpperCase()))),
+      FIELDS,
+    ],
     ['a repeated key: the first counts', entries(...signedEntries, `url=http://10.6.6.6/roamgate`, 'ISSUEDAT=1'), FIELDS],
-    ['entries that are not key=value, and unknown keys, among them', entries('txtvers=1', 'flag', '', '=value', ...signedEntries, 'other=x'), FIELDS],
+    [
+      'entries that are not key=value, and unknown keys, among them',
+      entries('txtvers=1', 'flag', '', '=value', ...signedEntries, 'other=x'),
+      FIELDS,
+    ],
     ['strings rather than Buffers', [...signedEntries], FIELDS],
     ['a value containing "="', entries(`url=${TXT.url}?a=b`, ...signedEntries.slice(1)), { ...FIELDS, url: `${TXT.url}?a=b` }],
     ['issuedAt 0', entries(...signedEntries.slice(0, 2), 'issuedAt=0', signedEntries[3]), { ...FIELDS, issuedAt: 0 }],
@@ -61,14 +69,22 @@ describe('parseTxt', () => {
     ['no signature', entries(...signedEntries.slice(0, 3)), null],
     ['a key with a control character', entries(...signedEntries.slice(1), `u\u0001rl=${TXT.url}`), null],
     ['a key outside ASCII (not the same key)', entries(...signedEntries.slice(1), `\u00fcrl=${TXT.url}`), null],
-    ['a value that is not UTF-8', [Buffer.concat([Buffer.from('url=http://h/'), Buffer.from([0xff, 0xfe])]), ...entries(...signedEntries.slice(1))], null],
+    [
+      'a value that is not UTF-8',
+      [Buffer.concat([Buffer.from('url=http://h/'), Buffer.from([0xff, 0xfe])]), ...entries(...signedEntries.slice(1))],
+      null,
+    ],
     ['issuedAt empty', entries(...signedEntries.slice(0, 2), 'issuedAt=', signedEntries[3]), null],
     ['issuedAt with a leading zero', entries(...signedEntries.slice(0, 2), `issuedAt=0${NOW}`, signedEntries[3]), null],
     ['issuedAt negative', entries(...signedEntries.slice(0, 2), `issuedAt=-${NOW}`, signedEntries[3]), null],
     ['issuedAt fractional', entries(...signedEntries.slice(0, 2), `issuedAt=${NOW}.5`, signedEntries[3]), null],
     ['issuedAt with spaces', entries(...signedEntries.slice(0, 2), `issuedAt= ${NOW}`, signedEntries[3]), null],
     ['issuedAt beyond safe integers', entries(...signedEntries.slice(0, 2), 'issuedAt=9007199254740993', signedEntries[3]), null],
-    ['the signed fields after the entries read', entries(...Array.from({ length: MAX_TXT_ENTRIES }, (_, i) => `pad${i}=x`), ...signedEntries), null],
+    [
+      'the signed fields after the entries read',
+      entries(...Array.from({ length: MAX_TXT_ENTRIES }, (_, i) => `pad${i}=x`), ...signedEntries),
+      null,
+    ],
     ['a number', 42, null],
     ['null', null, null],
     ['an object', { url: TXT.url }, null],
@@ -118,10 +134,22 @@ describe('planAnswer and buildRecords', () => {
   const q = (name: string, type: string, klass?: string): Question => ({ name, type, ...(klass ? { class: klass } : {}) }) as Question;
 
   test.each<[string, Question[], { answers: RecordKind[]; additionals: RecordKind[] } | null]>([
-    ['PTR for the service type: the PTR, and SRV, TXT, A to go with it', [q(SERVICE_TYPE, 'PTR', 'IN')], { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] }],
+    [
+      'PTR for the service type: the PTR, and SRV, TXT, A to go with it',
+      [q(SERVICE_TYPE, 'PTR', 'IN')],
+      { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] },
+    ],
     ['ANY for the service type', [q(SERVICE_TYPE, 'ANY')], { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] }],
-    ['the service type in capitals with a trailing dot', [q('_ROAMGATE._TCP.LOCAL.', 'PTR')], { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] }],
-    ['the unicast-response bit set (class as dns-packet decodes it)', [q(SERVICE_TYPE, 'PTR', 'UNKNOWN_32769')], { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] }],
+    [
+      'the service type in capitals with a trailing dot',
+      [q('_ROAMGATE._TCP.LOCAL.', 'PTR')],
+      { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] },
+    ],
+    [
+      'the unicast-response bit set (class as dns-packet decodes it)',
+      [q(SERVICE_TYPE, 'PTR', 'UNKNOWN_32769')],
+      { answers: ['ptr'], additionals: ['srv', 'txt', 'address'] },
+    ],
     ['class CH', [q(SERVICE_TYPE, 'PTR', 'CH')], null],
     ['SRV of the instance', [q(INSTANCE, 'SRV')], { answers: ['srv'], additionals: ['address'] }],
     ['TXT of the instance', [q(INSTANCE, 'TXT')], { answers: ['txt'], additionals: [] }],
@@ -132,7 +160,11 @@ describe('planAnswer and buildRecords', () => {
     ['another service', [q('_http._tcp.local', 'PTR')], null],
     ['another instance', [q(`other.${SERVICE_TYPE}`, 'TXT')], null],
     ['A for the service type', [q(SERVICE_TYPE, 'A')], null],
-    ['the same question twice, and a PTR with SRV: each record once', [q(SERVICE_TYPE, 'PTR'), q(SERVICE_TYPE, 'PTR'), q(INSTANCE, 'SRV')], { answers: ['ptr', 'srv'], additionals: ['txt', 'address'] }],
+    [
+      'the same question twice, and a PTR with SRV: each record once',
+      [q(SERVICE_TYPE, 'PTR'), q(SERVICE_TYPE, 'PTR'), q(INSTANCE, 'SRV')],
+      { answers: ['ptr', 'srv'], additionals: ['txt', 'address'] },
+    ],
     ['no questions', [], null],
   ])('%s', (_name, questions, expected) => {
     const plan = planAnswer(questions, gateway);
@@ -141,19 +173,39 @@ describe('planAnswer and buildRecords', () => {
   });
 
   test('repeats only the questions it answers, with class IN', () => {
-    expect(planAnswer([q('_http._tcp.local', 'PTR'), q(SERVICE_TYPE, 'PTR', 'UNKNOWN_32769')], gateway)!.questions).toEqual([{ name: SERVICE_TYPE, type: 'PTR', class: 'IN' }]);
+    expect(planAnswer([q('_http._tcp.local', 'PTR'), q(SERVICE_TYPE, 'PTR', 'UNKNOWN_32769')], gateway)!.questions).toEqual([
+      { name: SERVICE_TYPE, type: 'PTR', class: 'IN' },
+    ]);
   });
 
   test('a URL naming a host gets no address record', () => {
     const plan = planAnswer([q(SERVICE_TYPE, 'PTR')], { name: 'office', url: 'https://gateway.example.org/roamgate' })!;
     expect(plan.additionals).toEqual(['srv', 'txt']);
     const txt = announcementTxt(GATEWAY.privateKeyPem, { name: 'office', url: 'https://gateway.example.org/roamgate', issuedAt: NOW });
-    expect(buildRecords(['srv', 'address'], { ...ANNOUNCEMENT, txt })).toEqual([{ name: INSTANCE, type: 'SRV', ttl: ANNOUNCEMENT_TTL_SECONDS, flush: true, data: { port: 443, target: 'gateway.example.org', priority: 0, weight: 0 } }]);
+    expect(buildRecords(['srv', 'address'], { ...ANNOUNCEMENT, txt })).toEqual([
+      {
+        name: INSTANCE,
+        type: 'SRV',
+        ttl: ANNOUNCEMENT_TTL_SECONDS,
+        flush: true,
+        data: { port: 443, target: 'gateway.example.org', priority: 0, weight: 0 },
+      },
+    ]);
   });
 
   test('records: cache-flush only on the records unique to this gateway; the TTL asked for', () => {
-    expect(announcementRecords({ ...ANNOUNCEMENT, ttl: 10, flush: false }).every((record) => (record as { ttl: number }).ttl === 10 && !(record as { flush?: boolean }).flush)).toBe(true);
-    expect(buildRecords(['ptr', 'srv', 'txt', 'address', 'enumeration'], ANNOUNCEMENT).map((record) => [record.type, record.name, Boolean((record as { flush?: boolean }).flush)])).toEqual([
+    expect(
+      announcementRecords({ ...ANNOUNCEMENT, ttl: 10, flush: false }).every(
+        (record) => (record as { ttl: number }).ttl === 10 && !(record as { flush?: boolean }).flush,
+      ),
+    ).toBe(true);
+    expect(
+      buildRecords(['ptr', 'srv', 'txt', 'address', 'enumeration'], ANNOUNCEMENT).map((record) => [
+        record.type,
+        record.name,
+        Boolean((record as { flush?: boolean }).flush),
+      ]),
+    ).toEqual([
       ['PTR', SERVICE_TYPE, false],
       ['SRV', INSTANCE, true],
       ['TXT', INSTANCE, true],
@@ -176,24 +228,48 @@ describe('announcementsIn', () => {
   test.each<[string, () => Answer[]]>([
     ['a TXT without the PTR naming its instance', () => records().filter((record) => record.type !== 'PTR')],
     ['a PTR without its TXT', () => records().filter((record) => record.type !== 'TXT')],
-    ['a PTR for another service type', () => records().map((record) => (record.type === 'PTR' ? { ...record, name: '_http._tcp.local' } : record))],
-    ['a PTR to an instance of another service', () => records().map((record) => (record.type === 'PTR' ? { ...record, data: 'office._http._tcp.local' } : record))],
-    ['a TXT for another instance', () => records().map((record) => (record.type === 'TXT' ? { ...record, name: `other.${SERVICE_TYPE}` } : record))],
-    ['a TXT missing a signed field', () => records().map((record) => (record.type === 'TXT' ? { ...record, data: encodeTxt(TXT).slice(0, 3) } : record))],
-    ['a TXT with a URL that is not http', () => records().map((record) => (record.type === 'TXT' ? { ...record, data: entries('url=ftp://10.0.0.1/', ...signedEntries.slice(1)) } : record))],
+    [
+      'a PTR for another service type',
+      () => records().map((record) => (record.type === 'PTR' ? { ...record, name: '_http._tcp.local' } : record)),
+    ],
+    [
+      'a PTR to an instance of another service',
+      () => records().map((record) => (record.type === 'PTR' ? { ...record, data: 'office._http._tcp.local' } : record)),
+    ],
+    [
+      'a TXT for another instance',
+      () => records().map((record) => (record.type === 'TXT' ? { ...record, name: `other.${SERVICE_TYPE}` } : record)),
+    ],
+    [
+      'a TXT missing a signed field',
+      () => records().map((record) => (record.type === 'TXT' ? { ...record, data: encodeTxt(TXT).slice(0, 3) } : record)),
+    ],
+    [
+      'a TXT with a URL that is not http',
+      () =>
+        records().map((record) =>
+          record.type === 'TXT' ? { ...record, data: entries('url=ftp://10.0.0.1/', ...signedEntries.slice(1)) } : record,
+        ),
+    ],
   ])('finds nothing in %s', (_name, make) => {
     expect(announcementsIn(throughTheWire(make()))).toEqual([]);
   });
 
   test('reads announcements without checking them: a forged one is found, and fails verifyAnswer', () => {
-    const forged = records().map((record) => (record.type === 'TXT' ? { ...record, data: entries(...signedEntries.slice(0, 1), `publicKey=${OTHER.publicKey}`, ...signedEntries.slice(2)) } : record));
+    const forged = records().map((record) =>
+      record.type === 'TXT'
+        ? { ...record, data: entries(...signedEntries.slice(0, 1), `publicKey=${OTHER.publicKey}`, ...signedEntries.slice(2)) }
+        : record,
+    );
     const [answer] = announcementsIn(throughTheWire(forged));
     expect(answer.publicKey).toBe(OTHER.publicKey);
     expect(verifyAnswer(answer, { nonce: '', now: NOW })).toEqual({ ok: false, reason: 'signature does not verify' });
   });
 
   test(`reads at most ${MAX_ANNOUNCEMENTS_PER_RESPONSE} announcements from one response`, () => {
-    const many = Array.from({ length: MAX_ANNOUNCEMENTS_PER_RESPONSE + 5 }, (_, i) => announcementRecords({ ...ANNOUNCEMENT, name: `net${i}` })).flat();
+    const many = Array.from({ length: MAX_ANNOUNCEMENTS_PER_RESPONSE + 5 }, (_, i) =>
+      announcementRecords({ ...ANNOUNCEMENT, name: `net${i}` }),
+    ).flat();
     expect(announcementsIn(many)).toHaveLength(MAX_ANNOUNCEMENTS_PER_RESPONSE);
   });
 });
@@ -229,16 +305,24 @@ describe('properties', () => {
   const keys = [GATEWAY, OTHER];
   /** Names a gateway may announce: 1-63 UTF-8 bytes, no dots, no control characters or lone surrogates. */
   // Any name a gateway may be given (options check it against NETWORK_NAME) that fits one DNS label.
-  const instanceNames = anyText(63).filter((name) => NETWORK_NAME.test(name) && !/\p{Cs}/u.test(name) && Buffer.byteLength(name, 'utf8') <= 63);
+  const instanceNames = anyText(63).filter(
+    (name) => NETWORK_NAME.test(name) && !/\p{Cs}/u.test(name) && Buffer.byteLength(name, 'utf8') <= 63,
+  );
   const urls = fc.webUrl({ validSchemes: ['http', 'https'] }).filter((url) => Buffer.byteLength(url, 'utf8') <= 200);
-  const announcements = fc.record({ key: fc.constantFrom(...keys), name: instanceNames, url: urls, issuedAt: fc.integer({ min: 0, max: 2 ** 47 }) });
+  const announcements = fc.record({
+    key: fc.constantFrom(...keys),
+    name: instanceNames,
+    url: urls,
+    issuedAt: fc.integer({ min: 0, max: 2 ** 47 }),
+  });
   /** Another valid name of at most as many bytes: the last character replaced. */
   const otherName = (name: string) => {
     const characters = [...name];
     const last = characters.pop();
     return `${characters.join('')}${last === 'x' ? 'y' : 'x'}`;
   };
-  const sign = ({ key, name, url, issuedAt }: { key: typeof GATEWAY; name: string; url: string; issuedAt: number }): AnnouncementTxt => announcementTxt(key.privateKeyPem, { name, url, issuedAt });
+  const sign = ({ key, name, url, issuedAt }: { key: typeof GATEWAY; name: string; url: string; issuedAt: number }): AnnouncementTxt =>
+    announcementTxt(key.privateKeyPem, { name, url, issuedAt });
 
   test('what a gateway announces, off the wire, is found and verifies (records in any order)', () => {
     fc.assert(
@@ -247,7 +331,18 @@ describe('properties', () => {
         const records = announcementRecords({ name: fields.name, txt, ttl: ANNOUNCEMENT_TTL_SECONDS, flush });
         const shuffled = [...records].sort((a, b) => ((a.type.charCodeAt(0) * 31 + seed) % 7) - ((b.type.charCodeAt(0) * 31 + seed) % 7));
         const found = announcementsIn(throughTheWire(shuffled));
-        expect(found).toEqual([{ roamgate: 'gateway', version: 1, name: fields.name, url: fields.url, nonce: '', issuedAt: fields.issuedAt, publicKey: fields.key.publicKey, signature: txt.signature }]);
+        expect(found).toEqual([
+          {
+            roamgate: 'gateway',
+            version: 1,
+            name: fields.name,
+            url: fields.url,
+            nonce: '',
+            issuedAt: fields.issuedAt,
+            publicKey: fields.key.publicKey,
+            signature: txt.signature,
+          },
+        ]);
         expect(verifyAnswer(found[0], { nonce: '', now: fields.issuedAt, trustedKey: fields.key.publicKey })).toEqual({ ok: true });
       }),
       { numRuns: 150 },
@@ -259,7 +354,10 @@ describe('properties', () => {
       fc.property(announcements, fc.constantFrom('name', 'url', 'issuedAt'), (fields, field) => {
         const txt = sign(fields);
         const name = field === 'name' ? otherName(fields.name) : fields.name;
-        const changed: AnnouncementTxt = { ...txt, ...(field === 'url' ? { url: `${txt.url}x` } : field === 'issuedAt' ? { issuedAt: String(fields.issuedAt + 1) } : {}) };
+        const changed: AnnouncementTxt = {
+          ...txt,
+          ...(field === 'url' ? { url: `${txt.url}x` } : field === 'issuedAt' ? { issuedAt: String(fields.issuedAt + 1) } : {}),
+        };
         const [answer] = announcementsIn(throughTheWire(announcementRecords({ name, txt: changed, ttl: 120, flush: true })));
         expect(verifyAnswer(answer, { nonce: '', now: answer.issuedAt })).toEqual({ ok: false, reason: 'signature does not verify' });
       }),
@@ -269,10 +367,18 @@ describe('properties', () => {
 
   test('an announcement is only as fresh as its issuedAt: outside the skew it fails', () => {
     fc.assert(
-      fc.property(announcements, fc.integer({ min: MAX_ANSWER_SKEW_MS + 1, max: 10 * MAX_ANSWER_SKEW_MS }), fc.boolean(), (fields, age, future) => {
-        const [answer] = announcementsIn(announcementRecords({ name: fields.name, txt: sign(fields), ttl: 120, flush: true }));
-        expect(verifyAnswer(answer, { nonce: '', now: fields.issuedAt + (future ? -age : age) })).toEqual({ ok: false, reason: 'answer is stale or from the future' });
-      }),
+      fc.property(
+        announcements,
+        fc.integer({ min: MAX_ANSWER_SKEW_MS + 1, max: 10 * MAX_ANSWER_SKEW_MS }),
+        fc.boolean(),
+        (fields, age, future) => {
+          const [answer] = announcementsIn(announcementRecords({ name: fields.name, txt: sign(fields), ttl: 120, flush: true }));
+          expect(verifyAnswer(answer, { nonce: '', now: fields.issuedAt + (future ? -age : age) })).toEqual({
+            ok: false,
+            reason: 'answer is stale or from the future',
+          });
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -280,7 +386,9 @@ describe('properties', () => {
   const junkEntry = fc.oneof(
     fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
     anyText(80),
-    fc.tuple(fc.constantFrom('url', 'URL', 'publickey', 'PublicKey', 'issuedat', 'ISSUEDAT', 'signature', 'x', ''), anyText(60)).map(([key, value]) => `${key}=${value}`),
+    fc
+      .tuple(fc.constantFrom('url', 'URL', 'publickey', 'PublicKey', 'issuedat', 'ISSUEDAT', 'signature', 'x', ''), anyText(60))
+      .map(([key, value]) => `${key}=${value}`),
     fc.jsonValue(),
   );
 
@@ -310,7 +418,12 @@ describe('properties', () => {
     {
       name: fc.oneof(fc.constantFrom(SERVICE_TYPE, INSTANCE, `OFFICE.${SERVICE_TYPE}`, SERVICE_ENUMERATION), anyText(40), fc.jsonValue()),
       type: fc.oneof(fc.constantFrom('PTR', 'TXT', 'SRV', 'A'), anyText(5), fc.jsonValue()),
-      data: fc.oneof(fc.constantFrom(INSTANCE, `x.${SERVICE_TYPE}`), fc.constant(encodeTxt(TXT)), fc.array(junkEntry, { maxLength: 6 }), fc.jsonValue()),
+      data: fc.oneof(
+        fc.constantFrom(INSTANCE, `x.${SERVICE_TYPE}`),
+        fc.constant(encodeTxt(TXT)),
+        fc.array(junkEntry, { maxLength: 6 }),
+        fc.jsonValue(),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -343,7 +456,10 @@ describe('properties', () => {
 
   const questions = fc.array(
     fc.record({
-      name: fc.oneof(fc.constantFrom(SERVICE_TYPE, INSTANCE, SERVICE_ENUMERATION, 'roamgate-10-0-0-1.local', '_ROAMGATE._tcp.local.'), anyText(30)),
+      name: fc.oneof(
+        fc.constantFrom(SERVICE_TYPE, INSTANCE, SERVICE_ENUMERATION, 'roamgate-10-0-0-1.local', '_ROAMGATE._tcp.local.'),
+        anyText(30),
+      ),
       type: fc.constantFrom('PTR', 'SRV', 'TXT', 'A', 'AAAA', 'ANY', 'MX'),
       class: fc.constantFrom('IN', 'ANY', 'CH', 'UNKNOWN_32769', undefined),
     }),
@@ -359,21 +475,32 @@ describe('properties', () => {
         expect(new Set(plan.additionals).size).toBe(plan.additionals.length);
         for (const kind of plan.additionals) expect(plan.answers).not.toContain(kind);
         expect(plan.questions.length).toBeGreaterThan(0);
-        for (const question of plan.questions) expect([SERVICE_TYPE, INSTANCE, SERVICE_ENUMERATION, 'roamgate-10-0-0-1.local'].some((name) => sameDomain(name, question.name))).toBe(true);
+        for (const question of plan.questions)
+          expect(
+            [SERVICE_TYPE, INSTANCE, SERVICE_ENUMERATION, 'roamgate-10-0-0-1.local'].some((name) => sameDomain(name, question.name)),
+          ).toBe(true);
         // Whatever is planned encodes.
-        expect(() => dnsPacket.encode({ type: 'response', id: 1, questions: plan.questions, answers: buildRecords(plan.answers, ANNOUNCEMENT), additionals: buildRecords(plan.additionals, ANNOUNCEMENT) })).not.toThrow();
+        expect(() =>
+          dnsPacket.encode({
+            type: 'response',
+            id: 1,
+            questions: plan.questions,
+            answers: buildRecords(plan.answers, ANNOUNCEMENT),
+            additionals: buildRecords(plan.additionals, ANNOUNCEMENT),
+          }),
+        ).not.toThrow();
       }),
       { numRuns: 500 },
     );
   });
 
-  test('isOnLink: every address of an interface\'s subnet is on its link, and no other', () => {
+  test("isOnLink: every address of an interface's subnet is on its link, and no other", () => {
     fc.assert(
       fc.property(fc.ipV4(), fc.integer({ min: 1, max: 32 }), fc.ipV4(), (own, prefix, other) => {
         const mask = prefix === 32 ? 0xffffffff : ~(0xffffffff >>> prefix) >>> 0;
         const toNumber = (address: string) => address.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) >>> 0;
         const netmask = [24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff).join('.');
-        const same = ((toNumber(own) & mask) >>> 0) === ((toNumber(other) & mask) >>> 0);
+        const same = (toNumber(own) & mask) >>> 0 === (toNumber(other) & mask) >>> 0;
         expect(isOnLink(other, [{ address: own, netmask, family: 'IPv4' }])).toBe(same);
         expect(isOnLink(own, [{ address: own, netmask, family: 'IPv4' }])).toBe(true);
       }),

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { mergeAnswers } from '../../sources/composite-source';
 import { serverKey } from '../../sources/server-info-source';
-import { type ServerInfo } from '../../server-info';
+import type { ServerInfo } from '../../server-info';
 
 const server = (host: string, port: number, priority: number): ServerInfo => ({ host, port, priority });
 const shown = (servers: ServerInfo[]) => servers.map((s) => `${s.host}:${s.port}/${s.priority}`);
@@ -17,7 +17,14 @@ function referenceMerge(service: string, answers: ServerInfo[][]): ServerInfo[] 
     const known = merged.get(key);
     if (!known || entry.priority < known.priority) {
       const { host, port, priority, for: subject, tls, credentials } = entry;
-      merged.set(key, { host, port, priority, ...(subject === undefined ? {} : { for: subject }), ...(tls === undefined ? {} : { tls }), ...(credentials === undefined ? {} : { credentials }) });
+      merged.set(key, {
+        host,
+        port,
+        priority,
+        ...(subject === undefined ? {} : { for: subject }),
+        ...(tls === undefined ? {} : { tls }),
+        ...(credentials === undefined ? {} : { credentials }),
+      });
     }
   }
   return [...merged.values()];
@@ -31,7 +38,11 @@ describe('mergeAnswers', () => {
     ['one server among empty answers', [[], [server('a', 25, 10)], []], ['a:25/10']],
     ['one server in each of two answers', [[server('a', 25, 10)], [server('b', 25, 5)]], ['a:25/10', 'b:25/5']],
     ['the same server twice keeps the lower priority', [[server('a', 25, 10)], [server('A', 25, 5)]], ['A:25/5']],
-    ['several servers in one answer keep their order', [[server('c', 25, 30), server('a', 25, 10), server('b', 25, 20)]], ['c:25/30', 'a:25/10', 'b:25/20']],
+    [
+      'several servers in one answer keep their order',
+      [[server('c', 25, 30), server('a', 25, 10), server('b', 25, 20)]],
+      ['c:25/30', 'a:25/10', 'b:25/20'],
+    ],
   ])('%s', (_name, answers, expected) => {
     expect(shown(mergeAnswers('smtp', answers))).toEqual(expected);
   });

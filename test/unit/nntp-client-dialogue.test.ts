@@ -18,7 +18,10 @@ const crlf = (lines: string[]) => lines.map((line) => `${line}\r\n`).join('');
 const send = (...lines: string[]): ClientAction => ({ kind: 'send', data: crlf(lines) });
 const close = (...lines: string[]): ClientAction => ({ kind: 'close', data: crlf(lines) });
 const starttls = (line: string): ClientAction => ({ kind: 'starttls', data: crlf([line]) });
-const login = (username: string, password: string): ClientAction => ({ kind: 'login', credentials: { username, password, mechanism: 'AUTHINFO' } });
+const login = (username: string, password: string): ClientAction => ({
+  kind: 'login',
+  credentials: { username, password, mechanism: 'AUTHINFO' },
+});
 
 const GREETING = send('200 gw.example.test roamgate news proxy ready (posting ok)');
 const capabilities = (...lines: string[]) => send('101 Capability list:', 'VERSION 2', ...lines, '.');
@@ -32,7 +35,11 @@ interface Step {
 const C = (line: string, ...expected: ClientAction[]): Step => ({ label: `C: ${line}`, run: (d) => d.onLine(line), expected });
 const TLS_STARTED: Step = { label: 'tlsStarted()', run: (d) => (d.tlsStarted(), []), expected: [] };
 const TOO_LONG = (...expected: ClientAction[]): Step => ({ label: 'onLineTooLong()', run: (d) => d.onLineTooLong(), expected });
-const FAILED = (reason: string, ...expected: ClientAction[]): Step => ({ label: `loginFailed(${JSON.stringify(reason)})`, run: (d) => d.loginFailed(reason), expected });
+const FAILED = (reason: string, ...expected: ClientAction[]): Step => ({
+  label: `loginFailed(${JSON.stringify(reason)})`,
+  run: (d) => d.loginFailed(reason),
+  expected,
+});
 const SUCCEEDED: Step = { label: 'loginSucceeded()', run: (d) => d.loginSucceeded(), expected: '281 Authentication accepted\r\n' };
 
 function play(options: Partial<ClientDialogueOptions>, steps: Step[]): NntpClientDialogue {
@@ -48,17 +55,34 @@ describe('createNntpClientDialogue', () => {
   });
 
   test('a host name cannot inject a second line into the greeting', () => {
-    expect(createNntpClientDialogue({ ...OPTIONS, hostname: 'evil\r\n281 ok' }).start()).toEqual([send('200 evil 281 ok roamgate news proxy ready (posting ok)')]);
+    expect(createNntpClientDialogue({ ...OPTIONS, hostname: 'evil\r\n281 ok' }).start()).toEqual([
+      send('200 evil 281 ok roamgate news proxy ready (posting ok)'),
+    ]);
   });
 
   describe('CAPABILITIES', () => {
     test.each<[string, Partial<ClientDialogueOptions>, Step[], ClientAction]>([
       ['cleartext logins allowed', {}, [], capabilities('MODE-READER', 'AUTHINFO USER')],
       ['cleartext logins refused, no TLS on offer', { allowCleartextLogin: false }, [], capabilities('MODE-READER')],
-      ['cleartext logins refused, STARTTLS on offer', { allowCleartextLogin: false, startTlsAvailable: true }, [], capabilities('MODE-READER', 'STARTTLS')],
+      [
+        'cleartext logins refused, STARTTLS on offer',
+        { allowCleartextLogin: false, startTlsAvailable: true },
+        [],
+        capabilities('MODE-READER', 'STARTTLS'),
+      ],
       ['STARTTLS and cleartext logins', { startTlsAvailable: true }, [], capabilities('MODE-READER', 'AUTHINFO USER', 'STARTTLS')],
-      ['implicit TLS: no STARTTLS, logins allowed', { secure: true, allowCleartextLogin: false, startTlsAvailable: true }, [], capabilities('MODE-READER', 'AUTHINFO USER')],
-      ['after MODE READER: READER instead of MODE-READER', {}, [C('MODE READER', send('200 Reader mode, posting permitted'))], capabilities('READER', 'AUTHINFO USER')],
+      [
+        'implicit TLS: no STARTTLS, logins allowed',
+        { secure: true, allowCleartextLogin: false, startTlsAvailable: true },
+        [],
+        capabilities('MODE-READER', 'AUTHINFO USER'),
+      ],
+      [
+        'after MODE READER: READER instead of MODE-READER',
+        {},
+        [C('MODE READER', send('200 Reader mode, posting permitted'))],
+        capabilities('READER', 'AUTHINFO USER'),
+      ],
       [
         'after STARTTLS: no STARTTLS, AUTHINFO now allowed',
         { allowCleartextLogin: false, startTlsAvailable: true },
@@ -69,9 +93,12 @@ describe('createNntpClientDialogue', () => {
       play(options, [...before, C('CAPABILITIES', expected)]);
     });
 
-    test.each(['capabilities', 'Capabilities', 'CAPABILITIES AUTOUPDATE', 'CAPABILITIES  ', '\tCAPABILITIES'])('%j lists the capabilities too', (line) => {
-      play({}, [C(line, capabilities('MODE-READER', 'AUTHINFO USER'))]);
-    });
+    test.each(['capabilities', 'Capabilities', 'CAPABILITIES AUTOUPDATE', 'CAPABILITIES  ', '\tCAPABILITIES'])(
+      '%j lists the capabilities too',
+      (line) => {
+        play({}, [C(line, capabilities('MODE-READER', 'AUTHINFO USER'))]);
+      },
+    );
   });
 
   describe('MODE READER', () => {
@@ -102,32 +129,110 @@ describe('createNntpClientDialogue', () => {
 
   describe('AUTHINFO', () => {
     test.each<[string, Partial<ClientDialogueOptions>, Step[]]>([
-      ['USER then PASS asks for a login', {}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw'))]],
-      ['lower case, as nntplib sends it', {}, [C('authinfo user alice', send('381 Password required')), C('authinfo pass pw', login('alice', 'pw'))]],
-      ['extra spaces and tabs between the words', {}, [C('AUTHINFO   USER \t alice', send('381 Password required')), C('AUTHINFO\tPASS  pw', login('alice', 'pw'))]],
-      ['a password with spaces is the rest of the line (RFC 4643 3.1)', {}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw with  spaces ', login('alice', 'pw with  spaces '))]],
-      ['a user name with a space', {}, [C('AUTHINFO USER alice smith', send('381 Password required')), C('AUTHINFO PASS pw', login('alice smith', 'pw'))]],
-      ['a second USER replaces the first', {}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO USER bob', send('381 Password required')), C('AUTHINFO PASS pw', login('bob', 'pw'))]],
+      [
+        'USER then PASS asks for a login',
+        {},
+        [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw'))],
+      ],
+      [
+        'lower case, as nntplib sends it',
+        {},
+        [C('authinfo user alice', send('381 Password required')), C('authinfo pass pw', login('alice', 'pw'))],
+      ],
+      [
+        'extra spaces and tabs between the words',
+        {},
+        [C('AUTHINFO   USER \t alice', send('381 Password required')), C('AUTHINFO\tPASS  pw', login('alice', 'pw'))],
+      ],
+      [
+        'a password with spaces is the rest of the line (RFC 4643 3.1)',
+        {},
+        [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw with  spaces ', login('alice', 'pw with  spaces '))],
+      ],
+      [
+        'a user name with a space',
+        {},
+        [C('AUTHINFO USER alice smith', send('381 Password required')), C('AUTHINFO PASS pw', login('alice smith', 'pw'))],
+      ],
+      [
+        'a second USER replaces the first',
+        {},
+        [
+          C('AUTHINFO USER alice', send('381 Password required')),
+          C('AUTHINFO USER bob', send('381 Password required')),
+          C('AUTHINFO PASS pw', login('bob', 'pw')),
+        ],
+      ],
       [
         'UTF-8 credentials are decoded from the wire bytes',
         {},
-        [C('AUTHINFO USER j\u00c3\u00bcrgen', send('381 Password required')), C('AUTHINFO PASS \u00e2\u0082\u00ac', login('j\u00fcrgen', '\u20ac'))],
+        [
+          C('AUTHINFO USER j\u00c3\u00bcrgen', send('381 Password required')),
+          C('AUTHINFO PASS \u00e2\u0082\u00ac', login('j\u00fcrgen', '\u20ac')),
+        ],
       ],
-      ['latin1 credentials that are not UTF-8 stay as they are', {}, [C('AUTHINFO USER j\u00fcrgen', send('381 Password required')), C('AUTHINFO PASS \u00e9t\u00e9', login('j\u00fcrgen', '\u00e9t\u00e9'))]],
+      [
+        'latin1 credentials that are not UTF-8 stay as they are',
+        {},
+        [
+          C('AUTHINFO USER j\u00fcrgen', send('381 Password required')),
+          C('AUTHINFO PASS \u00e9t\u00e9', login('j\u00fcrgen', '\u00e9t\u00e9')),
+        ],
+      ],
       ['PASS without USER is out of sequence', {}, [C('AUTHINFO PASS pw', send('482 Authentication commands issued out of sequence'))]],
       ['AUTHINFO alone', {}, [C('AUTHINFO', send('501 Syntax error in AUTHINFO command'))]],
-      ['USER without a name', {}, [C('AUTHINFO USER', send('501 Syntax error in AUTHINFO command')), C('AUTHINFO USER  ', send('501 Syntax error in AUTHINFO command'))]],
-      ['PASS without a password keeps the pending user', {}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS', send('501 Syntax error in AUTHINFO command')), C('AUTHINFO PASS pw', login('alice', 'pw'))]],
-      ['a NUL in a name is refused', {}, [C('AUTHINFO USER al\0ice', send('501 Syntax error in AUTHINFO command')), C('AUTHINFO PASS pw', send('482 Authentication commands issued out of sequence'))]],
-      ['a bare CR in a password is refused', {}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS p\rw', send('501 Syntax error in AUTHINFO command'))]],
+      [
+        'USER without a name',
+        {},
+        [
+          C('AUTHINFO USER', send('501 Syntax error in AUTHINFO command')),
+          C('AUTHINFO USER  ', send('501 Syntax error in AUTHINFO command')),
+        ],
+      ],
+      [
+        'PASS without a password keeps the pending user',
+        {},
+        [
+          C('AUTHINFO USER alice', send('381 Password required')),
+          C('AUTHINFO PASS', send('501 Syntax error in AUTHINFO command')),
+          C('AUTHINFO PASS pw', login('alice', 'pw')),
+        ],
+      ],
+      [
+        'a NUL in a name is refused',
+        {},
+        [
+          C('AUTHINFO USER al\0ice', send('501 Syntax error in AUTHINFO command')),
+          C('AUTHINFO PASS pw', send('482 Authentication commands issued out of sequence')),
+        ],
+      ],
+      [
+        'a bare CR in a password is refused',
+        {},
+        [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS p\rw', send('501 Syntax error in AUTHINFO command'))],
+      ],
       ['SASL is not supported', {}, [C('AUTHINFO SASL PLAIN AGFsaWNlAHB3', send('503 AUTHINFO SASL is not supported'))]],
-      ['other variants are syntax errors', {}, [C('AUTHINFO GENERIC x', send('501 Syntax error in AUTHINFO command')), C('AUTHINFO SIMPLE', send('501 Syntax error in AUTHINFO command'))]],
+      [
+        'other variants are syntax errors',
+        {},
+        [
+          C('AUTHINFO GENERIC x', send('501 Syntax error in AUTHINFO command')),
+          C('AUTHINFO SIMPLE', send('501 Syntax error in AUTHINFO command')),
+        ],
+      ],
       [
         'no login over cleartext when it is refused',
         { allowCleartextLogin: false, startTlsAvailable: true },
-        [C('AUTHINFO USER alice', send('483 Encryption or stronger authentication required')), C('AUTHINFO PASS pw', send('483 Encryption or stronger authentication required'))],
+        [
+          C('AUTHINFO USER alice', send('483 Encryption or stronger authentication required')),
+          C('AUTHINFO PASS pw', send('483 Encryption or stronger authentication required')),
+        ],
       ],
-      ['on an implicit TLS connection cleartext rules do not apply', { secure: true, allowCleartextLogin: false }, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw'))]],
+      [
+        'on an implicit TLS connection cleartext rules do not apply',
+        { secure: true, allowCleartextLogin: false },
+        [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw'))],
+      ],
     ])('%s', (_name, options, steps) => {
       play(options, steps);
     });
@@ -141,15 +246,31 @@ describe('createNntpClientDialogue', () => {
     });
 
     test('nothing is answered while the login is being checked', () => {
-      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), C('GROUP misc.test'), C('QUIT')]);
+      play({}, [
+        C('AUTHINFO USER alice', send('381 Password required')),
+        C('AUTHINFO PASS pw', login('alice', 'pw')),
+        C('GROUP misc.test'),
+        C('QUIT'),
+      ]);
     });
 
     test('a line too long while the login is being checked closes the connection (the reader cannot keep it)', () => {
-      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), TOO_LONG(close('500 Line too long'))]);
+      play({}, [
+        C('AUTHINFO USER alice', send('381 Password required')),
+        C('AUTHINFO PASS pw', login('alice', 'pw')),
+        TOO_LONG(close('500 Line too long')),
+      ]);
     });
 
     test('a success ends the dialogue: the relay owns the connection', () => {
-      play({}, [C('AUTHINFO USER alice', send('381 Password required')), C('AUTHINFO PASS pw', login('alice', 'pw')), SUCCEEDED, C('CAPABILITIES'), C('QUIT'), TOO_LONG()]);
+      play({}, [
+        C('AUTHINFO USER alice', send('381 Password required')),
+        C('AUTHINFO PASS pw', login('alice', 'pw')),
+        SUCCEEDED,
+        C('CAPABILITIES'),
+        C('QUIT'),
+        TOO_LONG(),
+      ]);
     });
 
     test('a failure answers 481 with the reason, forgets the user and allows another try', () => {
@@ -204,16 +325,46 @@ describe('createNntpClientDialogue', () => {
     });
 
     test('tlsStarted() without STARTTLS changes nothing', () => {
-      play({ allowCleartextLogin: false, startTlsAvailable: true }, [TLS_STARTED, C('AUTHINFO USER alice', send('483 Encryption or stronger authentication required'))]);
+      play({ allowCleartextLogin: false, startTlsAvailable: true }, [
+        TLS_STARTED,
+        C('AUTHINFO USER alice', send('483 Encryption or stronger authentication required')),
+      ]);
     });
 
     test('a too-long line during the handshake closes without a cleartext reply', () => {
-      play({ startTlsAvailable: true }, [C('STARTTLS', starttls('382 Continue with TLS negotiation')), TOO_LONG({ kind: 'close', data: '' })]);
+      play({ startTlsAvailable: true }, [
+        C('STARTTLS', starttls('382 Continue with TLS negotiation')),
+        TOO_LONG({ kind: 'close', data: '' }),
+      ]);
     });
   });
 
   describe('other commands', () => {
-    const verbs = ['ARTICLE', 'BODY', 'CHECK', 'DATE', 'GROUP', 'HDR', 'HEAD', 'IHAVE', 'LAST', 'LIST', 'LISTGROUP', 'NEWGROUPS', 'NEWNEWS', 'NEXT', 'OVER', 'POST', 'STAT', 'TAKETHIS', 'XGTITLE', 'XHDR', 'XOVER', 'XPAT', 'XPATH'];
+    const verbs = [
+      'ARTICLE',
+      'BODY',
+      'CHECK',
+      'DATE',
+      'GROUP',
+      'HDR',
+      'HEAD',
+      'IHAVE',
+      'LAST',
+      'LIST',
+      'LISTGROUP',
+      'NEWGROUPS',
+      'NEWNEWS',
+      'NEXT',
+      'OVER',
+      'POST',
+      'STAT',
+      'TAKETHIS',
+      'XGTITLE',
+      'XHDR',
+      'XOVER',
+      'XPAT',
+      'XPATH',
+    ];
 
     test.each(verbs)('%s needs a login: 480', (verb) => {
       play({}, [C(verb, send('480 Authentication required')), C(`${verb.toLowerCase()} arg1  arg2`, send('480 Authentication required'))]);
@@ -223,7 +374,20 @@ describe('createNntpClientDialogue', () => {
       play({ allowCleartextLogin: false, startTlsAvailable: true }, [C(verb, send('483 Encryption or stronger authentication required'))]);
     });
 
-    test.each(['FOO', '', '   ', 'QUI', 'QUITX', 'qu\u0131t', 'constructor', '__proto__', 'TOSTRING', 'COMPRESS DEFLATE', 'XSECRET a b', '\u00ff\u00fe'])('%j is unknown: 500', (line) => {
+    test.each([
+      'FOO',
+      '',
+      '   ',
+      'QUI',
+      'QUITX',
+      'qu\u0131t',
+      'constructor',
+      '__proto__',
+      'TOSTRING',
+      'COMPRESS DEFLATE',
+      'XSECRET a b',
+      '\u00ff\u00fe',
+    ])('%j is unknown: 500', (line) => {
       play({}, [C(line, send('500 Unknown command'))]);
     });
 
@@ -233,7 +397,20 @@ describe('createNntpClientDialogue', () => {
 
     test('HELP lists what can be done before login', () => {
       play({ startTlsAvailable: true }, [
-        C('help', send('100 Help text follows', '  AUTHINFO USER name', '  AUTHINFO PASS password', '  CAPABILITIES [keyword]', '  HELP', '  MODE READER', '  QUIT', '  STARTTLS', '.')),
+        C(
+          'help',
+          send(
+            '100 Help text follows',
+            '  AUTHINFO USER name',
+            '  AUTHINFO PASS password',
+            '  CAPABILITIES [keyword]',
+            '  HELP',
+            '  MODE READER',
+            '  QUIT',
+            '  STARTTLS',
+            '.',
+          ),
+        ),
       ]);
     });
 
@@ -266,7 +443,10 @@ describe('createNntpClientDialogue', () => {
     });
 
     test('maxLoginAttempts: the last failure answers 481, then closes with 400', () => {
-      const attempt = (n: number): Step[] => [C('AUTHINFO USER alice', send('381 Password required')), C(`AUTHINFO PASS wrong${n}`, login('alice', `wrong${n}`))];
+      const attempt = (n: number): Step[] => [
+        C('AUTHINFO USER alice', send('381 Password required')),
+        C(`AUTHINFO PASS wrong${n}`, login('alice', `wrong${n}`)),
+      ];
       play({ maxLoginAttempts: 2 }, [
         ...attempt(1),
         FAILED('Authentication failed', send('481 Authentication failed')),
@@ -340,18 +520,54 @@ describe('createNntpClientDialogue', () => {
       return codes;
     }
 
-    const words = ['AUTHINFO', 'USER', 'PASS', 'SASL', 'CAPABILITIES', 'MODE', 'READER', 'STARTTLS', 'QUIT', 'HELP', 'GROUP', 'LIST', 'POST', 'alice', 'pw'];
+    const words = [
+      'AUTHINFO',
+      'USER',
+      'PASS',
+      'SASL',
+      'CAPABILITIES',
+      'MODE',
+      'READER',
+      'STARTTLS',
+      'QUIT',
+      'HELP',
+      'GROUP',
+      'LIST',
+      'POST',
+      'alice',
+      'pw',
+    ];
     const word = fc.oneof(
-      fc.constantFrom(...words).chain((w) => fc.array(fc.boolean(), { minLength: w.length, maxLength: w.length }).map((lower) => [...w].map((c, i) => (lower[i] ? c.toLowerCase() : c)).join(''))),
+      fc
+        .constantFrom(...words)
+        .chain((w) =>
+          fc
+            .array(fc.boolean(), { minLength: w.length, maxLength: w.length })
+            .map((lower) => [...w].map((c, i) => (lower[i] ? c.toLowerCase() : c)).join('')),
+        ),
       anyText(12),
     );
     const spaces = fc.constantFrom('', ' ', '  ', '\t', ' \t ');
-    const command = fc.tuple(spaces, fc.array(fc.tuple(word, spaces), { maxLength: 4 })).map(([lead, parts]) => lead + parts.map(([w, s]) => w + (s || ' ')).join('').trimEnd());
+    const command = fc.tuple(spaces, fc.array(fc.tuple(word, spaces), { maxLength: 4 })).map(
+      ([lead, parts]) =>
+        lead +
+        parts
+          .map(([w, s]) => w + (s || ' '))
+          .join('')
+          .trimEnd(),
+    );
     /** Lines of nntplib's login, with characters inserted, deleted or replaced. */
     const mutated = fc
       .tuple(
         fc.constantFrom('CAPABILITIES', 'mode reader', 'authinfo user alice', 'authinfo pass pw', 'STARTTLS', 'QUIT'),
-        fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(' ', '\t', '\0', '\r', '.', 'A', 'z', '\u00ff', '\u2028')), { maxLength: 4 }),
+        fc.array(
+          fc.tuple(
+            fc.nat(),
+            fc.constantFrom('insert', 'delete', 'replace'),
+            fc.constantFrom(' ', '\t', '\0', '\r', '.', 'A', 'z', '\u00ff', '\u2028'),
+          ),
+          { maxLength: 4 },
+        ),
       )
       .map(([line, edits]) =>
         edits.reduce<string>((text, [at, edit, char]) => {
@@ -438,7 +654,9 @@ describe('createNntpClientDialogue', () => {
                 failures += 1;
                 const actions = dialogue.loginFailed(next.reason);
                 check(actions);
-                expect(actions).toEqual([{ kind: failures >= settings.maxLoginAttempts ? 'close' : 'send', data: expect.stringMatching(/^481 /) }]);
+                expect(actions).toEqual([
+                  { kind: failures >= settings.maxLoginAttempts ? 'close' : 'send', data: expect.stringMatching(/^481 /) },
+                ]);
               }
               continue;
             }
@@ -459,7 +677,8 @@ describe('createNntpClientDialogue', () => {
               const actions = dialogue.onLine(next.line);
               check(actions);
               expect(actions).toHaveLength(1);
-              if (counted > settings.maxUnauthenticatedCommands) expect(actions).toEqual([{ kind: 'close', data: '400 Too many commands without logging in\r\n' }]);
+              if (counted > settings.maxUnauthenticatedCommands)
+                expect(actions).toEqual([{ kind: 'close', data: '400 Too many commands without logging in\r\n' }]);
             }
           }
         }),

@@ -5,7 +5,11 @@ import { createNntpServerDialogue, type NntpServerDialogueOptions } from '../../
 import { MAX_REPLY_TEXT_LENGTH } from '../../protocols/reply-text';
 import { anyText, wireLines } from './arbitraries';
 
-const OPTIONS: NntpServerDialogueOptions = { credentials: { username: 'alice', password: 'pw with spaces' }, startTls: false, modeReader: false };
+const OPTIONS: NntpServerDialogueOptions = {
+  credentials: { username: 'alice', password: 'pw with spaces' },
+  startTls: false,
+  modeReader: false,
+};
 
 /** What INN 2.7.1's nnrpd says (recorded from a real one, readers.conf with ckpasswd). */
 const INN = {
@@ -60,11 +64,24 @@ describe('parseNntpReply', () => {
 describe('createNntpServerDialogue', () => {
   describe('against INN nnrpd', () => {
     test.each<[string, Partial<NntpServerDialogueOptions>, Step[]]>([
-      ['log in', {}, [[INN.greeting, [send('AUTHINFO USER alice')]], [INN.password, [send('AUTHINFO PASS pw with spaces')]], [INN.accepted, [READY]]]],
+      [
+        'log in',
+        {},
+        [
+          [INN.greeting, [send('AUTHINFO USER alice')]],
+          [INN.password, [send('AUTHINFO PASS pw with spaces')]],
+          [INN.accepted, [READY]],
+        ],
+      ],
       [
         'MODE READER first when the client sent it',
         { modeReader: true },
-        [[INN.greeting, [send('MODE READER')]], [INN.modeReader, [send('AUTHINFO USER alice')]], [INN.password, [send('AUTHINFO PASS pw with spaces')]], [INN.accepted, [READY]]],
+        [
+          [INN.greeting, [send('MODE READER')]],
+          [INN.modeReader, [send('AUTHINFO USER alice')]],
+          [INN.password, [send('AUTHINFO PASS pw with spaces')]],
+          [INN.accepted, [READY]],
+        ],
       ],
       [
         'STARTTLS, then MODE READER and the login inside TLS',
@@ -78,14 +95,61 @@ describe('createNntpServerDialogue', () => {
           [INN.accepted, [READY]],
         ],
       ],
-      ['a wrong password is an authentication failure, in the server\'s words', {}, [[INN.greeting, [send('AUTHINFO USER alice')]], [INN.password, [send('AUTHINFO PASS pw with spaces')]], [INN.refused, [failed(true, 'Authentication failed')]]]],
+      [
+        "a wrong password is an authentication failure, in the server's words",
+        {},
+        [
+          [INN.greeting, [send('AUTHINFO USER alice')]],
+          [INN.password, [send('AUTHINFO PASS pw with spaces')]],
+          [INN.refused, [failed(true, 'Authentication failed')]],
+        ],
+      ],
       ['a server that is not taking readers', {}, [[INN.unavailable, [failed(false, 'NNTP server unavailable.  Try later!')]]]],
-      ['a server that allows no posting is still ready (the client finds out when it posts)', { modeReader: true }, [[INN.greetingNoPosting, [send('MODE READER')]], [INN.modeReader, [send('AUTHINFO USER alice')]], ['381 x', [send('AUTHINFO PASS pw with spaces')]], ['281 y', [READY]]]],
+      [
+        'a server that allows no posting is still ready (the client finds out when it posts)',
+        { modeReader: true },
+        [
+          [INN.greetingNoPosting, [send('MODE READER')]],
+          [INN.modeReader, [send('AUTHINFO USER alice')]],
+          ['381 x', [send('AUTHINFO PASS pw with spaces')]],
+          ['281 y', [READY]],
+        ],
+      ],
       ['no login configured: ready after the greeting', { credentials: { username: '', password: '' } }, [[INN.greeting, [READY]]]],
-      ['no login configured: ready after MODE READER', { credentials: { username: '', password: '' }, modeReader: true }, [[INN.greeting, [send('MODE READER')]], [INN.modeReader, [READY]]]],
-      ['no login configured: ready after STARTTLS', { credentials: { username: '', password: '' }, startTls: true }, [[INN.greeting, [send('STARTTLS')]], [INN.startTls, [STARTTLS]], [TLS, [READY]]]],
-      ['482 to PASS', {}, [[INN.greeting, [send('AUTHINFO USER alice')]], [INN.password, [send('AUTHINFO PASS pw with spaces')]], [INN.outOfSequence, [failed(false, 'Authentication commands issued out of sequence')]]]],
-      ['502 to USER', {}, [[INN.greeting, [send('AUTHINFO USER alice')]], [INN.alreadyAuthenticated, [failed(false, 'Already authenticated without the use of a security layer')]]]],
+      [
+        'no login configured: ready after MODE READER',
+        { credentials: { username: '', password: '' }, modeReader: true },
+        [
+          [INN.greeting, [send('MODE READER')]],
+          [INN.modeReader, [READY]],
+        ],
+      ],
+      [
+        'no login configured: ready after STARTTLS',
+        { credentials: { username: '', password: '' }, startTls: true },
+        [
+          [INN.greeting, [send('STARTTLS')]],
+          [INN.startTls, [STARTTLS]],
+          [TLS, [READY]],
+        ],
+      ],
+      [
+        '482 to PASS',
+        {},
+        [
+          [INN.greeting, [send('AUTHINFO USER alice')]],
+          [INN.password, [send('AUTHINFO PASS pw with spaces')]],
+          [INN.outOfSequence, [failed(false, 'Authentication commands issued out of sequence')]],
+        ],
+      ],
+      [
+        '502 to USER',
+        {},
+        [
+          [INN.greeting, [send('AUTHINFO USER alice')]],
+          [INN.alreadyAuthenticated, [failed(false, 'Already authenticated without the use of a security layer')]],
+        ],
+      ],
     ])('%s', (_name, options, steps) => {
       play(options, steps);
     });
@@ -95,35 +159,178 @@ describe('createNntpServerDialogue', () => {
     test.each<[string, Partial<NntpServerDialogueOptions>, Step[]]>([
       ['201 greeting (no posting) is fine', {}, [['201 news ready, no posting', [send('AUTHINFO USER alice')]]]],
       ['bare 200 greeting', {}, [['200', [send('AUTHINFO USER alice')]]]],
-      ['502 greeting', {}, [['502 You have no permission to talk.  Goodbye.', [failed(false, 'You have no permission to talk.  Goodbye.')]]]],
+      [
+        '502 greeting',
+        {},
+        [['502 You have no permission to talk.  Goodbye.', [failed(false, 'You have no permission to talk.  Goodbye.')]]],
+      ],
       ['400 greeting without text', {}, [['400', [failed(false, 'the news server refused the connection (400)')]]]],
-      ['281 straight after USER: no password needed', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['281 ok', [READY]]]],
-      ['481 to USER', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['481 no such user', [failed(true, 'no such user')]]]],
-      ['481 without text', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['381 pw', [send('AUTHINFO PASS pw with spaces')]], ['481', [failed(true, 'Authentication failed')]]]],
-      ['483: the server wants TLS first', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['483 Encryption required', [failed(false, 'Encryption required')]]]],
-      ['400 while logging in', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['381 pw', [send('AUTHINFO PASS pw with spaces')]], ['400 shutting down', [failed(false, 'shutting down')]]]],
+      [
+        '281 straight after USER: no password needed',
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['281 ok', [READY]],
+        ],
+      ],
+      [
+        '481 to USER',
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['481 no such user', [failed(true, 'no such user')]],
+        ],
+      ],
+      [
+        '481 without text',
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['381 pw', [send('AUTHINFO PASS pw with spaces')]],
+          ['481', [failed(true, 'Authentication failed')]],
+        ],
+      ],
+      [
+        '483: the server wants TLS first',
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['483 Encryption required', [failed(false, 'Encryption required')]],
+        ],
+      ],
+      [
+        '400 while logging in',
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['381 pw', [send('AUTHINFO PASS pw with spaces')]],
+          ['400 shutting down', [failed(false, 'shutting down')]],
+        ],
+      ],
       [
         'MODE READER refused with 480: log in first, then MODE READER again (as nntplib does)',
         { modeReader: true },
-        [['200 ok', [send('MODE READER')]], ['480 Authentication required', [send('AUTHINFO USER alice')]], ['381 pw', [send('AUTHINFO PASS pw with spaces')]], ['281 ok', [send('MODE READER')]], ['200 reader', [READY]]],
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['480 Authentication required', [send('AUTHINFO USER alice')]],
+          ['381 pw', [send('AUTHINFO PASS pw with spaces')]],
+          ['281 ok', [send('MODE READER')]],
+          ['200 reader', [READY]],
+        ],
       ],
-      ['MODE READER after login answered 502', { modeReader: true }, [['200 ok', [send('MODE READER')]], ['480 auth', [send('AUTHINFO USER alice')]], ['281 ok', [send('MODE READER')]], ['502 no reading for you', [failed(false, 'no reading for you')]]]],
-      ['MODE READER after login answered 501', { modeReader: true }, [['200 ok', [send('MODE READER')]], ['480 auth', [send('AUTHINFO USER alice')]], ['281 ok', [send('MODE READER')]], ['501 unknown', [READY]]]],
-      ['MODE READER unknown to the server (500): go on', { modeReader: true }, [['200 ok', [send('MODE READER')]], ['500 What?', [send('AUTHINFO USER alice')]]]],
-      ['MODE READER refused with 502', { modeReader: true }, [['200 ok', [send('MODE READER')]], ['502 Permission denied', [failed(false, 'Permission denied')]]]],
-      ['MODE READER 480 with no login configured', { modeReader: true, credentials: { username: '', password: '' } }, [['200 ok', [send('MODE READER')]], ['480 Authentication required', [failed(false, 'the news server wants a login before MODE READER, and none is configured')]]]],
-      ['STARTTLS refused with 580', { startTls: true }, [['200 ok', [send('STARTTLS')]], ['580 Can not initiate TLS negotiation', [failed(false, 'the news server refused STARTTLS: Can not initiate TLS negotiation')]]]],
-      ['STARTTLS unknown (500), no text', { startTls: true }, [['200 ok', [send('STARTTLS')]], ['500', [failed(false, 'the news server refused STARTTLS: 500')]]]],
+      [
+        'MODE READER after login answered 502',
+        { modeReader: true },
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['480 auth', [send('AUTHINFO USER alice')]],
+          ['281 ok', [send('MODE READER')]],
+          ['502 no reading for you', [failed(false, 'no reading for you')]],
+        ],
+      ],
+      [
+        'MODE READER after login answered 501',
+        { modeReader: true },
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['480 auth', [send('AUTHINFO USER alice')]],
+          ['281 ok', [send('MODE READER')]],
+          ['501 unknown', [READY]],
+        ],
+      ],
+      [
+        'MODE READER unknown to the server (500): go on',
+        { modeReader: true },
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['500 What?', [send('AUTHINFO USER alice')]],
+        ],
+      ],
+      [
+        'MODE READER refused with 502',
+        { modeReader: true },
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['502 Permission denied', [failed(false, 'Permission denied')]],
+        ],
+      ],
+      [
+        'MODE READER 480 with no login configured',
+        { modeReader: true, credentials: { username: '', password: '' } },
+        [
+          ['200 ok', [send('MODE READER')]],
+          ['480 Authentication required', [failed(false, 'the news server wants a login before MODE READER, and none is configured')]],
+        ],
+      ],
+      [
+        'STARTTLS refused with 580',
+        { startTls: true },
+        [
+          ['200 ok', [send('STARTTLS')]],
+          ['580 Can not initiate TLS negotiation', [failed(false, 'the news server refused STARTTLS: Can not initiate TLS negotiation')]],
+        ],
+      ],
+      [
+        'STARTTLS unknown (500), no text',
+        { startTls: true },
+        [
+          ['200 ok', [send('STARTTLS')]],
+          ['500', [failed(false, 'the news server refused STARTTLS: 500')]],
+        ],
+      ],
       [
         'lines after 382 and before the handshake are dropped',
         { startTls: true },
-        [['200 ok', [send('STARTTLS')]], [INN.startTls, [STARTTLS]], ['281 injected', []], ['garbage', []], [TLS, [send('AUTHINFO USER alice')]], ['381 pw', [send('AUTHINFO PASS pw with spaces')]]],
+        [
+          ['200 ok', [send('STARTTLS')]],
+          [INN.startTls, [STARTTLS]],
+          ['281 injected', []],
+          ['garbage', []],
+          [TLS, [send('AUTHINFO USER alice')]],
+          ['381 pw', [send('AUTHINFO PASS pw with spaces')]],
+        ],
       ],
-      ['tlsStarted() out of turn does nothing', { startTls: true }, [[TLS, []], ['200 ok', [send('STARTTLS')]], [TLS, []], [INN.startTls, [STARTTLS]], [TLS, [send('AUTHINFO USER alice')]], [TLS, []]]],
-      ['a password is needed but none is configured', { credentials: { username: 'alice', password: '' } }, [['200 ok', [send('AUTHINFO USER alice')]], ['381 pw', [failed(true, 'the news server wants a password')]]]],
-      ['credentials that would break the line are never sent', { credentials: { username: 'alice', password: 'pw\r\nQUIT' } }, [['200 ok', [failed(true, 'the username or password contains characters NNTP cannot carry')]]]],
-      ['UTF-8 in the server\'s text is decoded', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['481 Mot de passe refus\u00c3\u00a9', [failed(true, 'Mot de passe refus\u00e9')]]]],
-      ['control characters in the server\'s text are cleaned', {}, [['200 ok', [send('AUTHINFO USER alice')]], ['481 bad\u0000\u001b[31m', [failed(true, 'bad [31m')]]]],
+      [
+        'tlsStarted() out of turn does nothing',
+        { startTls: true },
+        [
+          [TLS, []],
+          ['200 ok', [send('STARTTLS')]],
+          [TLS, []],
+          [INN.startTls, [STARTTLS]],
+          [TLS, [send('AUTHINFO USER alice')]],
+          [TLS, []],
+        ],
+      ],
+      [
+        'a password is needed but none is configured',
+        { credentials: { username: 'alice', password: '' } },
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['381 pw', [failed(true, 'the news server wants a password')]],
+        ],
+      ],
+      [
+        'credentials that would break the line are never sent',
+        { credentials: { username: 'alice', password: 'pw\r\nQUIT' } },
+        [['200 ok', [failed(true, 'the username or password contains characters NNTP cannot carry')]]],
+      ],
+      [
+        "UTF-8 in the server's text is decoded",
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['481 Mot de passe refus\u00c3\u00a9', [failed(true, 'Mot de passe refus\u00e9')]],
+        ],
+      ],
+      [
+        "control characters in the server's text are cleaned",
+        {},
+        [
+          ['200 ok', [send('AUTHINFO USER alice')]],
+          ['481 bad\u0000\u001b[31m', [failed(true, 'bad [31m')]],
+        ],
+      ],
     ])('%s', (_name, options, steps) => {
       play(options, steps);
     });
@@ -139,12 +346,24 @@ describe('createNntpServerDialogue', () => {
 
     test('an unexpected answer is quoted, cut short', () => {
       const long = `250 ${'x'.repeat(500)}`;
-      play({}, [['200 ok', [send('AUTHINFO USER alice')]], [long, [failed(false, `unexpected answer from the news server to AUTHINFO USER: ${long.slice(0, 80)}`)]]]);
+      play({}, [
+        ['200 ok', [send('AUTHINFO USER alice')]],
+        [long, [failed(false, `unexpected answer from the news server to AUTHINFO USER: ${long.slice(0, 80)}`)]],
+      ]);
     });
 
     test('says nothing once ready or failed', () => {
-      play({}, [['200 ok', [send('AUTHINFO USER alice')]], ['281 ok', [READY]], ['200 more', []], [TLS, []]]);
-      play({}, [['400 bye', [failed(false, 'bye')]], ['200 ok', []], [TLS, []]]);
+      play({}, [
+        ['200 ok', [send('AUTHINFO USER alice')]],
+        ['281 ok', [READY]],
+        ['200 more', []],
+        [TLS, []],
+      ]);
+      play({}, [
+        ['400 bye', [failed(false, 'bye')]],
+        ['200 ok', []],
+        [TLS, []],
+      ]);
     });
   });
 
@@ -152,12 +371,17 @@ describe('createNntpServerDialogue', () => {
     const ALLOWED_COMMANDS = new Set(['STARTTLS', 'MODE READER', 'AUTHINFO USER', 'AUTHINFO PASS']);
     const codes = [100, 101, 200, 201, 205, 281, 381, 382, 400, 480, 481, 482, 483, 500, 501, 502, 503, 580];
     const serverLine = fc.oneof(
-      fc.tuple(fc.constantFrom(...codes), fc.constantFrom('', ' ', '\t'), anyText(30)).map(([code, separator, text]) => `${code}${separator}${text}`),
+      fc
+        .tuple(fc.constantFrom(...codes), fc.constantFrom('', ' ', '\t'), anyText(30))
+        .map(([code, separator, text]) => `${code}${separator}${text}`),
       fc.constantFrom(...Object.values(INN)),
       anyText(40),
     );
     const events = fc.array(
-      fc.oneof({ weight: 6, arbitrary: serverLine.map((line) => ({ kind: 'line' as const, line })) }, { weight: 1, arbitrary: fc.constant({ kind: 'tls' as const }) }),
+      fc.oneof(
+        { weight: 6, arbitrary: serverLine.map((line) => ({ kind: 'line' as const, line })) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'tls' as const }) },
+      ),
       { maxLength: 30 },
     );
     const credential = fc.oneof(fc.constantFrom('', 'alice', 'pw with spaces'), anyText(20));
@@ -223,18 +447,22 @@ describe('createNntpServerDialogue', () => {
 
     test('ready only after the server accepted the login (281)', () => {
       fc.assert(
-        fc.property(fc.record({ startTls: fc.constant(false), modeReader: fc.boolean(), credentials: fc.constant(OPTIONS.credentials) }), fc.array(serverLine, { maxLength: 10 }), (chosen, lines) => {
-          const dialogue = createNntpServerDialogue(chosen);
-          let lastSent = '';
-          let accepted = false;
-          for (const line of lines) {
-            if (parseNntpReply(line)?.code === 281 && lastSent.startsWith('AUTHINFO')) accepted = true;
-            const [action] = dialogue.onLine(line);
-            if (action?.kind === 'ready') expect(accepted).toBe(true);
-            if (action?.kind === 'ready' || action?.kind === 'failed') break;
-            if (action?.kind === 'send') lastSent = action.data;
-          }
-        }),
+        fc.property(
+          fc.record({ startTls: fc.constant(false), modeReader: fc.boolean(), credentials: fc.constant(OPTIONS.credentials) }),
+          fc.array(serverLine, { maxLength: 10 }),
+          (chosen, lines) => {
+            const dialogue = createNntpServerDialogue(chosen);
+            let lastSent = '';
+            let accepted = false;
+            for (const line of lines) {
+              if (parseNntpReply(line)?.code === 281 && lastSent.startsWith('AUTHINFO')) accepted = true;
+              const [action] = dialogue.onLine(line);
+              if (action?.kind === 'ready') expect(accepted).toBe(true);
+              if (action?.kind === 'ready' || action?.kind === 'failed') break;
+              if (action?.kind === 'send') lastSent = action.data;
+            }
+          },
+        ),
         { numRuns: 500 },
       );
     });

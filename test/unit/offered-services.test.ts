@@ -8,7 +8,15 @@ const hop = { url: 'https://far.example/roamgate', service: 'smtp', token: TOKEN
 const alice: Identity = { kind: 'user', address: '192.0.2.7', user: { id: 'alice', attributes: { department: 'sales' } } };
 const anonymous: Identity = { kind: 'anonymous', address: '192.0.2.8' };
 function visitor(services: HomeGrant['services']): Identity {
-  return { kind: 'user', address: '192.0.2.9', user: { id: 'carol@far.example', attributes: {}, home: { realm: 'far.example', username: 'carol', token: TOKEN, expiresAt: 1_700_000_000_000, services } } };
+  return {
+    kind: 'user',
+    address: '192.0.2.9',
+    user: {
+      id: 'carol@far.example',
+      attributes: {},
+      home: { realm: 'far.example', username: 'carol', token: TOKEN, expiresAt: 1_700_000_000_000, services },
+    },
+  };
 }
 
 /** Deps over a table of service -> servers, with a deny list; records what was asked. */
@@ -31,9 +39,18 @@ describe('offeredServices', () => {
       { service: 'smtp', own: false },
       { service: 'imap', own: false },
     ]);
-    expect(asked.allowed).toEqual([[alice, 'smtp'], [alice, 'pop3'], [alice, 'nntp'], [alice, 'imap']]);
+    expect(asked.allowed).toEqual([
+      [alice, 'smtp'],
+      [alice, 'pop3'],
+      [alice, 'nntp'],
+      [alice, 'imap'],
+    ]);
     // A denied service is not even resolved.
-    expect(asked.resolved).toEqual([['smtp', alice], ['nntp', alice], ['imap', alice]]);
+    expect(asked.resolved).toEqual([
+      ['smtp', alice],
+      ['nntp', alice],
+      ['imap', alice],
+    ]);
   });
 
   test('nothing allowed or nothing served: nothing offered', async () => {
@@ -47,20 +64,27 @@ describe('offeredServices', () => {
       ['a general server', [undefined], false],
       ['a server for authenticated users', ['authenticated'], false],
       ['a server for anonymous clients', ['anonymous'], false],
-      ['the user\'s own server', ['user:alice'], true],
-      ['their department\'s server', ['department=sales'], true],
+      ["the user's own server", ['user:alice'], true],
+      ["their department's server", ['department=sales'], true],
       ['general and own servers', [undefined, 'user:alice'], true],
       ['authenticated and anonymous servers', ['authenticated', 'anonymous'], false],
     ])('%s -> %s', async (_name, fors, own) => {
-      const servers = fors.map((forSubject, index): ServerInfo => ({ host: `s${index}.example`, port: 25, priority: index, ...(forSubject ? { for: forSubject } : {}) }));
+      const servers = fors.map(
+        (forSubject, index): ServerInfo => ({
+          host: `s${index}.example`,
+          port: 25,
+          priority: index,
+          ...(forSubject ? { for: forSubject } : {}),
+        }),
+      );
       expect(await offeredServices(alice, false, deps({ smtp: servers }).offering)).toStrictEqual([{ service: 'smtp', own }]);
     });
   });
 
   describe('hops to another gateway', () => {
     test.each<[string, Identity, boolean]>([
-      ['own at the user\'s home', visitor([{ service: 'smtp', own: true }]), true],
-      ['general at the user\'s home', visitor([{ service: 'smtp', own: false }]), false],
+      ["own at the user's home", visitor([{ service: 'smtp', own: true }]), true],
+      ["general at the user's home", visitor([{ service: 'smtp', own: false }]), false],
       ['home offered another service only', visitor([{ service: 'pop3', own: true }]), false],
       ['a user without a home', alice, false],
       ['an anonymous client', anonymous, false],
@@ -79,7 +103,14 @@ describe('offeredServices', () => {
 
   describe('reveal', () => {
     const servers: ServerInfo[] = [
-      { host: 'mail.home.example', port: 587, priority: 5, for: 'user:alice', tls: { mode: 'starttls', ca: '/etc/roamgate/home-ca.pem', servername: 'mx.home.example' }, credentials: { username: 'relay', password: 'relay-secret' } },
+      {
+        host: 'mail.home.example',
+        port: 587,
+        priority: 5,
+        for: 'user:alice',
+        tls: { mode: 'starttls', ca: '/etc/roamgate/home-ca.pem', servername: 'mx.home.example' },
+        credentials: { username: 'relay', password: 'relay-secret' },
+      },
       { host: '192.0.2.25', port: 465, priority: 10, tls: { mode: 'implicit', ca: '/etc/roamgate/ca.pem' }, credentials: 'none' },
       { host: '2001:db8::25', port: 25, priority: 20, for: 'authenticated' },
     ];
@@ -98,10 +129,11 @@ describe('offeredServices', () => {
         },
       ]);
       const text = JSON.stringify(offered);
-      for (const secret of ['ca.pem', 'relay-secret', 'relay', 'credentials', 'user:alice', 'authenticated']) expect(text).not.toContain(secret);
+      for (const secret of ['ca.pem', 'relay-secret', 'relay', 'credentials', 'user:alice', 'authenticated'])
+        expect(text).not.toContain(secret);
     });
 
-    test('the revealed servers are copies: changing them leaves the source\'s alone', async () => {
+    test("the revealed servers are copies: changing them leaves the source's alone", async () => {
       const offered = await offeredServices(alice, true, deps({ smtp: servers }).offering);
       offered[0].servers![0].tls!.mode = 'implicit';
       offered[0].servers![0].host = 'changed.example';

@@ -48,12 +48,23 @@ describe('normalizeOptions: realm and peers', () => {
           refreshSeconds: D.DEFAULT_PEER_REFRESH_SECONDS,
         },
       });
-      expect([D.DEFAULT_PEER_TIMEOUT_MS, D.DEFAULT_PEER_CACHE_SECONDS, D.DEFAULT_PEER_FAILURE_CACHE_SECONDS, D.DEFAULT_PEER_REFRESH_SECONDS]).toEqual([5000, 300, 10, 60]);
+      expect([
+        D.DEFAULT_PEER_TIMEOUT_MS,
+        D.DEFAULT_PEER_CACHE_SECONDS,
+        D.DEFAULT_PEER_FAILURE_CACHE_SECONDS,
+        D.DEFAULT_PEER_REFRESH_SECONDS,
+      ]).toEqual([5000, 300, 10, 60]);
     });
 
     test('partial attributes get the other half defaulted', () => {
-      expect(normalizeOptions(withPeer({ attributes: { keep: ['department'] } })).peers['home.example'].attributes).toEqual({ keep: ['department'], set: {} });
-      expect(normalizeOptions(withPeer({ attributes: { set: { site: 'visitor' } } })).peers['home.example'].attributes).toEqual({ keep: [], set: { site: 'visitor' } });
+      expect(normalizeOptions(withPeer({ attributes: { keep: ['department'] } })).peers['home.example'].attributes).toEqual({
+        keep: ['department'],
+        set: {},
+      });
+      expect(normalizeOptions(withPeer({ attributes: { set: { site: 'visitor' } } })).peers['home.example'].attributes).toEqual({
+        keep: [],
+        set: { site: 'visitor' },
+      });
     });
 
     test('a full peer is kept as written, and frozen', () => {
@@ -70,7 +81,10 @@ describe('normalizeOptions: realm and peers', () => {
         failureCacheSeconds: 0,
         refreshSeconds: 1,
       };
-      const options = normalizeOptions({ realm: 'visited.example', peers: { 'home.example': peer, 'other.example': { secret: SECRET, url: 'http://10.0.0.2:8080/roamgate' } } });
+      const options = normalizeOptions({
+        realm: 'visited.example',
+        peers: { 'home.example': peer, 'other.example': { secret: SECRET, url: 'http://10.0.0.2:8080/roamgate' } },
+      });
       expect(options.peers['home.example']).toEqual(peer);
       expect(options.peers['other.example'].url).toBe('http://10.0.0.2:8080/roamgate');
       expect(Object.isFrozen(options.peers)).toBe(true);
@@ -97,25 +111,43 @@ describe('normalizeOptions: realm and peers', () => {
       expect(rejection(withPeer({}, null))).toBe('realm: required when peers are configured (peers know this gateway by it)');
     });
 
-    test('a peer named like this gateway\'s own realm', () => {
-      expect(rejection({ realm: 'home.example', peers: { 'home.example': { secret: SECRET } } })).toBe("peers.home.example: a gateway cannot be its own peer (it is this gateway's realm)");
+    test("a peer named like this gateway's own realm", () => {
+      expect(rejection({ realm: 'home.example', peers: { 'home.example': { secret: SECRET } } })).toBe(
+        "peers.home.example: a gateway cannot be its own peer (it is this gateway's realm)",
+      );
     });
 
     test('a peer named like the own realm in other letter case', () => {
-      expect(rejection({ realm: 'home.example', peers: { 'Home.EXAMPLE': { secret: SECRET } } })).toMatch(/^peers\.home\.example: a gateway cannot be its own peer \(it is this gateway's realm\)$/i);
+      expect(rejection({ realm: 'home.example', peers: { 'Home.EXAMPLE': { secret: SECRET } } })).toMatch(
+        /^peers\.home\.example: a gateway cannot be its own peer \(it is this gateway's realm\)$/i,
+      );
     });
 
     test('a peer named like the own realm in other letter case is named by its own key', () => {
-      expect(rejection({ realm: 'home.example', peers: { 'Home.EXAMPLE': { secret: SECRET } } })).toBe("peers.Home.EXAMPLE: a gateway cannot be its own peer (it is this gateway's realm)");
+      expect(rejection({ realm: 'home.example', peers: { 'Home.EXAMPLE': { secret: SECRET } } })).toBe(
+        "peers.Home.EXAMPLE: a gateway cannot be its own peer (it is this gateway's realm)",
+      );
     });
 
     test.each<[string, Record<string, unknown>, string]>([
       ['a secret of 31 characters', { secret: 'x'.repeat(31) }, 'peers.home.example.secret: must be at least 32 characters'],
       ['an empty secret', { secret: '' }, 'peers.home.example.secret: must be at least 32 characters'],
-      ['keep including role', { attributes: { keep: ['department', 'role'] } }, 'peers.home.example.attributes.keep: must not keep role: a home must not make admins here'],
+      [
+        'keep including role',
+        { attributes: { keep: ['department', 'role'] } },
+        'peers.home.example.attributes.keep: must not keep role: a home must not make admins here',
+      ],
       ['set including role', { attributes: { set: { role: 'admin' } } }, 'peers.home.example.attributes.set: must not set role or realm'],
-      ['set including realm', { attributes: { set: { realm: 'visited.example' } } }, 'peers.home.example.attributes.set: must not set role or realm'],
-      ['keep with a bad attribute name', { attributes: { keep: ['a b'] } }, 'peers.home.example.attributes.keep.0: must be an attribute name'],
+      [
+        'set including realm',
+        { attributes: { set: { realm: 'visited.example' } } },
+        'peers.home.example.attributes.set: must not set role or realm',
+      ],
+      [
+        'keep with a bad attribute name',
+        { attributes: { keep: ['a b'] } },
+        'peers.home.example.attributes.keep.0: must be an attribute name',
+      ],
     ])('%s', (_name, peer, message) => {
       expect(rejection(withPeer(peer))).toBe(message);
     });
@@ -154,7 +186,11 @@ describe('normalizeOptions: realm and peers', () => {
     // in record"; the messages written for peer names and route service
     // names never reach the user.
     test.each<[string, Record<string, unknown>, string]>([
-      ['a bad peer name', { realm: 'visited.example', peers: { bad_name: { secret: SECRET } } }, 'peers.bad_name: peer names are domain-like realms (letters, digits, dashes, dots)'],
+      [
+        'a bad peer name',
+        { realm: 'visited.example', peers: { bad_name: { secret: SECRET } } },
+        'peers.bad_name: peer names are domain-like realms (letters, digits, dashes, dots)',
+      ],
       ['a bad service name in routes', withPeer({ routes: { SMTP: 'home' } }), 'peers.home.example.routes.SMTP: must be a service name'],
     ])('%s is refused with the message written for it', (_name, input, message) => {
       expect(rejection(input)).toBe(message);

@@ -25,7 +25,11 @@ describe('normalizeOptions', () => {
       const options = normalizeOptions({});
       expect(options).toEqual({
         mode: 'gateway',
-        registration: { defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS, services: ['smtp', 'pop3', 'nntp'], maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES },
+        registration: {
+          defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS,
+          services: ['smtp', 'pop3', 'nntp'],
+          maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES,
+        },
         access: [],
         health: { enabled: true, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS },
         shutdownGraceMs: D.DEFAULT_SHUTDOWN_GRACE_MS,
@@ -36,7 +40,11 @@ describe('normalizeOptions', () => {
         store: { path: ':memory:' },
         leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS },
         session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
-        login: { perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER, perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS, cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS },
+        login: {
+          perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER,
+          perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS,
+          cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
+        },
         onAccessChange: 'close',
         peers: {},
       });
@@ -60,7 +68,8 @@ describe('normalizeOptions', () => {
     });
 
     test('the web proxy allowlist is parsed into rules', () => {
-      const proxy = normalizeOptions({ adapters: { 'http-proxy': { port: 3128, allow: ['*.example.org:443', 'intranet:80-81'] } } }).adapters['http-proxy'];
+      const proxy = normalizeOptions({ adapters: { 'http-proxy': { port: 3128, allow: ['*.example.org:443', 'intranet:80-81'] } } })
+        .adapters['http-proxy'];
       expect(proxy?.allow).toEqual([
         { host: '.example.org', wildcard: 'suffix', portMin: 443, portMax: 443 },
         { host: 'intranet', wildcard: 'none', portMin: 80, portMax: 81 },
@@ -68,13 +77,32 @@ describe('normalizeOptions', () => {
     });
 
     test('servers without a priority get DEFAULT_PRIORITY', () => {
-      expect(normalizeOptions({ servers: { smtp: [{ host: 'mx.example.org', port: 25 }, { host: '10.0.0.2', port: 2525, priority: 5 }] } }).servers).toEqual({
-        table: { smtp: [{ host: 'mx.example.org', port: 25, priority: DEFAULT_PRIORITY }, { host: '10.0.0.2', port: 2525, priority: 5 }] },
+      expect(
+        normalizeOptions({
+          servers: {
+            smtp: [
+              { host: 'mx.example.org', port: 25 },
+              { host: '10.0.0.2', port: 2525, priority: 5 },
+            ],
+          },
+        }).servers,
+      ).toEqual({
+        table: {
+          smtp: [
+            { host: 'mx.example.org', port: 25, priority: DEFAULT_PRIORITY },
+            { host: '10.0.0.2', port: 2525, priority: 5 },
+          ],
+        },
       });
     });
 
     test('given values are kept', () => {
-      const options = normalizeOptions({ mode: 'direct', shutdownGraceMs: 0, health: { enabled: false }, adapters: { smtp: { host: '0.0.0.0', port: 0, maxClients: 5 } } });
+      const options = normalizeOptions({
+        mode: 'direct',
+        shutdownGraceMs: 0,
+        health: { enabled: false },
+        adapters: { smtp: { host: '0.0.0.0', port: 0, maxClients: 5 } },
+      });
       expect(options.mode).toBe('direct');
       expect(options.shutdownGraceMs).toBe(0);
       expect(options.health).toEqual({ enabled: false, intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS });
@@ -89,7 +117,19 @@ describe('normalizeOptions', () => {
         servers: { smtp: [{ host: 'a', port: 25 }] },
         access: [{ subject: 'anonymous', service: 'smtp', allow: true }],
       });
-      const frozen: unknown[] = [options, options.adapters, options.adapters.smtp, options.adapters['http-proxy'], options.adapters['http-proxy']!.allow, options.adapters['http-proxy']!.allow[0], options.health, options.registration, options.access, options.access[0], options.servers];
+      const frozen: unknown[] = [
+        options,
+        options.adapters,
+        options.adapters.smtp,
+        options.adapters['http-proxy'],
+        options.adapters['http-proxy']!.allow,
+        options.adapters['http-proxy']!.allow[0],
+        options.health,
+        options.registration,
+        options.access,
+        options.access[0],
+        options.servers,
+      ];
       if ('table' in options.servers) frozen.push(options.servers.table, options.servers.table.smtp, options.servers.table.smtp[0]);
       for (const value of frozen) expect(Object.isFrozen(value)).toBe(true);
       expect(() => {
@@ -98,10 +138,15 @@ describe('normalizeOptions', () => {
     });
 
     test('the caller’s objects are copied, not frozen', () => {
-      const input = { adapters: { smtp: { port: 2525 } }, servers: { smtp: [{ host: 'a', port: 25 }] }, access: [{ subject: 'anonymous', service: 'smtp', allow: true }] };
+      const input = {
+        adapters: { smtp: { port: 2525 } },
+        servers: { smtp: [{ host: 'a', port: 25 }] },
+        access: [{ subject: 'anonymous', service: 'smtp', allow: true }],
+      };
       const options = normalizeOptions(input);
       expect(options.adapters.smtp).not.toBe(input.adapters.smtp);
-      for (const value of [input, input.adapters, input.adapters.smtp, input.servers, input.servers.smtp[0], input.access, input.access[0]]) expect(Object.isFrozen(value)).toBe(false);
+      for (const value of [input, input.adapters, input.adapters.smtp, input.servers, input.servers.smtp[0], input.access, input.access[0]])
+        expect(Object.isFrozen(value)).toBe(false);
     });
 
     test('a custom source is accepted as servers, kept by reference and not frozen', () => {
@@ -140,29 +185,81 @@ describe('normalizeOptions', () => {
       ['a string port', { adapters: { smtp: { port: 'x' } } }, /^adapters\.smtp\.port: /],
       ['a fractional port', { adapters: { nntp: { port: 119.5 } } }, /^adapters\.nntp\.port: /],
       ['a missing port', { adapters: { pop3: {} } }, /^adapters\.pop3\.port: /],
-      ['a bad adapter host', { adapters: { smtp: { port: 25, host: 'not a host' } } }, /^adapters\.smtp\.host: must be an IP address or hostname$/],
+      [
+        'a bad adapter host',
+        { adapters: { smtp: { port: 25, host: 'not a host' } } },
+        /^adapters\.smtp\.host: must be an IP address or hostname$/,
+      ],
       ['an unknown adapter key', { adapters: { smtp: { port: 25, starttls: true } } }, /^adapters\.smtp\.starttls: .*"starttls"/],
       ['an unknown adapter', { adapters: { imap: { port: 143 } } }, /^adapters\.imap: .*"imap"/],
       ['a zero connect timeout', { adapters: { smtp: { port: 25, connectTimeoutMs: 0 } } }, /^adapters\.smtp\.connectTimeoutMs: /],
-      ['a tiny header limit', { adapters: { 'http-proxy': { port: 3128, maxHeaderBytes: 10 } } }, /^adapters\.http-proxy\.maxHeaderBytes: /],
-      ['a bad allow entry', { adapters: { 'http-proxy': { port: 3128, allow: ['*:443', 'example.org'] } } }, /^adapters\.http-proxy\.allow\.1: "example\.org" is not host:port/],
-      ['an allow port out of range', { adapters: { 'http-proxy': { port: 3128, allow: ['example.org:0'] } } }, /^adapters\.http-proxy\.allow\.0: .*outside 1-65535/],
+      [
+        'a tiny header limit',
+        { adapters: { 'http-proxy': { port: 3128, maxHeaderBytes: 10 } } },
+        /^adapters\.http-proxy\.maxHeaderBytes: /,
+      ],
+      [
+        'a bad allow entry',
+        { adapters: { 'http-proxy': { port: 3128, allow: ['*:443', 'example.org'] } } },
+        /^adapters\.http-proxy\.allow\.1: "example\.org" is not host:port/,
+      ],
+      [
+        'an allow port out of range',
+        { adapters: { 'http-proxy': { port: 3128, allow: ['example.org:0'] } } },
+        /^adapters\.http-proxy\.allow\.0: .*outside 1-65535/,
+      ],
       ['a server port 0', { servers: { smtp: [{ host: 'a', port: 0 }] } }, /^servers\.smtp\.0\.port: /],
-      ['a server port 70000 in the second entry', { servers: { smtp: [{ host: 'a', port: 25 }, { host: 'b', port: 70000 }] } }, /^servers\.smtp\.1\.port: /],
+      [
+        'a server port 70000 in the second entry',
+        {
+          servers: {
+            smtp: [
+              { host: 'a', port: 25 },
+              { host: 'b', port: 70000 },
+            ],
+          },
+        },
+        /^servers\.smtp\.1\.port: /,
+      ],
       ['a server with a bad host', { servers: { pop3: [{ host: 'a b', port: 110 }] } }, /^servers\.pop3\.0\.host: /],
       ['a bad service name', { servers: { SMTP: [] } }, /^servers\.SMTP: /],
       ['servers that are neither table nor source', { servers: 42 }, /^servers: /],
-      ['a bad access subject', { access: [{ subject: 'everyone', service: 'smtp', allow: true }] }, /^access\.0\.subject: must be anonymous, authenticated, user:<id> or <attribute>=<value>$/],
-      ['a bad access service', { access: [{ subject: 'anonymous', service: 'SMTP!', allow: true }] }, /^access\.0\.service: must be a service name or \*$/],
+      [
+        'a bad access subject',
+        { access: [{ subject: 'everyone', service: 'smtp', allow: true }] },
+        /^access\.0\.subject: must be anonymous, authenticated, user:<id> or <attribute>=<value>$/,
+      ],
+      [
+        'a bad access service',
+        { access: [{ subject: 'anonymous', service: 'SMTP!', allow: true }] },
+        /^access\.0\.service: must be a service name or \*$/,
+      ],
       ['access allow not a boolean', { access: [{ subject: 'anonymous', service: 'smtp', allow: 'yes' }] }, /^access\.0\.allow: /],
-      ['a second access rule', { access: [{ subject: 'anonymous', service: 'smtp', allow: true }, { subject: 'user:', service: 'smtp', allow: true }] }, /^access\.1\.subject: /],
+      [
+        'a second access rule',
+        {
+          access: [
+            { subject: 'anonymous', service: 'smtp', allow: true },
+            { subject: 'user:', service: 'smtp', allow: true },
+          ],
+        },
+        /^access\.1\.subject: /,
+      ],
       ['a short admin token', { adminToken: 'short' }, /^adminToken: must be at least 16 characters$/],
       ['a registration TTL of 0', { registration: { defaultTtlSeconds: 0 } }, /^registration\.defaultTtlSeconds: /],
       ['a logger without info()', { logger: { warn: () => undefined, error: () => undefined } }, /^logger: must be a pino logger/],
       ['a logger that is a function', { logger: () => undefined }, /^logger: /],
       ['a clock without monotonic()', { clock: { now: () => 0 } }, /^clock: must be a Clock/],
-      ['two adapters on one port', { adapters: { smtp: { port: 2525 }, pop3: { port: 2525 } } }, /^adapters\.smtp\.port: 2525 is also adapters\.pop3\.port$/],
-      ['two adapters on one port and explicit host', { adapters: { nntp: { port: 1119, host: '127.0.0.1' }, 'http-proxy': { port: 1119 } } }, /^adapters\.nntp\.port: 1119 is also adapters\.http-proxy\.port$/],
+      [
+        'two adapters on one port',
+        { adapters: { smtp: { port: 2525 }, pop3: { port: 2525 } } },
+        /^adapters\.smtp\.port: 2525 is also adapters\.pop3\.port$/,
+      ],
+      [
+        'two adapters on one port and explicit host',
+        { adapters: { nntp: { port: 1119, host: '127.0.0.1' }, 'http-proxy': { port: 1119 } } },
+        /^adapters\.nntp\.port: 1119 is also adapters\.http-proxy\.port$/,
+      ],
     ])('%s', (_name, input, message) => {
       expect(rejection(input).message).toMatch(message);
     });

@@ -16,15 +16,84 @@ function order(servers: [string, number, HealthState][]): string[] {
 describe('orderCandidates', () => {
   test.each<[string, [string, number, HealthState][], string[]]>([
     ['no servers', [], []],
-    ['lower priority first', [['b', 20, 'healthy'], ['a', 10, 'healthy'], ['c', 30, 'healthy']], ['a', 'b', 'c']],
-    ['priority 0 is the most preferred', [['b', 10, 'healthy'], ['a', 0, 'healthy']], ['a', 'b']],
-    ['ties keep table order', [['x', 10, 'healthy'], ['y', 10, 'healthy'], ['z', 10, 'healthy'], ['w', 5, 'healthy']], ['w', 'x', 'y', 'z']],
-    ['an unhealthy server is skipped while others remain', [['a', 10, 'unhealthy'], ['b', 20, 'healthy']], ['b']],
-    ['several unhealthy skipped, order of the rest kept', [['a', 1, 'unhealthy'], ['b', 2, 'healthy'], ['c', 3, 'unhealthy'], ['d', 4, 'unknown']], ['b', 'd']],
-    ['unknown counts as usable', [['a', 10, 'unknown'], ['b', 20, 'healthy']], ['a', 'b']],
-    ['only unknown and unhealthy: unknown kept', [['a', 10, 'unhealthy'], ['b', 20, 'unknown']], ['b']],
-    ['all unhealthy: all tried in priority order', [['c', 30, 'unhealthy'], ['a', 10, 'unhealthy'], ['b', 20, 'unhealthy']], ['a', 'b', 'c']],
-    ['all unhealthy with ties: table order', [['b', 10, 'unhealthy'], ['a', 10, 'unhealthy']], ['b', 'a']],
+    [
+      'lower priority first',
+      [
+        ['b', 20, 'healthy'],
+        ['a', 10, 'healthy'],
+        ['c', 30, 'healthy'],
+      ],
+      ['a', 'b', 'c'],
+    ],
+    [
+      'priority 0 is the most preferred',
+      [
+        ['b', 10, 'healthy'],
+        ['a', 0, 'healthy'],
+      ],
+      ['a', 'b'],
+    ],
+    [
+      'ties keep table order',
+      [
+        ['x', 10, 'healthy'],
+        ['y', 10, 'healthy'],
+        ['z', 10, 'healthy'],
+        ['w', 5, 'healthy'],
+      ],
+      ['w', 'x', 'y', 'z'],
+    ],
+    [
+      'an unhealthy server is skipped while others remain',
+      [
+        ['a', 10, 'unhealthy'],
+        ['b', 20, 'healthy'],
+      ],
+      ['b'],
+    ],
+    [
+      'several unhealthy skipped, order of the rest kept',
+      [
+        ['a', 1, 'unhealthy'],
+        ['b', 2, 'healthy'],
+        ['c', 3, 'unhealthy'],
+        ['d', 4, 'unknown'],
+      ],
+      ['b', 'd'],
+    ],
+    [
+      'unknown counts as usable',
+      [
+        ['a', 10, 'unknown'],
+        ['b', 20, 'healthy'],
+      ],
+      ['a', 'b'],
+    ],
+    [
+      'only unknown and unhealthy: unknown kept',
+      [
+        ['a', 10, 'unhealthy'],
+        ['b', 20, 'unknown'],
+      ],
+      ['b'],
+    ],
+    [
+      'all unhealthy: all tried in priority order',
+      [
+        ['c', 30, 'unhealthy'],
+        ['a', 10, 'unhealthy'],
+        ['b', 20, 'unhealthy'],
+      ],
+      ['a', 'b', 'c'],
+    ],
+    [
+      'all unhealthy with ties: table order',
+      [
+        ['b', 10, 'unhealthy'],
+        ['a', 10, 'unhealthy'],
+      ],
+      ['b', 'a'],
+    ],
   ])('%s', (_name, servers, expected) => {
     expect(order(servers)).toEqual(expected);
   });

@@ -6,8 +6,14 @@ import { anyText } from './arbitraries';
 const SALT = Buffer.alloc(16, 1).toString('base64');
 const KEY = Buffer.alloc(32, 2).toString('base64');
 /** A well-formed hash with the given fields; a field left out takes a valid value. */
-const hashOf = ({ prefix = 'scrypt', N = '16384', r = '8', p = '1', salt = SALT, key = KEY }: Partial<Record<'prefix' | 'N' | 'r' | 'p' | 'salt' | 'key', string>> = {}) =>
-  [prefix, N, r, p, salt, key].join('$');
+const hashOf = ({
+  prefix = 'scrypt',
+  N = '16384',
+  r = '8',
+  p = '1',
+  salt = SALT,
+  key = KEY,
+}: Partial<Record<'prefix' | 'N' | 'r' | 'p' | 'salt' | 'key', string>> = {}) => [prefix, N, r, p, salt, key].join('$');
 
 /** What `promise` rejected with; fails the test if it resolved. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -33,7 +39,11 @@ describe('hashPassword', () => {
     expect(parts.slice(0, 4)).toEqual(['scrypt', String(SCRYPT_PARAMS.N), String(SCRYPT_PARAMS.r), String(SCRYPT_PARAMS.p)]);
     expect(Buffer.from(parts[4], 'base64')).toHaveLength(16);
     expect(Buffer.from(parts[5], 'base64')).toHaveLength(32);
-    expect(parsePasswordHash(hash)).toEqual({ ...SCRYPT_PARAMS, salt: Buffer.from(parts[4], 'base64'), key: Buffer.from(parts[5], 'base64') });
+    expect(parsePasswordHash(hash)).toEqual({
+      ...SCRYPT_PARAMS,
+      salt: Buffer.from(parts[4], 'base64'),
+      key: Buffer.from(parts[5], 'base64'),
+    });
   });
 
   test('never contains the password', () => {
@@ -163,8 +173,12 @@ describe('parsePasswordHash', () => {
         fc.oneof(
           anyText(80),
           // Strings shaped like hashes, so the checks past the prefix run too.
-          fc.array(fc.oneof(anyText(12), fc.constantFrom('scrypt', '16384', '8', '1', '0', '-1', '1e3', SALT, KEY)), { maxLength: 8 }).map((parts) => parts.join('$')),
-          fc.tuple(anyText(12), anyText(12), anyText(12), anyText(30), anyText(50)).map(([N, r, p, salt, key]) => ['scrypt', N, r, p, salt, key].join('$')),
+          fc
+            .array(fc.oneof(anyText(12), fc.constantFrom('scrypt', '16384', '8', '1', '0', '-1', '1e3', SALT, KEY)), { maxLength: 8 })
+            .map((parts) => parts.join('$')),
+          fc
+            .tuple(anyText(12), anyText(12), anyText(12), anyText(30), anyText(50))
+            .map(([N, r, p, salt, key]) => ['scrypt', N, r, p, salt, key].join('$')),
         ),
         (text) => {
           const parsed = parsePasswordHash(text);

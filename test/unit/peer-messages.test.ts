@@ -22,8 +22,19 @@ function answer(): VerifyAnswer {
     user: { id: 'alice', attributes: { department: 'sales', 'mail.quota_1-x': '10G' } },
     lease: { token: TOKEN, expiresAt: 1_700_000_000_000 },
     services: [
-      { service: 'smtp', own: true, servers: [{ host: 'mail.home.example', port: 587, priority: 10, tls: { mode: 'starttls', servername: 'mail.home.example' } }] },
-      { service: 'pop3', own: false, servers: [{ host: '192.0.2.10', port: 995, priority: 0, tls: { mode: 'implicit' } }, { host: '2001:db8::10', port: 110, priority: 65535 }] },
+      {
+        service: 'smtp',
+        own: true,
+        servers: [{ host: 'mail.home.example', port: 587, priority: 10, tls: { mode: 'starttls', servername: 'mail.home.example' } }],
+      },
+      {
+        service: 'pop3',
+        own: false,
+        servers: [
+          { host: '192.0.2.10', port: 995, priority: 0, tls: { mode: 'implicit' } },
+          { host: '2001:db8::10', port: 110, priority: 65535 },
+        ],
+      },
       { service: 'nntp', own: false },
     ],
   };
@@ -50,7 +61,13 @@ describe('parseMessage', () => {
     ['a JSON array', '[]'],
     ['a JSON number', '1'],
   ])('%s is null for every schema', (_name, text) => {
-    for (const schema of [verifyRequestSchema, verifyAnswerSchema, refusalSchema, refreshRequestSchema, refreshAnswerSchema] as z.ZodType[]) {
+    for (const schema of [
+      verifyRequestSchema,
+      verifyAnswerSchema,
+      refusalSchema,
+      refreshRequestSchema,
+      refreshAnswerSchema,
+    ] as z.ZodType[]) {
       expect(parseMessage(schema, text)).toBeNull();
     }
   });
@@ -88,9 +105,15 @@ describe('parseMessage', () => {
     test.each<[string, Change]>([
       ['no services', (value) => (value.services = [])],
       [`${MAX_OFFERED_SERVICES} services`, (value) => (value.services = services(MAX_OFFERED_SERVICES))],
-      [`${MAX_OFFERED_SERVERS} servers for a service`, (value) => (value.services = [{ service: 'smtp', own: true, servers: Array.from({ length: MAX_OFFERED_SERVERS }, () => server) }])],
+      [
+        `${MAX_OFFERED_SERVERS} servers for a service`,
+        (value) => (value.services = [{ service: 'smtp', own: true, servers: Array.from({ length: MAX_OFFERED_SERVERS }, () => server) }]),
+      ],
       ['no attributes', (value) => (value.user.attributes = {})],
-      ['64 attributes', (value) => (value.user.attributes = Object.fromEntries(Array.from({ length: 64 }, (_, index) => [`a${index}`, 'v'])))],
+      [
+        '64 attributes',
+        (value) => (value.user.attributes = Object.fromEntries(Array.from({ length: 64 }, (_, index) => [`a${index}`, 'v']))),
+      ],
       ['an attribute value of 256 characters', (value) => (value.user.attributes = { note: 'v'.repeat(256) })],
       ['an empty attribute value', (value) => (value.user.attributes = { note: '' })],
       ['an attribute name of 64 characters', (value) => (value.user.attributes = { ['n'.repeat(64)]: 'v' })],
@@ -100,10 +123,42 @@ describe('parseMessage', () => {
       ['a token of 128 characters', (value) => (value.lease.token = 't'.repeat(128))],
       ['expiresAt 0', (value) => (value.lease.expiresAt = 0)],
       ['a service name of 32 characters', (value) => (value.services = [{ service: `a${'-'.repeat(31)}`, own: true }])],
-      ['ports 1 and 65535', (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, port: 1 }, { ...server, port: 65535 }] }])],
-      ['an IPv4 and an IPv6 host', (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, host: '10.0.0.1' }, { ...server, host: '::1' }] }])],
-      ['a host name with a trailing dot', (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, host: 'mail.home.example.' }] }])],
-      ['tls without servername', (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, tls: { mode: 'implicit' } }] }])],
+      [
+        'ports 1 and 65535',
+        (value) =>
+          (value.services = [
+            {
+              service: 'smtp',
+              own: true,
+              servers: [
+                { ...server, port: 1 },
+                { ...server, port: 65535 },
+              ],
+            },
+          ]),
+      ],
+      [
+        'an IPv4 and an IPv6 host',
+        (value) =>
+          (value.services = [
+            {
+              service: 'smtp',
+              own: true,
+              servers: [
+                { ...server, host: '10.0.0.1' },
+                { ...server, host: '::1' },
+              ],
+            },
+          ]),
+      ],
+      [
+        'a host name with a trailing dot',
+        (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, host: 'mail.home.example.' }] }]),
+      ],
+      [
+        'tls without servername',
+        (value) => (value.services = [{ service: 'smtp', own: true, servers: [{ ...server, tls: { mode: 'implicit' } }] }]),
+      ],
     ])('accepts %s', (_name, change) => {
       const value = answer();
       change(value);
@@ -118,7 +173,11 @@ describe('parseMessage', () => {
       ['an unknown key in a service', (value) => ((value.services[0] as any).reveal = true)],
       ['an unknown key in a server', (value) => ((value.services[0].servers![0] as any).for = 'user:alice')],
       ['credentials in a server', (value) => ((value.services[0].servers![0] as any).credentials = { username: 'a', password: 'b' })],
-      ['a tunnel in a server', (value) => ((value.services[0].servers![0] as any).tunnel = { url: 'https://x.example', service: 'smtp', token: TOKEN, label: 'x' })],
+      [
+        'a tunnel in a server',
+        (value) =>
+          ((value.services[0].servers![0] as any).tunnel = { url: 'https://x.example', service: 'smtp', token: TOKEN, label: 'x' }),
+      ],
       ['a CA file in tls', (value) => ((value.services[0].servers![0].tls as any).ca = '/etc/passwd')],
       // Missing parts.
       ['no user', (value) => delete (value as any).user],
@@ -143,9 +202,16 @@ describe('parseMessage', () => {
       ['a negative expiresAt', (value) => (value.lease.expiresAt = -1)],
       // Oversize.
       [`${MAX_OFFERED_SERVICES + 1} services`, (value) => (value.services = services(MAX_OFFERED_SERVICES + 1))],
-      [`${MAX_OFFERED_SERVERS + 1} servers for a service`, (value) => (value.services = [{ service: 'smtp', own: true, servers: Array.from({ length: MAX_OFFERED_SERVERS + 1 }, () => server) }])],
+      [
+        `${MAX_OFFERED_SERVERS + 1} servers for a service`,
+        (value) =>
+          (value.services = [{ service: 'smtp', own: true, servers: Array.from({ length: MAX_OFFERED_SERVERS + 1 }, () => server) }]),
+      ],
       ['an empty server list', (value) => (value.services = [{ service: 'smtp', own: true, servers: [] }])],
-      ['65 attributes', (value) => (value.user.attributes = Object.fromEntries(Array.from({ length: 65 }, (_, index) => [`a${index}`, 'v'])))],
+      [
+        '65 attributes',
+        (value) => (value.user.attributes = Object.fromEntries(Array.from({ length: 65 }, (_, index) => [`a${index}`, 'v']))),
+      ],
       // Bad names.
       ['an attribute name with a space', (value) => (value.user.attributes = { 'a b': 'v' })],
       ['an attribute name of 65 characters', (value) => (value.user.attributes = { ['n'.repeat(65)]: 'v' })],
@@ -290,7 +356,20 @@ describe('properties', () => {
   });
 
   test('parseMessage never throws on answers with one part replaced by arbitrary JSON', () => {
-    const paths = fc.constantFrom<string[]>(['user'], ['user', 'id'], ['user', 'attributes'], ['lease'], ['lease', 'token'], ['lease', 'expiresAt'], ['services'], ['services', '0'], ['services', '0', 'servers'], ['services', '0', 'servers', '0', 'host'], ['services', '0', 'servers', '0', 'tls'], ['__proto__']);
+    const paths = fc.constantFrom<string[]>(
+      ['user'],
+      ['user', 'id'],
+      ['user', 'attributes'],
+      ['lease'],
+      ['lease', 'token'],
+      ['lease', 'expiresAt'],
+      ['services'],
+      ['services', '0'],
+      ['services', '0', 'servers'],
+      ['services', '0', 'servers', '0', 'host'],
+      ['services', '0', 'servers', '0', 'tls'],
+      ['__proto__'],
+    );
     fc.assert(
       fc.property(paths, fc.jsonValue({ maxDepth: 3 }), (path, replacement) => {
         const value: any = answer();
@@ -311,7 +390,10 @@ describe('properties', () => {
       host: hosts,
       port: fc.integer({ min: 1, max: 65535 }),
       priority: fc.integer({ min: 0, max: 65535 }),
-      tls: fc.record({ mode: fc.constantFrom('starttls' as const, 'implicit' as const), servername: fc.domain() }, { requiredKeys: ['mode'] }),
+      tls: fc.record(
+        { mode: fc.constantFrom('starttls' as const, 'implicit' as const), servername: fc.domain() },
+        { requiredKeys: ['mode'] },
+      ),
     },
     { requiredKeys: ['host', 'port', 'priority'] },
   );
@@ -319,11 +401,22 @@ describe('properties', () => {
     user: fc.record({
       id: fc.string({ minLength: 1, maxLength: 320 }),
       // zod drops a `__proto__` key from records, as it should: it is no attribute.
-      attributes: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((name) => name !== '__proto__'), fc.string({ maxLength: 256 }), { maxKeys: 64 }),
+      attributes: fc.dictionary(
+        fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((name) => name !== '__proto__'),
+        fc.string({ maxLength: 256 }),
+        { maxKeys: 64 },
+      ),
     }),
     lease: fc.record({ token: fc.stringMatching(/^[A-Za-z0-9_-]{16,128}$/), expiresAt: fc.maxSafeNat() }),
     services: fc.array(
-      fc.record({ service: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/), own: fc.boolean(), servers: fc.array(validServer, { minLength: 1, maxLength: MAX_OFFERED_SERVERS }) }, { requiredKeys: ['service', 'own'] }),
+      fc.record(
+        {
+          service: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/),
+          own: fc.boolean(),
+          servers: fc.array(validServer, { minLength: 1, maxLength: MAX_OFFERED_SERVERS }),
+        },
+        { requiredKeys: ['service', 'own'] },
+      ),
       { maxLength: 8 },
     ),
   });

@@ -19,7 +19,14 @@ describe('formatPop3Reply', () => {
 
 describe('pop3Refusal', () => {
   const permanent: RoamgateErrorCode[] = ['ROAMGATE_ACCESS_DENIED', 'ROAMGATE_LOGIN_REQUIRED', 'ROAMGATE_DESTINATION_REFUSED'];
-  const temporary: RoamgateErrorCode[] = ['ROAMGATE_NO_SERVER', 'ROAMGATE_UPSTREAM_REFUSED', 'ROAMGATE_UPSTREAM_TIMEOUT', 'ROAMGATE_TOO_MANY_CLIENTS', 'ROAMGATE_SHUTTING_DOWN', 'ROAMGATE_SOURCE_FAILED'];
+  const temporary: RoamgateErrorCode[] = [
+    'ROAMGATE_NO_SERVER',
+    'ROAMGATE_UPSTREAM_REFUSED',
+    'ROAMGATE_UPSTREAM_TIMEOUT',
+    'ROAMGATE_TOO_MANY_CLIENTS',
+    'ROAMGATE_SHUTTING_DOWN',
+    'ROAMGATE_SOURCE_FAILED',
+  ];
 
   test.each(permanent)('%s is a permanent refusal, -ERR [SYS/PERM]', (code) => {
     expect(pop3Refusal(new RoamgateError(code, 'alice may not use pop3 here'))).toBe('-ERR [SYS/PERM] alice may not use pop3 here\r\n');

@@ -32,44 +32,121 @@ const DOVECOT_GREETING = '+OK Dovecot (Debian) ready.';
 const DOVECOT_CAPA = ['+OK', 'CAPA', 'TOP', 'UIDL', 'RESP-CODES', 'PIPELINING', 'AUTH-RESP-CODE', 'STLS', 'USER', 'SASL PLAIN LOGIN', '.'];
 const lines = (replies: string[]): Step[] => replies.map((line) => [line, []]);
 /** A CAPA reply whose last line `.` brings `then`. */
-const capa = (capabilities: string[], then: ServerAction[]): Step[] => [...lines(['+OK Capability list follows', ...capabilities]), ['.', then]];
+const capa = (capabilities: string[], then: ServerAction[]): Step[] => [
+  ...lines(['+OK Capability list follows', ...capabilities]),
+  ['.', then],
+];
 
-const USER_PASS: Step[] = [['+OK', [send('PASS secret')]], ['+OK Logged in.', [READY]]];
+const USER_PASS: Step[] = [
+  ['+OK', [send('PASS secret')]],
+  ['+OK Logged in.', [READY]],
+];
 
 describe('createPop3ServerDialogue', () => {
   describe('USER/PASS without TLS (as nginx: no CAPA)', () => {
     test.each<[string, ServerDialogueOptions, Step[]]>([
       ['greeting, USER, PASS, ready', PLAIN, [[DOVECOT_GREETING, [send('USER alice')]], ...USER_PASS]],
       ['a bare +OK greeting', PLAIN, [['+OK', [send('USER alice')]], ...USER_PASS]],
-      ['an APOP greeting is still answered with USER', PLAIN, [['+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>', [send('USER alice')]], ...USER_PASS]],
-      ['UTF-8 and spaces in credentials are sent as they are', { credentials: { username: 'jürgen', password: 'two words ' }, startTls: false }, [['+OK', [send('USER jürgen')]], ['+OK', [send('PASS two words ')]], ['+OK', [READY]]]],
+      [
+        'an APOP greeting is still answered with USER',
+        PLAIN,
+        [['+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>', [send('USER alice')]], ...USER_PASS],
+      ],
+      [
+        'UTF-8 and spaces in credentials are sent as they are',
+        { credentials: { username: 'jürgen', password: 'two words ' }, startTls: false },
+        [
+          ['+OK', [send('USER jürgen')]],
+          ['+OK', [send('PASS two words ')]],
+          ['+OK', [READY]],
+        ],
+      ],
       ['after ready, nothing more', PLAIN, [['+OK', [send('USER alice')]], ...USER_PASS, ['+OK', []], ['-ERR', []], [TLS, []]]],
     ])('%s', (_name, options, steps) => play(options, steps));
   });
 
   describe('refusals', () => {
-    const afterUser = (reply: string, expected: ServerAction): Step[] => [['+OK', [send('USER alice')]], ['+OK', [send('PASS secret')]], [reply, [expected]], ['+OK', []]];
+    const afterUser = (reply: string, expected: ServerAction): Step[] => [
+      ['+OK', [send('USER alice')]],
+      ['+OK', [send('PASS secret')]],
+      [reply, [expected]],
+      ['+OK', []],
+    ];
     test.each<[string, Step[]]>([
-      ['dovecot refusing the password: authentication, its text and code kept', afterUser('-ERR [AUTH] Authentication failed.', failed(true, '[AUTH] Authentication failed.'))],
+      [
+        'dovecot refusing the password: authentication, its text and code kept',
+        afterUser('-ERR [AUTH] Authentication failed.', failed(true, '[AUTH] Authentication failed.')),
+      ],
       ['-ERR with no code is about the credentials', afterUser('-ERR invalid password', failed(true, 'invalid password'))],
       ['a bare -ERR', afterUser('-ERR', failed(true, 'Authentication failed'))],
       ['an unknown code is treated as no code (RFC 2449)', afterUser('-ERR [X-WHATEVER] no', failed(true, '[X-WHATEVER] no'))],
-      ['[SYS/TEMP] is not about the credentials', afterUser('-ERR [SYS/TEMP] Try again later', failed(false, '[SYS/TEMP] Try again later'))],
+      [
+        '[SYS/TEMP] is not about the credentials',
+        afterUser('-ERR [SYS/TEMP] Try again later', failed(false, '[SYS/TEMP] Try again later')),
+      ],
       ['[SYS/PERM] neither', afterUser('-ERR [SYS/PERM] Account disabled', failed(false, '[SYS/PERM] Account disabled'))],
-      ['[IN-USE] neither', afterUser('-ERR [IN-USE] Mailbox is locked by another POP3 session', failed(false, '[IN-USE] Mailbox is locked by another POP3 session'))],
+      [
+        '[IN-USE] neither',
+        afterUser(
+          '-ERR [IN-USE] Mailbox is locked by another POP3 session',
+          failed(false, '[IN-USE] Mailbox is locked by another POP3 session'),
+        ),
+      ],
       ['[LOGIN-DELAY] neither', afterUser('-ERR [LOGIN-DELAY] Wait 5 minutes', failed(false, '[LOGIN-DELAY] Wait 5 minutes'))],
       ['a code in lower case', afterUser('-ERR [sys/temp] later', failed(false, '[sys/temp] later'))],
       ['a bare [SYS/TEMP]', afterUser('-ERR [SYS/TEMP]', failed(false, '[SYS/TEMP]'))],
       ['a server text cannot inject a line', afterUser('-ERR [AUTH] no\u0000+OK', failed(true, '[AUTH] no +OK'))],
-      ['USER refused (dovecot: no plaintext auth)', [['+OK', [send('USER alice')]], ['-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.', [failed(true, '[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.')]]]],
-      ['USER refused with [SYS/TEMP]', [['+OK', [send('USER alice')]], ['-ERR [SYS/TEMP] busy', [failed(false, '[SYS/TEMP] busy')]]]],
-      ['a -ERR greeting', [['-ERR [SYS/TEMP] Too many connections', [failed(false, '[SYS/TEMP] Too many connections')]], ['+OK', []]]],
+      [
+        'USER refused (dovecot: no plaintext auth)',
+        [
+          ['+OK', [send('USER alice')]],
+          [
+            '-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.',
+            [failed(true, '[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.')],
+          ],
+        ],
+      ],
+      [
+        'USER refused with [SYS/TEMP]',
+        [
+          ['+OK', [send('USER alice')]],
+          ['-ERR [SYS/TEMP] busy', [failed(false, '[SYS/TEMP] busy')]],
+        ],
+      ],
+      [
+        'a -ERR greeting',
+        [
+          ['-ERR [SYS/TEMP] Too many connections', [failed(false, '[SYS/TEMP] Too many connections')]],
+          ['+OK', []],
+        ],
+      ],
       ['a bare -ERR greeting', [['-ERR', [failed(false, 'The POP3 server is not ready')]]]],
       ['not a POP3 greeting', [['220 mx.example ESMTP', [failed(false, 'The POP3 server sent no valid greeting')]]]],
       ['+OKAY is not +OK', [['+OKAY', [failed(false, 'The POP3 server sent no valid greeting')]]]],
-      ['garbage after USER', [['+OK', [send('USER alice')]], ['* OK IMAP4rev1', [failed(false, 'Unexpected reply from the POP3 server')]]]],
-      ['garbage after PASS', [['+OK', [send('USER alice')]], ['+OK', [send('PASS secret')]], ['', [failed(false, 'Unexpected reply from the POP3 server')]]]],
-      ['tlsStarted out of turn is ignored', [[TLS, []], ['+OK', [send('USER alice')]], [TLS, []], ['+OK', [send('PASS secret')]]]],
+      [
+        'garbage after USER',
+        [
+          ['+OK', [send('USER alice')]],
+          ['* OK IMAP4rev1', [failed(false, 'Unexpected reply from the POP3 server')]],
+        ],
+      ],
+      [
+        'garbage after PASS',
+        [
+          ['+OK', [send('USER alice')]],
+          ['+OK', [send('PASS secret')]],
+          ['', [failed(false, 'Unexpected reply from the POP3 server')]],
+        ],
+      ],
+      [
+        'tlsStarted out of turn is ignored',
+        [
+          [TLS, []],
+          ['+OK', [send('USER alice')]],
+          [TLS, []],
+          ['+OK', [send('PASS secret')]],
+        ],
+      ],
     ])('%s', (_name, steps) => play(PLAIN, steps));
 
     test.each([
@@ -78,7 +155,11 @@ describe('createPop3ServerDialogue', () => {
       ['an empty name', { username: '', password: 'pw' }],
       ['an empty password', { username: 'alice', password: '' }],
     ])('credentials no POP3 line can carry (%s) are a broken configuration, refused before anything is sent', (_name, credentials) => {
-      for (const startTls of [false, true]) play({ credentials, startTls }, [['+OK', [failed(false, 'The user name or password for the POP3 server cannot be sent in POP3')]], ['+OK', []]]);
+      for (const startTls of [false, true])
+        play({ credentials, startTls }, [
+          ['+OK', [failed(false, 'The user name or password for the POP3 server cannot be sent in POP3')]],
+          ['+OK', []],
+        ]);
     });
   });
 
@@ -86,28 +167,141 @@ describe('createPop3ServerDialogue', () => {
     test.each<[string, Step[]]>([
       [
         'dovecot: CAPA, STLS, handshake, CAPA again, USER/PASS',
-        [[DOVECOT_GREETING, [send('CAPA')]], ...lines(DOVECOT_CAPA.slice(0, -1)), ['.', [send('STLS')]], ['+OK Begin TLS negotiation now.', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['USER', 'SASL PLAIN LOGIN'], [send('USER alice')]), ...USER_PASS],
+        [
+          [DOVECOT_GREETING, [send('CAPA')]],
+          ...lines(DOVECOT_CAPA.slice(0, -1)),
+          ['.', [send('STLS')]],
+          ['+OK Begin TLS negotiation now.', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['USER', 'SASL PLAIN LOGIN'], [send('USER alice')]),
+          ...USER_PASS,
+        ],
       ],
-      ['capabilities in any case, dot-stuffed lines skipped', [['+OK', [send('CAPA')]], ...capa(['..X-DOT', 'stls'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['user'], [send('USER alice')])]],
-      ['no USER over TLS but SASL PLAIN: AUTH PLAIN with an initial response', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL LOGIN PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)]), ['+OK Logged in.', [READY]]]],
-      ['AUTH PLAIN refused', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)]), ['-ERR [AUTH] Authentication failed.', [failed(true, '[AUTH] Authentication failed.')]]]],
-      ['neither USER nor SASL PLAIN listed: USER anyway', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL CRAM-MD5'], [send('USER alice')])]],
-      ['CAPA refused over TLS: USER anyway', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ['-ERR unknown command', [send('USER alice')]], ...USER_PASS]],
-      ['USER listed before TLS does not count after it', [['+OK', [send('CAPA')]], ...capa(['STLS', 'USER'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)])]],
-      ['no STLS in CAPA', [['+OK', [send('CAPA')]], ...capa(['USER', 'SASL PLAIN'], [failed(false, 'The POP3 server does not offer STLS')])]],
-      ['an empty capability list', [['+OK', [send('CAPA')]], ...lines(['+OK']), ['.', [failed(false, 'The POP3 server does not offer STLS')]]]],
-      ['CAPA refused', [['+OK', [send('CAPA')]], ['-ERR unknown command', [failed(false, 'The POP3 server does not offer STLS')]]]],
-      ['STLS refused', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['-ERR [SYS/TEMP] TLS not ready', [failed(false, 'The POP3 server refused STLS: [SYS/TEMP] TLS not ready')]]]],
-      ['STLS refused without a text', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['-ERR', [failed(false, 'The POP3 server refused STLS')]]]],
-      ['a line between +OK to STLS and the handshake (injection)', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], ['+OK Logged in.', [failed(false, 'The POP3 server sent data before the TLS handshake')]], [TLS, []]]],
-      ['garbage instead of the CAPA status', [['+OK', [send('CAPA')]], ['STLS', [failed(false, 'Unexpected reply from the POP3 server')]]]],
-      ['garbage instead of the STLS status', [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+ go', [failed(false, 'Unexpected reply from the POP3 server')]]]],
+      [
+        'capabilities in any case, dot-stuffed lines skipped',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['..X-DOT', 'stls'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['user'], [send('USER alice')]),
+        ],
+      ],
+      [
+        'no USER over TLS but SASL PLAIN: AUTH PLAIN with an initial response',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['SASL LOGIN PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)]),
+          ['+OK Logged in.', [READY]],
+        ],
+      ],
+      [
+        'AUTH PLAIN refused',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['SASL PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)]),
+          ['-ERR [AUTH] Authentication failed.', [failed(true, '[AUTH] Authentication failed.')]],
+        ],
+      ],
+      [
+        'neither USER nor SASL PLAIN listed: USER anyway',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['SASL CRAM-MD5'], [send('USER alice')]),
+        ],
+      ],
+      [
+        'CAPA refused over TLS: USER anyway',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ['-ERR unknown command', [send('USER alice')]],
+          ...USER_PASS,
+        ],
+      ],
+      [
+        'USER listed before TLS does not count after it',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS', 'USER'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          [TLS, [send('CAPA')]],
+          ...capa(['SASL PLAIN'], [send(`AUTH PLAIN ${encodePlain('alice', 'secret')}`)]),
+        ],
+      ],
+      [
+        'no STLS in CAPA',
+        [['+OK', [send('CAPA')]], ...capa(['USER', 'SASL PLAIN'], [failed(false, 'The POP3 server does not offer STLS')])],
+      ],
+      [
+        'an empty capability list',
+        [['+OK', [send('CAPA')]], ...lines(['+OK']), ['.', [failed(false, 'The POP3 server does not offer STLS')]]],
+      ],
+      [
+        'CAPA refused',
+        [
+          ['+OK', [send('CAPA')]],
+          ['-ERR unknown command', [failed(false, 'The POP3 server does not offer STLS')]],
+        ],
+      ],
+      [
+        'STLS refused',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['-ERR [SYS/TEMP] TLS not ready', [failed(false, 'The POP3 server refused STLS: [SYS/TEMP] TLS not ready')]],
+        ],
+      ],
+      [
+        'STLS refused without a text',
+        [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['-ERR', [failed(false, 'The POP3 server refused STLS')]]],
+      ],
+      [
+        'a line between +OK to STLS and the handshake (injection)',
+        [
+          ['+OK', [send('CAPA')]],
+          ...capa(['STLS'], [send('STLS')]),
+          ['+OK', [STARTTLS]],
+          ['+OK Logged in.', [failed(false, 'The POP3 server sent data before the TLS handshake')]],
+          [TLS, []],
+        ],
+      ],
+      [
+        'garbage instead of the CAPA status',
+        [
+          ['+OK', [send('CAPA')]],
+          ['STLS', [failed(false, 'Unexpected reply from the POP3 server')]],
+        ],
+      ],
+      [
+        'garbage instead of the STLS status',
+        [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+ go', [failed(false, 'Unexpected reply from the POP3 server')]]],
+      ],
     ])('%s', (_name, steps) => play(STLS, steps));
 
     test('a long AUTH PLAIN goes without an initial response (RFC 5034: at most 255 octets)', () => {
       const credentials = { username: 'a'.repeat(100), password: 'p'.repeat(100) };
       const response = encodePlain(credentials.username, credentials.password);
-      play({ credentials, startTls: true }, [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]), ['+ ', [send(response)]], ['+OK', [READY]]]);
+      play({ credentials, startTls: true }, [
+        ['+OK', [send('CAPA')]],
+        ...capa(['STLS'], [send('STLS')]),
+        ['+OK', [STARTTLS]],
+        [TLS, [send('CAPA')]],
+        ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]),
+        ['+ ', [send(response)]],
+        ['+OK', [READY]],
+      ]);
     });
 
     test.each<[string, string, ServerAction]>([
@@ -117,12 +311,27 @@ describe('createPop3ServerDialogue', () => {
       ['garbage instead of the continuation', '+x', failed(false, 'Unexpected reply from the POP3 server')],
     ])('AUTH PLAIN without an initial response: %s', (_name, reply, expected) => {
       const credentials = { username: 'b'.repeat(100), password: 'q'.repeat(100) };
-      play({ credentials, startTls: true }, [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]), [reply, [expected]]]);
+      play({ credentials, startTls: true }, [
+        ['+OK', [send('CAPA')]],
+        ...capa(['STLS'], [send('STLS')]),
+        ['+OK', [STARTTLS]],
+        [TLS, [send('CAPA')]],
+        ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]),
+        [reply, [expected]],
+      ]);
     });
 
     test('a second challenge after the PLAIN response is unexpected', () => {
       const credentials = { username: 'b'.repeat(100), password: 'q'.repeat(100) };
-      play({ credentials, startTls: true }, [['+OK', [send('CAPA')]], ...capa(['STLS'], [send('STLS')]), ['+OK', [STARTTLS]], [TLS, [send('CAPA')]], ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]), ['+ ', [send(encodePlain(credentials.username, credentials.password))]], ['+ ', [failed(false, 'Unexpected reply from the POP3 server')]]]);
+      play({ credentials, startTls: true }, [
+        ['+OK', [send('CAPA')]],
+        ...capa(['STLS'], [send('STLS')]),
+        ['+OK', [STARTTLS]],
+        [TLS, [send('CAPA')]],
+        ...capa(['SASL PLAIN'], [send('AUTH PLAIN')]),
+        ['+ ', [send(encodePlain(credentials.username, credentials.password))]],
+        ['+ ', [failed(false, 'Unexpected reply from the POP3 server')]],
+      ]);
     });
 
     test(`a capability list longer than ${MAX_POP3_CAPABILITY_LINES} lines is a broken server`, () => {
@@ -157,7 +366,20 @@ describe('createPop3ServerDialogue', () => {
 
 /** Server lines: real replies, codes, capability names, continuations, and junk. */
 const serverLine: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('+OK', '+OK Dovecot ready.', '+OK Logged in.', '-ERR', '-ERR [AUTH] Authentication failed.', '-ERR [SYS/TEMP] later', '-ERR [IN-USE] locked', '-ERR [LOGIN-DELAY] wait', '-ERR no') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '+OK',
+      '+OK Dovecot ready.',
+      '+OK Logged in.',
+      '-ERR',
+      '-ERR [AUTH] Authentication failed.',
+      '-ERR [SYS/TEMP] later',
+      '-ERR [IN-USE] locked',
+      '-ERR [LOGIN-DELAY] wait',
+      '-ERR no',
+    ),
+  },
   { weight: 3, arbitrary: fc.constantFrom('STLS', 'USER', 'SASL PLAIN', 'SASL LOGIN', 'TOP', '.', '..', '..STLS', '+ ', '+', '') },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom('+OK', '-ERR', '+'), anyText(40)).map(([status, text]) => `${status} ${text}`) },
   { weight: 1, arbitrary: anyText(60) },
@@ -170,7 +392,13 @@ const serverInput: fc.Arbitrary<Input> = fc.oneof(
 );
 
 const credentials = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ username: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[\r\n\0]/.test(s)), password: fc.string({ minLength: 1, maxLength: 150 }).filter((s) => !/[\r\n\0]/.test(s)) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      username: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[\r\n\0]/.test(s)),
+      password: fc.string({ minLength: 1, maxLength: 150 }).filter((s) => !/[\r\n\0]/.test(s)),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ username: anyText(20), password: anyText(20) }) },
 );
 
@@ -227,7 +455,11 @@ describe('createPop3ServerDialogue properties', () => {
               case 'ready':
                 expect(startTls ? tls : true).toBe(true);
                 expect(lastLine).toMatch(/^\+OK(\s|$)/);
-                expect(sent === `PASS ${login.password}` || sent?.startsWith('AUTH PLAIN') || sent === encodePlain(login.username, login.password)).toBe(true);
+                expect(
+                  sent === `PASS ${login.password}` ||
+                    sent?.startsWith('AUTH PLAIN') ||
+                    sent === encodePlain(login.username, login.password),
+                ).toBe(true);
                 ended = true;
                 break;
               case 'failed':
@@ -235,7 +467,10 @@ describe('createPop3ServerDialogue properties', () => {
                 expect(action.reason.length).toBeGreaterThan(0);
                 expect(action.reason.length).toBeLessThanOrEqual(MAX_REPLY_TEXT_LENGTH);
                 // A refusal of the credentials never carries a code that says the system refused.
-                if (action.authentication) expect(['SYS', 'IN-USE', 'LOGIN-DELAY']).not.toContain(parsePop3Status(`-ERR ${action.reason}`)?.responseCode?.split('/')[0]);
+                if (action.authentication)
+                  expect(['SYS', 'IN-USE', 'LOGIN-DELAY']).not.toContain(
+                    parsePop3Status(`-ERR ${action.reason}`)?.responseCode?.split('/')[0],
+                  );
                 ended = true;
                 break;
             }

@@ -3,7 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoamgateError } from '../../errors';
-import { applyKeystrokes, checkPassword, MIN_PASSWORD_LENGTH, PASSWORD_ENV, readPassword, type KeystrokeResult } from '../../bin/read-password';
+import {
+  applyKeystrokes,
+  checkPassword,
+  MIN_PASSWORD_LENGTH,
+  PASSWORD_ENV,
+  readPassword,
+  type KeystrokeResult,
+} from '../../bin/read-password';
 import { MAX_PASSWORD_LENGTH } from '../../plugin/routes/login-routes';
 
 describe('applyKeystrokes (the no-echo prompt line editor)', () => {
@@ -35,7 +42,12 @@ describe('applyKeystrokes (the no-echo prompt line editor)', () => {
 
   test('any printable text followed by Enter is entered unchanged, however it is split into chunks', () => {
     // Printable text: ASCII and any grapheme without control characters (C0, DEL, C1).
-    const printable = fc.string({ unit: fc.oneof(fc.constantFrom(' ', '~', 'a', 'Z', '9', '$', '\\'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((char) => !/[\x00-\x1f\x7f-\x9f]/.test(char))) });
+    const printable = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom(' ', '~', 'a', 'Z', '9', '$', '\\'),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((char) => !/[\x00-\x1f\x7f-\x9f]/.test(char)),
+      ),
+    });
     fc.assert(
       fc.property(printable, fc.nat(), (password, split) => {
         // The terminal is read through a UTF-8 decoder, so chunks split between code points.
@@ -62,7 +74,11 @@ describe('checkPassword', () => {
     expect(() => checkPassword(password)).toThrow(RoamgateError);
   });
 
-  test.each([['exactly 8', 'x'.repeat(8)], ['the longest a login accepts', 'x'.repeat(MAX_PASSWORD_LENGTH)], ['with spaces', '  a b c  ']])('accepts %s', (_name, password) => {
+  test.each([
+    ['exactly 8', 'x'.repeat(8)],
+    ['the longest a login accepts', 'x'.repeat(MAX_PASSWORD_LENGTH)],
+    ['with spaces', '  a b c  '],
+  ])('accepts %s', (_name, password) => {
     expect(checkPassword(password)).toBe(password);
   });
 });
@@ -85,7 +101,9 @@ describe('readPassword without a terminal', () => {
   });
 
   test('--password-file comes before the environment', async () => {
-    await expect(readPassword({ passwordFile: file('first', 'from-the-file\n'), env: { [PASSWORD_ENV]: 'from-the-environment' }, prompts })).resolves.toBe('from-the-file');
+    await expect(
+      readPassword({ passwordFile: file('first', 'from-the-file\n'), env: { [PASSWORD_ENV]: 'from-the-environment' }, prompts }),
+    ).resolves.toBe('from-the-file');
   });
 
   test('the environment is used when there is no file', async () => {
@@ -93,7 +111,9 @@ describe('readPassword without a terminal', () => {
   });
 
   test('an unreadable file is named', async () => {
-    await expect(readPassword({ passwordFile: join(dir, 'missing'), env: {}, prompts })).rejects.toThrow(/cannot read --password-file .*missing: ENOENT/);
+    await expect(readPassword({ passwordFile: join(dir, 'missing'), env: {}, prompts })).rejects.toThrow(
+      /cannot read --password-file .*missing: ENOENT/,
+    );
   });
 
   test('a short password from a file is refused with the rule', async () => {

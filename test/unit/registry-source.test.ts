@@ -17,7 +17,15 @@ describe('RegistrySource', () => {
     test('creates an entry that expires after its TTL', () => {
       const { entry, created } = registry.register(mx);
       expect(created).toBe(true);
-      expect(entry).toEqual({ id: expect.stringMatching(/^registered:[0-9a-f]{16}$/), origin: 'registered', service: 'smtp', host: 'mx.example.org', port: 25, priority: 10, expiresAt: 1_030_000 });
+      expect(entry).toEqual({
+        id: expect.stringMatching(/^registered:[0-9a-f]{16}$/),
+        origin: 'registered',
+        service: 'smtp',
+        host: 'mx.example.org',
+        port: 25,
+        priority: 10,
+        expiresAt: 1_030_000,
+      });
       expect(registry.get(entry.id)).toEqual(entry);
       expect(registry.resolve('smtp')).toEqual([entry]);
       expect(registry.resolve('pop3')).toEqual([]);

@@ -53,14 +53,17 @@ describe('ReplayGuard', () => {
     ['timestamp a little ahead of arrival', T + 1_000, T],
     ['timestamp the whole window ahead', T + PEER_CLOCK_WINDOW_MS, T],
     ['timestamp the whole window behind', T - PEER_CLOCK_WINDOW_MS, T],
-  ])('%s: refused while the timestamp is acceptable, forgotten a window after the later of timestamp and arrival', async (_name, timestamp, arrival) => {
-    const guard = newGuard();
-    expect(await guard.admit('home.example', NONCE, timestamp, arrival)).toBeNull();
-    const forgetAt = Math.max(timestamp, arrival) + PEER_CLOCK_WINDOW_MS;
-    expect(await guard.admit('home.example', NONCE, timestamp, arrival + 1)).toBe(REPLAYED);
-    expect(await guard.admit('home.example', NONCE, timestamp, forgetAt - 1)).toBe(REPLAYED);
-    expect(await guard.admit('home.example', NONCE, timestamp, forgetAt + 1)).toBeNull();
-  });
+  ])(
+    '%s: refused while the timestamp is acceptable, forgotten a window after the later of timestamp and arrival',
+    async (_name, timestamp, arrival) => {
+      const guard = newGuard();
+      expect(await guard.admit('home.example', NONCE, timestamp, arrival)).toBeNull();
+      const forgetAt = Math.max(timestamp, arrival) + PEER_CLOCK_WINDOW_MS;
+      expect(await guard.admit('home.example', NONCE, timestamp, arrival + 1)).toBe(REPLAYED);
+      expect(await guard.admit('home.example', NONCE, timestamp, forgetAt - 1)).toBe(REPLAYED);
+      expect(await guard.admit('home.example', NONCE, timestamp, forgetAt + 1)).toBeNull();
+    },
+  );
 
   // At exactly timestamp + PEER_CLOCK_WINDOW_MS verifyRequest still accepts
   // the timestamp, so the guard must not have forgotten the nonce yet.
@@ -142,7 +145,14 @@ describe('ReplayGuard', () => {
   test('property: within the window a nonce is admitted exactly once per peer', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ peer: fc.constantFrom('a.example', 'b.example'), nonce: fc.constantFrom('n1', 'n2', 'n3', 'n4'), offset: fc.integer({ min: 0, max: PEER_CLOCK_WINDOW_MS - 1 }) }), { maxLength: 40 }),
+        fc.array(
+          fc.record({
+            peer: fc.constantFrom('a.example', 'b.example'),
+            nonce: fc.constantFrom('n1', 'n2', 'n3', 'n4'),
+            offset: fc.integer({ min: 0, max: PEER_CLOCK_WINDOW_MS - 1 }),
+          }),
+          { maxLength: 40 },
+        ),
         async (requests) => {
           const guard = newGuard();
           const seen = new Set<string>();

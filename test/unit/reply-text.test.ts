@@ -14,7 +14,11 @@ describe('sanitizeReplyText', () => {
     ['leading and trailing blanks are trimmed', '  \r\n padded \t\r\n', 'padded'],
     ['only controls leaves nothing', '\r\n\x00', ''],
     ['the empty string stays empty', '', ''],
-    ['non-ASCII text is kept', 'Zugriff verweigert \u2014 \u00fc \u4e2d\u6587 \u{1F512}', 'Zugriff verweigert \u2014 \u00fc \u4e2d\u6587 \u{1F512}'],
+    [
+      'non-ASCII text is kept',
+      'Zugriff verweigert \u2014 \u00fc \u4e2d\u6587 \u{1F512}',
+      'Zugriff verweigert \u2014 \u00fc \u4e2d\u6587 \u{1F512}',
+    ],
   ])('%s', (_name, input, expected) => {
     expect(sanitizeReplyText(input)).toBe(expected);
   });

@@ -1,6 +1,12 @@
 import { RoamgateError } from '../../errors';
 import type { Directory, User } from '../../plugin/directory';
-import { RoamingDirectory, HOME_ANSWER_CACHE_MAX_ENTRIES, reconfirmVisitor, splitRealm, type HomePeer } from '../../plugin/roaming-directory';
+import {
+  RoamingDirectory,
+  HOME_ANSWER_CACHE_MAX_ENTRIES,
+  reconfirmVisitor,
+  splitRealm,
+  type HomePeer,
+} from '../../plugin/roaming-directory';
 import type { VerifyOutcome } from '../../plugin/peer-client';
 import type { VerifyAnswer } from '../../protocols/peer-messages';
 import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
@@ -56,9 +62,14 @@ class HomeClient {
   }
 }
 
-function homeAnswer(overrides: Partial<{ id: string; attributes: Record<string, string>; expiresAt: number; token: string }> = {}): VerifyAnswer {
+function homeAnswer(
+  overrides: Partial<{ id: string; attributes: Record<string, string>; expiresAt: number; token: string }> = {},
+): VerifyAnswer {
   return {
-    user: { id: overrides.id ?? 'alice', attributes: overrides.attributes ?? { department: 'sales', role: 'admin', realm: 'evil.example', mail: 'alice@home.example' } },
+    user: {
+      id: overrides.id ?? 'alice',
+      attributes: overrides.attributes ?? { department: 'sales', role: 'admin', realm: 'evil.example', mail: 'alice@home.example' },
+    },
     lease: { token: overrides.token ?? TOKEN, expiresAt: overrides.expiresAt ?? T + HOUR },
     services: [
       { service: 'smtp', own: true },
@@ -67,10 +78,21 @@ function homeAnswer(overrides: Partial<{ id: string; attributes: Record<string, 
   };
 }
 
-const yes = (answer: VerifyAnswer = homeAnswer()): Script => (_username, password) => (password === 'home-pw' ? { ok: true, answer } : { ok: false, why: 'credentials', reason: 'wrong user name or password' });
+const yes =
+  (answer: VerifyAnswer = homeAnswer()): Script =>
+  (_username, password) =>
+    password === 'home-pw' ? { ok: true, answer } : { ok: false, why: 'credentials', reason: 'wrong user name or password' };
 
 function peer(realm: string, client: HomeClient, overrides: Partial<HomePeer> = {}): HomePeer {
-  return { realm, client, attributes: { keep: ['department', 'mail'], set: { site: 'visitor' } }, cacheSeconds: 300, failureCacheSeconds: 10, acceptAddresses: true, ...overrides };
+  return {
+    realm,
+    client,
+    attributes: { keep: ['department', 'mail'], set: { site: 'visitor' } },
+    cacheSeconds: 300,
+    failureCacheSeconds: 10,
+    acceptAddresses: true,
+    ...overrides,
+  };
 }
 
 function setup(overrides: Partial<HomePeer> = {}, script: Script = yes()) {
@@ -121,12 +143,15 @@ describe('RoamingDirectory.verify', () => {
       expect(other.calls).toEqual([]);
     });
 
-    test.each([['alice@visited.example'], ['alice@Visited.Example'], ['alice@VISITED.EXAMPLE']])('the own realm %j is stripped', async (username) => {
-      const { local, home, directory } = setup();
-      expect(await directory.verify(username, 'local-pw')).toEqual({ id: 'alice', attributes: { department: 'it', role: 'admin' } });
-      expect(local.calls).toEqual(['verify alice local-pw']);
-      expect(home.calls).toEqual([]);
-    });
+    test.each([['alice@visited.example'], ['alice@Visited.Example'], ['alice@VISITED.EXAMPLE']])(
+      'the own realm %j is stripped',
+      async (username) => {
+        const { local, home, directory } = setup();
+        expect(await directory.verify(username, 'local-pw')).toEqual({ id: 'alice', attributes: { department: 'it', role: 'admin' } });
+        expect(local.calls).toEqual(['verify alice local-pw']);
+        expect(home.calls).toEqual([]);
+      },
+    );
 
     test('without peers, `@` is part of a local name', async () => {
       const local = new LocalDirectory();
@@ -143,7 +168,10 @@ describe('RoamingDirectory.verify', () => {
 
     test('without peers the own realm is still stripped', async () => {
       const local = new LocalDirectory();
-      expect(await new RoamingDirectory(local, OWN, []).verify('alice@visited.example', 'local-pw')).toEqual({ id: 'alice', attributes: { department: 'it', role: 'admin' } });
+      expect(await new RoamingDirectory(local, OWN, []).verify('alice@visited.example', 'local-pw')).toEqual({
+        id: 'alice',
+        attributes: { department: 'it', role: 'admin' },
+      });
       expect(local.calls).toEqual(['verify alice local-pw']);
     });
   });
@@ -165,11 +193,13 @@ describe('RoamingDirectory.verify', () => {
 
     test('a directory without an own realm refuses unknown realms too', async () => {
       const directory = new RoamingDirectory(new LocalDirectory(), undefined, [peer('home.example', new HomeClient(yes()))]);
-      expect((await failure(directory.verify('alice@visited.example', 'pw'))).message).toBe('unknown realm visited.example: this gateway trusts no home gateway for it');
+      expect((await failure(directory.verify('alice@visited.example', 'pw'))).message).toBe(
+        'unknown realm visited.example: this gateway trusts no home gateway for it',
+      );
     });
   });
 
-  describe('a home\'s yes', () => {
+  describe("a home's yes", () => {
     test('becomes a visitor with mapped attributes and the home grant', async () => {
       const { local, home, other, directory } = setup();
       const user = await directory.verify('alice@home.example', 'home-pw');
@@ -192,7 +222,10 @@ describe('RoamingDirectory.verify', () => {
     test('addresses a home reveals are dropped unless the peer accepts them', async () => {
       const refusing = setup({ acceptAddresses: false });
       const user = (await refusing.directory.verify('alice@home.example', 'home-pw')) as User;
-      expect(user.home!.services).toEqual([{ service: 'smtp', own: true }, { service: 'pop3', own: false }]);
+      expect(user.home!.services).toEqual([
+        { service: 'smtp', own: true },
+        { service: 'pop3', own: false },
+      ]);
       const accepting = setup({ acceptAddresses: true });
       const trusted = (await accepting.directory.verify('alice@home.example', 'home-pw')) as User;
       expect(trusted.home!.services[1].servers).toEqual([{ host: 'pop.home.example', port: 995, priority: 0, tls: { mode: 'implicit' } }]);
@@ -224,7 +257,7 @@ describe('RoamingDirectory.verify', () => {
       expect(((await elsewhere.directory.verify('carol@home.example', 'home-pw')) as User).id).toBe('carol@far.example@home.example');
     });
 
-    test('only the listed attributes are kept, and realm is always the home\'s own', async () => {
+    test("only the listed attributes are kept, and realm is always the home's own", async () => {
       const { directory } = setup({ attributes: { keep: ['department', 'role', 'realm'], set: {} } });
       const user = (await directory.verify('alice@home.example', 'home-pw')) as User;
       expect(user.attributes).toStrictEqual({ department: 'sales', role: 'admin', realm: 'home.example' });
@@ -293,7 +326,7 @@ describe('RoamingDirectory.verify', () => {
     });
   });
 
-  describe('a home\'s no', () => {
+  describe("a home's no", () => {
     test('wrong credentials: false, remembered for failureCacheSeconds', async () => {
       const { local, home, directory } = setup({ failureCacheSeconds: 10 });
       expect(await directory.verify('alice@home.example', 'wrong')).toBe(false);
@@ -320,7 +353,7 @@ describe('RoamingDirectory.verify', () => {
       expect(home.calls).toHaveLength(2);
     });
 
-    test('a refusal throws ROAMGATE_LOGIN_FAILED with the home\'s reason, remembered for failureCacheSeconds', async () => {
+    test("a refusal throws ROAMGATE_LOGIN_FAILED with the home's reason, remembered for failureCacheSeconds", async () => {
       const { home, directory } = setup({ failureCacheSeconds: 10 }, () => ({ ok: false, why: 'refused', reason: 'alice may not roam' }));
       for (const _ of [1, 2]) {
         const error = await failure(directory.verify('alice@home.example', 'home-pw'));
@@ -421,9 +454,11 @@ describe('RoamingDirectory.forget', () => {
     expect(await directory.get('alice@home.example')).toBeDefined();
   });
 
-  test('drops every remembered yes of that visitor, and nobody else\'s', async () => {
+  test("drops every remembered yes of that visitor, and nobody else's", async () => {
     const { home, other, directory } = setup({}, (username, password) =>
-      password.startsWith('home-pw') ? { ok: true, answer: homeAnswer({ id: username.split('@')[0] }) } : { ok: false, why: 'credentials', reason: 'no' },
+      password.startsWith('home-pw')
+        ? { ok: true, answer: homeAnswer({ id: username.split('@')[0] }) }
+        : { ok: false, why: 'credentials', reason: 'no' },
     );
     await directory.verify('alice@home.example', 'home-pw');
     await directory.verify('alice@home.example', 'home-pw-2');

@@ -21,15 +21,35 @@ describe('selectForIdentity', () => {
     ['authenticated beats general for users', [general, members], bob, [members]],
     ['anonymous clients get anonymous servers over general ones', [general, members, guests], anonymous, [guests]],
     ['anonymous clients never get user servers', [alices, sales, members], anonymous, []],
-    ['several of the same kind are all kept, in order', [sales, general, { ...sales, host: 'sales-2' }], alice, [sales, { ...sales, host: 'sales-2' }]],
+    [
+      'several of the same kind are all kept, in order',
+      [sales, general, { ...sales, host: 'sales-2' }],
+      alice,
+      [sales, { ...sales, host: 'sales-2' }],
+    ],
     ['no servers, none chosen', [], alice, []],
   ] as Array<[string, ServerInfo[], Identity, ServerInfo[]]>)('%s', (_name, servers, identity, expected) => {
     expect(selectForIdentity(servers, identity)).toEqual(expected);
   });
 
   test('property: the result is a subset of the input, all of one kind, and every match of that kind is kept', () => {
-    const subject = fc.constantFrom(undefined, 'user:alice', 'user:bob', 'department=sales', 'department=research', 'authenticated', 'anonymous');
-    const server = fc.record({ host: fc.constantFrom('a', 'b', 'c'), port: fc.integer({ min: 1, max: 3 }), priority: fc.integer({ min: 0, max: 3 }), for: subject }).map((s) => (s.for === undefined ? { host: s.host, port: s.port, priority: s.priority } : s) as ServerInfo);
+    const subject = fc.constantFrom(
+      undefined,
+      'user:alice',
+      'user:bob',
+      'department=sales',
+      'department=research',
+      'authenticated',
+      'anonymous',
+    );
+    const server = fc
+      .record({
+        host: fc.constantFrom('a', 'b', 'c'),
+        port: fc.integer({ min: 1, max: 3 }),
+        priority: fc.integer({ min: 0, max: 3 }),
+        for: subject,
+      })
+      .map((s) => (s.for === undefined ? { host: s.host, port: s.port, priority: s.priority } : s) as ServerInfo);
     fc.assert(
       fc.property(fc.array(server, { maxLength: 12 }), fc.constantFrom(alice, bob, anonymous), (servers, identity) => {
         const chosen = selectForIdentity(servers, identity);

@@ -13,7 +13,10 @@ function call<R>(body: (done: (error?: unknown, result?: R) => void) => void): P
 }
 
 const sessionWith = (expires: Date | undefined, extra: Record<string, unknown> = {}) =>
-  ({ cookie: { originalMaxAge: expires ? expires.getTime() - T : null, expires, httpOnly: true, path: '/' }, ...extra }) as unknown as SessionData;
+  ({
+    cookie: { originalMaxAge: expires ? expires.getTime() - T : null, expires, httpOnly: true, path: '/' },
+    ...extra,
+  }) as unknown as SessionData;
 
 describe('StoredSessions (express-session store over the roamgate store)', () => {
   let store: SqliteStore;
@@ -52,7 +55,8 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
 
   test('past maxAnonymous sessions nobody logged in with, the oldest is dropped; logged-in sessions never are', async () => {
     const capped = new StoredSessions(store, 2 * HOUR, clock, 3);
-    const set = (sid: string, extra: Record<string, unknown>) => call((done) => capped.set(sid, sessionWith(new Date(T + HOUR), extra), done));
+    const set = (sid: string, extra: Record<string, unknown>) =>
+      call((done) => capped.set(sid, sessionWith(new Date(T + HOUR), extra), done));
     const present = async (sid: string) => (await call((done) => capped.get(sid, done))) !== null;
     // One page opened, then logged in with: no longer anonymous, so never dropped.
     await set('sid-user', { csrfToken: 'u' });
@@ -97,6 +101,8 @@ describe('StoredSessions (express-session store over the roamgate store)', () =>
   test('a store that fails reaches the callback as an error', async () => {
     await store.close();
     await expect(call((done) => sessions.get('sid-4', done))).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
-    await expect(call((done) => sessions.set('sid-4', sessionWith(undefined), done))).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
+    await expect(call((done) => sessions.set('sid-4', sessionWith(undefined), done))).rejects.toMatchObject({
+      code: 'ROAMGATE_SHUTTING_DOWN',
+    });
   });
 });

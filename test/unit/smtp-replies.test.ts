@@ -10,7 +10,13 @@ describe('formatSmtpReply', () => {
     ['a single line with an enhanced code', 250, 'queued', '2.0.0', '250 2.0.0 queued\r\n'],
     ['a one-entry array', 221, ['bye'], undefined, '221 bye\r\n'],
     ['a multi-line reply', 250, ['a', 'b'], undefined, '250-a\r\n250 b\r\n'],
-    ['a multi-line EHLO reply', 250, ['mx.example.org', 'PIPELINING', '8BITMIME'], undefined, '250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n'],
+    [
+      'a multi-line EHLO reply',
+      250,
+      ['mx.example.org', 'PIPELINING', '8BITMIME'],
+      undefined,
+      '250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n',
+    ],
     ['an enhanced code on every line', 250, ['a', 'b', 'c'], '2.1.0', '250-2.1.0 a\r\n250-2.1.0 b\r\n250 2.1.0 c\r\n'],
     ['empty text: code alone', 221, '', undefined, '221\r\n'],
     ['empty text with an enhanced code', 421, '', '4.3.0', '421 4.3.0\r\n'],
@@ -54,14 +60,18 @@ describe('smtpRefusal', () => {
 
     test('a reply has one line per entry, all but the last continued with a dash', () => {
       fc.assert(
-        fc.property(fc.array(reasonText, { minLength: 1, maxLength: 6 }), fc.option(fc.constantFrom('2.0.0', '5.7.1'), { nil: undefined }), (texts, enhanced) => {
-          const lines = wireLines(formatSmtpReply(250, texts, enhanced));
-          expect(lines).toHaveLength(texts.length);
-          lines.forEach((line, i) => {
-            expect(line.slice(0, 4)).toBe(i === lines.length - 1 ? (line.length === 3 ? '250' : '250 ') : '250-');
-            expect(line.length).toBeLessThanOrEqual(4 + 6 + MAX_REPLY_TEXT_LENGTH);
-          });
-        }),
+        fc.property(
+          fc.array(reasonText, { minLength: 1, maxLength: 6 }),
+          fc.option(fc.constantFrom('2.0.0', '5.7.1'), { nil: undefined }),
+          (texts, enhanced) => {
+            const lines = wireLines(formatSmtpReply(250, texts, enhanced));
+            expect(lines).toHaveLength(texts.length);
+            lines.forEach((line, i) => {
+              expect(line.slice(0, 4)).toBe(i === lines.length - 1 ? (line.length === 3 ? '250' : '250 ') : '250-');
+              expect(line.length).toBeLessThanOrEqual(4 + 6 + MAX_REPLY_TEXT_LENGTH);
+            });
+          },
+        ),
         { numRuns: 300 },
       );
     });

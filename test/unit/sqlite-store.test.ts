@@ -63,10 +63,41 @@ storeContract(
 
 describe('SqliteStore, SQLite specifics', () => {
   const T = 1_700_000_000_000;
-  const alice: UserRecord = { id: 'alice', passwordHash: 'scrypt$x', attributes: { department: 'sales' }, disabled: false, createdAt: T, updatedAt: T };
-  const lease: LeaseRecord = { id: 'l1', tokenHash: 'h1', userId: 'alice', attributes: { department: 'sales' }, address: '192.0.2.7', issuedAt: T, expiresAt: T + 60_000 };
-  const rule: RuleRecord = { id: 'r1', subject: 'department=sales', service: 'smtp', allow: false, reason: 'not today', createdAt: T, updatedAt: T };
-  const registration: RegistrationRecord = { id: 'registered:1', origin: 'registered', service: 'smtp', host: 'mx.example.org', port: 25, priority: 10, expiresAt: T + 30_000 };
+  const alice: UserRecord = {
+    id: 'alice',
+    passwordHash: 'scrypt$x',
+    attributes: { department: 'sales' },
+    disabled: false,
+    createdAt: T,
+    updatedAt: T,
+  };
+  const lease: LeaseRecord = {
+    id: 'l1',
+    tokenHash: 'h1',
+    userId: 'alice',
+    attributes: { department: 'sales' },
+    address: '192.0.2.7',
+    issuedAt: T,
+    expiresAt: T + 60_000,
+  };
+  const rule: RuleRecord = {
+    id: 'r1',
+    subject: 'department=sales',
+    service: 'smtp',
+    allow: false,
+    reason: 'not today',
+    createdAt: T,
+    updatedAt: T,
+  };
+  const registration: RegistrationRecord = {
+    id: 'registered:1',
+    origin: 'registered',
+    service: 'smtp',
+    host: 'mx.example.org',
+    port: 25,
+    priority: 10,
+    expiresAt: T + 30_000,
+  };
 
   describe('schema', () => {
     test('migrations are numbered 1, 2, ... with no gaps, and SCHEMA_VERSION is the last', () => {
@@ -82,7 +113,11 @@ describe('SqliteStore, SQLite specifics', () => {
       withRawDatabase(path, (db) => {
         expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
         expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-        const objects = db.prepare<[], { type: string; name: string }>("SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all();
+        const objects = db
+          .prepare<[], { type: string; name: string }>(
+            "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+          )
+          .all();
         expect(objects).toEqual([
           { type: 'index', name: 'audit_type' },
           { type: 'index', name: 'leases_expires_at' },
@@ -108,7 +143,9 @@ describe('SqliteStore, SQLite specifics', () => {
       const first = openSqliteStore(path);
       const second = openSqliteStore(path);
       const T = 1_700_000_000_000;
-      const verdicts = await Promise.all([first, second, first, second].map((store) => store.nonces.admit('home.example', 'nonce-0123456789', T + 60_000, T, 10)));
+      const verdicts = await Promise.all(
+        [first, second, first, second].map((store) => store.nonces.admit('home.example', 'nonce-0123456789', T + 60_000, T, 10)),
+      );
       expect(verdicts.sort()).toEqual(['admitted', 'replayed', 'replayed', 'replayed']);
       await first.close();
       // A restart: the nonce is still remembered.
@@ -160,7 +197,9 @@ describe('SqliteStore, SQLite specifics', () => {
       const error = thrown(() => openSqliteStore(path));
       expect(error).toBeInstanceOf(RoamgateError);
       expect((error as RoamgateError).code).toBe('ROAMGATE_INVALID_OPTIONS');
-      expect((error as RoamgateError).message).toBe(`store: database schema version 7 is newer than this roamgate (knows ${SCHEMA_VERSION})`);
+      expect((error as RoamgateError).message).toBe(
+        `store: database schema version 7 is newer than this roamgate (knows ${SCHEMA_VERSION})`,
+      );
       withRawDatabase(path, (db) => {
         expect(db.pragma('user_version', { simple: true })).toBe(7);
         expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'users'").pluck().get()).toBe(0);
@@ -174,7 +213,11 @@ describe('SqliteStore, SQLite specifics', () => {
       const db = new Database(':memory:');
       expect(migrate(db)).toBe(SCHEMA_VERSION);
       // Were migration 1 run again, CREATE TABLE users would fail.
-      const next: Migration = { version: SCHEMA_VERSION + 1, description: 'a note on users', sql: 'ALTER TABLE users ADD COLUMN note TEXT' };
+      const next: Migration = {
+        version: SCHEMA_VERSION + 1,
+        description: 'a note on users',
+        sql: 'ALTER TABLE users ADD COLUMN note TEXT',
+      };
       expect(migrate(db, [...MIGRATIONS, next])).toBe(SCHEMA_VERSION + 1);
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
       expect((db.pragma('table_info(users)') as Array<{ name: string }>).map((column) => column.name)).toContain('note');
@@ -184,7 +227,11 @@ describe('SqliteStore, SQLite specifics', () => {
 
     test('a failing migration leaves the database exactly as it was, earlier steps included', () => {
       const db = new Database(':memory:');
-      const broken: Migration = { version: SCHEMA_VERSION + 1, description: 'broken', sql: 'CREATE TABLE extra (x TEXT); INSERT INTO nowhere VALUES (1)' };
+      const broken: Migration = {
+        version: SCHEMA_VERSION + 1,
+        description: 'broken',
+        sql: 'CREATE TABLE extra (x TEXT); INSERT INTO nowhere VALUES (1)',
+      };
       expect(() => migrate(db, [...MIGRATIONS, broken])).toThrow(/no such table: nowhere/);
       expect(db.pragma('user_version', { simple: true })).toBe(0);
       expect(db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get()).toBe(0);
@@ -215,7 +262,7 @@ describe('SqliteStore, SQLite specifics', () => {
       await second.close();
     });
 
-    test('a file that is not a database is refused as a source failure, with SQLite\'s error as cause', () => {
+    test("a file that is not a database is refused as a source failure, with SQLite's error as cause", () => {
       const path = freshPath();
       writeFileSync(path, 'this is not an SQLite database, but it is long enough to have a header'.repeat(10));
       const error = thrown(() => openSqliteStore(path));
@@ -229,7 +276,7 @@ describe('SqliteStore, SQLite specifics', () => {
       expect(isRoamgateError(error) && error.code).toBe('ROAMGATE_SOURCE_FAILED');
     });
 
-    test('a write waits for another connection\'s lock (busy timeout) instead of failing at once', async () => {
+    test("a write waits for another connection's lock (busy timeout) instead of failing at once", async () => {
       const path = freshPath();
       const store = openSqliteStore(path, { busyTimeoutMs: 5000 });
       // Another thread takes the write lock and holds it for a while; better-sqlite3

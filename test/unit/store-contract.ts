@@ -84,7 +84,14 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
 
       test('put of an existing id replaces every field', async () => {
         await store.users.put(alice);
-        const changed: UserRecord = { ...alice, passwordHash: 'scrypt$other', attributes: { department: 'support' }, disabled: true, createdAt: T + 1, updatedAt: T + 2 };
+        const changed: UserRecord = {
+          ...alice,
+          passwordHash: 'scrypt$other',
+          attributes: { department: 'support' },
+          disabled: true,
+          createdAt: T + 1,
+          updatedAt: T + 2,
+        };
         await store.users.put(changed);
         expect(await store.users.get('alice')).toStrictEqual(changed);
         expect(await store.users.list()).toHaveLength(1);
@@ -116,13 +123,22 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
 
       test('any well-formed text survives in ids, hashes and attributes, and empty attributes stay empty', async () => {
         // Lone surrogates are left out: they are not text, and a UTF-8 backend cannot keep them.
-        const text = fc.string({ unit: fc.integer({ min: 0, max: 0x10ffff - 0x800 }).map((code) => String.fromCodePoint(code < 0xd800 ? code : code + 0x800)), maxLength: 12 });
+        const text = fc.string({
+          unit: fc.integer({ min: 0, max: 0x10ffff - 0x800 }).map((code) => String.fromCodePoint(code < 0xd800 ? code : code + 0x800)),
+          maxLength: 12,
+        });
         await fc.assert(
-          fc.asyncProperty(text, text, fc.dictionary(text, text, { maxKeys: 4, noNullPrototype: true }), fc.boolean(), async (id, passwordHash, attributes, disabled) => {
-            const user: UserRecord = { id, passwordHash, attributes, disabled, createdAt: T, updatedAt: T + 1 };
-            await store.users.put(user);
-            expect(await store.users.get(id)).toStrictEqual(user);
-          }),
+          fc.asyncProperty(
+            text,
+            text,
+            fc.dictionary(text, text, { maxKeys: 4, noNullPrototype: true }),
+            fc.boolean(),
+            async (id, passwordHash, attributes, disabled) => {
+              const user: UserRecord = { id, passwordHash, attributes, disabled, createdAt: T, updatedAt: T + 1 };
+              await store.users.put(user);
+              expect(await store.users.get(id)).toStrictEqual(user);
+            },
+          ),
           { numRuns: 40 },
         );
       });
@@ -139,7 +155,16 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       });
 
       test('a visitor lease keeps its home grant exactly; other leases have no home field', async () => {
-        const home = { realm: 'home.example', username: 'alice', token: 'home-token', expiresAt: T + 9000, services: [{ service: 'pop3', own: true }, { service: 'smtp', own: false, servers: [{ host: '10.0.0.5', port: 25, priority: 10, tls: { mode: 'starttls' as const } }] }] };
+        const home = {
+          realm: 'home.example',
+          username: 'alice',
+          token: 'home-token',
+          expiresAt: T + 9000,
+          services: [
+            { service: 'pop3', own: true },
+            { service: 'smtp', own: false, servers: [{ host: '10.0.0.5', port: 25, priority: 10, tls: { mode: 'starttls' as const } }] },
+          ],
+        };
         await store.leases.create(lease('visitor', { userId: 'alice@home.example', home }));
         await store.leases.create(lease('local'));
         expect(await store.leases.get('visitor')).toStrictEqual(lease('visitor', { userId: 'alice@home.example', home }));
@@ -164,7 +189,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
 
       test('create with a token hash already in use rejects and leaves the first lease alone', async () => {
         await store.leases.create(lease('l1'));
-        await expectRoamgateError(store.leases.create(lease('l2', { tokenHash: 'hash-of-l1', userId: 'mallory' })), 'ROAMGATE_SOURCE_FAILED');
+        await expectRoamgateError(
+          store.leases.create(lease('l2', { tokenHash: 'hash-of-l1', userId: 'mallory' })),
+          'ROAMGATE_SOURCE_FAILED',
+        );
         expect(await store.leases.getByTokenHash('hash-of-l1')).toStrictEqual(lease('l1'));
         expect(await store.leases.get('l2')).toBeUndefined();
       });
@@ -185,7 +213,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         await store.leases.create(lease('also-live', { expiresAt: now + 60_000, userId: 'bob' }));
         await store.leases.create(lease('revoked-later'));
         expect(await store.leases.revoke('revoked-later', now + 1)).toBe(true);
-        expect(byId(await store.leases.listLive(now))).toStrictEqual([lease('also-live', { expiresAt: now + 60_000, userId: 'bob' }), lease('live', { expiresAt: now + 1 })]);
+        expect(byId(await store.leases.listLive(now))).toStrictEqual([
+          lease('also-live', { expiresAt: now + 60_000, userId: 'bob' }),
+          lease('live', { expiresAt: now + 1 }),
+        ]);
         expect(await store.leases.listLive(now + 1)).toStrictEqual([lease('also-live', { expiresAt: now + 60_000, userId: 'bob' })]);
       });
 
@@ -288,7 +319,14 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     describe('registrations', () => {
       test('put stores entries; expiresAt is absent when not set and kept when set', async () => {
         const admin = registration('admin:1');
-        const registered = registration('registered:1', { origin: 'registered', service: 'pop3', host: 'pop.example.org', port: 110, priority: 0, expiresAt: T + 30_000 });
+        const registered = registration('registered:1', {
+          origin: 'registered',
+          service: 'pop3',
+          host: 'pop.example.org',
+          port: 110,
+          priority: 0,
+          expiresAt: T + 30_000,
+        });
         await store.registrations.put(admin);
         await store.registrations.put(registered);
         const listed = byId(await store.registrations.list());
@@ -348,7 +386,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     });
 
     describe('nonces', () => {
-      const admit = (peer: string, nonce: string, forgetAt: number, now: number, max = 10) => store.nonces.admit(peer, nonce, forgetAt, now, max);
+      const admit = (peer: string, nonce: string, forgetAt: number, now: number, max = 10) =>
+        store.nonces.admit(peer, nonce, forgetAt, now, max);
 
       test('a nonce is admitted once per peer while it is remembered, through its forgetAt itself', async () => {
         expect(await admit('a.example', 'n1', T + 100, T)).toBe('admitted');
@@ -377,7 +416,15 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       test('property: the verdicts are those of a model that forgets what is past its forgetAt', async () => {
         await fc.assert(
           fc.asyncProperty(
-            fc.array(fc.record({ peer: fc.constantFrom('a', 'b'), nonce: fc.constantFrom('n1', 'n2', 'n3'), step: fc.integer({ min: 0, max: 40 }), keep: fc.integer({ min: 0, max: 100 }) }), { maxLength: 30 }),
+            fc.array(
+              fc.record({
+                peer: fc.constantFrom('a', 'b'),
+                nonce: fc.constantFrom('n1', 'n2', 'n3'),
+                step: fc.integer({ min: 0, max: 40 }),
+                keep: fc.integer({ min: 0, max: 100 }),
+              }),
+              { maxLength: 30 },
+            ),
             async (requests) => {
               const fresh = await open();
               try {
@@ -427,7 +474,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
       /** Appends `count` events of alternating types; returns them as stored. */
       async function appendMany(count: number): Promise<AuditEvent[]> {
         const appended: AuditEvent[] = [];
-        for (let i = 0; i < count; i++) appended.push(await store.audit.append({ at: T + i, type: i % 2 === 0 ? 'login' : 'connection', detail: { i } }));
+        for (let i = 0; i < count; i++)
+          appended.push(await store.audit.append({ at: T + i, type: i % 2 === 0 ? 'login' : 'connection', detail: { i } }));
         return appended;
       }
 
@@ -435,8 +483,21 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const bare = await store.audit.append({ at: T, type: 'login', detail: {} });
         expect(Number.isInteger(bare.id)).toBe(true);
         expect(bare).toStrictEqual({ id: bare.id, at: T, type: 'login', detail: {} });
-        const full = await store.audit.append({ at: T + 1, type: 'connection', actor: 'alice', address: '192.0.2.7', detail: { service: 'smtp', bytes: [10, 20], server: { host: 'mx', port: 25 }, ok: true, note: null } });
-        expect(full).toStrictEqual({ id: full.id, at: T + 1, type: 'connection', actor: 'alice', address: '192.0.2.7', detail: { service: 'smtp', bytes: [10, 20], server: { host: 'mx', port: 25 }, ok: true, note: null } });
+        const full = await store.audit.append({
+          at: T + 1,
+          type: 'connection',
+          actor: 'alice',
+          address: '192.0.2.7',
+          detail: { service: 'smtp', bytes: [10, 20], server: { host: 'mx', port: 25 }, ok: true, note: null },
+        });
+        expect(full).toStrictEqual({
+          id: full.id,
+          at: T + 1,
+          type: 'connection',
+          actor: 'alice',
+          address: '192.0.2.7',
+          detail: { service: 'smtp', bytes: [10, 20], server: { host: 'mx', port: 25 }, ok: true, note: null },
+        });
         expect(await store.audit.list()).toStrictEqual([full, bare]);
       });
 

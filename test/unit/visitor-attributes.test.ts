@@ -6,11 +6,31 @@ describe('mapAttributes', () => {
 
   test.each<[string, Record<string, string>, AttributeMapping, Record<string, string>]>([
     ['keeps nothing by default', home, { keep: [], set: {} }, { realm: 'home.example' }],
-    ['keeps the listed names', home, { keep: ['department', 'mail'], set: {} }, { department: 'sales', mail: 'alice@home.example', realm: 'home.example' }],
-    ['skips listed names home does not have', home, { keep: ['department', 'phone'], set: {} }, { department: 'sales', realm: 'home.example' }],
+    [
+      'keeps the listed names',
+      home,
+      { keep: ['department', 'mail'], set: {} },
+      { department: 'sales', mail: 'alice@home.example', realm: 'home.example' },
+    ],
+    [
+      'skips listed names home does not have',
+      home,
+      { keep: ['department', 'phone'], set: {} },
+      { department: 'sales', realm: 'home.example' },
+    ],
     ['keeps an empty value', { note: '' }, { keep: ['note'], set: {} }, { note: '', realm: 'home.example' }],
-    ['adds the set ones', home, { keep: [], set: { site: 'visitor', tier: 'guest' } }, { site: 'visitor', tier: 'guest', realm: 'home.example' }],
-    ['a set value overrides a kept one', home, { keep: ['department'], set: { department: 'visitors' } }, { department: 'visitors', realm: 'home.example' }],
+    [
+      'adds the set ones',
+      home,
+      { keep: [], set: { site: 'visitor', tier: 'guest' } },
+      { site: 'visitor', tier: 'guest', realm: 'home.example' },
+    ],
+    [
+      'a set value overrides a kept one',
+      home,
+      { keep: ['department'], set: { department: 'visitors' } },
+      { department: 'visitors', realm: 'home.example' },
+    ],
     ['realm cannot be kept from home', home, { keep: ['realm'], set: {} }, { realm: 'home.example' }],
     ['realm cannot be set either', home, { keep: [], set: { realm: 'other.example' } }, { realm: 'home.example' }],
   ])('%s', (_name, from, mapping, expected) => {
@@ -30,20 +50,33 @@ describe('mapAttributes', () => {
   describe('names that exist on every object', () => {
     const inherited = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
 
-    test.each([['a plain object', {} as Record<string, string>], ['JSON.parse', JSON.parse('{"department":"sales"}')], ['Object.create(null)', Object.create(null)]])('are not picked up from %s that does not have them', (_name, from) => {
+    test.each([
+      ['a plain object', {} as Record<string, string>],
+      ['JSON.parse', JSON.parse('{"department":"sales"}')],
+      ['Object.create(null)', Object.create(null)],
+    ])('are not picked up from %s that does not have them', (_name, from) => {
       const mapped = mapAttributes(from, { keep: inherited, set: {} }, 'home.example');
       expect(Object.keys(mapped)).toEqual(['realm']);
       expect(Object.getPrototypeOf(mapped)).toBe(Object.prototype);
     });
 
-    test('are picked up when they are the home\'s own attributes', () => {
+    test("are picked up when they are the home's own attributes", () => {
       const from = JSON.parse('{"constructor":"c","toString":"t","valueOf":"v"}');
-      expect(mapAttributes(from, { keep: ['constructor', 'toString', 'valueOf'], set: {} }, 'home.example')).toStrictEqual({ constructor: 'c', toString: 't', valueOf: 'v', realm: 'home.example' });
+      expect(mapAttributes(from, { keep: ['constructor', 'toString', 'valueOf'], set: {} }, 'home.example')).toStrictEqual({
+        constructor: 'c',
+        toString: 't',
+        valueOf: 'v',
+        realm: 'home.example',
+      });
     });
 
     test('work from an object without a prototype', () => {
       const from = Object.assign(Object.create(null), { department: 'sales', constructor: 'c' });
-      expect(mapAttributes(from, { keep: ['department', 'constructor', 'toString'], set: {} }, 'home.example')).toStrictEqual({ department: 'sales', constructor: 'c', realm: 'home.example' });
+      expect(mapAttributes(from, { keep: ['department', 'constructor', 'toString'], set: {} }, 'home.example')).toStrictEqual({
+        department: 'sales',
+        constructor: 'c',
+        realm: 'home.example',
+      });
     });
 
     test('an own __proto__ attribute from home never becomes the prototype of the result', () => {

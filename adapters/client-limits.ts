@@ -1,0 +1,83 @@
+import { isLoopback } from '../protocols/http/address-class';
+import { canonicalIp, ipNetwork, ipWidth } from '../protocols/http/ip-address';
+
+/**
+ * Simultaneous clients one address may have on one port (a tenth of the
+ * default `maxClients`): enough for a NAT with dozens of mail clients behind
+ * it, few enough that one address cannot take every place. Loopback clients
+ * are exempt unless the adapter says otherwise (`loopbackExempt: false`): on
+ * loopback are the machine itself and a front proxy that all clients share.
+ */
+export const DEFAULT_MAX_CLIENTS_PER_ADDRESS = 100;
+
+/** The client limits of one adapter's ports (`adapters.<service>`). */
+export interface ClientLimits {
+  /** Simultaneous clients on one port; more are refused in the protocol. */
+  maxClients: number;
+  /** Simultaneous clients from one address on one port (an IPv6 /64 counts as one address); default DEFAULT_MAX_CLIENTS_PER_ADDRESS. */
+  maxClientsPerAddress?: number;
+  /** Loopback clients are not held to `maxClientsPerAddress`; default true. */
+  loopbackExempt?: boolean;
+}
+
+/** `limits` with every default filled in, once, where an adapter is built. */
+export function withClientDefaults(limits: ClientLimits): Required<ClientLimits> {
+  return {
+    maxClients: limits.maxClients,
+    maxClientsPerAddress: limits.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS,
+    loopbackExempt: limits.loopbackExempt ?? true,
+  };
+}
+
+/**
+ * What a per-address limit counts a client under: its IPv4 address (an
+ * IPv4-mapped IPv6 address as that IPv4 address), or the /64 of its IPv6
+ * address, since one subscriber routinely holds a whole /64.
+ */
+export function addressKey(address: string): string {
+  const canonical = canonicalIp(address);
+  if (canonical === null) return address;
+  return ipWidth(canonical) === 128 ? `${ipNetwork(canonical, 64)}/64` : canonical;
+}
+
+const NOTHING_TO_GIVE_BACK = (): void => undefined;
+
+/** Places held per key (an address, a lease), up to `limit` each. */
+export class PlacesPerKey {
+  private readonly held = new Map<string, number>();
+
+  constructor(readonly limit: number) {}
+
+  /** Takes a place for `key`: the function that gives it back (once, however often called), or null when `key` has `limit` already. */
+  take(key: string): (() => void) | null {
+    const count = this.held.get(key) ?? 0;
+    if (count >= this.limit) return null;
+    this.held.set(key, count + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.held.get(key) ?? 1) - 1;
+      if (left === 0) this.held.delete(key);
+      else this.held.set(key, left);
+    };
+  }
+}
+
+/** Places per client address on one port or endpoint, loopback exempt when so configured. */
+export class ClientsPerAddress {
+  private readonly places: PlacesPerKey;
+
+  constructor(
+    readonly limit: number,
+    private readonly loopbackExempt: boolean,
+  ) {
+    this.places = new PlacesPerKey(limit);
+  }
+
+  /** Takes a place for a client from `address` (undefined: a socket already gone, let through); null when its address is full. */
+  take(address: string | undefined): (() => void) | null {
+    if (address === undefined || (this.loopbackExempt && isLoopback(address))) return NOTHING_TO_GIVE_BACK;
+    return this.places.take(addressKey(address));
+  }
+}

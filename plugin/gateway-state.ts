@@ -1,0 +1,80 @@
+import { LiveRelays } from '../adapters/live-relays';
+import { type Clock, systemClock } from '../clock';
+import type { Store } from '../store/store';
+import { AccessTable } from './access-table';
+import { AuditLog } from './audit-log';
+import { StoreDirectory } from './directory';
+import { withLoginCache } from './directory-cache';
+import { GatewayDiscovery } from './gateway-discovery';
+import { loadSavedState } from './gateway-lifecycle';
+import { HomeRefresher } from './home-refresh';
+import { startHousekeeping } from './housekeeping';
+import { LeaseHolderCheck } from './lease-holder-check';
+import { LeaseManager } from './lease-manager';
+import { LoginGuard, userKeyIn } from './login-guard';
+import type { Logger, NormalizedOptions } from './options';
+import { buildPeers } from './peers';
+import { closeRelaysWhenAccessChanges, closeRelaysWhenLeasesEnd } from './relay-enforcement';
+import { RoamingDirectory } from './roaming-directory';
+import { ServerResolver } from './server-resolver';
+import { buildSources, monitorHealth } from './server-sources';
+import { openStoreFile } from './store-file';
+import { VisitorLeases } from './visitor-leases';
+
+/** What a gateway knows and keeps, built from its options: everything but the connection path and the router. */
+export type GatewayState = ReturnType<typeof buildGatewayState>;
+
+/**
+ * Builds the gateway's state and its background work: the store, the
+ * server-info sources and their health, the peers, the directory, leases,
+ * access table, audit trail, open relays, and the rules that tie them
+ * (relays closed when a lease ends or a rule changes, lease holders checked,
+ * visitors' home leases released, housekeeping).
+ */
+export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
+  const clock: Clock = options.clock ?? systemClock;
+  const store: Store = 'path' in options.store ? openStoreFile(options.store.path, logger) : options.store;
+  const { source, registry } = buildSources(options, logger, store, clock);
+  const health = monitorHealth(source, options.health, logger);
+  const peers = buildPeers(options, clock);
+  const localDirectory = withLoginCache(new StoreDirectory(options.users, store), options.login.cacheSeconds, clock);
+  // A remembered home answer that ages out may free its home lease (see VisitorLeases.release).
+  const dropped = (realm: string, token: string) => visitors.release(realm, token, 'answer-dropped');
+  const directory = new RoamingDirectory(localDirectory, options.realm, peers.homes, dropped, clock);
+  const leases = new LeaseManager(store, options.leases.ttlSeconds, clock);
+  const access = new AccessTable(options.access, store, clock);
+  const audit = new AuditLog(store, logger, clock);
+  const relays = new LiveRelays();
+  const discovery = options.discovery ? new GatewayDiscovery(options.discovery, logger, clock) : undefined;
+  const housekeeping = startHousekeeping({ leases, store, logger, clock });
+  const holderCheck = new LeaseHolderCheck({ leases, directory, audit, logger }, options.leases.userCheckSeconds);
+  holderCheck.start();
+  const ready = loadSavedState({ leases, access, registry, store });
+  const visitors = new VisitorLeases({ peers: peers.all, leases, relays, directory, audit, logger });
+  closeRelaysWhenLeasesEnd({ leases, relays, visitors, audit, logger });
+  closeRelaysWhenAccessChanges({ access, relays, logger }, options.onAccessChange);
+  const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
+  const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices: Object.keys(options.adapters) });
+  const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
+  const background = [health, refresher, leases, housekeeping, holderCheck];
+  return {
+    clock,
+    store,
+    source,
+    registry,
+    health,
+    peers,
+    directory,
+    leases,
+    access,
+    audit,
+    relays,
+    discovery,
+    ready,
+    visitors,
+    guard,
+    servers,
+    refresher,
+    background,
+  };
+}
