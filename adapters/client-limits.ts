@@ -1,4 +1,3 @@
-import { isLoopback } from '../protocols/http/address-class';
 import { canonicalIp, ipNetwork, ipWidth } from '../protocols/http/ip-address';
 
 /**
@@ -77,7 +76,16 @@ export class ClientsPerAddress {
 
   /** Takes a place for a client from `address` (undefined: a socket already gone, let through); null when its address is full. */
   take(address: string | undefined): (() => void) | null {
-    if (address === undefined || (this.loopbackExempt && isLoopback(address))) return NOTHING_TO_GIVE_BACK;
+    if (address === undefined || (this.loopbackExempt && isLoopbackPeer(address))) return NOTHING_TO_GIVE_BACK;
     return this.places.take(addressKey(address));
   }
+}
+
+/**
+ * Whether a peer address as the kernel reports it (always in canonical form:
+ * `127.0.0.1`, `::1`, `::ffff:127.0.0.1`) is loopback: a prefix test, run per
+ * accepted connection, where a spelling-proof parse is not needed.
+ */
+function isLoopbackPeer(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
