@@ -35,6 +35,13 @@ export interface ServerInfo {
    * the gateway; never read from a table.
    */
   home?: string;
+  /**
+   * The server put itself in the table with the registration secret (set by
+   * the gateway; never read from a table). It is tried after the operator's
+   * servers, and an in-protocol login sends it the user's own credentials
+   * only when `registration.forwardCredentials` lists the service.
+   */
+  registered?: { forwardCredentials: boolean };
 }
 
 /** One hop to another gateway's tunnel endpoint. */

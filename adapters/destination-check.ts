@@ -12,7 +12,7 @@ import { formatAddress } from '../net/address';
  * The gateway's own addresses as a BlockList: it compares addresses, not
  * their spelling, so `::ffff:192.0.2.2` or `fd00:0::2` match as well.
  */
-function localAddresses(): BlockList {
+export function localAddresses(): BlockList {
   const addresses = new BlockList();
   for (const list of Object.values(networkInterfaces())) {
     for (const info of list ?? []) {
@@ -26,7 +26,7 @@ function localAddresses(): BlockList {
 }
 
 /** Whether `address` (any spelling) is one of `local`'s. */
-function isOwnAddress(local: BlockList, address: string): boolean {
+export function isOwnAddress(local: BlockList, address: string): boolean {
   const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
   return local.check(address, family);
 }

@@ -256,7 +256,7 @@ class LoginSession {
     let upstream: Socket;
     try {
       this.attempt.admit(identity);
-      upstream = await this.attempt.connect(identity, this.limits, (server) => this.openAndLogIn(server, identity, credentials));
+      upstream = await this.connectAndLogIn(identity, credentials);
     } catch (thrown) {
       if (this.over) return;
       const error = this.attempt.fail(thrown);
@@ -267,6 +267,32 @@ class LoginSession {
     }
     if (this.over || !this.attempt.clientStayed()) return void upstream.destroy();
     await this.relayTo(upstream);
+  }
+
+  /**
+   * The user's servers in the gateway's order, the first that opens and takes
+   * the login becoming the server. A registered server that may not be sent
+   * the user's own credentials (`registration.forwardCredentials` does not
+   * list the service) is passed over as unusable before anything is sent to
+   * it: a failover to the next, not a login failure, and no verdict on its
+   * health. With nothing else to try, the service is unavailable.
+   */
+  private async connectAndLogIn(identity: Identity, credentials: Credentials): Promise<Socket> {
+    const service = this.protocol.service;
+    const resolved = await this.context.resolve(service, identity);
+    const candidates = resolved.filter((server) => !withholdsUserCredentials(server));
+    if (candidates.length === 0 && resolved.length > 0)
+      throw new RoamgateError(
+        'ROAMGATE_UPSTREAM_REFUSED',
+        `${service} service unavailable: its only servers registered themselves, and a user's password is never sent to those`,
+      );
+    return this.attempt.connectFirst(
+      service,
+      candidates,
+      this.limits,
+      (server, failure) => this.context.reportHealth(service, server, failure),
+      (server) => this.openAndLogIn(server, identity, credentials),
+    );
   }
 
   /**
@@ -327,4 +353,13 @@ class LoginSession {
     clearTimeout(this.deadline);
     this.finished();
   }
+}
+
+/**
+ * Whether logging in at `server` would send the user's own credentials to a
+ * server that registered itself without the operator trusting its service
+ * with them (`registration.forwardCredentials`).
+ */
+function withholdsUserCredentials(server: ServerInfo): boolean {
+  return server.registered?.forwardCredentials === false && server.credentials === undefined;
 }

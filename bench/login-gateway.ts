@@ -15,7 +15,12 @@ async function main(): Promise<void> {
     adapters: { pop3: { port: 0, login: { allowCleartext: true } } },
     servers: { pop3: [{ host: '127.0.0.1', port: dovecotPort }] },
     // The bench logs in thousands of times from one address: throttling is not what it measures.
-    login: { cacheSeconds, perUser: { failures: 10_000, windowSeconds: 1 }, perAddress: { failures: 10_000, windowSeconds: 1 } },
+    login: {
+      cacheSeconds,
+      perUser: { failures: 10_000, windowSeconds: 1 },
+      perUserAddress: { failures: 10_000, windowSeconds: 1 },
+      perAddress: { failures: 10_000, windowSeconds: 1 },
+    },
     health: { enabled: false },
     logger: pino({ level: 'silent' }),
   });

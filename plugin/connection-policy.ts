@@ -104,19 +104,22 @@ export class ConnectionPolicy implements GatewayContext {
 
   readonly verifyLogin = async (username: string, password: string, address: string, service: string): Promise<LoginResult> => {
     const { guard, directory, audit, logger } = this.deps;
-    // Counted before the password is checked, so connections sent at once cannot overrun the limit.
-    const wait = await guard.attempt(username, address);
-    if (wait !== null) {
+    // A place is taken before the password is checked, so connections sent at once cannot overrun the limit; a right password gives it back.
+    const admission = await guard.attempt(username, { address });
+    if (!admission.admitted) {
+      const wait = admission.waitSeconds;
       if (guard.firstRefusal(username, address, wait))
         audit.record('login.throttled', { actor: username, address, detail: { via: service, retryAfterSeconds: wait } });
       return { ok: false, reason: `too many failed logins, try again in ${wait} s` };
     }
+    const { ticket } = admission;
     let user: User | false;
     try {
       user = await directory.verify(username, password);
     } catch (error) {
       // Never thrown at an adapter: a broken directory is logged here and the client told the login cannot be checked now.
-      if (!isRoamgateError(error) || error.code !== 'ROAMGATE_LOGIN_FAILED') await guard.undo(username, address);
+      if (isRoamgateError(error) && error.code === 'ROAMGATE_LOGIN_FAILED') ticket.failed();
+      else ticket.undo();
       if (!isRoamgateError(error) || error.code === 'ROAMGATE_SOURCE_FAILED') {
         logger.error({ event: 'directory-failed', via: service, err: error }, 'could not check a login');
         return { ok: false, reason: LOGIN_UNCHECKED_REASON, temporary: true };
@@ -126,10 +129,11 @@ export class ConnectionPolicy implements GatewayContext {
       return { ok: false, reason: error.message, temporary: error.code !== 'ROAMGATE_LOGIN_FAILED' };
     }
     if (!user) {
+      ticket.failed();
       audit.record('login.failure', { actor: username, address, detail: { via: service } });
       return { ok: false, reason: 'wrong user name or password' };
     }
-    await guard.succeeded(username, address);
+    ticket.succeeded();
     // From the return on, the adapter tracks the connection, which keeps a visitor's home lease.
     const confirmed = await reconfirmVisitor(directory, user, username, password).catch(() => false as const);
     if (!confirmed) return { ok: false, reason: LOGIN_UNCHECKED_REASON, temporary: true };

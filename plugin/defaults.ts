@@ -18,6 +18,8 @@ export const DEFAULT_REGISTRATION_TTL_SECONDS = 60;
 export const DEFAULT_REGISTRATION_SERVICES = ['smtp', 'pop3', 'nntp'] as const;
 /** Most self-registered entries at once, by default. */
 export const DEFAULT_REGISTRATION_MAX_ENTRIES = 1000;
+/** Wrong registration secrets per source address before further tries get 429 for the rest of the window. */
+export const DEFAULT_REGISTRATION_THROTTLE_PER_ADDRESS = { failures: 10, windowSeconds: 900 };
 /** Largest JSON body the management API reads. */
 export const MAX_API_BODY = '16kb';
 /** How long a lease lasts unless renewed (seconds): a working day. */
@@ -28,12 +30,25 @@ export const DEFAULT_LEASE_USER_CHECK_SECONDS = 30;
 export const ENDED_LEASE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How often housekeeping deletes ended leases and expired login sessions from the store (ms). */
 export const HOUSEKEEPING_INTERVAL_MS = 15 * 60 * 1000;
+/** How long the audit trail keeps an event (days); housekeeping deletes older ones. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 30;
+/** Most audit events kept; housekeeping deletes the oldest beyond it (about 320 bytes each on disk). */
+export const DEFAULT_AUDIT_MAX_ROWS = 1_000_000;
+/** Audit events deleted per store call by housekeeping, between which other work runs: no call holds the store for long. */
+export const AUDIT_PRUNE_BATCH = 2_000;
+export { DEFAULT_STORE_CHECK_INTERVAL_MS } from '../store/sqlite-store';
 /** How long a login page session lasts (seconds). */
 export const DEFAULT_SESSION_MAX_AGE_SECONDS = 8 * 3600;
-/** Failed logins per user name before further tries get 429 for the rest of the window. */
+/** Failed logins per user name, from all addresses, before each further try for it is slowed (never refused). */
 export const DEFAULT_LOGIN_THROTTLE_PER_USER = { failures: 5, windowSeconds: 900 };
-/** Failed logins per source address before further tries get 429 for the rest of the window. */
+/** Failed logins per (user name, source address) before further tries of that pair get 429 for the rest of the window. */
+export const DEFAULT_LOGIN_THROTTLE_PER_USER_ADDRESS = { failures: 5, windowSeconds: 900 };
+/** Failed logins per source address, across user names, before further tries get 429 for the rest of the window. */
 export const DEFAULT_LOGIN_THROTTLE_PER_ADDRESS = { failures: 20, windowSeconds: 900 };
+/** The pause a login for a user pays per failure past `login.perUser.failures` (ms). */
+export const DEFAULT_LOGIN_PER_USER_DELAY_MS = 500;
+/** The longest that pause gets (ms): a right password always goes through within it. */
+export const DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS = 3000;
 /** Failed in-protocol logins allowed on one connection before it is closed. */
 export const DEFAULT_MAX_LOGIN_ATTEMPTS = 3;
 /** Commands a client may send before it has logged in (in-protocol login). */
@@ -56,3 +71,7 @@ export const DEFAULT_PEER_REFRESH_SECONDS = 60;
 export const MAX_PEER_REFRESH_BATCH = 500;
 /** Largest peer request body (bytes): a refresh of MAX_PEER_REFRESH_BATCH tokens fits with room to spare. */
 export const MAX_PEER_REQUEST_BODY = 128 * 1024;
+export { DEFAULT_MAX_CLIENTS_PER_ADDRESS } from '../adapters/client-limits';
+export { HTTP_HEADERS_TIMEOUT_MS as DEFAULT_HEADERS_TIMEOUT_MS } from '../adapters/http-proxy-adapter';
+export { PRE_LOGIN_DEADLINE_MS as DEFAULT_PRE_LOGIN_DEADLINE_MS } from '../adapters/login-relay';
+export { DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_LEASE } from '../adapters/tunnel-endpoint';

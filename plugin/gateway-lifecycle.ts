@@ -48,6 +48,8 @@ export interface GatewayLifecycleDeps {
   source: ServerInfoSource;
   /** The store, when the gateway opened it (and so closes it). */
   ownStore: Store | undefined;
+  /** Logs the store's health; stopped last, so that what closing the store found is logged. */
+  storeWatch: { close(): void };
   /** Serves a CONNECT request when it is a tunnel request; false when it is not. */
   tunnel(req: IncomingMessage, socket: Socket, head: Buffer): boolean;
 }
@@ -94,6 +96,7 @@ export class GatewayLifecycle {
       await this.deps.audit.flush();
       await this.deps.source.close?.();
       if (this.deps.ownStore) await this.deps.ownStore.close();
+      this.deps.storeWatch.close();
     })();
     return this.closing;
   };

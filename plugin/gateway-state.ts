@@ -6,6 +6,7 @@ import { AuditLog } from './audit-log';
 import { StoreDirectory } from './directory';
 import { withLoginCache } from './directory-cache';
 import { GatewayDiscovery } from './gateway-discovery';
+import { GatewayPorts } from './gateway-ports';
 import { loadSavedState } from './gateway-lifecycle';
 import { HomeRefresher } from './home-refresh';
 import { startHousekeeping } from './housekeeping';
@@ -19,6 +20,7 @@ import { RoamingDirectory } from './roaming-directory';
 import { ServerResolver } from './server-resolver';
 import { buildSources, monitorHealth } from './server-sources';
 import { openStoreFile } from './store-file';
+import { StoreWatch } from './store-watch';
 import { VisitorLeases } from './visitor-leases';
 
 /** What a gateway knows and keeps, built from its options: everything but the connection path and the router. */
@@ -33,7 +35,9 @@ export type GatewayState = ReturnType<typeof buildGatewayState>;
  */
 export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   const clock: Clock = options.clock ?? systemClock;
-  const store: Store = 'path' in options.store ? openStoreFile(options.store.path, logger) : options.store;
+  const store: Store = 'path' in options.store ? openStoreFile(options.store.path, logger, options.store.checkIntervalMs) : options.store;
+  // Logs each change of the store's health; readiness reads it (storeHealth below).
+  const storeWatch = new StoreWatch(store, logger);
   const { source, registry } = buildSources(options, logger, store, clock);
   const health = monitorHealth(source, options.health, logger);
   const peers = buildPeers(options, clock);
@@ -46,15 +50,21 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   const audit = new AuditLog(store, logger, clock);
   const relays = new LiveRelays();
   const discovery = options.discovery ? new GatewayDiscovery(options.discovery, logger, clock) : undefined;
-  const housekeeping = startHousekeeping({ leases, store, logger, clock });
   const holderCheck = new LeaseHolderCheck({ leases, directory, audit, logger }, options.leases.userCheckSeconds);
   holderCheck.start();
   const ready = loadSavedState({ leases, access, registry, store });
+  const housekeeping = startHousekeeping({ leases, store, logger, clock, audit: options.audit, after: ready });
   const visitors = new VisitorLeases({ peers: peers.all, leases, relays, directory, audit, logger });
   closeRelaysWhenLeasesEnd({ leases, relays, visitors, audit, logger });
   closeRelaysWhenAccessChanges({ access, relays, logger }, options.onAccessChange);
+  const ports = new GatewayPorts();
+  const addressRules = {
+    ownPorts: () => ports.own(),
+    onRefused: (server: { host: string; port: number }, reason: string) =>
+      logger.warn({ event: 'server-refused', server: `${server.host}:${server.port}`, reason }, 'server skipped by the address rules'),
+  };
   const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
-  const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices: Object.keys(options.adapters) });
+  const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices: Object.keys(options.adapters), addressRules });
   const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
   const background = [health, refresher, leases, housekeeping, holderCheck];
   return {
@@ -74,6 +84,10 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
     visitors,
     guard,
     servers,
+    ports,
+    storeWatch,
+    /** Whether the store can be used now: what readiness reports. */
+    storeHealth: () => storeWatch.health(),
     refresher,
     background,
   };

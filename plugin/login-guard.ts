@@ -1,15 +1,47 @@
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { addressKey } from '../adapters/client-limits';
 import { lruPerf, systemClock, type Clock } from '../clock';
 import { splitRealm } from './roaming-directory';
 
 /** Most (user, address) pairs whose refusal is remembered, so it is recorded once per wait. */
 const MAX_NOTED_REFUSALS = 10_000;
+/** Most keys one count remembers (addresses, user names, pairs); past it the least recently used is forgotten. */
+const MAX_TALLIES = 100_000;
+
+/** How many failed logins a window allows; the window starts at its first failure and lasts `windowSeconds`. */
+export interface FailureLimit {
+  failures: number;
+  windowSeconds: number;
+}
 
 export interface ThrottleOptions {
-  perUser: { failures: number; windowSeconds: number };
-  perAddress: { failures: number; windowSeconds: number };
+  /** Failures for one user name from all addresses before its attempts are slowed (never refused: nobody can lock another out). */
+  perUser: FailureLimit;
+  /** Failures for one user name from one address (or through one peer) before that pair is refused until the window ends. */
+  perUserAddress: FailureLimit;
+  /** Failures from one address, whatever the user name, before the address is refused until the window ends. */
+  perAddress: FailureLimit;
+  /** The pause each attempt for a user pays per failure past `perUser.failures` (ms). */
+  perUserDelayMs: number;
+  /** The longest that pause gets (ms): a right password always goes through within it. */
+  perUserMaxDelayMs: number;
 }
+
+/** Where a login comes from: a client's address, or a peer gateway asking for one of its visitors (a peer stands for many addresses). */
+export type LoginOrigin = { address: string } | { peer: string };
+
+/** An attempt let through to the password check. Settle it once with what the check found; later calls do nothing. */
+export interface LoginTicket {
+  /** The password was right: nothing is charged, and the user's count at this address starts over. */
+  succeeded(): void;
+  /** The password was wrong (or the login was refused for a reason of the user's): charged to every count. */
+  failed(): void;
+  /** The attempt could not be judged (a home out of reach, a broken directory): given back. */
+  undo(): void;
+}
+
+/** An attempt let through (settle its ticket), or refused for `waitSeconds`. */
+export type LoginAdmission = { admitted: true; ticket: LoginTicket } | { admitted: false; waitSeconds: number };
 
 /** The name a user's failures are counted under at a gateway of `realm`: `alice` and `alice@<realm>` are one user, so one count of failures, wherever they log in. */
 export function userKeyIn(realm: string | undefined): (username: string) => string {
@@ -19,57 +51,154 @@ export function userKeyIn(realm: string | undefined): (username: string) => stri
   };
 }
 
+/** One key's failures in its current window, and the attempts on it still being checked (with whoever waits for them). */
+class Tally {
+  failures = 0;
+  /** When the window ends, on the clock's elapsed time; 0 before the first failure. */
+  windowEnds = 0;
+  pending = 0;
+  private waiters: Array<() => void> = [];
+
+  /** Resolves at the next change of this tally's attempts in flight (or when it is forgotten). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** Failed logins per key in fixed windows on the clock's elapsed time, with a place held for each attempt being checked. */
+class FailureCount {
+  // Forgetting a tally wakes its waiters, who then look again (at a new one).
+  private readonly tallies = new LRUCache<string, Tally>({ max: MAX_TALLIES, dispose: (tally) => tally.wake() });
+
+  constructor(
+    readonly limit: FailureLimit,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The key's tally, made when missing; a window that has ended is emptied first. */
+  tally(key: string): Tally {
+    let tally = this.tallies.get(key);
+    if (tally === undefined) {
+      tally = new Tally();
+      this.tallies.set(key, tally);
+    }
+    return this.current(tally);
+  }
+
+  /** How many failures the key has in its current window (none when it has no tally). */
+  failures(key: string): number {
+    const tally = this.tallies.get(key);
+    return tally === undefined ? 0 : this.current(tally).failures;
+  }
+
+  /** Seconds until the window ends when its failures are used up, else null. */
+  refusal(tally: Tally): number | null {
+    if (tally.failures < this.limit.failures) return null;
+    return Math.max(1, Math.ceil((tally.windowEnds - this.clock.monotonic()) / 1000));
+  }
+
+  /** Whether another attempt may be checked now: failures and attempts in flight together stay within the limit. */
+  hasRoom(tally: Tally): boolean {
+    return tally.failures + tally.pending < this.limit.failures;
+  }
+
+  charge(tally: Tally): void {
+    this.current(tally);
+    if (tally.failures === 0) tally.windowEnds = this.clock.monotonic() + this.limit.windowSeconds * 1000;
+    tally.failures++;
+  }
+
+  /** An attempt in flight on `key` was settled: whoever waits for room looks again, and an empty tally is forgotten. */
+  release(key: string, tally: Tally): void {
+    tally.pending--;
+    tally.wake();
+    if (tally.pending === 0 && tally.failures === 0 && this.tallies.peek(key) === tally) this.tallies.delete(key);
+  }
+
+  private current(tally: Tally): Tally {
+    if (tally.failures > 0 && tally.windowEnds <= this.clock.monotonic()) tally.failures = 0;
+    return tally;
+  }
+}
+
+/** A place an admitted attempt holds in one count until it is settled. */
+interface Held {
+  count: FailureCount;
+  key: string;
+  tally: Tally;
+}
+
 /**
- * Throttles failed logins per user name and per source address, wherever the
- * login happens (the login page, the JSON API, or a client's own protocol).
- * The failure windows are rate-limiter-flexible's, timed on the system clock;
- * the clock given here times how long a refusal stays noted.
+ * Throttles failed logins wherever they happen (the login page, the JSON
+ * API, a client's own protocol, a peer's verification) so that nobody can
+ * aim a lockout at someone else: failures refuse per address and per
+ * (user, address), where the attacker stands; per user name across all
+ * addresses they only slow, by a bounded pause. A right password is never
+ * charged. Windows are timed on the clock's elapsed time.
  */
 export class LoginGuard {
-  private readonly perUser: RateLimiterMemory;
-  private readonly perAddress: RateLimiterMemory;
+  private readonly perUser: FailureCount;
+  private readonly perUserAddress: FailureCount;
+  private readonly perAddress: FailureCount;
   private readonly noted: LRUCache<string, true>;
 
   /**
    * @param userKey The name a user's failures are counted under: every spelling
    * of one user must give the same key (by default the name lower-cased).
-   * @param clock What time it is, for the wait during which a refusal is noted.
+   * @param clock What time it is, for the failure windows and the wait during which a refusal is noted.
    */
   constructor(
-    options: ThrottleOptions,
+    private readonly options: ThrottleOptions,
     private readonly userKey: (username: string) => string = (username) => username.toLowerCase(),
     clock: Clock = systemClock,
   ) {
     // ttlResolution 0: each look-up reads the clock (lru-cache would otherwise reuse a reading for 1 ms).
     this.noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS, ttlResolution: 0, perf: lruPerf(clock) });
-    this.perUser = new RateLimiterMemory({
-      keyPrefix: 'login-user',
-      points: options.perUser.failures,
-      duration: options.perUser.windowSeconds,
-    });
-    this.perAddress = new RateLimiterMemory({
-      keyPrefix: 'login-address',
-      points: options.perAddress.failures,
-      duration: options.perAddress.windowSeconds,
-    });
+    this.perUser = new FailureCount(options.perUser, clock);
+    this.perUserAddress = new FailureCount(options.perUserAddress, clock);
+    this.perAddress = new FailureCount(options.perAddress, clock);
   }
 
   /**
-   * Takes one attempt from the user name's allowance (and the address's, when
-   * given) before the password is checked, so that attempts made at once
-   * cannot overrun it. Resolves to the seconds to wait when none is left
-   * (nothing is then taken), else null: go on, then call succeeded() or
-   * undo(), or nothing when the password was wrong (the attempt stays counted).
+   * Lets an attempt through to the password check, or refuses it with the
+   * seconds to wait. A refusal comes at once; an attempt let through first
+   * pays the user's pause (after `perUser.failures` failures from anywhere),
+   * then takes a place in its address's and its (user, address) counts
+   * before the password is checked, so attempts sent at once cannot overrun
+   * them. When their room is held by attempts still in flight it waits for
+   * those to settle rather than being refused: a right password in flight is
+   * never charged to another.
    */
-  async attempt(username: string, address?: string): Promise<number | null> {
+  async attempt(username: string, origin: LoginOrigin): Promise<LoginAdmission> {
     const user = this.userKey(username);
-    const userWait = await take(this.perUser, user);
-    if (userWait !== null) return userWait;
-    if (address === undefined) return null;
-    const placeWait = await take(this.perAddress, address);
-    if (placeWait === null) return null;
-    await this.perUser.reward(user, 1);
-    return placeWait;
+    const counts = this.countsFor(user, origin);
+    const refused = this.refusal(counts);
+    if (refused !== null) return { admitted: false, waitSeconds: refused };
+    const pause = this.pauseFor(user);
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    for (;;) {
+      const waitSeconds = this.refusal(counts);
+      if (waitSeconds !== null) return { admitted: false, waitSeconds };
+      const held = counts.map(({ count, key }) => ({ count, key, tally: count.tally(key) }));
+      const busy = held.find(({ count, tally }) => !count.hasRoom(tally));
+      if (busy === undefined) {
+        for (const { tally } of held) tally.pending++;
+        return { admitted: true, ticket: this.ticket(user, held) };
+      }
+      await busy.tally.changed();
+    }
+  }
+
+  /** The pause an attempt for `user` pays now (ms): one step per failure from the allowance on, up to the cap. */
+  private pauseFor(user: string): number {
+    const over = this.perUser.failures(user) - this.options.perUser.failures;
+    return over < 0 ? 0 : Math.min(this.options.perUserMaxDelayMs, (over + 1) * this.options.perUserDelayMs);
   }
 
   /**
@@ -84,30 +213,47 @@ export class LoginGuard {
     return true;
   }
 
-  /** The password was right: the user name's count starts over, and the address gets its attempt back. */
-  async succeeded(username: string, address?: string): Promise<void> {
-    await Promise.all([
-      this.perUser.delete(this.userKey(username)),
-      address === undefined ? undefined : this.perAddress.reward(address, 1),
-    ]);
+  /** The counts that can refuse an attempt: a client's address and (user, address); through a peer, only (user, peer). */
+  private countsFor(user: string, origin: LoginOrigin): Array<{ count: FailureCount; key: string }> {
+    if ('peer' in origin) return [{ count: this.perUserAddress, key: `${user}\u0000peer ${origin.peer}` }];
+    const place = addressKey(origin.address);
+    return [
+      { count: this.perAddress, key: place },
+      { count: this.perUserAddress, key: `${user}\u0000${place}` },
+    ];
   }
 
-  /** The attempt could not be judged (a home out of reach, a broken directory): it is given back. */
-  async undo(username: string, address?: string): Promise<void> {
-    await Promise.all([
-      this.perUser.reward(this.userKey(username), 1),
-      address === undefined ? undefined : this.perAddress.reward(address, 1),
-    ]);
+  /** The longest wait among the counts whose failures are used up, or null. */
+  private refusal(counts: Array<{ count: FailureCount; key: string }>): number | null {
+    let longest: number | null = null;
+    for (const { count, key } of counts) {
+      if (count.failures(key) < count.limit.failures) continue;
+      const wait = count.refusal(count.tally(key));
+      if (wait !== null && (longest === null || wait > longest)) longest = wait;
+    }
+    return longest;
   }
-}
 
-/** Consumes one point for `key`; the seconds to wait when there was none left, else null. */
-async function take(limiter: RateLimiterMemory, key: string): Promise<number | null> {
-  try {
-    await limiter.consume(key, 1);
-    return null;
-  } catch (rejection) {
-    if (rejection instanceof Error) throw rejection;
-    return Math.max(1, Math.ceil((rejection as RateLimiterRes).msBeforeNext / 1000));
+  private ticket(user: string, held: Held[]): LoginTicket {
+    let open = true;
+    const settle = (charge: (place: Held) => void) => {
+      if (!open) return;
+      open = false;
+      for (const place of held) {
+        charge(place);
+        place.count.release(place.key, place.tally);
+      }
+    };
+    return {
+      succeeded: () =>
+        settle(({ count, tally }) => {
+          if (count === this.perUserAddress) tally.failures = 0;
+        }),
+      failed: () => {
+        if (open) this.perUser.charge(this.perUser.tally(user));
+        settle(({ count, tally }) => count.charge(tally));
+      },
+      undo: () => settle(() => undefined),
+    };
   }
 }

@@ -10,11 +10,13 @@ import { apiErrorHandler } from './api-errors';
 import type { AuditLog } from './audit-log';
 import { MAX_API_BODY } from './defaults';
 import type { Directory } from './directory';
+import type { GatewayPorts } from './gateway-ports';
 import type { LeaseManager } from './lease-manager';
 import type { LoginGuard } from './login-guard';
 import { offeredServices } from './offered-services';
 import type { Logger, NormalizedOptions } from './options';
 import type { ConfiguredPeer } from './peers';
+import { RegistrationThrottle } from './registration-throttle';
 import { ReplayGuard } from './replay-guard';
 import { identifyCaller } from './request-auth';
 import { accessRoutes } from './routes/access-routes';
@@ -27,6 +29,7 @@ import { peerRoutes } from './routes/peer-routes';
 import { serversRoutes } from './routes/servers-routes';
 import type { ServerResolver } from './server-resolver';
 import { StoredSessions } from './session-store';
+import { storeUnavailableReplies } from './store-watch';
 import type { Clock } from '../clock';
 
 export interface ManagementRouterDeps {
@@ -47,6 +50,8 @@ export interface ManagementRouterDeps {
   health: HealthMonitor;
   /** The adapters listening now: service -> bound port. */
   endpoints: ReadonlyMap<string, number>;
+  /** Every port the gateway listens on: never a server's on one of its own addresses. */
+  ports: GatewayPorts;
   /** The network's name and the gateway's discovery key, when it answers discovery. */
   pinned: { name: string; publicKey: string } | undefined;
   /** What time it is, for login sessions and peer requests. */
@@ -75,7 +80,17 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   router.use(identifyCaller(options.adminToken, leases));
   router.use(csrfForSessions(login.csrf));
   router.use(login.router);
-  router.use(serversRoutes({ registration: options.registration, table: deps.source, registry: deps.registry, health: deps.health }));
+  router.use(
+    serversRoutes({
+      registration: options.registration,
+      table: deps.source,
+      registry: deps.registry,
+      health: deps.health,
+      ownPorts: () => deps.ports.own(),
+      throttle: new RegistrationThrottle(options.registration.perAddress, deps.clock),
+      audit,
+    }),
+  );
   router.use(
     discoveryRoute({
       mode: options.mode,
@@ -90,6 +105,7 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   router.use(eventsRoute({ leases, watchServers: (onChange) => deps.source.watch?.(onChange) ?? (() => undefined) }));
   router.use(accessRoutes(access, audit));
   router.use(auditRoute(audit));
+  router.use(storeUnavailableReplies());
   router.use(apiErrorHandler((error) => deps.logger.error({ event: 'api-error', err: error }, 'management API error')));
   return router;
 }

@@ -19,6 +19,10 @@ export const adapterBase = {
   connectTimeoutMs: positiveMs.default(D.DEFAULT_CONNECT_TIMEOUT_MS),
   idleTimeoutMs: positiveMs.default(D.DEFAULT_IDLE_TIMEOUT_MS),
   maxClients: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_CLIENTS),
+  /** Simultaneous clients from one address (an IPv6 /64 counts as one); past it, the same refusal as past maxClients. */
+  maxClientsPerAddress: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_CLIENTS_PER_ADDRESS),
+  /** Loopback clients (a local proxy, a front proxy on this host) are not held to maxClientsPerAddress. */
+  loopbackExempt: z.boolean().default(true),
 };
 export const loginSchema = z.strictObject({
   /** Accept logins before TLS (STARTTLS or the implicit-TLS port). Off by default: passwords stay off the wire. */
@@ -27,6 +31,8 @@ export const loginSchema = z.strictObject({
   maxUnauthenticatedCommands: z.int().min(1).max(10_000).default(D.DEFAULT_MAX_UNAUTHENTICATED_COMMANDS),
   maxLineLength: z.int().min(512).max(65_536).default(D.DEFAULT_MAX_LINE_LENGTH),
   preLoginIdleMs: positiveMs.default(D.DEFAULT_PRE_LOGIN_IDLE_MS),
+  /** The whole dialogue up to an accepted login must end within this, however the client trickles its bytes. */
+  preLoginDeadlineMs: positiveMs.default(D.DEFAULT_PRE_LOGIN_DEADLINE_MS),
   /** Advertise PIPELINING (SMTP, POP3): only when every server behind the adapter supports it. */
   pipelining: z.boolean().default(false),
   /** Name the adapter greets with; default: this machine's host name. */
@@ -53,6 +59,8 @@ export const httpProxyAdapterSchema = z.strictObject({
     .min(1024)
     .max(1024 * 1024)
     .default(D.DEFAULT_MAX_HEADER_BYTES),
+  /** A request head must arrive whole within this (ms); else `408` and the connection is closed. */
+  headersTimeoutMs: positiveMs.default(D.DEFAULT_HEADERS_TIMEOUT_MS),
   /** `host:port` patterns the web proxy may reach; empty means nowhere. */
   allow: z.array(z.string()).default([]),
   /** `Proxy-Authorization: Basic` logins; over this cleartext port only when `allowCleartext`. */
@@ -94,7 +102,7 @@ export const userSchema = z.strictObject({
 });
 
 export const throttleSchema = z.strictObject({
-  /** Failed logins allowed per window before further tries are refused with 429. */
+  /** Failed logins allowed per window (which starts at the first failure) before further tries are refused (or, per user, slowed). */
   failures: z.int().min(1).max(10_000),
   windowSeconds: z.int().min(1).max(86_400),
 });
@@ -153,4 +161,12 @@ export const peerSchema = z.strictObject({
   failureCacheSeconds: z.int().min(0).max(3600).default(D.DEFAULT_PEER_FAILURE_CACHE_SECONDS),
   /** How often visitors' leases are checked with their home, so a user disabled there loses them (seconds). */
   refreshSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_PEER_REFRESH_SECONDS),
+});
+
+/** Caps on the tunnel endpoint (`CONNECT <service>.roamgate:1`); past one, `503`. */
+export const tunnelSchema = z.strictObject({
+  maxTunnels: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_TUNNELS),
+  maxTunnelsPerLease: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_TUNNELS_PER_LEASE),
+  maxTunnelsPerAddress: z.int().min(1).max(1_000_000).default(D.DEFAULT_MAX_CLIENTS_PER_ADDRESS),
+  loopbackExempt: z.boolean().default(true),
 });

@@ -26,6 +26,7 @@ import {
   SERVICE_NAME,
   keysMatch,
   peerSchema,
+  tunnelSchema,
 } from './option-schemas';
 
 /** The parts every Store has; a custom store without one would fail later, at the first use of it. */
@@ -68,11 +69,17 @@ const optionsSchema = z.strictObject({
       services: z.array(z.string().regex(SERVICE_NAME, 'must be a service name')).default([...D.DEFAULT_REGISTRATION_SERVICES]),
       /** Most registered entries at once; past it new ones are refused (429) until some lapse or leave. Renewals always work. */
       maxEntries: z.int().min(1).max(1_000_000).default(D.DEFAULT_REGISTRATION_MAX_ENTRIES),
+      /** The services whose registered servers an in-protocol login may send the user's own credentials to; default none. */
+      forwardCredentials: z.array(z.string().regex(SERVICE_NAME, 'must be a service name')).default([]),
+      /** Wrong secrets allowed per address in the window before further tries get 429. */
+      perAddress: throttleSchema.default(D.DEFAULT_REGISTRATION_THROTTLE_PER_ADDRESS),
     })
     .default({
       defaultTtlSeconds: D.DEFAULT_REGISTRATION_TTL_SECONDS,
       services: [...D.DEFAULT_REGISTRATION_SERVICES],
       maxEntries: D.DEFAULT_REGISTRATION_MAX_ENTRIES,
+      forwardCredentials: [],
+      perAddress: D.DEFAULT_REGISTRATION_THROTTLE_PER_ADDRESS,
     }),
   servers: z.unknown().optional(),
   serversFile: z.string().min(1).optional(),
@@ -84,6 +91,8 @@ const optionsSchema = z.strictObject({
       'http-proxy': httpProxyAdapterSchema.optional(),
     })
     .default({}),
+  /** Caps on the tunnel endpoint that local proxies in gateway mode and visited gateways use. */
+  tunnel: tunnelSchema.default(() => tunnelSchema.parse({})),
   access: z.array(accessRuleSchema).default([]),
   health: z
     .strictObject({
@@ -100,10 +109,21 @@ const optionsSchema = z.strictObject({
   /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
   store: z
     .union([
-      z.strictObject({ path: z.string().min(1) }),
+      z.strictObject({
+        path: z.string().min(1),
+        /** How often the store's files are checked while it is open (ms); a failed write checks them at once. */
+        checkIntervalMs: positiveMs.default(D.DEFAULT_STORE_CHECK_INTERVAL_MS),
+      }),
       z.custom<Store>(isStore, `must be { path } or a Store (with close() and ${STORE_PARTS.join(', ')})`),
     ])
-    .default({ path: ':memory:' }),
+    .default({ path: ':memory:', checkIntervalMs: D.DEFAULT_STORE_CHECK_INTERVAL_MS }),
+  /** How long the audit trail keeps events, and how many at most: housekeeping deletes the rest, oldest first. */
+  audit: z
+    .strictObject({
+      retentionDays: z.int().min(1).max(36_500).default(D.DEFAULT_AUDIT_RETENTION_DAYS),
+      maxRows: z.int().min(1_000).max(1_000_000_000).default(D.DEFAULT_AUDIT_MAX_ROWS),
+    })
+    .default({ retentionDays: D.DEFAULT_AUDIT_RETENTION_DAYS, maxRows: D.DEFAULT_AUDIT_MAX_ROWS }),
   leases: z
     .strictObject({
       ttlSeconds: z
@@ -130,14 +150,24 @@ const optionsSchema = z.strictObject({
     .default({ secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS }),
   login: z
     .strictObject({
+      /** Failures for one user name from anywhere before its logins are slowed (never refused, so nobody can lock another out). */
       perUser: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER),
+      /** Failures for one user name from one address before that pair is refused for the rest of the window. */
+      perUserAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_USER_ADDRESS),
+      /** Failures from one address, whatever the user name, before the address is refused for the rest of the window. */
       perAddress: throttleSchema.default(D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS),
+      /** The pause per failure past perUser.failures (ms), up to perUserMaxDelayMs. */
+      perUserDelayMs: z.int().min(0).max(60_000).default(D.DEFAULT_LOGIN_PER_USER_DELAY_MS),
+      perUserMaxDelayMs: z.int().min(0).max(60_000).default(D.DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS),
       /** How long a successful password check is remembered (seconds); 0 checks every time. */
       cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
     })
     .default({
       perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER,
+      perUserAddress: D.DEFAULT_LOGIN_THROTTLE_PER_USER_ADDRESS,
       perAddress: D.DEFAULT_LOGIN_THROTTLE_PER_ADDRESS,
+      perUserDelayMs: D.DEFAULT_LOGIN_PER_USER_DELAY_MS,
+      perUserMaxDelayMs: D.DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS,
       cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
     }),
   /** Answer signed discovery queries on the LAN (UDP); local proxies find the gateway by them. */

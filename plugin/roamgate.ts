@@ -6,7 +6,6 @@ import { tunnelEndpoint } from '../adapters/tunnel-endpoint';
 import { ConnectionPolicy } from './connection-policy';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './defaults';
 import { GatewayLifecycle } from './gateway-lifecycle';
-import { GatewayPorts } from './gateway-ports';
 import { buildGatewayState } from './gateway-state';
 import { managementRouter } from './management-router';
 import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
@@ -41,7 +40,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const options = normalizeOptions(userOptions);
   const logger: Logger = options.logger ?? pino({ name: 'roamgate' });
   const state = buildGatewayState(options, logger);
-  const ports = new GatewayPorts();
+  const { ports } = state;
   const policy = new ConnectionPolicy({ ...state, logger, peers: state.peers.all, ports });
   const adapters = createProtocolAdapters(options.adapters, policy);
   const tunnel = tunnelEndpoint({
@@ -49,6 +48,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     limits: { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS },
     httpProxy: adapters.httpProxy,
     identityOfToken: policy.identifyToken,
+    caps: options.tunnel,
   });
   const pinned = state.discovery?.pinned;
   const router = managementRouter({ ...state, options, logger, peers: state.peers.all, endpoints: ports.endpoints, pinned });

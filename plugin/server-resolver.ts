@@ -7,6 +7,7 @@ import type { HealthMonitor } from '../sources/health-monitor';
 import type { ServerInfoSource } from '../sources/server-info-source';
 import { homeCandidates, routeOf } from './home-routing';
 import type { PeerOptions } from './options';
+import { type ServerAddressRules, serversToUse } from './server-address-rules';
 
 export interface ServerResolverDeps {
   source: ServerInfoSource;
@@ -15,20 +16,30 @@ export interface ServerResolverDeps {
   peers: ReadonlyMap<string, Pick<PeerOptions, 'url' | 'routes'>>;
   /** The services that have an adapter here. */
   adapterServices: readonly string[];
+  /** The address rules every candidate is checked by before it is tried: the gateway's own ports, how names resolve. */
+  addressRules: ServerAddressRules;
 }
 
 /**
  * Where a connection goes: the servers the table gives the identity here,
- * in the order to try them (priority, then health), or, for a visitor's own
- * services, their home gateway (by the peer's routes).
+ * in the order to try them (the operator's before registered ones, priority,
+ * then health), each checked by the address rules (the gateway's own ports
+ * are never a server, whichever source named them, so an entry cannot loop
+ * connections back into the gateway), or, for a visitor's own services,
+ * their home gateway (by the peer's routes).
  */
 export class ServerResolver {
   constructor(private readonly deps: ServerResolverDeps) {}
 
-  /** The candidates here for (service, identity), in the order to try them. */
+  /**
+   * The candidates here for (service, identity), in the order to try them;
+   * checked before ordered, so that a refused server cannot stand in for the
+   * ones the order skips as unhealthy.
+   */
   readonly resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
-    orderCandidates(selectForIdentity(await this.deps.source.resolve(service, identity), identity), (server) =>
-      this.deps.health.statusOf(service, server),
+    orderCandidates(
+      await serversToUse(selectForIdentity(await this.deps.source.resolve(service, identity), identity), this.deps.addressRules),
+      (server) => this.deps.health.statusOf(service, server),
     );
 
   /** A visitor's own services go to their home gateway (by the peer's routes); the rest are served here. */

@@ -22,6 +22,7 @@ export function buildSources(
 ): { source: ServerInfoSource; registry: RegistrySource } {
   const registry = new RegistrySource({
     clock,
+    forwardCredentials: options.registration.forwardCredentials,
     persistence: {
       put: (entry) =>
         store.registrations.put({

@@ -142,8 +142,14 @@ export function verifyAnswer(answer: DiscoveryAnswer, expected: { nonce: string;
   if (!(Math.abs(answer.issuedAt - expected.now) <= MAX_ANSWER_SKEW_MS)) return { ok: false, reason: 'answer is stale or from the future' };
   let valid = false;
   try {
-    const key = createPublicKey({ key: Buffer.from(answer.publicKey, 'base64'), format: 'der', type: 'spki' });
-    valid = key.asymmetricKeyType === 'ed25519' && verify(null, signedBytes(answer), key, Buffer.from(answer.signature, 'base64'));
+    const keyBytes = canonicalBase64(answer.publicKey);
+    const signature = canonicalBase64(answer.signature);
+    if (keyBytes && signature) {
+      const key = createPublicKey({ key: keyBytes, format: 'der', type: 'spki' });
+      // One spelling per key: pinning compares keys as text, so trailing DER bytes or stray base64 characters are refused.
+      const exact = key.export({ type: 'spki', format: 'der' }).equals(keyBytes);
+      valid = exact && key.asymmetricKeyType === 'ed25519' && verify(null, signedBytes(answer), key, signature);
+    }
   } catch {
     valid = false;
   }
@@ -151,6 +157,12 @@ export function verifyAnswer(answer: DiscoveryAnswer, expected: { nonce: string;
   if (expected.trustedKey !== undefined && expected.trustedKey !== answer.publicKey)
     return { ok: false, reason: `the key of network ${JSON.stringify(answer.name)} changed` };
   return { ok: true };
+}
+
+/** The bytes of `text` when it is base64 in its one canonical spelling (what Node writes); null otherwise. */
+function canonicalBase64(text: string): Buffer | null {
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : null;
 }
 
 function parseJson(data: Buffer): Record<string, unknown> | null {

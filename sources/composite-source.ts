@@ -5,7 +5,8 @@ import { serverKey } from './server-info-source';
 
 /**
  * Several sources behind one: resolve asks them all and merges the answers.
- * A server named by several sources appears once, with its best (lowest) priority.
+ * A server named by several sources appears once, with its best (lowest)
+ * priority; an operator's entry wins over a registration of the same server.
  */
 export class CompositeSource implements ServerInfoSource {
   constructor(private readonly sources: readonly ServerInfoSource[]) {}
@@ -48,7 +49,9 @@ export class CompositeSource implements ServerInfoSource {
 /**
  * The servers of all answers, in first-seen order, each once (per `for`
  * subject) with its lowest priority. Everything a source says of a server
- * (`for`, `tls`, `credentials`) is kept.
+ * (`for`, `tls`, `credentials`, `registered`) is kept. A server that both the
+ * operator (options, file, admin, a custom source) and a registration name is
+ * the operator's entry, whatever the registration's priority.
  */
 export function mergeAnswers(service: string, answers: readonly (readonly ServerInfo[])[]): ServerInfo[] {
   const only = soleServer(answers);
@@ -59,15 +62,21 @@ export function mergeAnswers(service: string, answers: readonly (readonly Server
     for (const server of answer) {
       const key = `${serverKey(service, server)}|${server.for ?? ''}`;
       const known = merged.get(key);
-      if (!known || server.priority < known.priority) merged.set(key, serverOnly(server));
+      if (!known || preferred(server, known)) merged.set(key, serverOnly(server));
     }
   }
   return [...merged.values()];
 }
 
+/** Whether `server` replaces `known`, the same server from another answer: the operator's entry, else the lower priority. */
+function preferred(server: ServerInfo, known: ServerInfo): boolean {
+  if ((server.registered === undefined) !== (known.registered === undefined)) return server.registered === undefined;
+  return server.priority < known.priority;
+}
+
 /** A server's own fields, without a listing's id, service or origin. */
 function serverOnly(server: ServerInfo): ServerInfo {
-  const { host, port, priority, for: subject, tls, credentials } = server;
+  const { host, port, priority, for: subject, tls, credentials, registered } = server;
   return {
     host,
     port,
@@ -75,6 +84,7 @@ function serverOnly(server: ServerInfo): ServerInfo {
     ...(subject === undefined ? {} : { for: subject }),
     ...(tls === undefined ? {} : { tls }),
     ...(credentials === undefined ? {} : { credentials }),
+    ...(registered === undefined ? {} : { registered }),
   };
 }
 

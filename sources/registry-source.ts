@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../clock';
 import type { ServerEntry, ServerInfoSource } from './server-info-source';
 import type { ServerInfo } from '../server-info';
+import { serverHostProblem } from './table-schema';
 
 /** Registrations may ask for at most this TTL (seconds). */
 export const MAX_REGISTRATION_TTL_SECONDS = 86_400;
@@ -20,6 +21,8 @@ export interface RegistryOptions {
   clock?: Clock;
   sweepIntervalMs?: number;
   persistence?: RegistryPersistence;
+  /** The services whose registered servers an in-protocol login may send the user's own credentials to; default none. */
+  forwardCredentials?: readonly string[];
 }
 
 export interface RegistrationRequest extends ServerInfo {
@@ -30,6 +33,9 @@ export interface RegistrationRequest extends ServerInfo {
 /**
  * Servers added at run time: by self-registration (with a TTL renewed by
  * heartbeat, i.e. registering again) and by an admin through the API (no TTL).
+ * Registered servers come out of resolve() marked `registered`, so that the
+ * gateway tries them after the operator's and keeps users' credentials from
+ * them unless `forwardCredentials` lists the service.
  */
 export class RegistrySource implements ServerInfoSource {
   private readonly entries = new Map<string, ServerEntry>();
@@ -37,11 +43,13 @@ export class RegistrySource implements ServerInfoSource {
   private readonly clock: Clock;
   private readonly sweeper: NodeJS.Timeout;
   private readonly persistence?: RegistryPersistence;
+  private readonly forwardCredentials: ReadonlySet<string>;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(options: RegistryOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.persistence = options.persistence;
+    this.forwardCredentials = new Set(options.forwardCredentials ?? []);
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? REGISTRY_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -66,10 +74,22 @@ export class RegistrySource implements ServerInfoSource {
     return removed;
   }
 
-  /** Puts back entries read from the store at start (lapsed ones are dropped by the next sweep). */
-  restore(entries: readonly ServerEntry[]): void {
-    for (const entry of entries) this.entries.set(entry.id, { ...entry });
-    if (entries.length) this.emit();
+  /**
+   * Puts back entries read from the store at start (lapsed ones are dropped by
+   * the next sweep). Entries the address rules now refuse (saved by an older
+   * version) are dropped from the store instead, and returned.
+   */
+  restore(entries: readonly ServerEntry[]): ServerEntry[] {
+    const refused: ServerEntry[] = [];
+    for (const entry of entries) {
+      if (serverHostProblem(entry.host) === null) this.entries.set(entry.id, { ...entry });
+      else {
+        refused.push(entry);
+        this.save((persistence) => persistence.remove(entry.id));
+      }
+    }
+    if (entries.length > refused.length) this.emit();
+    return refused;
   }
 
   /** Resolves when every change so far has reached the persistence. */
@@ -84,7 +104,10 @@ export class RegistrySource implements ServerInfoSource {
   }
 
   resolve(service: string): ServerInfo[] {
-    return this.list().filter((entry) => entry.service === service);
+    const registered = { forwardCredentials: this.forwardCredentials.has(service) };
+    return this.list()
+      .filter((entry) => entry.service === service)
+      .map((entry) => (entry.origin === 'registered' ? { ...entry, registered } : entry));
   }
 
   list(): ServerEntry[] {

@@ -1,11 +1,36 @@
 import { z } from 'zod';
+import { forbiddenAddressReason } from '../protocols/http/address-class';
+import { canonicalHost, canonicalIp } from '../protocols/http/ip-address';
 import { isValidHost } from '../protocols/http/target';
 import { DEFAULT_PRIORITY } from './server-info-source';
 import { SUBJECT_PATTERN } from './subject';
 
+/**
+ * Why `host` can never be a server, by the web proxy's address rules, or null
+ * when it may be: every numeric spelling is read as its one address first
+ * (`0xA9FEA9FE`, `::ffff:169.254.169.254`), then link-local, unspecified,
+ * multicast and IPv4-compatible addresses are refused; a name that ends in a
+ * number without being an address is refused too. Loopback and private
+ * addresses are fine (internal servers are the point); the gateway's own
+ * ports on them are refused where those ports are known.
+ */
+export function serverHostProblem(host: string): string | null {
+  if (!isValidHost(host) || canonicalHost(host) === null) return 'must be a hostname or an IP address';
+  const address = canonicalIp(host);
+  const forbidden = address === null ? null : forbiddenAddressReason(address);
+  if (forbidden === null) return null;
+  return `${host}${address === host ? '' : ` (${address})`} is refused as a server: ${forbidden}`;
+}
+
+/** Schema of a server's host: a name or an IP address the address rules allow (serverHostProblem). */
+const hostSchema = z.string().superRefine((host, context) => {
+  const problem = serverHostProblem(host);
+  if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+});
+
 /** Schema of a server's address and priority (what self-registration may set). */
 export const serverAddressSchema = z.strictObject({
-  host: z.string().refine(isValidHost, 'must be a hostname or an IP address'),
+  host: hostSchema,
   port: z.int().min(1).max(65535),
   priority: z.int().min(0).max(65535).default(DEFAULT_PRIORITY),
 });

@@ -109,6 +109,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX sessions_expires_at ON sessions (expires_at);
     `,
   },
+  {
+    version: 5,
+    description: 'audit events by time, so that retention deletes the oldest without reading the whole trail',
+    sql: `
+      CREATE INDEX audit_at ON audit (at);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows. */

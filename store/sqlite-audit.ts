@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import type { RunOperation } from './sqlite-operation';
-import type { AuditEvent, AuditQuery, Store } from './store';
+import type { AuditEvent, AuditPruneLimits, AuditQuery, Store } from './store';
 
 /** Audit events returned by one `audit.list` unless the query asks for fewer. */
 export const DEFAULT_AUDIT_LIST_LIMIT = 100;
@@ -49,7 +49,21 @@ function prepareStatements(db: Database.Database) {
     listTypeBefore: db.prepare<[AuditListParams], AuditRow>(
       `SELECT ${AUDIT_COLUMNS} FROM audit WHERE type = @type AND id < @beforeId ORDER BY id DESC LIMIT @limit`,
     ),
+    // Through the audit_at index: only the rows deleted are read.
+    pruneOlder: db.prepare<[{ before: number; limit: number }]>(
+      'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < @before ORDER BY at LIMIT @limit)',
+    ),
+    // Ids only grow, so the newest maxRows events all have ids above max(id) - maxRows:
+    // deleting the ids up to it leaves at most maxRows, without counting the table.
+    pruneBeyond: db.prepare<[{ maxRows: number; limit: number }]>(
+      'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id <= (SELECT max(id) FROM audit) - @maxRows ORDER BY id LIMIT @limit)',
+    ),
   };
+}
+
+function checkPruneLimits({ before, maxRows, limit }: AuditPruneLimits): void {
+  if (!Number.isFinite(before) || !Number.isInteger(maxRows) || maxRows < 0 || !Number.isInteger(limit) || limit < 1)
+    throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'store: audit prune needs a time, a row count of 0 or more and a limit of 1 or more');
 }
 
 /** The `audit` table: the audit trail, newest first when listed. */
@@ -66,6 +80,12 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
         detail: JSON.stringify(event.detail),
       });
     }
+  });
+  // One transaction: the age limit first, then the row cap with what is left of the limit.
+  const prune = db.transaction(({ before, maxRows, limit }: AuditPruneLimits): number => {
+    const older = statements.pruneOlder.run({ before, limit }).changes;
+    if (older >= limit) return older;
+    return older + statements.pruneBeyond.run({ maxRows, limit: limit - older }).changes;
   });
   return {
     append: (event) =>
@@ -108,6 +128,11 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
               ? statements.listBefore.all({ limit, beforeId })
               : statements.listTypeBefore.all({ limit, beforeId, type });
         return rows.map(auditFromRow);
+      }),
+    prune: (limits) =>
+      run('audit.prune', () => {
+        checkPruneLimits(limits);
+        return prune(limits);
       }),
   };
 }

@@ -1,3 +1,4 @@
+import { RoamgateError } from '../errors';
 import type { HomeGrant } from '../identity';
 
 /**
@@ -79,6 +80,68 @@ export interface AuditQuery {
   type?: string;
 }
 
+/** What {@link Store.audit}.prune may delete in one call. */
+export interface AuditPruneLimits {
+  /** Events that happened before this (ms) go. */
+  before: number;
+  /** Events beyond the newest `maxRows` go. */
+  maxRows: number;
+  /** At most this many are deleted by one call, so that no call holds the store for long. */
+  limit: number;
+}
+
+/** What is wrong with a store's files; see {@link StoreHealth}. */
+export type StoreProblem =
+  /** A file (the database, its -wal or -shm) is no longer at its path: what is written now is lost at restart. */
+  | 'vanished'
+  /** Another file is at the path: this process still writes the one it opened. */
+  | 'replaced'
+  /** A file or its directory cannot be written by this process. */
+  | 'unwritable'
+  /** The database file no longer starts with SQLite's header, or SQLite found it corrupt. */
+  | 'corrupt'
+  /** A write failed (disk full, I/O error) although the files look right. */
+  | 'write-failed'
+  /** Another program truncated the -shm file (see store/sqlite-file-watch.ts); its size was restored. */
+  | 'shm-truncated';
+
+/**
+ * Whether a store can be used now. A store that is not `ok` refuses every
+ * call with a {@link StoreUnavailableError} until a check finds it usable again.
+ * @example
+ * const health = store.health?.() ?? { ok: true, since: Date.now() };
+ * if (!health.ok) console.error(`store: ${health.reason}`);
+ */
+export interface StoreHealth {
+  ok: boolean;
+  problem?: StoreProblem;
+  /** The file concerned, when there is one. */
+  file?: string;
+  /** One line naming the file, what is wrong and what to do about it. */
+  reason?: string;
+  /** Since when this state holds (ms since the epoch). */
+  since: number;
+}
+
+/**
+ * A store call refused because the store cannot be used now: a temporary
+ * failure (code ROAMGATE_SOURCE_FAILED), answered 503 by the management API
+ * and as a temporary failure by in-protocol logins.
+ */
+export class StoreUnavailableError extends RoamgateError {
+  readonly health: StoreHealth;
+  constructor(operation: string, health: StoreHealth, options?: { cause?: unknown }) {
+    super('ROAMGATE_SOURCE_FAILED', `store: ${operation} refused: ${health.reason ?? 'the store cannot be used now'}`, options);
+    this.name = 'StoreUnavailableError';
+    this.health = health;
+  }
+}
+
+/** Type guard for {@link StoreUnavailableError}. */
+export function isStoreUnavailable(value: unknown): value is StoreUnavailableError {
+  return value instanceof StoreUnavailableError;
+}
+
 /** What {@link Store.nonces}.admit made of a nonce. */
 export type NonceVerdict = 'admitted' | 'replayed' | 'full';
 
@@ -121,6 +184,12 @@ export interface Store {
     /** Appends several events in one write (all or none). */
     appendMany(events: ReadonlyArray<Omit<AuditEvent, 'id'>>): Promise<void>;
     list(query?: AuditQuery): Promise<AuditEvent[]>;
+    /**
+     * Deletes, oldest first, at most `limit` events that happened before
+     * `before` or are not among the newest `maxRows`; returns how many. Call
+     * again while it returns `limit`.
+     */
+    prune(limits: AuditPruneLimits): Promise<number>;
   };
   nonces: {
     /**
@@ -147,5 +216,9 @@ export interface Store {
   };
   /** The schema version the backend is at. */
   schemaVersion(): Promise<number>;
+  /** Optional: whether the store can be used now (a backend without it is taken to be usable). */
+  health?(): StoreHealth;
+  /** Optional: calls `listener` with each new health state; returns what stops it. */
+  onHealthChange?(listener: (health: StoreHealth) => void): () => void;
   close(): Promise<void>;
 }

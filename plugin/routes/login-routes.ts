@@ -9,7 +9,7 @@ import type { AuditLog } from '../audit-log';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory';
 import { reconfirmVisitor } from '../roaming-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
-import type { LoginGuard } from '../login-guard';
+import type { LoginGuard, LoginTicket } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
 import { callerOf } from '../request-auth';
 import { secretMatches } from '../secret-compare';
@@ -50,7 +50,7 @@ type LoginPassport = InstanceType<typeof Passport>;
  * Login and logout, for people (an HTML form with CSRF protection and a
  * session) and for programs (JSON: `POST /login { username, password }` ->
  * `201 { token, lease }`). Each success issues a lease bound to the address
- * the login came from. Failures are throttled per user name and per address.
+ * the login came from. Failures are throttled per address and per (user, address), and slowed per user name.
  */
 export function loginRoutes(deps: LoginDeps): { router: Router; passport: LoginPassport; csrf: Csrf } {
   const router = Router();
@@ -117,6 +117,8 @@ interface LoginAttempt {
   username: string;
   password: string;
   address: string;
+  /** The attempt's place in the login throttle, settled with what the check found. */
+  ticket: LoginTicket;
 }
 
 /** POST /login: checks the fields and the throttle, then the password (passport-local), then issues the lease. */
@@ -147,9 +149,10 @@ function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHan
     }
     const username = body.username as string;
     const address = normalizeAddress(req.ip);
-    // The attempt is counted before the password is checked: logins sent at once cannot overrun the limit.
-    const blocked = await deps.guard.attempt(username, address);
-    if (blocked !== null) {
+    // The attempt takes its place before the password is checked: logins sent at once cannot overrun the limit.
+    const admission = await deps.guard.attempt(username, { address });
+    if (!admission.admitted) {
+      const blocked = admission.waitSeconds;
       if (deps.guard.firstRefusal(username, address, blocked))
         deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
       res.set('Retry-After', String(blocked));
@@ -161,13 +164,19 @@ function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHan
           loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username),
         );
     }
-    const attempt: LoginAttempt = { req, res, next, json, username, password: body.password as string, address };
-    passport.authenticate(
-      'local',
-      { session: false },
-      (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
-        void settleLogin(deps, csrf, attempt, error, user, info),
-    )(req, res, next);
+    const { ticket } = admission;
+    const attempt: LoginAttempt = { req, res, next, json, username, password: body.password as string, address, ticket };
+    try {
+      passport.authenticate(
+        'local',
+        { session: false },
+        (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
+          void settleLogin(deps, csrf, attempt, error, user, info),
+      )(req, res, next);
+    } catch (error) {
+      ticket.undo();
+      next(error);
+    }
   };
 }
 
@@ -180,17 +189,18 @@ async function settleLogin(
   user: User | false,
   info?: { message?: string; code?: RoamgateErrorCode },
 ): Promise<void> {
-  const { req, res, next, json, username, address } = attempt;
+  const { req, res, next, json, username, address, ticket } = attempt;
   try {
     if (error) {
-      await deps.guard.undo(username, address);
+      ticket.undo();
       return next(error);
     }
     if (!user) {
       // A home that could not be asked is not the user's fault: the attempt is given back, and 503 so programs retry.
       const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
       const reason = info?.code ? info.message! : 'wrong user name or password';
-      if (unreachable) await deps.guard.undo(username, address);
+      if (unreachable) ticket.undo();
+      else ticket.failed();
       deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
       const status = unreachable ? 503 : 401;
       if (json) return void res.status(status).json({ error: reason });
@@ -206,7 +216,7 @@ async function settleLogin(
           ),
         );
     }
-    await deps.guard.succeeded(username, address);
+    ticket.succeeded();
     // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
     const confirmed = await reconfirmVisitor(deps.directory, user, username, attempt.password).catch(() => false as const);
     if (!confirmed) {

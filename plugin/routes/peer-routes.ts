@@ -135,9 +135,10 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
       error: `this gateway vouches only for users of ${deps.realm ?? 'its own directory'}, not of ${realm}`,
     });
   }
-  // Counted per user name only (the peer's address stands for many visitors), before the password is checked.
-  const wait = await deps.guard.attempt(request.username);
-  if (wait !== null) {
+  // Counted per (user, peer) and slowed per user, not per address: the peer stands for many visitors, whose addresses it throttles itself.
+  const admission = await deps.guard.attempt(request.username, { peer: call.name });
+  if (!admission.admitted) {
+    const wait = admission.waitSeconds;
     if (deps.guard.firstRefusal(request.username, address, wait))
       deps.audit.record('login.throttled', {
         actor: request.username,
@@ -146,12 +147,13 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
       });
     return send(deps, res, call, 403, { error: `too many failed logins at home; try again in ${wait} s` });
   }
+  const { ticket } = admission;
   let user: User | false;
   try {
     user = await deps.directory.verify(request.username, request.password);
   } catch (error) {
     // Not a wrong password: the attempt is given back.
-    await deps.guard.undo(request.username);
+    ticket.undo();
     if (!isRoamgateError(error)) throw error;
     if (error.code === 'ROAMGATE_LOGIN_FAILED') return send(deps, res, call, 403, { error: error.message });
     // A further home (in a chain) unreachable says so; a broken directory here stays here.
@@ -160,10 +162,11 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
     throw error;
   }
   if (!user) {
+    ticket.failed();
     deps.audit.record('login.failure', { actor: request.username, address, detail: { via: `peer ${call.name}` } });
     return send(deps, res, call, 401, { error: 'wrong user name or password' });
   }
-  await deps.guard.succeeded(request.username);
+  ticket.succeeded();
   const services = await deps.offeredServices({ kind: 'user', address, user }, call.peer.revealAddresses);
   const { token, lease } = await deps.leases.issue(user, address, call.name);
   deps.audit.record('login.success', {

@@ -2,11 +2,15 @@ import { listenTcp } from './net';
 
 /**
  * A POP3 server with accounts: greets with its banner, checks USER/PASS,
- * answers STAT with an empty mailbox, and remembers who logged in.
+ * answers STAT with an empty mailbox, and remembers who logged in, how many
+ * connections it took and every line it was sent.
  */
 export async function startPop3(banner: string, accounts: Record<string, string>) {
   const logins: string[] = [];
+  const received: string[] = [];
+  const connections = { count: 0 };
   const server = await listenTcp((socket) => {
+    connections.count++;
     socket.write(`+OK ${banner}\r\n`);
     let buffer = '';
     let user = '';
@@ -14,6 +18,7 @@ export async function startPop3(banner: string, accounts: Record<string, string>
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
       for (let at = buffer.indexOf('\r\n'); at !== -1; at = buffer.indexOf('\r\n')) {
+        received.push(buffer.slice(0, at));
         const [verb, ...rest] = buffer.slice(0, at).split(' ');
         buffer = buffer.slice(at + 2);
         const argument = rest.join(' ');
@@ -42,7 +47,7 @@ export async function startPop3(banner: string, accounts: Record<string, string>
       }
     });
   });
-  return { ...server, logins };
+  return { ...server, logins, received, connections };
 }
 
 /** An NNTP server that greets with its banner, takes AUTHINFO for anyone, and knows one group. */

@@ -11,6 +11,7 @@ import { AuditLog } from '../../plugin/audit-log';
 import { RoamingDirectory } from '../../plugin/roaming-directory';
 import { LeaseManager } from '../../plugin/lease-manager';
 import { LoginGuard } from '../../plugin/login-guard';
+import { normalizeOptions } from '../../plugin/options';
 import { hashPassword } from '../../plugin/password';
 import { PeerClient } from '../../plugin/peer-client';
 import { ReplayGuard } from '../../plugin/replay-guard';
@@ -637,7 +638,7 @@ describe('roaming at the edges (found in review)', () => {
         replay: new ReplayGuard(store.nonces, 0),
         directory: { verify: async () => alice, get: async () => alice },
         leases,
-        guard: new LoginGuard({ perUser: { failures: 5, windowSeconds: 900 }, perAddress: { failures: 20, windowSeconds: 900 } }),
+        guard: new LoginGuard(normalizeOptions({}).login),
         audit: new AuditLog(store, quiet),
         offeredServices: async () => [],
       }),

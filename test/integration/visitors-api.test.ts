@@ -26,7 +26,11 @@ async function gateway(extra: Parameters<typeof startGateway>[0] = {}): Promise<
   return startGateway({
     adminToken: ADMIN,
     users: users(),
-    login: { perUser: { failures: 3, windowSeconds: 60 }, perAddress: { failures: 6, windowSeconds: 60 } },
+    login: {
+      perUser: { failures: 3, windowSeconds: 60 },
+      perUserAddress: { failures: 3, windowSeconds: 60 },
+      perAddress: { failures: 6, windowSeconds: 60 },
+    },
     access: [
       { subject: 'department=sales', service: 'smtp', allow: true, reason: 'sales may send mail' },
       { subject: 'department=sales', service: 'nntp', allow: false, reason: 'news is for research' },

@@ -1,6 +1,7 @@
-import { AUDIT_FLUSH_INTERVAL_MS, AUDIT_MAX_QUEUE, AuditLog } from '../../plugin/audit-log';
+import { AUDIT_FLUSH_INTERVAL_MS, AUDIT_MAX_BACKLOG, AUDIT_MAX_QUEUE, AuditLog } from '../../plugin/audit-log';
 import type { Logger } from '../../plugin/options';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite-store';
+import { StoreUnavailableError } from '../../store/store';
 import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 const T = 1_700_000_000_000;
@@ -34,7 +35,7 @@ afterEach(async () => {
   await store.close();
 });
 
-describe('AuditLog', () => {
+describe('AuditLog: recording and listing', () => {
   test('list() returns recorded events newest first, with their fields, time and ids', async () => {
     audit.record('login.success', { actor: 'alice', address: '192.0.2.7', detail: { via: 'form' } });
     clock.advance(10);
@@ -68,7 +69,9 @@ describe('AuditLog', () => {
     await audit.flush();
     expect(await store.audit.list()).toEqual([]);
   });
+});
 
+describe('AuditLog: batches', () => {
   test(`the timer writes the queue after ${AUDIT_FLUSH_INTERVAL_MS} ms`, async () => {
     jest.useFakeTimers(TIMERS_ONLY);
     try {
@@ -106,7 +109,9 @@ describe('AuditLog', () => {
     audit.record('x', { actor: '', address: '' });
     expect(await audit.list()).toEqual([{ id: 1, at: T, type: 'x', detail: {} }]);
   });
+});
 
+describe('AuditLog: a store that fails', () => {
   test('a store that fails: flush does not throw, and the failure is logged as an error', async () => {
     await store.close();
     audit.record('login.success', { actor: 'alice' });
@@ -130,5 +135,43 @@ describe('AuditLog', () => {
     audit.record('login.success');
     await expect(audit.list()).rejects.toMatchObject({ code: 'ROAMGATE_SHUTTING_DOWN' });
     expect(captured.lines).toHaveLength(1);
+  });
+});
+
+describe('AuditLog: a store that cannot be used for a while', () => {
+  test('while the store cannot be used, events are kept (logged once) and written, in order, once it can; the newest are kept', async () => {
+    const appendMany = store.audit.appendMany;
+    let down = true;
+    const refusals: number[] = [];
+    store.audit.appendMany = (events) => {
+      if (!down) return appendMany(events);
+      refusals.push(events.length);
+      return Promise.reject(new StoreUnavailableError('audit.appendMany', { ok: false, problem: 'vanished', reason: 'gone', since: T }));
+    };
+    for (let i = 0; i < AUDIT_MAX_BACKLOG + 5; i++) audit.record('connection', { detail: { i } });
+    await audit.flush();
+    audit.record('connection', { detail: { i: AUDIT_MAX_BACKLOG + 5 } });
+    await audit.flush();
+    expect(refusals.length).toBeGreaterThan(1);
+    expect(captured.lines).toEqual([
+      {
+        level: 'error',
+        obj: expect.objectContaining({ event: 'audit-held' }),
+        msg: expect.stringContaining(`keeping them in memory (at most ${AUDIT_MAX_BACKLOG})`),
+      },
+    ]);
+    down = false;
+    await audit.flush();
+    const written = await store.audit.list({ limit: 1000 });
+    expect(written[0]?.detail).toEqual({ i: AUDIT_MAX_BACKLOG + 5 });
+    expect(written[999]?.detail).toEqual({ i: AUDIT_MAX_BACKLOG + 5 - 999 });
+    expect(await store.audit.list({ beforeId: written[999]!.id, limit: 1000 })).toHaveLength(1000);
+    // The oldest six went: AUDIT_MAX_BACKLOG kept.
+    expect(await store.audit.prune({ before: 0, maxRows: 0, limit: AUDIT_MAX_BACKLOG * 2 })).toBe(AUDIT_MAX_BACKLOG);
+    expect(captured.lines[1]).toEqual({
+      level: 'info',
+      obj: { event: 'audit-held-written', events: AUDIT_MAX_BACKLOG, dropped: 6 },
+      msg: 'wrote the audit events kept while the store could not be used',
+    });
   });
 });

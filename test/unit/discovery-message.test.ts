@@ -46,6 +46,21 @@ describe('verifyAnswer', () => {
     expect(verifyAnswer(answer!, { nonce: NONCE, now: NOW, trustedKey: GATEWAY.publicKey })).toEqual({ ok: true });
   });
 
+  test.each([
+    ['a stray character base64 skips, before the key', (answer: DiscoveryAnswer) => ({ ...answer, publicKey: `[${answer.publicKey}` })],
+    ['a NUL after the key', (answer: DiscoveryAnswer) => ({ ...answer, publicKey: `${answer.publicKey}\u0000` })],
+    ['padding left off the signature', (answer: DiscoveryAnswer) => ({ ...answer, signature: answer.signature.replace(/=+$/, '') })],
+    [
+      'an extra byte after the key DER',
+      (answer: DiscoveryAnswer) => ({
+        ...answer,
+        publicKey: Buffer.concat([Buffer.from(answer.publicKey, 'base64'), Buffer.from([0])]).toString('base64'),
+      }),
+    ],
+  ])('refuses a genuine answer whose key or signature is respelled (%s): pinning compares keys as text', (_name, respell) => {
+    expect(verifyAnswer(respell(signed()), { nonce: NONCE, now: NOW })).toEqual({ ok: false, reason: 'signature does not verify' });
+  });
+
   test('accepts an mDNS announcement (nonce "") only as one', () => {
     const announcement = signed({ nonce: '' });
     expect(verifyAnswer(announcement, { nonce: '', now: NOW })).toEqual({ ok: true });

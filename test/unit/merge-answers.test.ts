@@ -59,6 +59,16 @@ describe('mergeAnswers', () => {
     expect(mergeAnswers('pop3', [[], [entry]])).toEqual([entry]);
   });
 
+  test('a server both the operator and a registration name is the operator’s entry, whatever the registration’s priority', () => {
+    const registered = { forwardCredentials: false };
+    const operators = server('a', 110, 10);
+    const registration: ServerInfo = { ...server('a', 110, 0), registered };
+    expect(mergeAnswers('pop3', [[operators], [registration]])).toEqual([operators]);
+    expect(mergeAnswers('pop3', [[registration], [operators]])).toEqual([operators]);
+    // A lone registration keeps its mark.
+    expect(mergeAnswers('pop3', [[], [registration]])).toEqual([registration]);
+  });
+
   test('the same host and port for two subjects are two servers', () => {
     const general = server('a', 110, 10);
     const alices: ServerInfo = { ...server('a', 110, 5), for: 'user:alice' };

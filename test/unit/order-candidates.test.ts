@@ -13,7 +13,7 @@ function order(servers: [string, number, HealthState][]): string[] {
   ).map((candidate) => candidate.host);
 }
 
-describe('orderCandidates', () => {
+describe('orderCandidates by priority', () => {
   test.each<[string, [string, number, HealthState][], string[]]>([
     ['no servers', [], []],
     [
@@ -43,6 +43,13 @@ describe('orderCandidates', () => {
       ],
       ['w', 'x', 'y', 'z'],
     ],
+  ])('%s', (_name, servers, expected) => {
+    expect(order(servers)).toEqual(expected);
+  });
+});
+
+describe('orderCandidates by health', () => {
+  test.each<[string, [string, number, HealthState][], string[]]>([
     [
       'an unhealthy server is skipped while others remain',
       [
@@ -96,6 +103,28 @@ describe('orderCandidates', () => {
     ],
   ])('%s', (_name, servers, expected) => {
     expect(order(servers)).toEqual(expected);
+  });
+});
+
+describe('orderCandidates: registered servers and the caller’s array', () => {
+  test('registered servers come after the operator’s whatever their priority, healthy or not', () => {
+    const registered = (host: string, priority: number): ServerInfo => ({
+      ...server(host, priority),
+      registered: { forwardCredentials: false },
+    });
+    const health = new Map<string, HealthState>([['down', 'unhealthy']]);
+    const hosts = (servers: ServerInfo[]) =>
+      orderCandidates(servers, (candidate) => ({ state: health.get(candidate.host) ?? 'healthy' })).map((candidate) => candidate.host);
+    expect(hosts([registered('reg0', 0), server('op10', 10), registered('reg5', 5), server('op20', 20)])).toEqual([
+      'op10',
+      'op20',
+      'reg0',
+      'reg5',
+    ]);
+    // An unhealthy operator's server is skipped while a registered one answers: registrations are the fallback.
+    expect(hosts([registered('reg0', 0), server('down', 10)])).toEqual(['reg0']);
+    // For a service with no operator's servers, registrations are ordered among themselves.
+    expect(hosts([registered('reg9', 9), registered('reg1', 1)])).toEqual(['reg1', 'reg9']);
   });
 
   test('does not reorder the caller’s array', () => {
