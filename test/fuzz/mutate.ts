@@ -192,8 +192,11 @@ type Slot = { parent: Record<string, unknown>; key: string };
 /** Every place in `root` a value sits, depth first. */
 function slots(root: unknown): Slot[] {
   const found: Slot[] = [];
+  // A change may make a tree refer to itself (a wrap or an add of an ancestor): walk each node once.
+  const seen = new Set<object>();
   const walk = (node: unknown) => {
-    if (typeof node !== 'object' || node === null) return;
+    if (typeof node !== 'object' || node === null || seen.has(node)) return;
+    seen.add(node);
     for (const key of Object.keys(node)) {
       found.push({ parent: node as Record<string, unknown>, key });
       walk((node as Record<string, unknown>)[key]);
