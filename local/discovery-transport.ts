@@ -21,7 +21,7 @@ export interface TransportHandlers {
 
 /** One way of asking the LAN for gateways, running until stopped. */
 export interface DiscoveryTransport {
-  stop(): void;
+  close(): void;
 }
 
 /** Calls `send` now (on start) and {@link DISCOVERY_QUERY_SENDS}` - 1` more times spread over the window. */

@@ -147,7 +147,7 @@ export function discoverGateway(request: DiscoveryRequest): Promise<DiscoveryOut
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      for (const transport of transports) transport.stop();
+      for (const transport of transports) transport.close();
       resolve(ledger.outcome(gateway));
     };
     const handlers = {

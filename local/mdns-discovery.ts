@@ -34,8 +34,8 @@ export function queryByMdns(request: MdnsQueryRequest, handlers: TransportHandle
   if (interfaces.length === 0) handlers.onSendError('mDNS: no IPv4 network interface to ask on');
   const askers = interfaces.map((address) => askOn(address, request, handlers));
   return {
-    stop: () => {
-      for (const asker of askers) asker.stop();
+    close: () => {
+      for (const asker of askers) asker.close();
     },
   };
 }
@@ -90,5 +90,5 @@ function askOn(address: string, request: MdnsQueryRequest, handlers: TransportHa
     }
     schedule.start();
   });
-  return { stop };
+  return { close: stop };
 }

@@ -52,5 +52,5 @@ export function queryByUdp(request: UdpQueryRequest, handlers: TransportHandlers
     }
     schedule.start();
   });
-  return { stop };
+  return { close: stop };
 }

@@ -352,7 +352,7 @@ describeWithNetns(
           25,
         );
       } finally {
-        transport.stop();
+        transport.close();
       }
       expect(errors).toEqual([]);
       expect(names()).toEqual(['elsewhere', 'home-lan']);

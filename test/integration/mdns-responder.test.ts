@@ -200,7 +200,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     try {
       await until(() => heard.length > 0, 'the announcement', 3_000);
     } finally {
-      transport.stop();
+      transport.close();
     }
     expect(errors).toEqual([]);
     expect(heard[0]).toMatchObject({
@@ -224,7 +224,7 @@ describe('DiscoveryResponder with mDNS (on loopback, on a port of its own)', () 
     try {
       await until(() => heard.length > 0 && errors.length > 0, 'an answer and the error', 3_000);
     } finally {
-      transport.stop();
+      transport.close();
     }
     expect(errors).toEqual([expect.stringMatching(/^mDNS on 192\.0\.2\.123: EADDRNOTAVAIL/)]);
     expect(heard.length).toBeGreaterThan(0);
