@@ -31,8 +31,11 @@ export async function offeredServices(identity: Identity, reveal: boolean, deps:
     const entry: HomeService = { service, own: hop ? (fromHome?.own ?? false) : candidates.some(isOwn) };
     // Servers that take no login here must get none from the peer either (a service account's password is never sent).
     if (hop ? fromHome?.login === 'none' : candidates.every((server) => server.credentials === 'none')) entry.login = 'none';
-    if (reveal && !hop) {
-      entry.servers = candidates.map(({ host, port, priority, tls }) => ({
+    // A registered server not trusted with users' credentials is never revealed: the peer would log in there with
+    // them. Without its address the peer comes through this gateway, whose login relay skips it.
+    const revealable = candidates.filter((server) => !server.registered || server.registered.forwardCredentials);
+    if (reveal && !hop && revealable.length > 0) {
+      entry.servers = revealable.map(({ host, port, priority, tls }) => ({
         host,
         port,
         priority,

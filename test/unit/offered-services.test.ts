@@ -141,6 +141,17 @@ describe('offeredServices', () => {
       expect(servers[0].host).toBe('mail.home.example');
     });
 
+    test("registered servers are revealed only when trusted with users' credentials (the peer would log in there)", async () => {
+      const operators: ServerInfo = { host: 'pop.home.example', port: 110, priority: 10 };
+      const guest: ServerInfo = { host: 'guest.example', port: 110, priority: 0, registered: { forwardCredentials: false } };
+      const trusted: ServerInfo = { ...guest, host: 'trusted.example', registered: { forwardCredentials: true } };
+      const hosts = async (table: ServerInfo[]) =>
+        (await offeredServices(alice, true, deps({ pop3: table }).offering))[0].servers?.map((server) => server.host);
+      expect(await hosts([operators, guest])).toEqual(['pop.home.example']);
+      expect(await hosts([guest])).toBeUndefined();
+      expect(await hosts([operators, trusted])).toEqual(['pop.home.example', 'trusted.example']);
+    });
+
     test('without reveal there are no addresses at all', async () => {
       const offered = await offeredServices(alice, false, deps({ smtp: servers }).offering);
       expect(offered).toStrictEqual([{ service: 'smtp', own: true }]);
