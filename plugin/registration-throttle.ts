@@ -6,9 +6,10 @@ import { lruPerf, systemClock, type Clock } from '../clock';
 const MAX_NOTED_REFUSALS = 10_000;
 
 /**
- * Throttles wrong registration secrets per source address, with the same
- * kind of counter as the login guard (rate-limiter-flexible, its windows on
- * the system clock): each try is counted before the secret is compared, so
+ * Throttles wrong registration secrets per source address, with
+ * rate-limiter-flexible's counter (its windows on the system clock; the
+ * login guard keeps its own counts on the Clock, since it also holds places
+ * for attempts in flight): each try is counted before the secret is compared, so
  * tries sent at once cannot overrun the allowance, and a right secret gets
  * its try back. Once an address has used its allowance every try from it,
  * the right secret included, waits for the window to end.
