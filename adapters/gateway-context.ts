@@ -14,9 +14,12 @@ export interface ConnectionRecord {
   bytesFromClient: number;
   bytesFromServer: number;
   durationMs: number;
-  outcome: 'relayed' | 'refused' | 'unreachable' | 'error';
+  /** `allowed`: a guarded web route let the request through to the host's own handler (`gw.protect`). */
+  outcome: 'relayed' | 'allowed' | 'refused' | 'unreachable' | 'error';
   reason?: string;
   rule?: string;
+  /** The HTTP status answered, for web requests. */
+  status?: number;
 }
 
 /** Connect and idle limits shared by every adapter. */

@@ -81,6 +81,7 @@ export class ConnectionPolicy implements GatewayContext {
         bytesFromClient: entry.bytesFromClient,
         bytesFromServer: entry.bytesFromServer,
         durationMs: entry.durationMs,
+        ...(entry.status === undefined ? {} : { status: entry.status }),
       },
     });
   };

@@ -35,7 +35,7 @@ export class CachingDirectory implements Directory {
     const known = this.verified.get(id);
     // A cheap look-up (no scrypt) keeps a disabled or removed user from logging in on a remembered password.
     if (known) {
-      if (await this.inner.get(known.id)) return known;
+      if (this.inner.canLookUp === false || (await this.inner.get(known.id))) return known;
       this.verified.delete(id);
       return false;
     }
@@ -46,6 +46,10 @@ export class CachingDirectory implements Directory {
 
   get(id: string): Promise<User | undefined> {
     return this.inner.get(id);
+  }
+
+  get canLookUp(): boolean | undefined {
+    return this.inner.canLookUp;
   }
 }
 

@@ -30,6 +30,13 @@ export interface Directory {
   verify(username: string, password: string): Promise<User | false>;
   /** An enabled user by id, or undefined. */
   get(id: string): Promise<User | undefined>;
+  /**
+   * False for a directory that cannot look users up by id (a host's that
+   * gave no `get`): then `get` knows only users it has just verified, login
+   * sessions keep users as they logged in, and leases are not revoked for a
+   * user it cannot find.
+   */
+  readonly canLookUp?: boolean;
 }
 
 /** The user whose attributes grant the admin role. */

@@ -5,6 +5,7 @@ import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
 import { StoreDirectory } from './directory';
 import { withLoginCache } from './directory-cache';
+import { HostDirectory } from './host-directory';
 import { GatewayDiscovery } from './gateway-discovery';
 import { GatewayPorts } from './gateway-ports';
 import { loadSavedState } from './gateway-lifecycle';
@@ -41,7 +42,8 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   const { source, registry } = buildSources(options, logger, store, clock);
   const health = monitorHealth(source, options.health, logger);
   const peers = buildPeers(options, clock);
-  const localDirectory = withLoginCache(new StoreDirectory(options.users, store), options.login.cacheSeconds, clock);
+  const base = options.directory ? new HostDirectory(options.directory) : new StoreDirectory(options.users, store);
+  const localDirectory = withLoginCache(base, options.login.cacheSeconds, clock);
   // A remembered home answer that ages out may free its home lease (see VisitorLeases.release).
   const dropped = (realm: string, token: string) => visitors.release(realm, token, 'answer-dropped');
   const directory = new RoamingDirectory(localDirectory, options.realm, peers.homes, dropped, clock);

@@ -39,7 +39,8 @@ export class LeaseHolderCheck {
 
   /** Checks the holder of every live lease now; a check already running makes this one do nothing. */
   async check(): Promise<void> {
-    if (this.checking) return;
+    // A directory that cannot look users up cannot tell a removed user from one it has not seen: leases then stay.
+    if (this.checking || this.deps.directory.canLookUp === false) return;
     this.checking = true;
     const { leases, directory, audit, logger } = this.deps;
     try {

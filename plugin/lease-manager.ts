@@ -72,9 +72,10 @@ export class LeaseManager {
   /**
    * Issues a lease to a user who logged in from `address`, or, with `peer`,
    * to that peer gateway (at `address`) for one of our users visiting it.
-   * The token is returned once and never stored.
+   * The token is returned once and never stored. `ttlSeconds` may shorten
+   * the lease, never lengthen it past the configured lifetime.
    */
-  async issue(user: User, address: string, peer?: string): Promise<{ token: string; lease: LeaseRecord }> {
+  async issue(user: User, address: string, peer?: string, ttlSeconds = this.ttlSeconds): Promise<{ token: string; lease: LeaseRecord }> {
     const token = randomBytes(32).toString('base64url');
     const issuedAt = this.clock.now();
     const lease: LeaseRecord = {
@@ -85,7 +86,7 @@ export class LeaseManager {
       address: normalizeAddress(address),
       issuedAt,
       // A visitor's lease never outlives the home lease it stands on.
-      expiresAt: Math.min(issuedAt + this.ttlSeconds * 1000, user.home?.expiresAt ?? Infinity),
+      expiresAt: Math.min(issuedAt + Math.min(ttlSeconds, this.ttlSeconds) * 1000, user.home?.expiresAt ?? Infinity),
     };
     if (user.home) lease.home = user.home;
     if (peer !== undefined) lease.peer = peer;

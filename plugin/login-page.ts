@@ -10,13 +10,13 @@ function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
-/** The login form. `action` is the form's target; `csrfToken` goes in a hidden field. */
-export function loginPage(action: string, csrfToken: string, error?: string, username = ''): string {
+/** The login form. `action` is the form's target; `csrfToken` goes in a hidden field, and so does `returnTo`, where to go after. */
+export function loginPage(action: string, csrfToken: string, error?: string, username = '', returnTo?: string): string {
   return page(
     'roamgate login',
     `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}">
-<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">${returnTo ? `<input type="hidden" name="return" value="${escapeHtml(returnTo)}">` : ''}
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(username)}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Log in</button>

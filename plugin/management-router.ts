@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import express, { Router, type RequestHandler } from 'express';
-import session from 'express-session';
+import express, { Router } from 'express';
 import type { RegistrySource } from '../sources/registry-source';
 import type { HealthMonitor } from '../sources/health-monitor';
 import type { ServerInfoSource } from '../sources/server-info-source';
@@ -24,11 +22,11 @@ import { auditRoute } from './routes/audit-route';
 import { discoveryRoute } from './routes/discovery-route';
 import { eventsRoute } from './routes/events-route';
 import { leaseRoutes } from './routes/lease-routes';
-import { csrfForSessions, loginRoutes, SESSION_COOKIE } from './routes/login-routes';
-import { peerRoutes } from './routes/peer-routes';
+import { csrfForSessions, loginRoutes } from './routes/login-routes';
+import { PARSED_BODY_FIX, peerRoutes } from './routes/peer-routes';
 import { serversRoutes } from './routes/servers-routes';
 import type { ServerResolver } from './server-resolver';
-import { StoredSessions } from './session-store';
+import type { LoginSessions } from './login-sessions';
 import { storeUnavailableReplies } from './store-watch';
 import type { Clock } from '../clock';
 
@@ -54,8 +52,10 @@ export interface ManagementRouterDeps {
   ports: GatewayPorts;
   /** The network's name and the gateway's discovery key, when it answers discovery. */
   pinned: { name: string; publicKey: string } | undefined;
-  /** What time it is, for login sessions and peer requests. */
+  /** What time it is, for peer requests. */
   clock: Clock;
+  /** roamgate's own login sessions (never the host's). */
+  sessions: LoginSessions;
 }
 
 /**
@@ -66,7 +66,8 @@ export interface ManagementRouterDeps {
  */
 export function managementRouter(deps: ManagementRouterDeps): Router {
   const { options, leases, access, audit } = deps;
-  const login = loginRoutes({ directory: deps.directory, leases, audit, guard: deps.guard });
+  const { sessions } = deps;
+  const login = loginRoutes({ ...deps, secureCookie: options.session.secureCookie });
   const router = Router();
   router.use((_req, _res, next) => void deps.ready.then(() => next(), next));
   // Before the JSON parser: peer requests are signed over their raw bytes.
@@ -74,12 +75,10 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   router.use(express.json({ limit: MAX_API_BODY }));
   // The login page's forms, parsed before the CSRF check so that their _csrf field is seen.
   router.use(['/login', '/logout'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
-  router.use(loginSessions(options.session, deps.store, deps.clock));
-  router.use(login.passport.initialize());
-  router.use(login.passport.session());
-  router.use(identifyCaller(options.adminToken, leases));
-  router.use(csrfForSessions(login.csrf));
-  router.use(login.router);
+  router.use(sessions.load);
+  router.use(identifyCaller(options.adminToken, leases, (req) => sessions.userOf(req)));
+  router.use(csrfForSessions(sessions));
+  router.use(login);
   router.use(
     serversRoutes({
       registration: options.registration,
@@ -118,6 +117,7 @@ function peerSide(deps: ManagementRouterDeps): Router {
     peers: deps.peers,
     replay: new ReplayGuard(deps.store.nonces),
     clock: deps.clock,
+    onParsedBody: once(() => deps.logger.error({ event: 'peer-body-parsed' }, PARSED_BODY_FIX)),
     directory: deps.directory,
     leases: deps.leases,
     guard: deps.guard,
@@ -131,14 +131,11 @@ function peerSide(deps: ManagementRouterDeps): Router {
   });
 }
 
-/** Login page sessions, kept in the store under roamgate's own cookie. */
-function loginSessions(options: NormalizedOptions['session'], store: Store, clock: Clock): RequestHandler {
-  return session({
-    store: new StoredSessions(store, options.maxAgeSeconds * 1000, clock),
-    name: SESSION_COOKIE,
-    secret: options.secret ?? randomBytes(32).toString('hex'),
-    resave: false,
-    saveUninitialized: false,
-    cookie: { httpOnly: true, sameSite: 'strict', secure: options.secureCookie, maxAge: options.maxAgeSeconds * 1000 },
-  });
+/** `action` the first time only. */
+function once(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) action();
+    done = true;
+  };
 }

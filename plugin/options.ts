@@ -15,6 +15,7 @@ import { DEFAULT_DISCOVERY_PORT, NETWORK_NAME } from '../protocols/discovery-mes
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import type { Store } from '../store/store';
+import type { DirectoryOption } from './host-directory';
 import {
   accessRuleSchema,
   port,
@@ -35,6 +36,13 @@ const STORE_PARTS = ['users', 'leases', 'rules', 'registrations', 'audit', 'nonc
 function isStore(value: unknown): value is Store {
   if (typeof value !== 'object' || value === null || typeof (value as Store).close !== 'function') return false;
   return STORE_PARTS.every((part) => typeof (value as Store)[part] === 'object' && (value as Store)[part] !== null);
+}
+
+function isDirectoryOption(value: unknown): value is DirectoryOption {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  if (typeof candidate.verify === 'function') return candidate.get === undefined || typeof candidate.get === 'function';
+  return typeof candidate.authenticate === 'function';
 }
 
 /** Something with pino's logging methods. */
@@ -194,6 +202,21 @@ const optionsSchema = z.strictObject({
         .default(false),
     })
     .optional(),
+  /**
+   * The host app's login as the directory (instead of `users` and the store's): `{ verify(username, password), get?(id) }`
+   * or a passport-local Strategy instance. Used by every login: the login page, JSON, in-protocol, peers.
+   */
+  directory: z
+    .custom<DirectoryOption>(isDirectoryOption, 'must be { verify(username, password), get?(id) } or a passport Strategy')
+    .optional(),
+  /** Where `gw.router` is mounted: `gw.protect` and `gw.web` send browsers to `<mountPath>/login`. */
+  mountPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be a path starting with /')
+    .transform((path) => (path.length > 1 ? path.replace(/\/+$/, '') : path))
+    .default('/roamgate'),
+  /** The web adapter (`gw.web`): `assertionSecret` (32+ characters) signs an X-Roamgate-Assertion header for the upstream. */
+  web: z.strictObject({ assertionSecret: z.string().min(32, 'must be at least 32 characters').optional() }).default({}),
   /** When a rule change denies an open relay: `close` it now, or let it `finish`. */
   onAccessChange: z.enum(['close', 'finish']).default('close'),
   logger: z.unknown().optional(),
@@ -201,7 +224,9 @@ const optionsSchema = z.strictObject({
 });
 
 /** The options `roamgate()` takes, as written by a user. */
-export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'logger' | 'clock'> & {
+export type RoamgateOptions = Omit<z.input<typeof optionsSchema>, 'servers' | 'logger' | 'clock' | 'directory'> & {
+  /** The host app's login: `{ verify(username, password), get?(id) }` (async allowed) or a passport-local Strategy. */
+  directory?: DirectoryOption;
   /** A plain table (`{ smtp: [{ host, port, priority }] }`) or a ServerInfoSource. */
   servers?: ServerTable | ServerInfoSource | Record<string, Array<Omit<ServerInfo, 'priority'> & { priority?: number }>>;
   /** A pino logger (or anything with info/warn/error); default: pino to stdout. */
@@ -219,7 +244,8 @@ export type ConfiguredUserOptions = z.output<typeof userSchema>;
 export type PeerOptions = z.output<typeof peerSchema>;
 
 /** Options after validation: complete, defaulted and frozen. */
-export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters' | 'clock'>> {
+export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'logger' | 'adapters' | 'clock' | 'directory'>> {
+  directory?: DirectoryOption;
   servers: { table: ServerTable } | { source: ServerInfoSource };
   adapters: Readonly<{
     smtp?: LineAdapterOptions;
@@ -256,7 +282,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   if (typeof input !== 'object' || input === null) invalid('options must be an object');
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeZodError(parsed.error));
-  const { servers, logger, clock, adapters, store, ...rest } = parsed.data;
+  const { servers, logger, clock, adapters, store, directory, ...rest } = parsed.data;
+  if (directory !== undefined && rest.users.length > 0) invalid('users: not used when a directory is given (the host checks logins)');
   if (Object.keys(rest.peers).length > 0 && rest.realm === undefined)
     invalid('realm: required when peers are configured (peers know this gateway by it)');
   const ownPeer =
@@ -315,6 +342,6 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];
   const settings = deepFreeze({ ...rest, adapters: normalizedAdapters });
   // A custom source, the logger and the clock are the caller's live objects: referenced, never frozen.
-  const live = { logger: logger as Logger | undefined, clock: clock as Clock | undefined };
+  const live = { logger: logger as Logger | undefined, clock: clock as Clock | undefined, directory };
   return Object.freeze({ ...settings, servers: normalizedServers, store: isStore(store) ? store : Object.freeze({ ...store }), ...live });
 }

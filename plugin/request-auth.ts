@@ -1,4 +1,3 @@
-import type {} from 'passport';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { User } from './directory';
 import { isAdmin } from './directory';
@@ -27,10 +26,16 @@ export function callerOf(req: Request): Caller {
 
 /**
  * Works out who is calling: `Authorization: Bearer <admin token>` is the
- * admin; `Bearer <lease token>` is that lease's user; otherwise the login
- * session's user (an admin when their `role` attribute is `admin`).
+ * admin; `Bearer <lease token>` is that lease's user; otherwise the user of
+ * roamgate's own login session (an admin when their `role` attribute is
+ * `admin`). The host app's `req.user` is never looked at: a host login is
+ * not a roamgate login.
  */
-export function identifyCaller(adminToken: string | undefined, leases: LeaseManager): RequestHandler {
+export function identifyCaller(
+  adminToken: string | undefined,
+  leases: LeaseManager,
+  sessionUser: (req: Request) => User | undefined,
+): RequestHandler {
   return (req, _res, next) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
     if (bearer !== undefined) {
@@ -43,10 +48,10 @@ export function identifyCaller(adminToken: string | undefined, leases: LeaseMana
           ? { via: 'lease-token', admin: false, user: { id: lease.userId, attributes: lease.attributes }, leaseId: lease.id }
           : { via: 'none', admin: false };
       }
-    } else if (req.user) {
-      const user = req.user as User;
-      req.roamgateCaller = { via: 'session', admin: isAdmin(user), user };
-    } else req.roamgateCaller = { via: 'none', admin: false };
+    } else {
+      const user = sessionUser(req);
+      req.roamgateCaller = user ? { via: 'session', admin: isAdmin(user), user } : { via: 'none', admin: false };
+    }
     next();
   };
 }

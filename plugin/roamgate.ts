@@ -1,5 +1,6 @@
-import type { Router } from 'express';
-import type { Server as HttpServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { RequestHandler, Router } from 'express';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { tunnelEndpoint } from '../adapters/tunnel-endpoint';
@@ -7,9 +8,15 @@ import { ConnectionPolicy } from './connection-policy';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './defaults';
 import { GatewayLifecycle } from './gateway-lifecycle';
 import { buildGatewayState } from './gateway-state';
+import type { HostUser } from './host-directory';
+import { issueHostLease, type IssueLeaseOptions } from './host-leases';
+import { LoginSessions } from './login-sessions';
 import { managementRouter } from './management-router';
 import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
 import { createProtocolAdapters } from './protocol-adapters';
+import type { LeaseView } from './routes/login-routes';
+import { StoredSessions } from './session-store';
+import { WebGuard } from './web-guard';
 
 /**
  * A roamgate gateway: the management API as an Express router plus the
@@ -31,6 +38,18 @@ export interface Roamgate {
    * gateway mode), and keeps that server's port from ever being a proxy destination.
    */
   attach(server: HttpServer): void;
+  /**
+   * Express middleware guarding one of the host's routes with roamgate's leases and access table for `service`:
+   * `Authorization: Bearer <lease token>`, the lease cookie of a login-page login, or a lease bound to the client's
+   * address. Allowed: `req.roamgate = { identity, lease, rule }` and next(). Refused: a browser is sent to the login page
+   * (and back after), a program gets 401/403 JSON.
+   */
+  protect(service: string): RequestHandler;
+  /**
+   * Hands a user the host authenticated its own way a lease for the request's client address, audited as a login.
+   * With `options.res` the lease cookie is set too, for the browser's next request to a guarded route.
+   */
+  issueLease(req: IncomingMessage, user: HostUser, options?: IssueLeaseOptions): Promise<{ token: string; lease: LeaseView }>;
   /** Stops accepting, lets open relays finish for `shutdownGraceMs`, then closes them and releases every timer. */
   close(): Promise<void>;
 }
@@ -51,8 +70,25 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     caps: options.tunnel,
   });
   const pinned = state.discovery?.pinned;
-  const router = managementRouter({ ...state, options, logger, peers: state.peers.all, endpoints: ports.endpoints, pinned });
+  const sessions = new LoginSessions({
+    rows: new StoredSessions(state.store, state.clock),
+    directory: state.directory,
+    secret: options.session.secret ?? randomBytes(32).toString('hex'),
+    maxAgeMs: options.session.maxAgeSeconds * 1000,
+    secureCookie: options.session.secureCookie,
+    clock: state.clock,
+  });
+  const guard = new WebGuard({ leases: state.leases, access: state.access, record: policy.record, mountPath: options.mountPath });
+  const router = managementRouter({ ...state, options, logger, peers: state.peers.all, endpoints: ports.endpoints, pinned, sessions });
   const ownStore = 'path' in options.store ? state.store : undefined;
   const { listen, attach, close } = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
-  return { router, listen, attach, close };
+  const hostLeases = { ...state, secureCookie: options.session.secureCookie };
+  return {
+    router,
+    listen,
+    attach,
+    protect: (service) => guard.protect(service),
+    issueLease: (req, user, leaseOptions) => issueHostLease(hostLeases, req, user, leaseOptions),
+    close,
+  };
 }

@@ -180,6 +180,10 @@ export class RoamingDirectory implements Directory {
     return this.visitors.get(id);
   }
 
+  get canLookUp(): boolean | undefined {
+    return this.local.canLookUp;
+  }
+
   /** Forgets what a home said about a visitor (their home lease ended). */
   forget(userId: string): void {
     this.visitors.delete(userId);

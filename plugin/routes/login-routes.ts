@@ -1,9 +1,5 @@
-import { csrfSync } from 'csrf-sync';
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type {} from 'express-session';
-import { Passport } from 'passport';
-import { Strategy as LocalStrategy } from 'passport-local';
-import { isRoamgateError, type RoamgateErrorCode } from '../../errors';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { isRoamgateError } from '../../errors';
 import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory';
@@ -11,24 +7,24 @@ import { reconfirmVisitor } from '../roaming-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard, LoginTicket } from '../login-guard';
 import { leasePage, loginPage } from '../login-page';
+import { LEASE_COOKIE, secureFor, type LoginSessions } from '../login-sessions';
+import type { Logger } from '../options';
 import { callerOf } from '../request-auth';
-import { secretMatches } from '../secret-compare';
+import { safeReturnPath } from '../return-path';
 
 /** Longest user name and password accepted at login (characters). */
 export const MAX_USERNAME_LENGTH = 128;
 export const MAX_PASSWORD_LENGTH = 1024;
-
-declare module 'express-session' {
-  interface SessionData {
-    leaseId?: string;
-  }
-}
 
 export interface LoginDeps {
   directory: Directory;
   leases: LeaseManager;
   audit: AuditLog;
   guard: LoginGuard;
+  sessions: LoginSessions;
+  logger: Logger;
+  /** Whether cookies are Secure: `auto` follows the request's protocol. */
+  secureCookie: boolean | 'auto';
 }
 
 /** A lease as the API shows it: never the token or its hash. */
@@ -43,65 +39,43 @@ export function leaseView(lease: LeaseRecord) {
   };
 }
 
-type Csrf = ReturnType<typeof csrfSync>;
-type LoginPassport = InstanceType<typeof Passport>;
+/** A lease as the API shows it. */
+export type LeaseView = ReturnType<typeof leaseView>;
 
 /**
  * Login and logout, for people (an HTML form with CSRF protection and a
- * session) and for programs (JSON: `POST /login { username, password }` ->
- * `201 { token, lease }`). Each success issues a lease bound to the address
- * the login came from. Failures are throttled per address and per (user, address), and slowed per user name.
+ * session of roamgate's own) and for programs (JSON: `POST /login { username,
+ * password }` -> `201 { token, lease }`). Each success issues a lease bound to
+ * the address the login came from. Failures are throttled per address and per
+ * (user, address), and slowed per user name. A form login that came with a
+ * `return` path (from a guarded route) goes back there.
  */
-export function loginRoutes(deps: LoginDeps): { router: Router; passport: LoginPassport; csrf: Csrf } {
+export function loginRoutes(deps: LoginDeps): Router {
   const router = Router();
-  const passport = loginPassport(deps.directory);
-  const csrf = timingSafeCsrf();
-
-  router.get('/login', (req, res) => {
-    res
-      .set('Cache-Control', 'no-store')
-      .type('html')
-      .send(loginPage(actionOf(req), csrf.generateToken(req, true)));
+  router.get('/login', async (req, res, next) => {
+    try {
+      const token = await deps.sessions.csrfToken(req, res);
+      const returnTo = safeReturnPath(req.query.return);
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(loginPage(actionOf(req), token, undefined, '', returnTo));
+    } catch (error) {
+      next(error);
+    }
   });
   // Form bodies are parsed by the plugin's router, before its CSRF check.
-  router.post('/login', logIn(deps, passport, csrf));
-  router.post('/logout', logOut(deps, csrf));
+  router.post('/login', logIn(deps));
+  router.post('/logout', logOut(deps));
   /** A CSRF token for JSON clients that use the login session (send it as X-CSRF-Token). */
-  router.get('/csrf', (req, res) => {
-    res.set('Cache-Control', 'no-store').json({ csrfToken: csrf.generateToken(req) });
+  router.get('/csrf', async (req, res, next) => {
+    try {
+      res.set('Cache-Control', 'no-store').json({ csrfToken: await deps.sessions.csrfToken(req, res) });
+    } catch (error) {
+      next(error);
+    }
   });
-
-  return { router, passport, csrf };
-}
-
-/** roamgate's own passport instance: the directory's users, by id in the session. */
-function loginPassport(directory: Directory): LoginPassport {
-  const passport = new Passport();
-  // A refusal with a reason (unknown realm, a home that said no or cannot be reached) is a failed login that says why.
-  passport.use(
-    new LocalStrategy(
-      (username, password, done) =>
-        void directory.verify(username, password).then(
-          (user) => done(null, user),
-          (error: unknown) =>
-            isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED'
-              ? done(null, false, { message: error.message, code: error.code } as { message: string })
-              : done(error),
-        ),
-    ),
-  );
-  passport.serializeUser((user, done) => done(null, (user as User).id));
-  passport.deserializeUser((id: string, done) => void directory.get(id).then((user) => done(null, user ?? false), done));
-  return passport;
-}
-
-/** csrf-sync, with its check made in constant time. */
-function timingSafeCsrf(): Csrf {
-  const tokenFromRequest = (req: Request) =>
-    (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
-  const synced = csrfSync({ getTokenFromRequest: tokenFromRequest });
-  // csrf-sync's own check compares with ===, which can leak how much of a guess is right through its timing.
-  return { ...synced, isRequestValid: (req) => secretMatches(tokenFromRequest(req), synced.getTokenFromState(req) ?? undefined) };
+  return router;
 }
 
 function actionOf(req: Request): string {
@@ -112,150 +86,139 @@ function actionOf(req: Request): string {
 interface LoginAttempt {
   req: Request;
   res: Response;
-  next: NextFunction;
   json: boolean;
   username: string;
   password: string;
   address: string;
-  /** The attempt's place in the login throttle, settled with what the check found. */
-  ticket: LoginTicket;
+  returnTo: string | undefined;
 }
 
-/** POST /login: checks the fields and the throttle, then the password (passport-local), then issues the lease. */
-function logIn(deps: LoginDeps, passport: LoginPassport, csrf: Csrf): RequestHandler {
+/** Answers a refused login: JSON `{ error }`, or the form again with the message and the name typed. */
+async function refuse(
+  deps: LoginDeps,
+  attempt: Pick<LoginAttempt, 'req' | 'res' | 'json' | 'returnTo'>,
+  status: number,
+  message: string,
+  username = '',
+) {
+  const { req, res } = attempt;
+  if (attempt.json) return void res.status(status).json({ error: message });
+  const token = await deps.sessions.csrfToken(req, res);
+  const sentence = `${message[0].toUpperCase()}${message.slice(1)}${message.endsWith('.') ? '' : '.'}`;
+  res
+    .status(status)
+    .type('html')
+    .send(loginPage(actionOf(req), token, sentence, username, attempt.returnTo));
+}
+
+/** Reads and checks the form or JSON fields; undefined when a refusal was sent. */
+async function readAttempt(deps: LoginDeps, req: Request, res: Response): Promise<LoginAttempt | undefined> {
+  const form = Boolean(req.is('application/x-www-form-urlencoded'));
+  const json = !form && Boolean(req.is('application/json'));
+  if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const returnTo = form ? safeReturnPath(body.return) : undefined;
+  if (form && !deps.sessions.csrfMatches(req, body._csrf as string | undefined))
+    return void (await refuse(deps, { req, res, json, returnTo }, 403, 'the form expired; please try again'));
+  for (const [field, max] of [
+    ['username', MAX_USERNAME_LENGTH],
+    ['password', MAX_PASSWORD_LENGTH],
+  ] as const) {
+    const value = body[field];
+    if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+      const error = `${field}: must be a non-empty string of at most ${max} characters`;
+      if (json) return void res.status(400).json({ error, field });
+      return void (await refuse(deps, { req, res, json, returnTo }, 400, error));
+    }
+  }
+  const address = normalizeAddress(req.ip);
+  return { req, res, json, username: body.username as string, password: body.password as string, address, returnTo };
+}
+
+/** POST /login: checks the fields and the throttle, then the password, then issues the lease. */
+function logIn(deps: LoginDeps): RequestHandler {
   return async (req, res, next) => {
-    const form = Boolean(req.is('application/x-www-form-urlencoded'));
-    const json = !form && Boolean(req.is('application/json'));
-    if (!form && !json) return void res.status(415).json({ error: 'send application/json { username, password } or the login form' });
-    if (form && !csrf.isRequestValid(req))
-      return void res
-        .status(403)
-        .type('html')
-        .send(loginPage(actionOf(req), csrf.generateToken(req, true), 'The form expired; please try again.'));
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    for (const [field, max] of [
-      ['username', MAX_USERNAME_LENGTH],
-      ['password', MAX_PASSWORD_LENGTH],
-    ] as const) {
-      const value = body[field];
-      if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-        const error = `${field}: must be a non-empty string of at most ${max} characters`;
-        if (json) return void res.status(400).json({ error, field });
-        return void res
-          .status(400)
-          .type('html')
-          .send(loginPage(actionOf(req), csrf.generateToken(req, true), error));
-      }
-    }
-    const username = body.username as string;
-    const address = normalizeAddress(req.ip);
-    // The attempt takes its place before the password is checked: logins sent at once cannot overrun the limit.
-    const admission = await deps.guard.attempt(username, { address });
-    if (!admission.admitted) {
-      const blocked = admission.waitSeconds;
-      if (deps.guard.firstRefusal(username, address, blocked))
-        deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
-      res.set('Retry-After', String(blocked));
-      if (json) return void res.status(429).json({ error: `too many failed logins; try again in ${blocked} s` });
-      return void res
-        .status(429)
-        .type('html')
-        .send(
-          loginPage(actionOf(req), csrf.generateToken(req, true), `Too many failed logins; try again in ${blocked} seconds.`, username),
-        );
-    }
-    const { ticket } = admission;
-    const attempt: LoginAttempt = { req, res, next, json, username, password: body.password as string, address, ticket };
     try {
-      passport.authenticate(
-        'local',
-        { session: false },
-        (error: unknown, user: User | false, info?: { message?: string; code?: RoamgateErrorCode }) =>
-          void settleLogin(deps, csrf, attempt, error, user, info),
-      )(req, res, next);
+      const attempt = await readAttempt(deps, req, res);
+      if (!attempt) return;
+      const { username, address } = attempt;
+      // The attempt takes its place before the password is checked: logins sent at once cannot overrun the limit.
+      const admission = await deps.guard.attempt(username, { address });
+      if (!admission.admitted) {
+        const blocked = admission.waitSeconds;
+        if (deps.guard.firstRefusal(username, address, blocked))
+          deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
+        res.set('Retry-After', String(blocked));
+        return void (await refuse(deps, attempt, 429, `too many failed logins; try again in ${blocked} seconds`, username));
+      }
+      const user = await check(deps, attempt, admission.ticket);
+      if (user) await succeed(deps, attempt, user);
     } catch (error) {
-      ticket.undo();
       next(error);
     }
   };
 }
 
-/** What passport-local found: a failure answered (and given back when it was not the user's), or a lease issued. */
-async function settleLogin(
-  deps: LoginDeps,
-  csrf: Csrf,
-  attempt: LoginAttempt,
-  error: unknown,
-  user: User | false,
-  info?: { message?: string; code?: RoamgateErrorCode },
-): Promise<void> {
-  const { req, res, next, json, username, address, ticket } = attempt;
+/**
+ * The password check and what it means: the user, or false with the refusal
+ * sent. A directory that fails (the host's login threw, a home out of reach)
+ * is not the user's fault: the attempt is given back, and 503 so programs retry.
+ */
+async function check(deps: LoginDeps, attempt: LoginAttempt, ticket: LoginTicket): Promise<User | false> {
+  const { username, address } = attempt;
+  let user: User | false;
   try {
-    if (error) {
-      ticket.undo();
-      return next(error);
+    user = await deps.directory.verify(username, attempt.password);
+  } catch (error) {
+    const refusal = isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED';
+    const temporary = !refusal || error.code === 'ROAMGATE_UPSTREAM_REFUSED' || error.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
+    if (temporary) ticket.undo();
+    else ticket.failed();
+    if (!refusal) {
+      deps.logger.error({ event: 'directory-failed', via: 'login-page', err: error }, 'could not check a login');
+      await refuse(deps, attempt, 503, LOGIN_UNCHECKED_REASON, username);
+      return false;
     }
-    if (!user) {
-      // A home that could not be asked is not the user's fault: the attempt is given back, and 503 so programs retry.
-      const unreachable = info?.code === 'ROAMGATE_UPSTREAM_REFUSED' || info?.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
-      const reason = info?.code ? info.message! : 'wrong user name or password';
-      if (unreachable) ticket.undo();
-      else ticket.failed();
-      deps.audit.record('login.failure', { actor: username, address, ...(info?.code ? { detail: { reason } } : {}) });
-      const status = unreachable ? 503 : 401;
-      if (json) return void res.status(status).json({ error: reason });
-      return void res
-        .status(status)
-        .type('html')
-        .send(
-          loginPage(
-            actionOf(req),
-            csrf.generateToken(req, true),
-            info?.code ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'Wrong user name or password.',
-            username,
-          ),
-        );
-    }
-    ticket.succeeded();
-    // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
-    const confirmed = await reconfirmVisitor(deps.directory, user, username, attempt.password).catch(() => false as const);
-    if (!confirmed) {
-      if (json) return void res.status(503).json({ error: LOGIN_UNCHECKED_REASON });
-      return void res
-        .status(503)
-        .type('html')
-        .send(
-          loginPage(
-            actionOf(req),
-            csrf.generateToken(req, true),
-            `${LOGIN_UNCHECKED_REASON[0].toUpperCase()}${LOGIN_UNCHECKED_REASON.slice(1)}.`,
-            username,
-          ),
-        );
-    }
-    const { token, lease } = await deps.leases.issue(confirmed, address);
-    deps.audit.record('login.success', { actor: confirmed.id, address, detail: { via: json ? 'api' : 'form' } });
-    deps.audit.record('lease.issued', { actor: confirmed.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
-    if (json)
-      return void res
-        .status(201)
-        .set('Cache-Control', 'no-store')
-        .json({ token, lease: leaseView(lease) });
-    req.login(confirmed, (loginError) => {
-      if (loginError) return next(loginError);
-      req.session.leaseId = lease.id;
-      res
-        .set('Cache-Control', 'no-store')
-        .type('html')
-        .send(leasePage(confirmed.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf.generateToken(req, true)));
-    });
-  } catch (failure) {
-    next(failure);
+    deps.audit.record('login.failure', { actor: username, address, detail: { reason: error.message } });
+    await refuse(deps, attempt, temporary ? 503 : 401, error.message, username);
+    return false;
   }
+  if (!user) {
+    ticket.failed();
+    deps.audit.record('login.failure', { actor: username, address });
+    await refuse(deps, attempt, 401, 'wrong user name or password', username);
+    return false;
+  }
+  ticket.succeeded();
+  // The lease manager holds the lease from the moment issue() starts, which keeps a visitor's home lease.
+  const confirmed = await reconfirmVisitor(deps.directory, user, username, attempt.password).catch(() => false as const);
+  if (!confirmed) await refuse(deps, attempt, 503, LOGIN_UNCHECKED_REASON, username);
+  return confirmed;
+}
+
+/** Issues the lease; a form login also gets roamgate's session, the lease cookie for guarded routes, and goes back where it came from. */
+async function succeed(deps: LoginDeps, attempt: LoginAttempt, user: User): Promise<void> {
+  const { req, res, json, address } = attempt;
+  const { token, lease } = await deps.leases.issue(user, address);
+  deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
+  deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
+  res.set('Cache-Control', 'no-store');
+  if (json) return void res.status(201).json({ token, lease: leaseView(lease) });
+  await deps.sessions.logIn(req, res, user, lease.id);
+  res.cookie(LEASE_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: secureFor(req, deps.secureCookie),
+    path: '/',
+    maxAge: lease.expiresAt - lease.issuedAt,
+  });
+  if (attempt.returnTo) return void res.redirect(303, attempt.returnTo);
+  const csrf = await deps.sessions.csrfToken(req, res);
+  res.type('html').send(leasePage(user.id, token, lease.expiresAt, `${req.baseUrl}/logout`, csrf));
 }
 
 /** POST /logout: a lease token revokes its lease; a login session (with its CSRF token) its lease and the session. */
-function logOut(deps: LoginDeps, csrf: Csrf): RequestHandler {
+function logOut(deps: LoginDeps): RequestHandler {
   return async (req, res, next) => {
     const caller = callerOf(req);
     try {
@@ -269,35 +232,31 @@ function logOut(deps: LoginDeps, csrf: Csrf): RequestHandler {
         return void res.status(204).end();
       }
       if (caller.via !== 'session') return void res.status(401).json({ error: 'not logged in' });
-      if (!csrf.isRequestValid(req)) return void res.status(403).json({ error: 'missing or wrong CSRF token' });
-      const leaseId = req.session.leaseId;
+      const presented = (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
+      if (!deps.sessions.csrfMatches(req, presented)) return void res.status(403).json({ error: 'missing or wrong CSRF token' });
+      const leaseId = deps.sessions.leaseIdOf(req);
       if (leaseId && (await deps.leases.revoke(leaseId)))
         deps.audit.record('lease.revoked', {
           actor: caller.user?.id,
           address: normalizeAddress(req.ip),
           detail: { lease: leaseId, by: 'logout' },
         });
-      req.logout((error) => {
-        if (error) return next(error);
-        req.session.destroy(() => {
-          res.clearCookie(SESSION_COOKIE);
-          if (req.is('application/x-www-form-urlencoded')) res.redirect(303, `${req.baseUrl}/login`);
-          else res.status(204).end();
-        });
-      });
+      await deps.sessions.logOut(req, res);
+      res.clearCookie(LEASE_COOKIE, { path: '/' });
+      if (req.is('application/x-www-form-urlencoded')) res.redirect(303, `${req.baseUrl}/login`);
+      else res.status(204).end();
     } catch (error) {
       next(error);
     }
   };
 }
 
-/** The session cookie's name. */
-export const SESSION_COOKIE = 'roamgate.sid';
-
 /** Sends 403 unless a session-authenticated write carries a valid CSRF token. Bearer-token calls are not cookie-borne, so need none. */
-export function csrfForSessions(csrf: Csrf) {
-  return (req: Request, res: Response, next: () => void) => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || callerOf(req).via !== 'session' || csrf.isRequestValid(req)) return next();
+export function csrfForSessions(sessions: LoginSessions): RequestHandler {
+  return (req, res, next) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || callerOf(req).via !== 'session') return next();
+    const presented = (req.get('x-csrf-token') ?? (req.body as { _csrf?: string } | undefined)?._csrf) as string | undefined;
+    if (sessions.csrfMatches(req, presented)) return next();
     res.status(403).json({ error: 'missing or wrong CSRF token (send X-CSRF-Token; get one from GET <mount>/csrf)' });
   };
 }

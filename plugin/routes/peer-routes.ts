@@ -41,12 +41,16 @@ export interface PeerRoutesDeps {
   offeredServices(identity: Identity, reveal: boolean): Promise<HomeService[]>;
   /** What time it is, for checking and signing timestamps and for the replay window; default the system clock. */
   clock?: Clock;
+  /** Told when a peer request arrived with its body already parsed by the host (to log the fix). */
+  onParsedBody?(): void;
 }
 
 interface PeerCall {
   name: string;
   peer: AnsweredPeer;
   nonce: string;
+  /** The bytes the signature covers. */
+  body: Buffer;
 }
 
 type Answering = PeerRoutesDeps & { clock: Clock };
@@ -62,6 +66,11 @@ type PeerHandler = (deps: Answering, call: PeerCall, req: Request, res: Response
  * opens this gateway's tunnel endpoint for the visited gateway: the user's
  * servers stay hidden unless the peer is configured to see them.
  */
+/** What a peer request that reached us already parsed is answered, and what the log says: the fix. */
+export const PARSED_BODY_FIX =
+  'peer requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application, ' +
+  'or keep the bytes in req.rawBody (express.json({ verify: (req, _res, buf) => { req.rawBody = buf } }))';
+
 export function peerRoutes(deps: PeerRoutesDeps): Router {
   const router = Router();
   const answering: Answering = { ...deps, clock: deps.clock ?? systemClock };
@@ -93,14 +102,15 @@ function send(deps: Answering, res: Response, call: PeerCall | null, status: num
 
 /** The calling peer, when the request is signed by a configured peer, fresh and not seen before; else answered here and null. */
 async function authenticate(deps: Answering, req: Request, res: Response): Promise<PeerCall | null> {
-  if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
+  // A host parser that kept the bytes (express.json({ verify: (req, _res, buf) => { req.rawBody = buf } })) is as good as none.
+  const kept = (req as { rawBody?: unknown }).rawBody;
+  if (req.body !== undefined && !Buffer.isBuffer(req.body) && !Buffer.isBuffer(kept)) {
     // Someone parsed the body before us, and the bytes the signature covers are gone.
-    res.status(500).json({
-      error: 'peer requests need their raw body: mount the roamgate router before any body parser (express.json()) in the host application',
-    });
+    deps.onParsedBody?.();
+    res.status(500).json({ error: PARSED_BODY_FIX });
     return null;
   }
-  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.isBuffer(kept) ? kept : Buffer.alloc(0);
   // Realms are names in DNS's sense: any case names the same peer.
   const secretOf = (name: string) => deps.peers.get(name.toLowerCase())?.secret;
   const verdict = verifyRequest(req.headers, { method: req.method, path: req.originalUrl, body }, secretOf, deps.clock.now());
@@ -112,7 +122,7 @@ async function authenticate(deps: Answering, req: Request, res: Response): Promi
     return null;
   }
   const name = verdict.peer.toLowerCase();
-  const call = { name, peer: deps.peers.get(name)!, nonce: verdict.nonce };
+  const call = { name, peer: deps.peers.get(name)!, nonce: verdict.nonce, body };
   const replayed = await deps.replay.admit(name, verdict.nonce, verdict.timestamp, deps.clock.now());
   if (replayed) {
     deps.audit.record('peer.refused', { actor: name, address, detail: { path: req.path, reason: replayed } });
@@ -127,7 +137,7 @@ async function authenticate(deps: Answering, req: Request, res: Response): Promi
 /** A visitor's login, checked here for the visited gateway: the user, a lease for the peer, the services offered. */
 async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: Response): Promise<void> {
   const address = normalizeAddress(req.ip);
-  const request = parseMessage(verifyRequestSchema, (req.body as Buffer).toString('utf8'));
+  const request = parseMessage(verifyRequestSchema, call.body.toString('utf8'));
   if (!request) return send(deps, res, call, 400, { error: 'send { username, password }' });
   const { realm } = splitRealm(request.username);
   if (realm !== undefined && realm !== deps.realm?.toLowerCase() && !call.peer.chain) {
@@ -183,8 +193,8 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
 }
 
 /** The visited gateway no longer needs these leases: they end here. */
-async function answerRelease(deps: Answering, call: PeerCall, req: Request, res: Response): Promise<void> {
-  const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
+async function answerRelease(deps: Answering, call: PeerCall, _req: Request, res: Response): Promise<void> {
+  const request = parseMessage(refreshRequestSchema, call.body.toString('utf8'));
   if (!request) return send(deps, res, call, 400, { error: 'send { tokens: [...] }' });
   let released = 0;
   for (const token of request.tokens) {
@@ -197,8 +207,8 @@ async function answerRelease(deps: Answering, call: PeerCall, req: Request, res:
 }
 
 /** Whether each of the peer's leases is still live (a user disabled or removed here loses them). */
-async function answerRefresh(deps: Answering, call: PeerCall, req: Request, res: Response): Promise<void> {
-  const request = parseMessage(refreshRequestSchema, (req.body as Buffer).toString('utf8'));
+async function answerRefresh(deps: Answering, call: PeerCall, _req: Request, res: Response): Promise<void> {
+  const request = parseMessage(refreshRequestSchema, call.body.toString('utf8'));
   if (!request) return send(deps, res, call, 400, { error: 'send { tokens: [...] }' });
   const leases = [];
   for (const token of request.tokens) {
