@@ -1,4 +1,3 @@
-import type { Strategy } from 'passport';
 import { RoamgateError } from '../errors';
 import type { Directory, User } from './directory';
 
@@ -9,6 +8,12 @@ export type HostUser = { id?: unknown; username?: unknown; attributes?: unknown 
 export interface HostLogin {
   verify(username: string, password: string): Promise<HostUser | false | null | undefined> | HostUser | false | null | undefined;
   get?(id: string): Promise<HostUser | false | null | undefined> | HostUser | false | null | undefined;
+}
+
+/** A passport strategy (passport-local's `Strategy`, or any that reads the name and password from the request body). */
+export interface Strategy {
+  authenticate(req: unknown, options?: object): void;
+  name?: string;
 }
 
 /** The `directory` option: the host's login as an object, or a passport-local `Strategy` the host already uses. */
