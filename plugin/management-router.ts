@@ -69,7 +69,16 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   const { sessions } = deps;
   const login = loginRoutes({ ...deps, secureCookie: options.session.secureCookie });
   const router = Router();
-  router.use((_req, _res, next) => void deps.ready.then(() => next(), next));
+  const misplaced = once((at: string) =>
+    deps.logger.warn(
+      { event: 'mount-path', mountPath: options.mountPath, mountedAt: at },
+      `the router is mounted at ${at || '/'} but mountPath says ${options.mountPath}: guarded routes send browsers to the wrong login page`,
+    ),
+  );
+  router.use((req, _res, next) => {
+    if ((req.baseUrl || '/') !== options.mountPath) misplaced(req.baseUrl);
+    void deps.ready.then(() => next(), next);
+  });
   // Before the JSON parser: peer requests are signed over their raw bytes.
   router.use(peerSide(deps));
   router.use(express.json({ limit: MAX_API_BODY }));
@@ -132,10 +141,10 @@ function peerSide(deps: ManagementRouterDeps): Router {
 }
 
 /** `action` the first time only. */
-function once(action: () => void): () => void {
+function once<A extends unknown[]>(action: (...args: A) => void): (...args: A) => void {
   let done = false;
-  return () => {
-    if (!done) action();
+  return (...args) => {
+    if (!done) action(...args);
     done = true;
   };
 }

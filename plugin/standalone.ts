@@ -17,7 +17,18 @@ export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8080 } as const;
 export const DEFAULT_MOUNT = '/roamgate';
 
 const standaloneSchema = z.looseObject({
-  http: z.strictObject({ host: z.string().default(DEFAULT_HTTP.host), port: z.int().min(0).max(65535) }).default({ ...DEFAULT_HTTP }),
+  http: z
+    .strictObject({
+      host: z.string().default(DEFAULT_HTTP.host),
+      port: z.int().min(0).max(65535),
+      /**
+       * Express's `trust proxy`: which front proxies' X-Forwarded-For to believe for the client address (leases,
+       * throttling). `false` (default): none, the connection's address is the client. Trusting more than the proxies
+       * you run lets any client pick the address its lease is bound to.
+       */
+      trustProxy: z.union([z.boolean(), z.int().min(0).max(32), z.string().min(1), z.array(z.string().min(1))]).default(false),
+    })
+    .default({ ...DEFAULT_HTTP, trustProxy: false }),
   mount: z
     .string()
     .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /')
@@ -39,7 +50,7 @@ export interface Standalone {
 
 /** Reads a YAML/JSON config file into roamgate options; throws ROAMGATE_INVALID_OPTIONS naming the field. */
 export function readConfigFile(path: string): {
-  http: { host: string; port: number };
+  http: { host: string; port: number; trustProxy?: boolean | number | string | string[] };
   mount: string;
   logLevel: string;
   options: RoamgateOptions;
@@ -65,9 +76,10 @@ export function readConfigFile(path: string): {
 /** Builds an Express app from options, mounts the plugin, starts the HTTP server and the adapters. */
 export async function startStandalone(config: ReturnType<typeof readConfigFile>): Promise<Standalone> {
   const logger = config.options.logger ?? pino({ name: 'roamgate', level: config.logLevel });
-  const gateway = roamgate({ ...config.options, logger });
+  const gateway = roamgate({ mountPath: config.mount, ...config.options, logger });
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', config.http.trustProxy ?? false);
   app.use(config.mount, gateway.router);
   const http = await new Promise<Server>((resolve, reject) => {
     const server = app.listen(config.http.port, config.http.host);

@@ -1,4 +1,7 @@
 import express, { type Express } from 'express';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { Strategy as LocalStrategy } from 'passport-local';
 import request from 'supertest';
@@ -6,6 +9,7 @@ import type { HostLogin } from '../../plugin/host-directory';
 import type { RoamgateOptions } from '../../plugin/options';
 import { hashPassword } from '../../plugin/password';
 import { roamgate, type Roamgate } from '../../plugin/roamgate';
+import { readConfigFile, startStandalone } from '../../plugin/standalone';
 import { CapturingLogger } from '../helpers/gateway';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 import { until } from '../helpers/until';
@@ -265,5 +269,38 @@ describe('behind a front proxy: the host’s trust proxy setting decides the cli
       .send({ username: 'alice', password: 'alice-pw' })
       .expect(201);
     expect(login.body.lease.address).toBe(address);
+  });
+});
+
+describe('roamgate serve behind a front proxy: http.trustProxy', () => {
+  test.each([
+    [undefined, '127.0.0.1'],
+    ['loopback', '198.51.100.9'],
+  ] as const)('http.trustProxy %s: a login through the proxy gets a lease bound to %s', async (trustProxy, address) => {
+    const served = await startStandalone({
+      http: { host: '127.0.0.1', port: 0, ...(trustProxy ? { trustProxy } : {}) },
+      mount: '/roamgate',
+      logLevel: 'silent',
+      options: { users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw') }], logger: new CapturingLogger() },
+    });
+    try {
+      const login = await request(`http://127.0.0.1:${served.httpAddress.port}`)
+        .post('/roamgate/login')
+        .set('X-Forwarded-For', '198.51.100.9')
+        .send({ username: 'alice', password: 'alice-pw' })
+        .expect(201);
+      expect(login.body.lease.address).toBe(address);
+    } finally {
+      await served.close();
+    }
+  });
+
+  test('the config file takes trustProxy, and refuses what Express would not understand', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roamgate-trust-'));
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, 'http:\n  port: 0\n  trustProxy: [loopback, 10.0.0.0/8]\n');
+    expect(readConfigFile(file).http.trustProxy).toEqual(['loopback', '10.0.0.0/8']);
+    writeFileSync(file, 'http:\n  port: 0\n  trustProxy: { all: true }\n');
+    expect(() => readConfigFile(file)).toThrow(/http\.trustProxy/);
   });
 });
