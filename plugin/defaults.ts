@@ -8,6 +8,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 /** Simultaneous clients per adapter; more are refused in their protocol. */
 export const DEFAULT_MAX_CLIENTS = 1_000;
+/** How long a gw.web route's server may stay silent once connected (waiting for its answer, or within it) before the request fails with 504. */
+export const DEFAULT_WEB_TIMEOUT_MS = 60_000;
 /** Largest HTTP request head the web proxy accepts (bytes). */
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 /** How long close() lets open relays finish before cutting them. */

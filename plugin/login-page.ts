@@ -24,12 +24,12 @@ export function loginPage(action: string, csrfToken: string, error?: string, use
   );
 }
 
-/** What a visitor sees after logging in: the lease and its token (shown once). */
-export function leasePage(user: string, token: string, expiresAt: number, logoutAction: string, csrfToken: string): string {
+/** What a visitor sees when logged in: the lease, its token only right after the login (shown once), and a Log out form. */
+export function leasePage(user: string, token: string | undefined, expiresAt: number, logoutAction: string, csrfToken: string): string {
   return page(
     'You are logged in',
     `<p>Logged in as <strong>${escapeHtml(user)}</strong>. This computer's address may now use the services your access allows, until ${escapeHtml(new Date(expiresAt).toISOString())}.</p>
-<p>Your lease token (for the roamgate local proxy; it is shown only once):</p><p><code id="lease-token">${escapeHtml(token)}</code></p>
+${token === undefined ? '' : `<p>Your lease token (for the roamgate local proxy; it is shown only once):</p><p><code id="lease-token">${escapeHtml(token)}</code></p>`}
 <form method="post" action="${escapeHtml(logoutAction)}"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit">Log out</button></form>`,
   );
 }

@@ -17,6 +17,9 @@ import { createProtocolAdapters } from './protocol-adapters';
 import type { LeaseView } from './routes/login-routes';
 import { StoredSessions } from './session-store';
 import { WebGuard } from './web-guard';
+import { createWebProxy, type WebProxyHandler } from './web-proxy';
+import { normalizeWebRouteOptions, type WebRouteOptions } from './web-route-options';
+import { WebUpgrades } from './web-upgrades';
 
 /**
  * A roamgate gateway: the management API as an Express router plus the
@@ -45,6 +48,13 @@ export interface Roamgate {
    * (and back after), a program gets 401/403 JSON.
    */
   protect(service: string): RequestHandler;
+  /**
+   * An identity-aware reverse proxy for `service` (on http-proxy-middleware): what `protect` does, then the request
+   * goes to the server the table names for `service` and this identity (health and priority order, failover while
+   * nothing was sent), with `X-Roamgate-User`, `X-Roamgate-Attributes` and, with `web.assertionSecret`, a signed
+   * `X-Roamgate-Assertion`. WebSockets under `options.path` are proxied once `attach(server)` was called.
+   */
+  web(service: string, options?: WebRouteOptions): WebProxyHandler;
   /**
    * Hands a user the host authenticated its own way a lease for the request's client address, audited as a login.
    * With `options.res` the lease cookie is set too, for the browser's next request to a guarded route.
@@ -83,11 +93,25 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const ownStore = 'path' in options.store ? state.store : undefined;
   const { listen, attach, close } = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
   const hostLeases = { ...state, secureCookie: options.session.secureCookie };
+  const upgrades = new WebUpgrades();
+  const webDeps = { guard, resolve: policy.resolve, reportHealth: policy.reportHealth, record: policy.record, track: policy.track, logger };
+  const web = (service: string, routeOptions?: WebRouteOptions) => {
+    const route = createWebProxy(service, normalizeWebRouteOptions(service, routeOptions), {
+      ...webDeps,
+      ...(options.web.assertionSecret === undefined ? {} : { assertionSecret: options.web.assertionSecret }),
+    });
+    upgrades.add(route);
+    return route;
+  };
   return {
     router,
     listen,
-    attach,
+    attach: (server) => {
+      attach(server);
+      upgrades.attach(server);
+    },
     protect: (service) => guard.protect(service),
+    web,
     issueLease: (req, user, leaseOptions) => issueHostLease(hostLeases, req, user, leaseOptions),
     close,
   };

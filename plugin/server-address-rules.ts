@@ -57,11 +57,27 @@ export async function serversToUse(candidates: readonly ServerInfo[], rules: Ser
   return usable;
 }
 
+/** Most host verdicts remembered; past it the memo starts again (the table's hosts are few, registered ones are capped). */
+const MAX_HOST_VERDICTS = 4096;
+/** What the rules say of a host's text alone (refused, and whether it needs no lookup), by host: asked on every connection. */
+const hostVerdicts = new Map<string, { problem: string | null; literal: boolean }>();
+
+function hostVerdict(host: string): { problem: string | null; literal: boolean } {
+  let verdict = hostVerdicts.get(host);
+  if (verdict === undefined) {
+    if (hostVerdicts.size >= MAX_HOST_VERDICTS) hostVerdicts.clear();
+    verdict = { problem: serverHostProblem(host), literal: canonicalIp(host) !== null || isLoopbackName(host) };
+    hostVerdicts.set(host, verdict);
+  }
+  return verdict;
+}
+
 /** The server to connect to (its host pinned to the checked address when it was resolved), or why it is refused. */
 async function checkServer(server: ServerInfo, ownPorts: ReadonlySet<number>, rules: ServerAddressRules): Promise<ServerInfo | string> {
-  const problem = serverHostProblem(server.host) ?? ownEndpointReason(server.host, server.port, ownPorts);
+  const verdict = hostVerdict(server.host);
+  const problem = verdict.problem ?? ownEndpointReason(server.host, server.port, ownPorts);
   if (problem !== null) return problem;
-  if (canonicalIp(server.host) !== null || isLoopbackName(server.host)) return server;
+  if (verdict.literal) return server;
   if (server.registered === undefined && !ownPorts.has(server.port)) return server;
   let addresses: string[];
   try {

@@ -10,6 +10,7 @@ import { RoamgateError } from '../errors';
 import { describeZodError } from '../sources/table-schema';
 import type { RoamgateOptions } from './options';
 import { roamgate, type Roamgate } from './roamgate';
+import { normalizeWebRouteOptions, type WebRouteOptions } from './web-route-options';
 
 /** Where the management HTTP server listens when the file says nothing. */
 export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8080 } as const;
@@ -33,6 +34,8 @@ const standaloneSchema = z.looseObject({
     .string()
     .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /')
     .default(DEFAULT_MOUNT),
+  /** `assertionSecret` (the plugin's `web.assertionSecret`), and `{ <service>: { path, changeOrigin?, timeoutMs? } }`: gw.web routes. */
+  web: z.record(z.string(), z.unknown()).default({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),
@@ -54,6 +57,8 @@ export function readConfigFile(path: string): {
   mount: string;
   logLevel: string;
   options: RoamgateOptions;
+  /** The gw.web routes to mount: service -> options (with `path`). */
+  web?: Record<string, WebRouteOptions & { path: string }>;
 } {
   let data: unknown;
   try {
@@ -63,14 +68,27 @@ export function readConfigFile(path: string): {
   }
   const parsed = standaloneSchema.safeParse(data ?? {});
   if (!parsed.success) throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', describeZodError(parsed.error));
-  const { http, mount, log, ...rest } = parsed.data;
-  const options = rest as RoamgateOptions;
+  const { http, mount, log, web, ...rest } = parsed.data;
+  const { assertionSecret, ...routes } = web;
+  const options = (assertionSecret === undefined ? rest : { ...rest, web: { assertionSecret } }) as RoamgateOptions;
   // Paths in the file are relative to the file, not to wherever the gateway was started.
   if (typeof options.serversFile === 'string') options.serversFile = resolvePath(dirname(path), options.serversFile);
   const store = options.store as { path?: unknown } | undefined;
   if (store && typeof store.path === 'string' && store.path !== ':memory:')
     options.store = { ...store, path: resolvePath(dirname(path), store.path) } as RoamgateOptions['store'];
-  return { http, mount, logLevel: log.level, options };
+  return { http, mount, logLevel: log.level, options, web: webRoutes(routes) };
+}
+
+/** The file's `web:` routes, each checked as gw.web would check it; every one needs a `path`. */
+function webRoutes(routes: Record<string, unknown>): Record<string, WebRouteOptions & { path: string }> {
+  const checked: Record<string, WebRouteOptions & { path: string }> = {};
+  for (const [service, route] of Object.entries(routes)) {
+    const options = normalizeWebRouteOptions(service, route);
+    if (options.path === undefined)
+      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `web.${service}.path: required (where the route is mounted)`);
+    checked[service] = { ...options, path: options.path };
+  }
+  return checked;
 }
 
 /** Builds an Express app from options, mounts the plugin, starts the HTTP server and the adapters. */
@@ -81,6 +99,7 @@ export async function startStandalone(config: ReturnType<typeof readConfigFile>)
   app.disable('x-powered-by');
   app.set('trust proxy', config.http.trustProxy ?? false);
   app.use(config.mount, gateway.router);
+  for (const [service, route] of Object.entries(config.web ?? {})) app.use(route.path, gateway.web(service, route));
   const http = await new Promise<Server>((resolve, reject) => {
     const server = app.listen(config.http.port, config.http.host);
     server.once('listening', () => resolve(server));

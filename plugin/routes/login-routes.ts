@@ -1,6 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { isRoamgateError } from '../../errors';
-import type { LeaseRecord } from '../../store/store';
+import { isStoreUnavailable, type LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory';
 import { reconfirmVisitor } from '../roaming-directory';
@@ -55,11 +55,13 @@ export function loginRoutes(deps: LoginDeps): Router {
   router.get('/login', async (req, res, next) => {
     try {
       const token = await deps.sessions.csrfToken(req, res);
-      const returnTo = safeReturnPath(req.query.return);
-      res
-        .set('Cache-Control', 'no-store')
-        .type('html')
-        .send(loginPage(actionOf(req), token, undefined, '', returnTo));
+      res.set('Cache-Control', 'no-store').type('html');
+      // Already logged in (back from a guarded page, say): the lease and a way to log out; its token is not shown again.
+      const user = deps.sessions.userOf(req);
+      const leaseId = deps.sessions.leaseIdOf(req);
+      const lease = leaseId === undefined ? undefined : deps.leases.get(leaseId);
+      if (user && lease) return void res.send(leasePage(user.id, undefined, lease.expiresAt, `${req.baseUrl}/logout`, token));
+      res.send(loginPage(actionOf(req), token, undefined, '', safeReturnPath(req.query.return)));
     } catch (error) {
       next(error);
     }
@@ -170,6 +172,11 @@ async function check(deps: LoginDeps, attempt: LoginAttempt, ticket: LoginTicket
   try {
     user = await deps.directory.verify(username, attempt.password);
   } catch (error) {
+    // The store out of use: answered by the router's store handler (503 with the problem and Retry-After).
+    if (isStoreUnavailable(error)) {
+      ticket.undo();
+      throw error;
+    }
     const refusal = isRoamgateError(error) && error.code !== 'ROAMGATE_SOURCE_FAILED';
     const temporary = !refusal || error.code === 'ROAMGATE_UPSTREAM_REFUSED' || error.code === 'ROAMGATE_UPSTREAM_TIMEOUT';
     if (temporary) ticket.undo();

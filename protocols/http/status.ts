@@ -25,6 +25,7 @@ export function httpStatusFor(error: RoamgateError): number {
 
 const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
   408: 'Request Timeout',

@@ -52,6 +52,8 @@ describe('normalizeOptions', () => {
           cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
         },
         onAccessChange: 'close',
+        mountPath: '/roamgate',
+        web: {},
         tunnel: {
           maxTunnels: D.DEFAULT_MAX_TUNNELS,
           maxTunnelsPerLease: D.DEFAULT_MAX_TUNNELS_PER_LEASE,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages needed by the roamgate interop tests:
-#   dovecot-core + dovecot-pop3d, opensmtpd, inn2, squid, swaks, openssl
+#   dovecot-core + dovecot-pop3d, opensmtpd, inn2, squid, swaks, openssl,
+#   nginx-light (the web upstream) and chromium (the browser test's browser)
 #
 # - idempotent: packages already installed are skipped (second run is fast)
 # - non-interactive (DEBIAN_FRONTEND=noninteractive, keep existing conffiles)
@@ -10,12 +11,14 @@
 # - works around inn2's postinst failing when the host name has no domain:
 #   inn2-inews (which ships /etc/news/inn.conf) is installed first, then
 #   "domain: example.test" is added to inn.conf before inn2 is configured.
+# - nginx's default site (port 80) is never left running: the tests start
+#   their own nginx with their own config on a loopback port.
 #
 # Must run as root.  Quiet unless something fails.
 set -euo pipefail
 
-PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d opensmtpd inn2-inews inn2 squid swaks)
-SERVICES=(dovecot opensmtpd inn2 squid)
+PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d opensmtpd inn2-inews inn2 squid swaks nginx-light chromium)
+SERVICES=(dovecot opensmtpd inn2 squid nginx)
 INN_CONF=/etc/news/inn.conf
 INN_DOMAIN=example.test
 
@@ -142,7 +145,7 @@ done
 # so they do not come up at the next boot and occupy the default ports.
 restore_policy
 trap - EXIT
-svc_pkg() { case "$1" in dovecot) echo dovecot-core ;; *) echo "$1" ;; esac; }
+svc_pkg() { case "$1" in dovecot) echo dovecot-core ;; nginx) echo nginx-light ;; *) echo "$1" ;; esac; }
 for s in "${SERVICES[@]}"; do
     case " ${missing[*]:-} " in *" $(svc_pkg "$s") "*) ;; *) continue ;; esac
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
@@ -154,6 +157,23 @@ for s in "${SERVICES[@]}"; do
         fi
     fi
 done
+
+# nginx's default site listens on port 80. If a freshly installed nginx got
+# started anyway (a policy-rc.d that does not apply, a systemd preset), stop
+# it through its own pid file and make sure port 80 is free again.
+case " ${missing[*]:-} " in *" nginx-light "*)
+    if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+        nginx -s quit >>"$LOG" 2>&1 || kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    if ss -ltnpH 'sport = :80' 2>/dev/null | grep -q nginx; then
+        echo "install.sh: warning: an nginx still listens on port 80 after installing nginx-light" >&2
+    fi
+    ;;
+esac
 
 rm -f "$LOG"
 exit 0
