@@ -48,7 +48,7 @@ export async function issueHostLease(
   }
   await deps.ready;
   const address = clientAddress(req);
-  const { token, lease } = await deps.leases.issue(user, address, undefined, ttl);
+  const { token, lease } = await deps.leases.issue(user, address, { ttlSeconds: ttl });
   deps.audit.record('login.success', { actor: user.id, address, detail: { via: 'host' } });
   deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt, via: 'host' } });
   const res = options.res;

@@ -34,6 +34,13 @@ export function hashToken(token: string): string {
  * none. A revoked or expired lease stops working at once; listeners hear of
  * it so that its open relays can be closed.
  */
+/** How a lease is issued: to a peer gateway, for less than the configured lifetime, bound to no address. */
+export interface IssueOptions {
+  peer?: string;
+  ttlSeconds?: number;
+  tokenOnly?: boolean;
+}
+
 export class LeaseManager {
   private readonly byId = new Map<string, LeaseRecord>();
   private readonly byTokenHash = new Map<string, LeaseRecord>();
@@ -47,6 +54,8 @@ export class LeaseManager {
     private readonly ttlSeconds: number = DEFAULT_LEASE_TTL_SECONDS,
     /** What time it is, for issuing, renewing and expiring leases. */
     private readonly clock: Clock = systemClock,
+    /** Addresses shared by many people (`leases.sharedAddresses`): a lease there identifies nobody by address. */
+    private readonly shared: (address: string) => boolean = () => false,
   ) {}
 
   /** Loads the live leases from the store and starts the expiry sweep. */
@@ -73,9 +82,11 @@ export class LeaseManager {
    * Issues a lease to a user who logged in from `address`, or, with `peer`,
    * to that peer gateway (at `address`) for one of our users visiting it.
    * The token is returned once and never stored. `ttlSeconds` may shorten
-   * the lease, never lengthen it past the configured lifetime.
+   * the lease, never lengthen it past the configured lifetime; `tokenOnly`
+   * binds no address (see LeaseRecord).
    */
-  async issue(user: User, address: string, peer?: string, ttlSeconds = this.ttlSeconds): Promise<{ token: string; lease: LeaseRecord }> {
+  async issue(user: User, address: string, options: IssueOptions = {}): Promise<{ token: string; lease: LeaseRecord }> {
+    const { peer, ttlSeconds = this.ttlSeconds } = options;
     const token = randomBytes(32).toString('base64url');
     const issuedAt = this.clock.now();
     const lease: LeaseRecord = {
@@ -90,6 +101,7 @@ export class LeaseManager {
     };
     if (user.home) lease.home = user.home;
     if (peer !== undefined) lease.peer = peer;
+    if (options.tokenOnly) lease.tokenOnly = true;
     // Held from now on, not once written: a visitor's home lease is released only when no lease
     // here stands on it, and this one must count while it is being written.
     this.remember(lease);
@@ -107,10 +119,10 @@ export class LeaseManager {
     return this.live(this.byTokenHash.get(hashToken(token)));
   }
 
-  /** The newest live lease issued to a login from this address, if any. */
+  /** The newest live lease issued to a login from this address, if any; none on a shared address. */
   findByAddress(address: string | undefined): LeaseRecord | undefined {
     const wanted = normalizeAddress(address);
-    if (!wanted) return undefined;
+    if (!wanted || this.shared(wanted)) return undefined;
     const leases = this.byAddress.get(wanted);
     if (!leases) return undefined;
     let best: LeaseRecord | undefined;
@@ -181,8 +193,8 @@ export class LeaseManager {
   private remember(lease: LeaseRecord): void {
     this.byId.set(lease.id, lease);
     this.byTokenHash.set(lease.tokenHash, lease);
-    // A peer's lease identifies nobody by address: everyone behind the peer's address is not its user.
-    if (lease.peer !== undefined) return;
+    // A peer's lease identifies nobody by address: everyone behind the peer's address is not its user. Nor does a token-only one.
+    if (lease.peer !== undefined || lease.tokenOnly) return;
     const forAddress = this.byAddress.get(lease.address) ?? new Set<LeaseRecord>();
     forAddress.add(lease);
     this.byAddress.set(lease.address, forAddress);

@@ -16,6 +16,8 @@ export interface WebGrant {
   lease?: LeaseView;
   /** The access rule that allowed it; absent when the default decided. */
   rule?: string;
+  /** How the request was identified: its bearer token, the lease cookie, its address; absent for anonymous access. */
+  via?: 'bearer' | 'cookie' | 'address';
 }
 
 declare module 'express-serve-static-core' {
@@ -40,36 +42,31 @@ export interface WebGuardDeps {
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-/** The client's address: Express's `req.ip` (the host's `trust proxy` setting applies), else the socket's. */
+/** The client's address: Express's `req.ip` when the host trusts proxies (its `trust proxy` setting applies), else the socket's. */
 export function clientAddress(req: IncomingMessage): string {
-  return normalizeAddress((req as Partial<Request>).ip ?? req.socket.remoteAddress);
+  // With trust proxy off (Express's default) req.ip is the socket's address: proxy-addr is skipped.
+  const app = (req as Partial<Request>).app;
+  return normalizeAddress(app?.get('trust proxy fn') && app.get('trust proxy') ? (req as Request).ip : req.socket.remoteAddress);
 }
 
 /**
  * Guards web routes with roamgate's leases and access table. A request is
  * identified by `Authorization: Bearer <lease token>`, else by the lease
- * cookie a form login sets, else by a lease bound to its address; a
- * bearer token that is not a live lease is refused outright (never taken for
- * the address's lease). Leases issued to peer gateways open tunnels only.
+ * cookie a form login sets, else by a lease bound to its address. A bearer
+ * token that is not a live lease is not roamgate's (the upstream may have
+ * its own): it identifies nobody and is passed on. Leases issued to peer
+ * gateways open tunnels only.
  */
 export class WebGuard {
   constructor(private readonly deps: WebGuardDeps) {}
 
   decide(req: IncomingMessage, service: string, address = clientAddress(req)): WebVerdict {
     const anonymous: Identity = { kind: 'anonymous', address };
-    const bearer = BEARER.exec(req.headers.authorization ?? '')?.[1];
-    let lease: LeaseRecord | undefined;
-    if (bearer !== undefined) {
-      lease = this.userLease(this.deps.leases.findByToken(bearer));
-      if (!lease) return { allow: false, status: 401, reason: 'the lease token is expired, revoked or unknown', identity: anonymous };
-    }
-    lease ??= cookieValues(req, LEASE_COOKIE)
-      .map((token) => this.userLease(this.deps.leases.findByToken(token)))
-      .find((found) => found !== undefined);
-    lease ??= this.userLease(this.deps.leases.findByAddress(address));
+    const { lease, via } = this.leaseOf(req, address);
     const identity = lease ? identityOfLease(lease, address) : anonymous;
     const decision = this.deps.access.decide(identity, service);
-    if (decision.allow) return { allow: true, grant: { identity, ...(lease ? { lease: leaseView(lease) } : {}), rule: decision.rule } };
+    if (decision.allow)
+      return { allow: true, grant: { identity, ...(lease ? { lease: leaseView(lease), via } : {}), rule: decision.rule } };
     return { allow: false, status: lease ? 403 : 401, reason: decision.reason, identity, rule: decision.rule };
   }
 
@@ -106,6 +103,19 @@ export class WebGuard {
       req.roamgate = verdict.grant;
       next();
     };
+  }
+
+  /** The request's lease: by bearer token, by the lease cookie, by address, in that order. */
+  private leaseOf(req: IncomingMessage, address: string): { lease?: LeaseRecord; via?: WebGrant['via'] } {
+    const bearer = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    const byBearer = bearer === undefined ? undefined : this.userLease(this.deps.leases.findByToken(bearer));
+    if (byBearer) return { lease: byBearer, via: 'bearer' };
+    const byCookie = cookieValues(req, LEASE_COOKIE)
+      .map((token) => this.userLease(this.deps.leases.findByToken(token)))
+      .find((found) => found !== undefined);
+    if (byCookie) return { lease: byCookie, via: 'cookie' };
+    const byAddress = this.userLease(this.deps.leases.findByAddress(address));
+    return byAddress ? { lease: byAddress, via: 'address' } : {};
   }
 
   /** A lease for a user's own use: a peer gateway's opens tunnels only. */

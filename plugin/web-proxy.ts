@@ -187,9 +187,9 @@ class WebProxy {
   }
 
   private setHeaders(proxyReq: ClientRequest, exchange: WebExchange): void {
-    const { identity, lease } = exchange.grant;
-    // The guard takes a bearer token as a lease token or refuses the request: one that got here is roamgate's.
-    setUpstreamHeaders(proxyReq, this.upstreamRoute, identity.kind === 'user' ? identity.user : undefined, lease !== undefined);
+    const { identity, via } = exchange.grant;
+    // A bearer token that identified the request is a roamgate lease token: kept back. Any other is the upstream's own.
+    setUpstreamHeaders(proxyReq, this.upstreamRoute, identity.kind === 'user' ? identity.user : undefined, via === 'bearer');
   }
 
   /** http-proxy's error event (always handled: without a listener it would throw and end the process). */

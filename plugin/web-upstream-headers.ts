@@ -33,7 +33,7 @@ export interface UpstreamRoute {
   ownCookies: ReadonlySet<string>;
 }
 
-/** Who a request is, as the upstream hears it; `user` absent for an anonymous client. */
+/** A user as the upstream hears of them (an anonymous client has none). */
 export interface UpstreamUser {
   id: string;
   attributes: Readonly<Record<string, string>>;

@@ -116,6 +116,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX audit_at ON audit (at);
     `,
   },
+  {
+    version: 6,
+    description: "leases that identify by their token only (a local proxy's), binding no address",
+    sql: `
+      ALTER TABLE leases ADD COLUMN token_only INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows. */

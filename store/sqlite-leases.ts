@@ -14,9 +14,10 @@ interface LeaseRow {
   revoked_at: number | null;
   home: string | null;
   peer: string | null;
+  token_only: number;
 }
 
-const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home, peer';
+const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home, peer, token_only';
 
 function leaseFromRow(row: LeaseRow): LeaseRecord {
   const lease: LeaseRecord = {
@@ -31,6 +32,7 @@ function leaseFromRow(row: LeaseRow): LeaseRecord {
   if (row.revoked_at !== null) lease.revokedAt = row.revoked_at;
   if (row.home !== null) lease.home = JSON.parse(row.home) as HomeGrant;
   if (row.peer !== null) lease.peer = row.peer;
+  if (row.token_only === 1) lease.tokenOnly = true;
   return lease;
 }
 
@@ -38,7 +40,7 @@ function leaseFromRow(row: LeaseRow): LeaseRecord {
 export function sqliteLeases(db: Database.Database, run: RunOperation): Store['leases'] {
   const statements = {
     create: db.prepare<[LeaseRow]>(
-      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at, @home, @peer)`,
+      `INSERT INTO leases (${LEASE_COLUMNS}) VALUES (@id, @token_hash, @user_id, @attributes, @address, @issued_at, @expires_at, @revoked_at, @home, @peer, @token_only)`,
     ),
     get: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id = ?`),
     getByTokenHash: db.prepare<[string], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases WHERE token_hash = ?`),
@@ -63,6 +65,7 @@ export function sqliteLeases(db: Database.Database, run: RunOperation): Store['l
           revoked_at: lease.revokedAt ?? null,
           home: lease.home ? JSON.stringify(lease.home) : null,
           peer: lease.peer ?? null,
+          token_only: lease.tokenOnly ? 1 : 0,
         });
       }),
     get: (id) =>

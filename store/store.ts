@@ -38,6 +38,12 @@ export interface LeaseRecord {
    * identifies nobody by address and opens no management API.
    */
   peer?: string;
+  /**
+   * Identifies by its token only (a local proxy's lease: its connections
+   * come through the tunnel endpoint): it binds no address, so other clients
+   * on the same address stay who they are.
+   */
+  tokenOnly?: true;
 }
 
 /** An access rule. */

@@ -178,7 +178,7 @@ async function answerVerify(deps: Answering, call: PeerCall, req: Request, res: 
   }
   ticket.succeeded();
   const services = await deps.offeredServices({ kind: 'user', address, user }, call.peer.revealAddresses);
-  const { token, lease } = await deps.leases.issue(user, address, call.name);
+  const { token, lease } = await deps.leases.issue(user, address, { peer: call.name });
   deps.audit.record('login.success', {
     actor: user.id,
     address,

@@ -214,10 +214,11 @@ describe('gw.protect: the host’s own routes behind roamgate’s login, leases 
     const nobody = await request(gw.app).get('/app/page').set('Accept', 'application/json').expect(401);
     expect(nobody.headers['www-authenticate']).toBe('Bearer realm="roamgate"');
     expect(nobody.body.error).toEqual(expect.any(String));
+    // A bearer token that is no lease is not roamgate's: it identifies nobody.
+    await request(gw.app).get('/app/page').set('Authorization', 'Bearer not-a-lease').expect(401);
     const mallory = await request(gw.app).post('/roamgate/login').send({ username: 'mallory', password: 'alice-pw' }).expect(201);
     const denied = await request(gw.app).get('/app/page').set('Authorization', `Bearer ${mallory.body.token}`).expect(403);
     expect(denied.body.error).toEqual(expect.any(String));
-    await request(gw.app).get('/app/page').set('Authorization', 'Bearer not-a-lease').expect(401);
   });
 
   test('a lease revoked or a rule changed is refused at the next request; every decision is recorded', async () => {
