@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { systemClock } from '../clock';
 import { RoamgateError } from '../errors';
 import { EventStreamParser, type ServerSentEvent } from './event-stream-parser';
+import { pingInterval, SilenceWatch, silenceLimitMs } from './silence-watch';
 
 const endpointSchema = z.object({ host: z.string().min(1).max(255), port: z.int().min(1).max(65535) });
 const discoverSchema = z.object({ mode: z.enum(['gateway', 'direct']), services: z.record(z.string(), z.array(endpointSchema)) });
@@ -93,14 +95,18 @@ export class GatewayClient {
   }
 
   /**
-   * `POST /login`. Throws ROAMGATE_LOGIN_FAILED for a wrong user name or
-   * password, ROAMGATE_LOGIN_THROTTLED when logins are throttled.
+   * `POST /login`, for a token-only lease (this proxy's connections come
+   * through the tunnel endpoint with its token, so the lease binds no
+   * address and other programs on this machine stay who they are). Throws
+   * ROAMGATE_LOGIN_FAILED for a wrong user name or password,
+   * ROAMGATE_LOGIN_THROTTLED when logins are throttled, ROAMGATE_ACCESS_DENIED
+   * when the user may use nothing there.
    */
   async login(user: string, password: string): Promise<Lease> {
     const response = await this.request('/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ username: user, password }),
+      body: JSON.stringify({ username: user, password, bindAddress: false }),
     });
     if (response.status === 401)
       throw new RoamgateError(
@@ -112,6 +118,13 @@ export class GatewayClient {
       throw new RoamgateError(
         'ROAMGATE_LOGIN_THROTTLED',
         `the gateway at ${this.url} refuses logins of ${user} for now after too many failures${wait ? `; try again in ${wait} s` : ''}`,
+      );
+    }
+    if (response.status === 403) {
+      const reason = ((await response.json().catch(() => ({}))) as { error?: unknown }).error;
+      throw new RoamgateError(
+        'ROAMGATE_ACCESS_DENIED',
+        `the gateway at ${this.url} gives ${user} no lease: ${String(reason ?? 'no rights')}`,
       );
     }
     if (response.status !== 201)
@@ -147,7 +160,10 @@ export class GatewayClient {
   /**
    * Follows `GET /events` until it ends, calling `onEvent` per event and
    * `onOpen` once it is established. Resolves with how it ended; rejects when
-   * the gateway cannot be reached or is silent for `silenceMs`.
+   * the gateway cannot be reached, or its stream is silent for longer than
+   * `silenceMs` (never less than two of the pings it announces; a gateway that
+   * announces none gets EVENTS_SILENCE_WITHOUT_PING_MS). The stream's opening
+   * has the request timeout.
    */
   async follow(
     token: string,
@@ -156,19 +172,18 @@ export class GatewayClient {
     stop: AbortSignal,
   ): Promise<EventStreamEnd> {
     const controller = new AbortController();
-    let silent = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        silent = true;
-        controller.abort();
-      }, silenceMs);
-      timer.unref();
-    };
+    let silentFor: number | null = null;
+    const watch = new SilenceWatch(this.requestTimeoutMs, systemClock, (quietMs) => {
+      silentFor = quietMs;
+      controller.abort();
+    });
     const onStop = () => controller.abort();
     stop.addEventListener('abort', onStop);
-    arm();
+    const silence = () =>
+      new RoamgateError(
+        'ROAMGATE_UPSTREAM_TIMEOUT',
+        `the gateway at ${this.url} sent nothing on its event stream for ${Math.round((silentFor ?? 0) / 100) / 10} s`,
+      );
     try {
       const response = await fetch(`${this.url}/events`, {
         headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
@@ -183,42 +198,58 @@ export class GatewayClient {
         await response.body?.cancel();
         throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${this.url} answered /events with ${response.status}`);
       }
+      watch.heard();
+      watch.setLimit(silenceLimitMs(silenceMs, null));
       handlers.onOpen();
-      const parser = new EventStreamParser();
-      const decoder = new TextDecoder();
-      // Cancelled explicitly on abort: an aborted fetch does not always end a body that is being read.
-      const reader = response.body.getReader();
-      const cancel = () => void reader.cancel().catch(() => undefined);
-      controller.signal.addEventListener('abort', cancel);
-      if (controller.signal.aborted) cancel();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done || controller.signal.aborted) break;
-          arm();
-          for (const event of parser.feed(decoder.decode(value, { stream: true }))) handlers.onEvent(event);
-        }
-      } finally {
-        controller.signal.removeEventListener('abort', cancel);
-      }
-      if (silent)
-        throw new RoamgateError(
-          'ROAMGATE_UPSTREAM_TIMEOUT',
-          `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`,
-        );
+      await readEvents(
+        response.body,
+        controller.signal,
+        (event) => {
+          const interval = event.event === 'ping' ? pingInterval(event.data) : null;
+          if (interval !== null) watch.setLimit(silenceLimitMs(silenceMs, interval));
+          else if (event.event !== 'ping') handlers.onEvent(event);
+        },
+        () => watch.heard(),
+      );
+      if (silentFor !== null) throw silence();
       return stop.aborted ? 'stopped' : 'ended';
     } catch (error) {
       if (stop.aborted) return 'stopped';
-      if (silent)
-        throw new RoamgateError(
-          'ROAMGATE_UPSTREAM_TIMEOUT',
-          `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(silenceMs / 1000)} s`,
-        );
+      if (silentFor !== null) throw silence();
       if (error instanceof RoamgateError) throw error;
       throw unreachable(this.url, error);
     } finally {
-      clearTimeout(timer);
+      watch.stop();
       stop.removeEventListener('abort', onStop);
     }
+  }
+}
+
+/**
+ * Reads an event stream's body to its end (or until `signal` aborts), telling
+ * `heard` of every chunk and `onEvent` of every complete event.
+ */
+async function readEvents(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+  onEvent: (event: ServerSentEvent) => void,
+  heard: () => void,
+): Promise<void> {
+  const parser = new EventStreamParser();
+  const decoder = new TextDecoder();
+  // Cancelled explicitly on abort: an aborted fetch does not always end a body that is being read.
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  signal.addEventListener('abort', cancel);
+  if (signal.aborted) cancel();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || signal.aborted) break;
+      heard();
+      for (const event of parser.feed(decoder.decode(value, { stream: true }))) onEvent(event);
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel);
   }
 }

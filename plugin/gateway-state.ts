@@ -6,6 +6,7 @@ import { AuditLog } from './audit-log';
 import { StoreDirectory } from './directory';
 import { withLoginCache } from './directory-cache';
 import { HostDirectory } from './host-directory';
+import { sharedAddresses } from './shared-addresses';
 import { GatewayDiscovery } from './gateway-discovery';
 import { GatewayPorts } from './gateway-ports';
 import { loadSavedState } from './gateway-lifecycle';
@@ -16,6 +17,7 @@ import { LeaseManager } from './lease-manager';
 import { LoginGuard, userKeyIn } from './login-guard';
 import type { Logger, NormalizedOptions } from './options';
 import { buildPeers } from './peers';
+import { adapterServiceNames } from './protocol-adapters';
 import { closeRelaysWhenAccessChanges, closeRelaysWhenLeasesEnd } from './relay-enforcement';
 import { RoamingDirectory } from './roaming-directory';
 import { ServerResolver } from './server-resolver';
@@ -47,7 +49,7 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   // A remembered home answer that ages out may free its home lease (see VisitorLeases.release).
   const dropped = (realm: string, token: string) => visitors.release(realm, token, 'answer-dropped');
   const directory = new RoamingDirectory(localDirectory, options.realm, peers.homes, dropped, clock);
-  const leases = new LeaseManager(store, options.leases.ttlSeconds, clock);
+  const leases = new LeaseManager(store, options.leases.ttlSeconds, clock, sharedAddresses(options.leases.sharedAddresses));
   const access = new AccessTable(options.access, store, clock);
   const audit = new AuditLog(store, logger, clock);
   const relays = new LiveRelays();
@@ -66,7 +68,8 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
       logger.warn({ event: 'server-refused', server: `${server.host}:${server.port}`, reason }, 'server skipped by the address rules'),
   };
   const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
-  const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices: Object.keys(options.adapters), addressRules });
+  const adapterServices = adapterServiceNames(options.adapters);
+  const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices, addressRules });
   const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
   const background = [health, refresher, leases, housekeeping, holderCheck];
   return {

@@ -3,6 +3,8 @@ import type { Response } from 'express';
 import { RoamgateError } from '../errors';
 import type { AuditLog } from './audit-log';
 import { type HostUser, userOfHost } from './host-directory';
+import type { User } from './directory';
+import type { LeaseRefusal } from './lease-grant';
 import type { LeaseManager } from './lease-manager';
 import { LEASE_COOKIE } from './login-sessions';
 import { leaseView, type LeaseView } from './routes/login-routes';
@@ -24,6 +26,8 @@ export interface HostLeasesDeps {
   /** The saved leases being loaded: a lease issued before they are could be lost. */
   ready: Promise<void>;
   secureCookie: boolean | 'auto';
+  /** Why a user gets no lease at an address (another user's address, no rights), if they do not. */
+  leaseRefusal(user: User, address: string, tokenOnly: boolean): Promise<LeaseRefusal | undefined>;
 }
 
 /**
@@ -48,6 +52,11 @@ export async function issueHostLease(
   }
   await deps.ready;
   const address = clientAddress(req);
+  const refusal = await deps.leaseRefusal(user, address, false);
+  if (refusal) {
+    deps.audit.record('lease.refused', { actor: user.id, address, detail: { reason: refusal.reason, via: 'host' } });
+    throw new RoamgateError('ROAMGATE_ACCESS_DENIED', refusal.reason);
+  }
   const { token, lease } = await deps.leases.issue(user, address, { ttlSeconds: ttl });
   deps.audit.record('login.success', { actor: user.id, address, detail: { via: 'host' } });
   deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt, via: 'host' } });

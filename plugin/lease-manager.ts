@@ -119,6 +119,11 @@ export class LeaseManager {
     return this.live(this.byTokenHash.get(hashToken(token)));
   }
 
+  /** Whether the address is shared by many people (`leases.sharedAddresses`): no lease identifies by it. */
+  isShared(address: string): boolean {
+    return this.shared(normalizeAddress(address));
+  }
+
   /** The newest live lease issued to a login from this address, if any; none on a shared address. */
   findByAddress(address: string | undefined): LeaseRecord | undefined {
     const wanted = normalizeAddress(address);

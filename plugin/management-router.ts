@@ -7,7 +7,8 @@ import type { AccessTable } from './access-table';
 import { apiErrorHandler } from './api-errors';
 import type { AuditLog } from './audit-log';
 import { MAX_API_BODY } from './defaults';
-import type { Directory } from './directory';
+import type { Directory, User } from './directory';
+import type { LeaseRefusal } from './lease-grant';
 import type { GatewayPorts } from './gateway-ports';
 import type { LeaseManager } from './lease-manager';
 import type { LoginGuard } from './login-guard';
@@ -56,6 +57,8 @@ export interface ManagementRouterDeps {
   clock: Clock;
   /** roamgate's own login sessions (never the host's). */
   sessions: LoginSessions;
+  /** Why a checked login gets no lease (see lease-grant). */
+  leaseRefusal(user: User, address: string, tokenOnly: boolean): Promise<LeaseRefusal | undefined>;
 }
 
 /**

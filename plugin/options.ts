@@ -1,5 +1,7 @@
 import type { HttpProxyAdapterOptions } from '../adapters/http-proxy-adapter';
 import type { LineAdapterOptions } from '../adapters/line-adapter';
+import type { SmtpAdapterOptions } from '../adapters/smtp-adapter';
+import type { TcpAdapterOptions } from '../adapters/tcp-adapter';
 import { z } from 'zod';
 import { isClock, type Clock } from '../clock';
 import { RoamgateError } from '../errors';
@@ -16,11 +18,14 @@ import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { PEER_NAME_PATTERN } from '../protocols/peer-signature';
 import type { Store } from '../store/store';
 import type { DirectoryOption } from './host-directory';
+import { sharedAddressProblem } from './shared-addresses';
 import {
   accessRuleSchema,
   port,
   positiveMs,
   lineAdapterSchema,
+  smtpAdapterSchema,
+  tcpAdaptersSchema,
   httpProxyAdapterSchema,
   userSchema,
   throttleSchema,
@@ -93,10 +98,13 @@ const optionsSchema = z.strictObject({
   serversFile: z.string().min(1).optional(),
   adapters: z
     .strictObject({
-      smtp: lineAdapterSchema.optional(),
+      smtp: smtpAdapterSchema.optional(),
       pop3: lineAdapterSchema.optional(),
+      imap: lineAdapterSchema.optional(),
       nntp: lineAdapterSchema.optional(),
       'http-proxy': httpProxyAdapterSchema.optional(),
+      /** Generic TCP adapters by service name: `tcp: { telnet: { port: 2323 } }`. */
+      tcp: tcpAdaptersSchema.optional(),
     })
     .default({}),
   /** Caps on the tunnel endpoint that local proxies in gateway mode and visited gateways use. */
@@ -141,8 +149,20 @@ const optionsSchema = z.strictObject({
         .default(D.DEFAULT_LEASE_TTL_SECONDS),
       /** How often the holders of live leases are checked against the directory: a user disabled or removed loses their leases (seconds). */
       userCheckSeconds: z.int().min(1).max(86_400).default(D.DEFAULT_LEASE_USER_CHECK_SECONDS),
+      /**
+       * Addresses or ranges shared by many people (a NAT, a terminal server): there a lease identifies nobody by
+       * address, and logins from one address by different users do not conflict.
+       */
+      sharedAddresses: z
+        .array(
+          z.string().superRefine((entry, ctx) => {
+            const problem = sharedAddressProblem(entry);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+        )
+        .default([]),
     })
-    .default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS }),
+    .default({ ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS, sharedAddresses: [] }),
   session: z
     .strictObject({
       /** Signs session cookies; at least 32 characters. Default: random per process (sessions, kept in the store, then end at restart; leases do not). */
@@ -169,6 +189,8 @@ const optionsSchema = z.strictObject({
       perUserMaxDelayMs: z.int().min(0).max(60_000).default(D.DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS),
       /** How long a successful password check is remembered (seconds); 0 checks every time. */
       cacheSeconds: z.int().min(0).max(86_400).default(D.DEFAULT_LOGIN_CACHE_SECONDS),
+      /** A login whose user may use no service here gets no lease (403 with the reason); false issues one anyway. */
+      requireRights: z.boolean().default(true),
     })
     .default({
       perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER,
@@ -177,6 +199,7 @@ const optionsSchema = z.strictObject({
       perUserDelayMs: D.DEFAULT_LOGIN_PER_USER_DELAY_MS,
       perUserMaxDelayMs: D.DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS,
       cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
+      requireRights: true,
     }),
   /** Answer signed discovery queries on the LAN (UDP); local proxies find the gateway by them. */
   discovery: z
@@ -248,10 +271,12 @@ export interface NormalizedOptions extends Readonly<Omit<Parsed, 'servers' | 'lo
   directory?: DirectoryOption;
   servers: { table: ServerTable } | { source: ServerInfoSource };
   adapters: Readonly<{
-    smtp?: LineAdapterOptions;
+    smtp?: SmtpAdapterOptions;
     pop3?: LineAdapterOptions;
+    imap?: LineAdapterOptions;
     nntp?: LineAdapterOptions;
     'http-proxy'?: HttpProxyAdapterOptions;
+    tcp?: Readonly<Record<string, TcpAdapterOptions>>;
   }>;
   logger?: Logger;
   clock?: Clock;
@@ -318,7 +343,9 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     httpProxy = { ...adapters['http-proxy'], allow };
   }
   const ports: Array<[string, string, number]> = [];
-  for (const [name, adapter] of Object.entries(adapters)) {
+  const { tcp, ...builtIn } = adapters;
+  const sections = [...Object.entries(builtIn), ...Object.entries(tcp ?? {}).map(([name, adapter]) => [`tcp.${name}`, adapter] as const)];
+  for (const [name, adapter] of sections) {
     if (!adapter) continue;
     if (adapter.port !== 0) ports.push([`adapters.${name}.port`, adapter.host, adapter.port]);
     const tlsPort = (adapter as { tlsPort?: number }).tlsPort;
@@ -335,8 +362,10 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   const normalizedAdapters: NormalizedOptions['adapters'] = {
     smtp: adapters.smtp,
     pop3: adapters.pop3,
+    imap: adapters.imap,
     nntp: adapters.nntp,
     'http-proxy': httpProxy,
+    tcp,
   };
   for (const key of Object.keys(normalizedAdapters) as (keyof typeof normalizedAdapters)[])
     if (!normalizedAdapters[key]) delete (normalizedAdapters as Record<string, unknown>)[key];

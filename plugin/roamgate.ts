@@ -10,6 +10,9 @@ import { GatewayLifecycle } from './gateway-lifecycle';
 import { buildGatewayState } from './gateway-state';
 import type { HostUser } from './host-directory';
 import { issueHostLease, type IssueLeaseOptions } from './host-leases';
+import { HTTP_PROXY_SERVICE } from '../adapters/http-proxy-adapter';
+import type { User } from './directory';
+import { leaseRefusal } from './lease-grant';
 import { LoginSessions } from './login-sessions';
 import { managementRouter } from './management-router';
 import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
@@ -88,11 +91,27 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     secureCookie: options.session.secureCookie,
     clock: state.clock,
   });
+  const grant = {
+    ...state,
+    requireRights: options.login.requireRights,
+    shared: (address: string) => state.leases.isShared(address),
+    extraServices: options.adapters['http-proxy'] ? [HTTP_PROXY_SERVICE] : [],
+  };
+  const refusalOf = (user: User, address: string, tokenOnly: boolean) => leaseRefusal(grant, user, address, tokenOnly);
   const guard = new WebGuard({ leases: state.leases, access: state.access, record: policy.record, mountPath: options.mountPath });
-  const router = managementRouter({ ...state, options, logger, peers: state.peers.all, endpoints: ports.endpoints, pinned, sessions });
+  const router = managementRouter({
+    ...state,
+    options,
+    logger,
+    peers: state.peers.all,
+    endpoints: ports.endpoints,
+    pinned,
+    sessions,
+    leaseRefusal: refusalOf,
+  });
   const ownStore = 'path' in options.store ? state.store : undefined;
   const { listen, attach, close } = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
-  const hostLeases = { ...state, secureCookie: options.session.secureCookie };
+  const hostLeases = { ...state, secureCookie: options.session.secureCookie, leaseRefusal: refusalOf };
   const upgrades = new WebUpgrades();
   const webDeps = { guard, resolve: policy.resolve, reportHealth: policy.reportHealth, record: policy.record, track: policy.track, logger };
   const web = (service: string, routeOptions?: WebRouteOptions) => {

@@ -6,6 +6,7 @@ import { LOGIN_UNCHECKED_REASON, type Directory, type User } from '../directory'
 import { reconfirmVisitor } from '../roaming-directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard, LoginTicket } from '../login-guard';
+import type { LeaseRefusal } from '../lease-grant';
 import { leasePage, loginPage } from '../login-page';
 import { LEASE_COOKIE, secureFor, type LoginSessions } from '../login-sessions';
 import type { Logger } from '../options';
@@ -25,6 +26,8 @@ export interface LoginDeps {
   logger: Logger;
   /** Whether cookies are Secure: `auto` follows the request's protocol. */
   secureCookie: boolean | 'auto';
+  /** Why a user whose password was right gets no lease here (another user's address, no rights), if they do not. */
+  leaseRefusal(user: User, address: string, tokenOnly: boolean): Promise<LeaseRefusal | undefined>;
 }
 
 /** A lease as the API shows it: never the token or its hash. */
@@ -93,6 +96,8 @@ interface LoginAttempt {
   password: string;
   address: string;
   returnTo: string | undefined;
+  /** JSON `"bindAddress": false` (a local proxy's login): the lease identifies by its token only. */
+  tokenOnly: boolean;
 }
 
 /** Answers a refused login: JSON `{ error }`, or the form again with the message and the name typed. */
@@ -134,7 +139,8 @@ async function readAttempt(deps: LoginDeps, req: Request, res: Response): Promis
     }
   }
   const address = normalizeAddress(req.ip);
-  return { req, res, json, username: body.username as string, password: body.password as string, address, returnTo };
+  const tokenOnly = json && body.bindAddress === false;
+  return { req, res, json, username: body.username as string, password: body.password as string, address, returnTo, tokenOnly };
 }
 
 /** POST /login: checks the fields and the throttle, then the password, then issues the lease. */
@@ -206,7 +212,12 @@ async function check(deps: LoginDeps, attempt: LoginAttempt, ticket: LoginTicket
 /** Issues the lease; a form login also gets roamgate's session, the lease cookie for guarded routes, and goes back where it came from. */
 async function succeed(deps: LoginDeps, attempt: LoginAttempt, user: User): Promise<void> {
   const { req, res, json, address } = attempt;
-  const { token, lease } = await deps.leases.issue(user, address);
+  const refusal = await deps.leaseRefusal(user, address, attempt.tokenOnly);
+  if (refusal) {
+    deps.audit.record('lease.refused', { actor: user.id, address, detail: { reason: refusal.reason } });
+    return refuse(deps, attempt, refusal.status, refusal.reason, attempt.username);
+  }
+  const { token, lease } = await deps.leases.issue(user, address, { tokenOnly: attempt.tokenOnly });
   deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
   deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
   res.set('Cache-Control', 'no-store');

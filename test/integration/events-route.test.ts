@@ -28,7 +28,11 @@ describe('GET <mount>/events', () => {
   let alice: { token: string; lease: { id: string } };
   beforeEach(async () => {
     gw = await startGateway(
-      { adminToken: ADMIN, users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }] },
+      {
+        adminToken: ADMIN,
+        users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }],
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
       true,
     );
     base = `http://127.0.0.1:${(gw.http!.address() as AddressInfo).port}/roamgate`;

@@ -44,6 +44,7 @@ async function startHost(order: 'after' | 'before', extra: Partial<RoamgateOptio
     health: { enabled: false },
     users: extra.directory ? [] : [{ id: 'ops', passwordHash: await hashPassword('roamgate-ops-pw'), attributes: { role: 'admin' } }],
     logger,
+    access: [{ subject: 'authenticated', service: '*', allow: true }],
     ...extra,
   });
   const app = express();

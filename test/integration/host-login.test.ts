@@ -29,6 +29,8 @@ const hostStrategy = () =>
   });
 
 const ADMIN = 'admin-token-admin-token-admin-token';
+/** Every logged-in user may use everything (a user with no rights gets no lease). */
+const EVERYONE = [{ subject: 'authenticated', service: '*', allow: true }];
 
 interface Gateway {
   app: Express;
@@ -40,7 +42,7 @@ interface Gateway {
 
 async function start(options: Partial<RoamgateOptions>, configure?: (app: Express, gw: Roamgate) => void): Promise<Gateway> {
   const logger = new CapturingLogger();
-  const gw = roamgate({ health: { enabled: false }, logger, adminToken: ADMIN, ...options });
+  const gw = roamgate({ health: { enabled: false }, logger, adminToken: ADMIN, access: EVERYONE, ...options });
   const app = express();
   configure?.(app, gw);
   app.use('/roamgate', gw.router);
@@ -70,12 +72,17 @@ describe('directory: the host’s login', () => {
 
   test('a passport-local Strategy the host already has: the login page and the JSON login use it, with its attributes', async () => {
     gw = await start({ directory: hostStrategy(), access: [{ subject: 'team=sales', service: '*', allow: true }] });
-    const json = await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-host-pw' }).expect(201);
+    const json = await request(gw.app)
+      .post('/roamgate/login')
+      .send({ username: 'alice', password: 'alice-host-pw', bindAddress: false })
+      .expect(201);
     expect(json.body.lease).toMatchObject({ userId: 'alice', attributes: { team: 'sales' } });
     await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'wrong' }).expect(401);
-    const { answer } = await formLogin(gw.app, 'bob', 'bob-host-pw');
+    const { answer } = await formLogin(gw.app, 'alice', 'alice-host-pw');
     expect(answer.status).toBe(200);
-    expect(answer.text).toContain('Logged in as <strong>bob</strong>');
+    expect(answer.text).toContain('Logged in as <strong>alice</strong>');
+    // bob (team research) may use nothing here: no lease.
+    await request(gw.app).post('/roamgate/login').send({ username: 'bob', password: 'bob-host-pw' }).expect(403);
   });
 
   test('an in-protocol login (SMTP AUTH) is checked by the host’s strategy', async () => {
@@ -183,7 +190,10 @@ describe('gw.protect: the host’s own routes behind roamgate’s login, leases 
           { id: 'alice', passwordHash: alicePw, attributes: { team: 'sales' } },
           { id: 'mallory', passwordHash: alicePw, attributes: { team: 'none' } },
         ],
-        access: [{ subject: 'team=sales', service: 'intranet', allow: true }],
+        access: [
+          { subject: 'team=sales', service: 'intranet', allow: true },
+          { subject: 'user:mallory', service: 'wiki', allow: true },
+        ],
         ...extra,
       },
       (app, g) => app.get('/app/page', g.protect('intranet'), (req, res) => res.json({ hello: req.roamgate!.identity })),
@@ -282,7 +292,7 @@ describe('roamgate serve behind a front proxy: http.trustProxy', () => {
       http: { host: '127.0.0.1', port: 0, ...(trustProxy ? { trustProxy } : {}) },
       mount: '/roamgate',
       logLevel: 'silent',
-      options: { users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw') }], logger: new CapturingLogger() },
+      options: { users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw') }], access: EVERYONE, logger: new CapturingLogger() },
     });
     try {
       const login = await request(`http://127.0.0.1:${served.httpAddress.port}`)

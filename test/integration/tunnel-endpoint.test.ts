@@ -60,13 +60,17 @@ describe('tunnel endpoint (CONNECT <service>.roamgate:1 with a lease token)', ()
           { subject: 'department=sales', service: 'smtp', allow: true },
           { subject: 'department=sales', service: 'http-proxy', allow: true },
           { subject: 'department=research', service: 'smtp', allow: false, reason: 'research sends mail from its own network' },
+          { subject: 'department=research', service: 'nntp', allow: true },
         ],
       },
       true,
     );
     apiPort = (gw.http!.address() as AddressInfo).port;
-    alice = (await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw' }).expect(201)).body;
-    bob = (await request(gw.app).post('/roamgate/login').send({ username: 'bob', password: 'bob-pw' }).expect(201)).body;
+    alice = (
+      await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw', bindAddress: false }).expect(201)
+    ).body;
+    bob = (await request(gw.app).post('/roamgate/login').send({ username: 'bob', password: 'bob-pw', bindAddress: false }).expect(201))
+      .body;
   });
   afterEach(async () => {
     await gw.close();

@@ -201,7 +201,10 @@ describe('leases', () => {
 
   test('a user sees and manages only their own leases; the admin sees and revokes any', async () => {
     const alice = (await jsonLogin(gw, 'alice', 'alice-pw').expect(201)).body;
-    const bob = (await jsonLogin(gw, 'bob', 'bob-pw').expect(201)).body;
+    // Token-only: bob logs in from alice's address (one address, one user for address-bound leases).
+    const bob = (
+      await request(gw.app).post('/roamgate/login').send({ username: 'bob', password: 'bob-pw', bindAddress: false }).expect(201)
+    ).body;
     const asAlice = { Authorization: `Bearer ${alice.token}` };
     const own = await request(gw.app).get('/roamgate/leases').set(asAlice).expect(200);
     expect(own.body.leases.map((l: { id: string }) => l.id)).toEqual([alice.lease.id]);
@@ -225,12 +228,22 @@ describe('leases', () => {
     const store = openSqliteStore(':memory:');
     const now = Date.now();
     for (const id of ['dora', 'ezra'])
-      await store.users.put({ id, passwordHash: hashes.alice, attributes: {}, disabled: false, createdAt: now, updatedAt: now });
+      await store.users.put({
+        id,
+        passwordHash: hashes.alice,
+        attributes: { department: 'research' },
+        disabled: false,
+        createdAt: now,
+        updatedAt: now,
+      });
     const checked = await gateway({ store, leases: { userCheckSeconds: 1 } });
     try {
-      const dora = (await jsonLogin(checked, 'dora', 'alice-pw').expect(201)).body;
-      const ezra = (await jsonLogin(checked, 'ezra', 'alice-pw').expect(201)).body;
-      const alice = (await jsonLogin(checked, 'alice', 'alice-pw').expect(201)).body;
+      // Token-only: three users from one address.
+      const tokenLogin = (username: string) =>
+        request(checked.app).post('/roamgate/login').send({ username, password: 'alice-pw', bindAddress: false }).expect(201);
+      const dora = (await tokenLogin('dora')).body;
+      const ezra = (await tokenLogin('ezra')).body;
+      const alice = (await tokenLogin('alice')).body;
       await store.users.put({ ...(await store.users.get('dora'))!, disabled: true, updatedAt: Date.now() });
       await store.users.remove('ezra');
       const works = async (token: string) =>
@@ -299,7 +312,8 @@ describe('access rules API', () => {
   });
 
   test('a user without the admin role gets 403; an admin session needs the CSRF token for writes', async () => {
-    const alice = (await jsonLogin(gw, 'alice', 'alice-pw')).body;
+    const alice = (await request(gw.app).post('/roamgate/login').send({ username: 'alice', password: 'alice-pw', bindAddress: false }))
+      .body;
     await request(gw.app).get('/roamgate/access/rules').set('Authorization', `Bearer ${alice.token}`).expect(403);
     const agent = request.agent(gw.app);
     const page = await agent.get('/roamgate/login');
