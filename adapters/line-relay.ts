@@ -3,7 +3,7 @@ import type { RoamgateError } from '../errors';
 import { ConnectionAttempt } from './connection-attempt';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 
-/** A line protocol (SMTP, POP3, NNTP) as the transparent relay sees it. */
+/** A line protocol (SMTP, POP3, NNTP), or any TCP service (the generic adapter), as the transparent relay sees it. */
 export interface LineProtocol {
   service: string;
   /** The protocol's answer to a refusal, e.g. `421 4.3.0 ...\r\n`. */
@@ -11,7 +11,8 @@ export interface LineProtocol {
 }
 
 /**
- * The connection path for a line protocol relayed transparently:
+ * The connection path for a line protocol relayed transparently (and for the
+ * generic TCP adapter, which relays every client so):
  * identify -> authorize -> resolve -> connect (with failover) -> relay -> record.
  * The server's greeting reaches the client untouched. Anything the client
  * sends early (pipelining) stays buffered until the server is connected.

@@ -55,14 +55,17 @@ export interface LoginSettings extends PreLoginLimits {
   preLoginDeadlineMs?: number;
   /** Certificate for STARTTLS (and for the implicit-TLS port); absent: no TLS offered. */
   tls?: SecureContext;
+  /** Every client logs in in its protocol, even one a lease or an anonymous rule would let through (SMTP submission). */
+  required?: boolean;
 }
 
 /**
  * The connection path with in-protocol login (as nginx's mail proxy):
  * a client identified by a lease, or anonymous where a rule allows it, is
- * relayed transparently; any other client is greeted by the adapter, logs
- * in in its own protocol (checked against the directory, throttled, audited),
- * and then the adapter picks that user's server, completes the login there
+ * relayed transparently (unless the login is `required`); any other client
+ * is greeted by the adapter, logs in in its own protocol (checked against the
+ * directory, throttled, audited), and then the adapter picks that user's
+ * server, completes the login there
  * (with the user's credentials or the server's own), answers the client's
  * login and relays bytes untouched.
  */
@@ -83,8 +86,10 @@ export function loginRelayHandler(
         return; // a failed handshake has nobody to answer
       }
     }
-    const identity = context.identify(raw);
-    if (identity.kind === 'user' || context.authorize(identity, protocol.service).allow) return transparent(client);
+    if (!settings.required) {
+      const identity = context.identify(raw);
+      if (identity.kind === 'user' || context.authorize(identity, protocol.service).allow) return transparent(client);
+    }
     await new LoginSession(protocol, context, limits, settings, client, implicitTls).run();
   };
 }
@@ -108,7 +113,7 @@ class LoginSession {
   private finished!: () => void;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onIdle = () =>
-    this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login')));
+    this.refuse(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login'));
   /** Runs from the start until the client's credentials are accepted (or the session ends). */
   private deadline: NodeJS.Timeout | undefined;
   /** A TLS handshake with the client is under way: a refusal in cleartext would only garble it. */
@@ -160,7 +165,7 @@ class LoginSession {
       this.deadlinePassed = true;
       this.attempt.record.reason = `not logged in within ${limitMs} ms`;
       if (this.handshaking) return void this.client.destroy();
-      this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', `login not completed within ${limit}`)));
+      this.refuse(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', `login not completed within ${limit}`));
     }, limitMs);
     this.deadline.unref();
   }
@@ -182,7 +187,7 @@ class LoginSession {
       this.queue.push(event.line);
     }
     if (this.queue.length > MAX_QUEUED_LINES)
-      return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead')));
+      return this.refuse(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead'));
     this.pump();
   }
 
@@ -206,7 +211,7 @@ class LoginSession {
           this.busy = true;
           return void this.login(action.credentials)
             // Nothing below should throw; if it does, the client hears a refusal rather than the process an unhandled rejection.
-            .catch((error: unknown) => this.close(this.protocol.refusal(asRoamgateError(error))))
+            .catch((error: unknown) => this.refuse(asRoamgateError(error)))
             .finally(() => {
               this.busy = false;
               this.pump();
@@ -247,7 +252,7 @@ class LoginSession {
     if (!result.ok) {
       this.attempt.record.reason = result.reason;
       // Not the client's fault: a temporary refusal in its protocol ([SYS/TEMP], 421, 400), so it keeps its password and retries.
-      if (result.temporary) return this.close(this.protocol.refusal(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', result.reason)));
+      if (result.temporary) return this.refuse(new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', result.reason));
       return this.perform(this.dialogue.loginFailed(result.reason));
     }
     // The client has done its part; reaching its server is bounded by the connect timeouts.
@@ -263,7 +268,7 @@ class LoginSession {
       // The server refused the user's credentials: a failed login, which the client may try again.
       if (error.code === 'ROAMGATE_ACCESS_DENIED' && this.attempt.record.server !== undefined)
         return this.perform(this.dialogue.loginFailed(error.message));
-      return this.close(this.protocol.refusal(error));
+      return this.refuse(error);
     }
     if (this.over || !this.attempt.clientStayed()) return void upstream.destroy();
     await this.relayTo(upstream);
@@ -336,6 +341,11 @@ class LoginSession {
     this.client.write(this.dialogue.loginSucceeded());
     await this.attempt.relay(this.client, upstream, this.limits.idleTimeoutMs);
     this.end();
+  }
+
+  /** Ends the session with the protocol's refusal, in the words the dialogue's state calls for (IMAP: the pending command's tag first). */
+  private refuse(error: RoamgateError): void {
+    this.close(this.dialogue.lastWords?.(error) ?? this.protocol.refusal(error));
   }
 
   private close(data: string): void {

@@ -17,7 +17,20 @@ export const smtpProtocol: LoginProtocol = {
   serverDialogue: (client, credentials, startTls) => createSmtpServerDialogue({ credentials, startTls, clientName: client.clientName }),
 };
 
+/** The options section `adapters.smtp`, validated. */
+export interface SmtpAdapterOptions extends LineAdapterOptions {
+  /**
+   * Mail submission (RFC 6409, port 587): every client logs in with AUTH
+   * before MAIL (`530 5.7.0` otherwise), a lease holder or an anonymous
+   * client the access table lets through included; STARTTLS is offered with
+   * `tls`. Validation gives a submission adapter `login` settings.
+   */
+  submission?: boolean;
+}
+
 /** The smtp adapter configured by `adapters.smtp`. */
-export function smtpAdapter(options: LineAdapterOptions, context: GatewayContext): LineAdapter {
-  return new LineAdapter(smtpProtocol, options, context);
+export function smtpAdapter(options: SmtpAdapterOptions, context: GatewayContext): LineAdapter {
+  const { submission, ...line } = options;
+  const login = submission ? { ...line.login!, required: true } : line.login;
+  return new LineAdapter(smtpProtocol, { ...line, login }, context);
 }

@@ -22,7 +22,9 @@ export const LOCAL_HELP = `  local                 the local proxy: listens on 1
                         ${PASSWORD_ENV}, else a prompt; a live saved lease needs none
     --listen SERVICE=PORT  a fixed port (smtp, pop3, nntp, http-proxy, pac; 0: any free
                         port); otherwise 25/110/119 when allowed, else 2525/1110/1119, and
-                        3128 (web proxy), 3129 (PAC), remembered in the state directory
+                        3128 (web proxy), 3129 (PAC), remembered in the state directory.
+                        Any other service name (telnet=2323) adds a listener for that
+                        service, relayed byte for byte
     --mode direct|gateway  override the mode the gateway asks for
     --state-dir DIR     pinned gateway keys, saved lease, chosen ports (default
                         ~/.config/roamgate)

@@ -83,9 +83,11 @@ export class GatewayClient {
     return parsed.data;
   }
 
-  /** `GET /discover`: the mode and, per service, where to connect. */
-  async discover(): Promise<DiscoverAnswer> {
-    const response = await this.request('/discover', { headers: { Accept: 'application/json' } });
+  /** `GET /discover`: the mode and, per service, where to connect; with a lease token, for that user (direct mode). */
+  async discover(token?: string): Promise<DiscoverAnswer> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await this.request('/discover', { headers });
     if (!response.ok)
       throw new RoamgateError(
         'ROAMGATE_SOURCE_FAILED',

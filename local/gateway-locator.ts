@@ -115,10 +115,13 @@ export class GatewayLocator {
     this.report(event);
   }
 
+  /** The lease token /discover is asked with (direct mode answers per user); set by the proxy's wiring. */
+  leaseToken: () => string | undefined = () => undefined;
+
   /** Fetches `/discover`; false when another gateway took this one's place meanwhile (its answer is dropped). */
   async discover(): Promise<boolean> {
     const client = this.client!;
-    const answer = await client.discover();
+    const answer = await client.discover(this.leaseToken());
     if (client !== this.client) return false;
     this.answer = answer;
     return true;

@@ -72,6 +72,12 @@ export class LeaseKeeper {
     return gateway ? this.saved.read(gateway, this.options.user) : undefined;
   }
 
+  /** Who a login would be made as: the configured user, else the one who held the lease here or before, else the saved lease's. */
+  loginName(): string | undefined {
+    const saved = this.savedLease();
+    return this.options.user ?? this.lease?.login ?? this.lease?.user ?? this.formerUser ?? saved?.login ?? saved?.user;
+  }
+
   /** Another gateway takes the current one's place: a lease is one gateway's, so it is dropped (its user is logged in there afresh). */
   leaveGateway(): void {
     if (!this.lease) return;
@@ -130,8 +136,7 @@ export class LeaseKeeper {
   /** A refusal for good (wrong password, no password to be had) makes every client be refused with the reason until restart. */
   private async loginNow(): Promise<void> {
     const client = this.locator.client!;
-    const saved = this.savedLease();
-    const user = this.options.user ?? this.lease?.login ?? this.lease?.user ?? this.formerUser ?? saved?.login ?? saved?.user;
+    const user = this.loginName();
     if (!user)
       throw new RoamgateError('ROAMGATE_LOGIN_REQUIRED', 'not logged in at the gateway and no user to log in as: pass --user NAME');
     let password: string;

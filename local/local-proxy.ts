@@ -1,9 +1,12 @@
+import { systemClock } from '../clock';
 import { RoamgateError } from '../errors';
 import { formatAddress } from '../net/address';
 import { GatewayFollower } from './gateway-follower';
 import { GatewayLocator } from './gateway-locator';
+import { GatewayOutage } from './gateway-outage';
 import { LeaseKeeper, type LeaseState } from './lease-keeper';
 import { LocalListeners, type ListenerAddress } from './local-listeners';
+import { NetworkWatch } from './network-watch';
 import { normalizeLocalOptions, type ListenerName, type LocalProxyOptions, type NormalizedLocalOptions } from './options';
 import { PAC_PATHS } from './pac-file';
 import { NoticeBoard, type LocalProxyNotice } from './proxy-notices';
@@ -86,6 +89,7 @@ class LocalProxyRuntime {
   private readonly leases: LeaseKeeper;
   private readonly routes: ServiceRoutes;
   private readonly follower: GatewayFollower;
+  private readonly network: NetworkWatch;
   private closed: Promise<void> | null = null;
 
   constructor(
@@ -97,17 +101,32 @@ class LocalProxyRuntime {
     const signal = this.closing.signal;
     this.locator = new GatewayLocator(options, state, report, () => this.leases.leaveGateway());
     this.leases = new LeaseKeeper(options, state, this.locator, report, signal);
+    this.locator.leaseToken = () => this.leases.current?.token;
     this.routes = new ServiceRoutes(
       options.services,
       this.locator,
       () => this.leases.current !== null,
+      () => this.leases.loginName(),
       (service) => this.listeners.addresses[service],
       report,
     );
-    this.follower = new GatewayFollower(options.limits, this.locator, this.routes, this.leases, report, signal);
-    const connector = new UpstreamConnector(options.limits.connectTimeoutMs, this.locator, this.routes, this.leases, () =>
-      this.follower.suspectGatewayLost(),
+    const configured = options.gateway !== undefined;
+    const outage = new GatewayOutage(systemClock);
+    this.follower = new GatewayFollower(options.limits, this.locator, this.routes, this.leases, outage, report, signal, configured);
+    const connector = new UpstreamConnector(
+      options.limits.connectTimeoutMs,
+      this.locator,
+      this.routes,
+      this.leases,
+      outage,
+      () => this.follower.suspectGatewayLost(),
+      configured,
     );
+    outage.onBegin((lost) => connector.gatewayGone(lost));
+    this.network = new NetworkWatch(options.limits.networkPollMs, (change) => {
+      connector.cutStranded(change.gone);
+      void this.follower.networkChanged(change);
+    });
     this.listeners = new LocalListeners(options, state, (service) => connector.connect(service), signal);
   }
 
@@ -132,6 +151,8 @@ class LocalProxyRuntime {
       );
     }
     await this.leases.ensure();
+    // In direct mode the gateway names a logged-in user's own servers: ask again with the lease.
+    if (this.locator.mode() === 'direct' && this.leases.current) await this.routes.refresh(false);
     this.routes.announce();
     const { pac, 'http-proxy': proxy } = this.listeners.addresses;
     if (pac && proxy)
@@ -141,11 +162,13 @@ class LocalProxyRuntime {
         proxy: formatAddress(proxy.host, proxy.port),
       });
     this.follower.start();
+    if (this.options.limits.networkPollMs > 0) await this.network.start();
   }
 
   close(how: { quiet?: boolean } = {}): Promise<void> {
     this.closed ??= (async () => {
       this.closing.abort();
+      this.network.close();
       this.leases.close();
       await this.listeners.close();
       await this.follower.settled();

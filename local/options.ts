@@ -6,30 +6,35 @@ import { z } from 'zod';
 import { RoamgateError } from '../errors';
 import { DEFAULT_DISCOVERY_PORT } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
-import { KNOWN_SERVICES, type KnownService } from '../protocols/services';
+import { isKnownService, KNOWN_SERVICES, SERVICE_NAME, type KnownService } from '../protocols/services';
 
-/** The services a local proxy listens for: one loopback port each. */
+/** The services a local proxy listens for by default: one loopback port each. */
 export const LOCAL_SERVICES = KNOWN_SERVICES;
-export type LocalService = KnownService;
+/** A service the local proxy listens for: one it speaks, or any other service name (on the port `listen` gives it), relayed byte for byte. */
+export type LocalService = KnownService | (string & {});
 /** A loopback listener: a service, or `pac` (the browsers' proxy auto-config file). */
 export type ListenerName = LocalService | 'pac';
-export const LISTENER_NAMES: readonly ListenerName[] = [...LOCAL_SERVICES, 'pac'];
+/** The listeners with a standard port. */
+export type StandardListener = KnownService | 'pac';
+export const LISTENER_NAMES: readonly StandardListener[] = [...LOCAL_SERVICES, 'pac'];
 
 /**
- * The ports clients expect (RFC 5321, 1939, 3977; 3128 is the web-proxy
+ * The ports clients expect (RFC 5321, 1939, 9051, 3977; 3128 is the web-proxy
  * convention). Tried first when the process may bind them.
  */
-export const STANDARD_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({
+export const STANDARD_PORTS: Readonly<Record<StandardListener, number>> = Object.freeze({
   smtp: 25,
   pop3: 110,
+  imap: 143,
   nntp: 119,
   'http-proxy': 3128,
   pac: 3129,
 });
 /** Used when a standard port cannot be bound (below 1024 without privileges, or taken). */
-export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({
+export const DEFAULT_PORTS: Readonly<Record<StandardListener, number>> = Object.freeze({
   smtp: 2525,
   pop3: 1110,
+  imap: 1143,
   nntp: 1119,
   'http-proxy': 3128,
   pac: 3129,
@@ -52,8 +57,13 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** A relay with no traffic either way for this long is closed (ms); the gateway's own default. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
-/** The event stream sends a comment every 15 s; this long without a byte means the gateway is gone (ms). */
-export const DEFAULT_EVENTS_SILENCE_MS = 45_000;
+/**
+ * The gateway's event stream carries a ping every second; this long without a byte means the gateway, or the way
+ * to it, is gone (ms). Never less than two of the pings the gateway announces; 45 s for a gateway that announces none.
+ */
+export const DEFAULT_EVENTS_SILENCE_MS = 3_000;
+/** How often the local proxy looks at this machine's own addresses and default route (ms): a move is noticed within it. 0: never. */
+export const DEFAULT_NETWORK_POLL_MS = 1_000;
 /** Without a lease there is no event stream: /discover is fetched this often instead (ms). */
 export const DEFAULT_DISCOVER_POLL_MS = 30_000;
 /** First and longest wait between attempts to find the gateway again (ms); doubles in between. */
@@ -122,9 +132,12 @@ const mdnsSchema = z.union([
   }),
 ]);
 
-const listenSchema = z.strictObject(
-  Object.fromEntries(LISTENER_NAMES.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>,
-);
+/** Ports by listener: the known ones, `pac`, or another service's name (which adds a listener for it). */
+const listenSchema = z.record(z.string(), port.optional()).superRefine((listen, context) => {
+  for (const name of Object.keys(listen))
+    if (name !== 'pac' && !SERVICE_NAME.test(name))
+      context.addIssue({ code: 'custom', path: [name], message: 'is not a service name (lowercase letters, digits, dashes)' });
+});
 
 const localOptionsSchema = z.strictObject({
   /** The gateway's management URL; without it the gateway is found by discovery on the LAN. */
@@ -142,9 +155,9 @@ const localOptionsSchema = z.strictObject({
     .optional(),
   /** Fixed ports per listener (0: any free port). Others are chosen once and remembered in the state dir. */
   listen: listenSchema.default({}),
-  /** The services to listen for (default: all). */
+  /** The services to listen for (default: the ones roamgate speaks); another service needs its port in `listen`. */
   services: z
-    .array(z.enum(LOCAL_SERVICES))
+    .array(z.string().regex(SERVICE_NAME, 'must be a service name (lowercase letters, digits, dashes)'))
     .min(1, 'must name at least one service')
     .default([...LOCAL_SERVICES]),
   /** Serve the proxy auto-config file for browsers (needs the http-proxy service). */
@@ -191,6 +204,8 @@ const localOptionsSchema = z.strictObject({
       idleTimeoutMs: z.int().min(0).max(86_400_000).default(DEFAULT_IDLE_TIMEOUT_MS),
       eventsSilenceMs: ms(3_600_000).default(DEFAULT_EVENTS_SILENCE_MS),
       discoverPollMs: ms(3_600_000).default(DEFAULT_DISCOVER_POLL_MS),
+      /** 0: the local network is not watched (a move is then noticed by the event stream's silence alone). */
+      networkPollMs: z.int().min(0).max(60_000).default(DEFAULT_NETWORK_POLL_MS),
       reconnectMinMs: ms(600_000).default(DEFAULT_RECONNECT_MIN_MS),
       reconnectMaxMs: ms(3_600_000).default(DEFAULT_RECONNECT_MAX_MS),
     })
@@ -204,6 +219,7 @@ const localOptionsSchema = z.strictObject({
       idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
       eventsSilenceMs: DEFAULT_EVENTS_SILENCE_MS,
       discoverPollMs: DEFAULT_DISCOVER_POLL_MS,
+      networkPollMs: DEFAULT_NETWORK_POLL_MS,
       reconnectMinMs: DEFAULT_RECONNECT_MIN_MS,
       reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
     }),
@@ -248,6 +264,11 @@ export function normalizeLocalOptions(input: unknown): NormalizedLocalOptions {
   const parsed = localOptionsSchema.safeParse(input);
   if (!parsed.success) invalid(describeIssue(parsed.error));
   const options = parsed.data;
+  // A port for a service roamgate does not speak asks for a listener; such a service has no standard port to take.
+  const others = Object.keys(options.listen).filter((name) => name !== 'pac' && !isKnownService(name));
+  const services = [...new Set([...options.services, ...others])];
+  const portless = services.find((name) => !isKnownService(name) && options.listen[name] === undefined);
+  if (portless) invalid(`services: ${portless} has no standard port; give it one in listen.${portless}`);
   // The PAC file names the local web proxy: without one there is nothing to point browsers at.
   if (!options.services.includes('http-proxy')) options.pac = false;
   const fixed = Object.entries(options.listen).filter(([, value]) => value !== undefined && value !== 0) as [string, number][];
@@ -255,7 +276,7 @@ export function normalizeLocalOptions(input: unknown): NormalizedLocalOptions {
     const clash = fixed.slice(0, index).find(([, earlier]) => earlier === value);
     if (clash) invalid(`listen.${name}: port ${value} is also listen.${clash[0]}`);
   });
-  return deepFreeze({ ...options, services: [...new Set(options.services)] });
+  return deepFreeze({ ...options, services });
 }
 
 /**
@@ -266,8 +287,8 @@ export function parseListenSpec(spec: string): [ListenerName, number] {
   const match = /^([a-z0-9-]+)=(\d{1,5})$/.exec(spec.trim());
   if (!match) invalid(`--listen ${spec}: expected SERVICE=PORT, e.g. smtp=2525`);
   const [, name, digits] = match;
-  if (!(LISTENER_NAMES as readonly string[]).includes(name))
-    invalid(`--listen ${spec}: unknown service ${name} (one of ${LISTENER_NAMES.join(', ')})`);
+  if (name !== 'pac' && !SERVICE_NAME.test(name))
+    invalid(`--listen ${spec}: ${name} is not a service name (${LISTENER_NAMES.join(', ')}, or another service's)`);
   const value = Number(digits);
   if (value > 65535) invalid(`--listen ${spec}: port must be an integer 0-65535`);
   return [name as ListenerName, value];

@@ -1,6 +1,6 @@
 import type { AddressInfo, Server } from 'node:net';
 import { RoamgateError } from '../errors';
-import { DEFAULT_PORTS, STANDARD_PORTS, type ListenerName } from './options';
+import { DEFAULT_PORTS, STANDARD_PORTS, type ListenerName, type StandardListener } from './options';
 
 /** Where a candidate port came from: it decides whether a failure to bind is final. */
 export type PortOrigin = 'explicit' | 'remembered' | 'standard' | 'default';
@@ -8,6 +8,13 @@ export type PortOrigin = 'explicit' | 'remembered' | 'standard' | 'default';
 export interface PortCandidate {
   port: number;
   origin: PortOrigin;
+}
+
+/** A listener's standard and default ports; none for another service (its port is always given). */
+function knownPorts(name: ListenerName): { standard: number; fallback: number } | undefined {
+  return Object.hasOwn(STANDARD_PORTS, name)
+    ? { standard: STANDARD_PORTS[name as StandardListener], fallback: DEFAULT_PORTS[name as StandardListener] }
+    : undefined;
 }
 
 /**
@@ -22,10 +29,11 @@ export function portCandidates(
 ): PortCandidate[] {
   if (given.explicit !== undefined) return [{ port: given.explicit, origin: 'explicit' }];
   if (given.remembered !== undefined) return [{ port: given.remembered, origin: 'remembered' }];
+  const known = knownPorts(name);
+  if (!known) return [];
   const candidates: PortCandidate[] = [];
-  if (given.tryStandard && STANDARD_PORTS[name] !== DEFAULT_PORTS[name])
-    candidates.push({ port: STANDARD_PORTS[name], origin: 'standard' });
-  candidates.push({ port: DEFAULT_PORTS[name], origin: 'default' });
+  if (given.tryStandard && known.standard !== known.fallback) candidates.push({ port: known.standard, origin: 'standard' });
+  candidates.push({ port: known.fallback, origin: 'default' });
   return candidates;
 }
 
@@ -42,7 +50,8 @@ export function portError(
   code: string | undefined,
   portsFile: string,
 ): RoamgateError {
-  const other = candidate.port === DEFAULT_PORTS[name] ? DEFAULT_PORTS[name] + 10_000 : DEFAULT_PORTS[name];
+  const fallback = knownPorts(name)?.fallback;
+  const other = fallback !== undefined && candidate.port !== fallback ? fallback : (candidate.port + 10_000) % 65_536;
   const instead = `pass --listen ${name}=PORT with another port (e.g. --listen ${name}=${other})`;
   const whose =
     candidate.origin === 'remembered'
@@ -102,5 +111,5 @@ export async function bindFirst(
       if (!triesNext(candidate, code)) throw portError(name, host, candidate, code, portsFile);
     }
   }
-  throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: no port to listen on`);
+  throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `${name}: no port to listen on; give one with --listen ${name}=PORT`);
 }

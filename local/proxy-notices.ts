@@ -23,7 +23,12 @@ export type LocalProxyEvent =
   | { type: 'login'; user: string; gateway: string; expiresAt: string; reused: boolean }
   /** The lease ended at the gateway. Revoked: clients are refused until the user logs in again. */
   | { type: 'lease-ended'; user: string; state: 'revoked' | 'expired' }
-  | { type: 'gateway-lost'; gateway: string; reason: string }
+  /** The gateway stopped answering; `configured`: it was given (`--gateway`), so it is tried again rather than looked for. */
+  | { type: 'gateway-lost'; gateway: string; reason: string; configured?: boolean }
+  /** A gateway answers again after one was lost: the same one, or another (`lost` names the one lost). */
+  | { type: 'gateway-back'; gateway: string; lost: string; afterMs: number }
+  /** This machine's own network changed (an address, the default route), and what the local proxy does about it. */
+  | { type: 'network-changed'; change: string; action: string }
   /** A discovery answer not used; `keyChanged` is the loud case (a known network with another key). */
   | { type: 'discovery-rejected'; network: string; from: string; reason: string; keyChanged: boolean }
   /** Something failed while running; `message` says what to do. */
@@ -81,7 +86,17 @@ export function describeEvent(event: LocalProxyEvent): string {
         ? `the gateway revoked the lease of ${event.user}: mail, news and web clients are refused from now on. To log in again, restart roamgate local`
         : `the lease of ${event.user} expired; logging in again`;
     case 'gateway-lost':
-      return `lost the gateway ${event.gateway} (${event.reason}); looking for it again`;
+      return event.configured
+        ? `lost the gateway ${event.gateway} (${event.reason}); clients get a temporary error until it answers again, and it is tried again until then`
+        : `lost the gateway ${event.gateway} (${event.reason}); looking for it again`;
+    case 'gateway-back': {
+      const after = `${(event.afterMs / 1000).toFixed(1)} s`;
+      return event.gateway === event.lost
+        ? `the gateway ${event.gateway} answers again, ${after} after it was lost`
+        : `now using the gateway ${event.gateway}, ${after} after losing ${event.lost}`;
+    }
+    case 'network-changed':
+      return `this machine's network changed (${event.change}): ${event.action}`;
     case 'discovery-rejected':
       return event.keyChanged
         ? [

@@ -20,12 +20,19 @@ export interface RouteFacts {
   discovered: DiscoverAnswer | null;
   /** Whether a lease is held at the gateway. */
   leased: boolean;
+  /** Who the local proxy logs in as, when it knows (`--user`, or the user of a lease it held). */
+  user?: string;
 }
 
 /** Where a new connection of this service goes. */
 export function routeFor(service: LocalService, facts: RouteFacts): RouteTarget {
-  if (facts.mode === 'gateway')
-    return facts.leased ? { kind: 'gateway', url: facts.gateway } : { kind: 'none', reason: 'gateway mode needs a login (--user NAME)' };
+  if (facts.mode === 'gateway') {
+    if (facts.leased) return { kind: 'gateway', url: facts.gateway };
+    // With a user to log in as, the login is under way (or failed, and clients hear why): never ask for the --user already given.
+    return facts.user
+      ? { kind: 'none', reason: `not logged in at the gateway yet (logging in as ${facts.user})` }
+      : { kind: 'none', reason: 'gateway mode needs a login (--user NAME)' };
+  }
   const servers = facts.discovered?.services[service] ?? [];
   if (servers.length) return { kind: 'servers', servers };
   // /discover never lists the web proxy in direct mode: the gateway's own web proxy serves it through the tunnel.
@@ -56,17 +63,23 @@ export class ServiceRoutes {
     private readonly services: readonly LocalService[],
     private readonly locator: GatewayLocator,
     private readonly leased: () => boolean,
+    private readonly loginName: () => string | undefined,
     private readonly addressOf: (service: LocalService) => ListenerAddress | undefined,
     private readonly report: ReportEvent,
   ) {}
 
   /** Where a new connection of this service goes, now. */
   route(service: LocalService): RouteTarget {
+    const mode = this.locator.mode();
+    const leased = this.leased();
+    // Who would log in is looked up only when it is part of the answer (it may read the saved lease).
+    const user = mode === 'gateway' && !leased ? this.loginName() : undefined;
     return routeFor(service, {
-      mode: this.locator.mode(),
+      mode,
       gateway: this.locator.url ?? '',
       discovered: this.locator.discovered,
-      leased: this.leased(),
+      leased,
+      ...(user ? { user } : {}),
     });
   }
 

@@ -1,10 +1,13 @@
 import { connect, type Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import type { ServerInfo } from '../server-info';
+import { DEFAULT_TCP_KEEPALIVE_MS } from './tcp-keepalive';
 import { openTunnel } from './tunnel-client';
 
 export interface ConnectOptions {
   connectTimeoutMs: number;
+  /** Idle time before TCP keepalive probes start (ms); default DEFAULT_TCP_KEEPALIVE_MS. */
+  keepAliveMs?: number;
   /** Told about each attempt: null on success, else why it failed. */
   report?: (server: ServerInfo, failure: string | null) => void;
   /**
@@ -16,10 +19,10 @@ export interface ConnectOptions {
   open?: (server: ServerInfo) => Promise<Socket>;
 }
 
-/** Connects to one host:port, failing with a RoamgateError after `timeoutMs`. */
-export function connectWithTimeout(host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** Connects to one host:port, failing with a RoamgateError after `timeoutMs`; TCP keepalive probes after `keepAliveMs` idle. */
+export function connectWithTimeout(host: string, port: number, timeoutMs: number, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true });
+    const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMs });
     // on() and removeListener() rather than once(): once() allocates a wrapper per call, and this runs per connection.
     const settle = (error: Error | null) => {
       clearTimeout(timer);
@@ -50,11 +53,11 @@ export function connectWithTimeout(host: string, port: number, timeoutMs: number
  * Opens a connection to one server: straight to it, or through another
  * gateway's tunnel endpoint when the server is a hop (a visitor's home).
  */
-export async function connectServer(server: ServerInfo, timeoutMs: number): Promise<Socket> {
-  if (!server.tunnel) return connectWithTimeout(server.host, server.port, timeoutMs);
+export async function connectServer(server: ServerInfo, timeoutMs: number, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS): Promise<Socket> {
+  if (!server.tunnel) return connectWithTimeout(server.host, server.port, timeoutMs, keepAliveMs);
   const hop = server.tunnel;
   try {
-    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs);
+    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs });
   } catch (error) {
     const failure = error as RoamgateError;
     // The hop's own words name the gateway by URL; say who it is instead, and keep its reason when it gave one.
@@ -76,7 +79,7 @@ export async function connectFirst(
   options: ConnectOptions,
 ): Promise<{ socket: Socket; server: ServerInfo }> {
   if (candidates.length === 0) throw new RoamgateError('ROAMGATE_NO_SERVER', `no ${service} server is configured for you`);
-  const open = options.open ?? ((server: ServerInfo) => connectServer(server, options.connectTimeoutMs));
+  const open = options.open ?? ((server: ServerInfo) => connectServer(server, options.connectTimeoutMs, options.keepAliveMs));
   let allTimedOut = true;
   let lastFailure: RoamgateError | undefined;
   for (const server of candidates) {

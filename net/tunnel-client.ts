@@ -3,6 +3,7 @@ import { connect as connectTls } from 'node:tls';
 import { RoamgateError, type RoamgateErrorCode } from '../errors';
 import { findHeadEnd, parseStatusLine } from '../protocols/http/response-head';
 import { tunnelTarget } from '../protocols/http/tunnel-target';
+import { DEFAULT_TCP_KEEPALIVE_MS } from './tcp-keepalive';
 
 /** Largest response head the tunnel endpoint may send (bytes). */
 export const MAX_TUNNEL_RESPONSE_HEAD_BYTES = 16 * 1024;
@@ -31,6 +32,14 @@ export function tunnelRequest(service: string, token: string): string {
   return `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`;
 }
 
+/** How a tunnel is opened, beyond where to. */
+export interface TunnelOptions {
+  /** Gives up at once when aborted, rejecting with the signal's reason when it is a RoamgateError. */
+  signal?: AbortSignal;
+  /** Idle time before TCP keepalive probes start on the tunnel (ms); default DEFAULT_TCP_KEEPALIVE_MS. */
+  keepAliveMs?: number;
+}
+
 /**
  * Opens a tunnel through the gateway: `CONNECT <service>.roamgate:1` with the
  * lease token on the gateway's HTTP(S) server. Resolves with the socket once
@@ -39,20 +48,35 @@ export function tunnelRequest(service: string, token: string): string {
  * says why (407: ROAMGATE_LOGIN_REQUIRED, 403: ROAMGATE_ACCESS_DENIED with
  * the gateway's reason, ...). `timeoutMs` covers connecting and the answer.
  */
-export function openTunnel(gatewayUrl: string, service: string, token: string, timeoutMs: number): Promise<Socket> {
+export function openTunnel(
+  gatewayUrl: string,
+  service: string,
+  token: string,
+  timeoutMs: number,
+  options: TunnelOptions = {},
+): Promise<Socket> {
   const { host, port, tls } = tunnelAddress(gatewayUrl);
+  const { signal, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS } = options;
   return new Promise((resolve, reject) => {
     const socket: Socket = tls
       ? connectTls({ host, port, servername: isIP(host) ? undefined : host })
       : connectTcp({ host, port, noDelay: true });
+    socket.setKeepAlive(true, keepAliveMs);
     let head = Buffer.alloc(0);
     const timer = setTimeout(
       () => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${gatewayUrl} did not open the ${service} tunnel in time`)),
       timeoutMs,
     );
     timer.unref();
+    const onAbort = () =>
+      fail(
+        signal?.reason instanceof RoamgateError
+          ? signal.reason
+          : new RoamgateError('ROAMGATE_UPSTREAM_REFUSED', `the ${service} tunnel through ${gatewayUrl} was given up`),
+      );
     const cleanup = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.removeListener('data', onData);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
@@ -109,6 +133,8 @@ export function openTunnel(gatewayUrl: string, service: string, token: string, t
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
     socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(tunnelRequest(service, token)));
   });
 }

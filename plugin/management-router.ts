@@ -17,7 +17,8 @@ import type { Logger, NormalizedOptions } from './options';
 import type { ConfiguredPeer } from './peers';
 import { RegistrationThrottle } from './registration-throttle';
 import { ReplayGuard } from './replay-guard';
-import { identifyCaller } from './request-auth';
+import { callerOf, identifyCaller } from './request-auth';
+import { identityOfLease, normalizeAddress } from './lease-manager';
 import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
 import { discoveryRoute } from './routes/discovery-route';
@@ -108,8 +109,16 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
       publicHost: options.publicHost,
       gateway: deps.pinned,
       endpoints: () => deps.endpoints,
-      services: () => deps.servers.serviceNames(),
+      services: (identity) => deps.servers.serviceNames(identity),
       resolve: deps.servers.resolve,
+      identify: (req) => {
+        const address = normalizeAddress(req.ip);
+        const caller = callerOf(req);
+        const lease = caller.leaseId === undefined ? undefined : leases.get(caller.leaseId);
+        if (lease) return identityOfLease(lease, address);
+        return caller.via === 'session' && caller.user ? { kind: 'user', address, user: caller.user } : { kind: 'anonymous', address };
+      },
+      allowed: (identity, service) => access.decide(identity, service).allow,
     }),
   );
   router.use(leaseRoutes(leases, audit));

@@ -4,6 +4,8 @@ import * as D from './defaults';
 import { SUBJECT_PATTERN } from '../sources/subject';
 import { MIN_PEER_SECRET_LENGTH } from '../protocols/peer-signature';
 import { parsePasswordHash } from './password';
+import { isBuiltInAdapterName, SERVICE_NAME } from '../protocols/services';
+import { isRefusalTemplate, MAX_REFUSAL_TEMPLATE_LENGTH } from '../protocols/refusal-line';
 
 /* The building blocks of the options schema (plugin/options.ts): adapters, logins, access rules, users, throttles, peers. */
 
@@ -52,6 +54,35 @@ export const lineAdapterSchema = z
     message: 'tlsPort needs tls: { cert, key }',
     path: ['tlsPort'],
   });
+/** `adapters.smtp`: a line adapter that may be a mail submission port (RFC 6409, usually 587). */
+export const smtpAdapterSchema = lineAdapterSchema
+  .extend({
+    /** Every client logs in with AUTH before MAIL (`530 5.7.0` otherwise), lease holders and allowed anonymous clients too; implies `login`. */
+    submission: z.boolean().default(false),
+  })
+  .refine((adapter) => !adapter.submission || adapter.tls !== undefined || adapter.login?.allowCleartext === true, {
+    message: 'needs tls: { cert, key } (for STARTTLS), or login: { allowCleartext: true }',
+    path: ['submission'],
+  })
+  .transform((adapter) => (adapter.submission && !adapter.login ? { ...adapter, login: loginSchema.parse({}) } : adapter));
+/** A generic TCP adapter (`adapters.tcp.<name>`): the service `<name>` by the port clients arrive on, relayed byte for byte. */
+export const tcpAdapterSchema = z.strictObject({
+  ...adapterBase,
+  /** One line written to a refused client before it is closed, `{reason}` standing for the reason; default none (closed without a word). */
+  refusal: z
+    .string()
+    .refine(isRefusalTemplate, `must be one line of 1-${MAX_REFUSAL_TEMPLATE_LENGTH} characters without control characters`)
+    .optional(),
+});
+/** The names of `adapters.tcp`: service names, none of them a built-in adapter's. */
+export const tcpAdaptersSchema = z.record(z.string(), tcpAdapterSchema).superRefine((adapters, context) => {
+  for (const name of Object.keys(adapters)) {
+    if (!SERVICE_NAME.test(name))
+      context.addIssue({ code: 'custom', path: [name], message: 'must be a service name (lowercase letters, digits, dashes)' });
+    else if (isBuiltInAdapterName(name))
+      context.addIssue({ code: 'custom', path: [name], message: `is taken by the built-in adapters.${name.replace(/-tls$/, '')}` });
+  }
+});
 export const httpProxyAdapterSchema = z.strictObject({
   ...adapterBase,
   maxHeaderBytes: z
@@ -107,7 +138,7 @@ export const throttleSchema = z.strictObject({
   windowSeconds: z.int().min(1).max(86_400),
 });
 
-export const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export { SERVICE_NAME };
 
 /** Checks a record's keys, so a bad one is reported at its own path with a message that says what is wanted. */
 export function keysMatch(pattern: RegExp, message: string) {

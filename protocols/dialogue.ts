@@ -5,6 +5,8 @@
  * actions that come back, in order.
  */
 
+import type { RoamgateError } from '../errors';
+
 /** Credentials a client gave in its own protocol (SMTP AUTH, POP3 USER/PASS or AUTH PLAIN, NNTP AUTHINFO). */
 export interface Credentials {
   username: string;
@@ -67,6 +69,13 @@ export interface ClientDialogue {
   /** The login was accepted: the adapter will now complete the server side and relay; returns the reply to send the client once the server is ready. */
   loginSucceeded(): string;
   loginFailed(reason: string): ClientAction[];
+  /**
+   * The last words when the adapter gives up on the client with `error`
+   * (a login it cannot complete, a timeout), in place of the protocol's
+   * refusal: IMAP first answers a pending command by its tag. Absent: the
+   * protocol's refusal alone.
+   */
+  lastWords?(error: RoamgateError): string;
   /** The state the client was in when logged in, e.g. the EHLO name for SMTP. */
   readonly clientName?: string;
 }

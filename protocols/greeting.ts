@@ -5,6 +5,8 @@ const GREETINGS: Record<Exclude<KnownService, 'http-proxy'>, { ok: RegExp; quit:
   smtp: { ok: /^220(?:[ -]|$)/, quit: 'QUIT\r\n' },
   pop3: { ok: /^\+OK(?:\s|$)/, quit: 'QUIT\r\n' },
   nntp: { ok: /^20[01](?:\s|$)/, quit: 'QUIT\r\n' },
+  // RFC 9051 7.1: `* OK`, or `* PREAUTH` from a server that logged the connection in already.
+  imap: { ok: /^\* (?:OK|PREAUTH)(?:\s|$)/i, quit: 'rg LOGOUT\r\n' },
 };
 
 /** True when the service has a greeting to check (the line protocols). */

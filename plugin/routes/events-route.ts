@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import { type Response, Router } from 'express';
+import { EVENTS_HEARTBEAT_MS } from '../defaults';
 import type { LeaseEnd, LeaseManager } from '../lease-manager';
 import { callerOf, requireCaller } from '../request-auth';
 
-/** A comment line every so often keeps proxies and NATs from closing a quiet stream (ms). */
-export const EVENTS_KEEPALIVE_MS = 15_000;
+/** The heartbeat event: it names its own interval, so a local proxy knows how long a silence means the gateway is gone. */
+export const EVENTS_PING = `event: ping\ndata: ${JSON.stringify({ intervalMs: EVENTS_HEARTBEAT_MS })}\n\n`;
 /** Table changes arriving this close together are announced once (ms). */
 export const EVENTS_SERVERS_DEBOUNCE_MS = 100;
 /** Event streams open at once; more get 503. */
@@ -21,11 +22,17 @@ export interface EventsDeps {
  * GET /events (Server-Sent Events) for local proxies, with their lease token:
  *   event: servers   data: {}                      the table changed: fetch /discover again
  *   event: lease     data: {"state":"revoked"}     this lease ended (revoked or expired); the stream then ends
- * and a `: keepalive` comment every EVENTS_KEEPALIVE_MS.
+ *   event: ping      data: {"intervalMs":1000}     at once, then every EVENTS_HEARTBEAT_MS: the gateway and the path are alive
+ * The pings also keep proxies and NATs from closing a quiet stream. One timer writes them to every open stream.
  */
 export function eventsRoute(deps: EventsDeps): Router {
   const router = Router();
   let open = 0;
+  const streams = new Set<Response>();
+  let heartbeat: NodeJS.Timeout | null = null;
+  const ping = () => {
+    for (const stream of streams) stream.write(EVENTS_PING);
+  };
   const perCaller = new Map<string, number>();
   router.get('/events', requireCaller, (req, res) => {
     const caller = callerOf(req);
@@ -48,7 +55,12 @@ export function eventsRoute(deps: EventsDeps): Router {
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
-    res.write(': roamgate events\n\n');
+    res.write(`: roamgate events\n\n${EVENTS_PING}`);
+    streams.add(res);
+    if (!heartbeat) {
+      heartbeat = setInterval(ping, EVENTS_HEARTBEAT_MS);
+      heartbeat.unref();
+    }
     const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let debounce: NodeJS.Timeout | null = null;
     const stopServers = deps.watchServers(() => {
@@ -60,16 +72,19 @@ export function eventsRoute(deps: EventsDeps): Router {
     const stopLeases = deps.leases.onEnd((lease, why: LeaseEnd) => {
       if (lease.id !== leaseId) return;
       send('lease', { state: why });
+      streams.delete(res);
       res.end();
     });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENTS_KEEPALIVE_MS);
-    keepalive.unref();
     res.once('close', () => {
+      streams.delete(res);
+      if (streams.size === 0 && heartbeat) {
+        clearInterval(heartbeat);
+        heartbeat = null;
+      }
       open--;
       const left = (perCaller.get(key) ?? 1) - 1;
       if (left > 0) perCaller.set(key, left);
       else perCaller.delete(key);
-      clearInterval(keepalive);
       if (debounce) clearTimeout(debounce);
       stopServers();
       stopLeases();

@@ -1,3 +1,4 @@
+import { carriable, credentialText } from '../credential-text';
 import type { ClientAction, ClientDialogue, ClientDialogueOptions, Credentials } from '../dialogue';
 import { parsePlain } from '../sasl';
 import { formatPop3Continuation, formatPop3Failure, formatPop3MultiLine, formatPop3Reply } from './replies';
@@ -72,29 +73,6 @@ const TOO_MANY_FAILURES = formatPop3Reply(false, 'Too many failed logins', 'AUTH
 const BAD_CREDENTIAL_TEXT = formatPop3Reply(false, 'User name and password must be UTF-8 without CR, LF or NUL');
 /** The adapter fed a line while it was checking a login: its contract is to hold them back (see ClientDialogue). */
 const LINE_DURING_LOGIN = formatPop3Reply(false, 'Command received while the login was being checked', 'SYS/TEMP');
-
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/**
- * Lines arrive as latin1 (one character per byte, as LineReader gives them);
- * credentials are the UTF-8 text those bytes spell. Null when they do not
- * spell any, or hold characters no USER/PASS line at the server could carry.
- */
-function credentialText(wire: string): string | null {
-  if (/[^\x00-\xff]/.test(wire)) return null;
-  let text: string;
-  try {
-    text = STRICT_UTF8.decode(Buffer.from(wire, 'latin1'));
-  } catch {
-    return null;
-  }
-  return carriable(text) ? text : null;
-}
-
-/** USER/PASS at the server are lines: a CR, LF or NUL would end or corrupt them (or inject a command). */
-function carriable(text: string): boolean {
-  return text.length > 0 && !/[\r\n\0]/.test(text);
-}
 
 class Pop3ClientDialogue implements ClientDialogue {
   private phase: Phase = 'authorization';

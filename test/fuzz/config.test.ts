@@ -35,10 +35,11 @@ const GATEWAY_OPTIONS = [
     adminToken: 'a'.repeat(32),
     registration: { secret: 'r'.repeat(20), services: ['smtp', 'pop3'] },
     adapters: {
-      smtp: { host: '0.0.0.0', port: 2525, maxClients: 500, login: { allowCleartext: true, maxLineLength: 4096 } },
+      smtp: { host: '0.0.0.0', port: 2525, maxClients: 500, submission: true, login: { allowCleartext: true, maxLineLength: 4096 } },
       pop3: { port: 1110, idleTimeoutMs: 60_000, login: { preLoginIdleMs: 30_000 } },
       nntp: { port: 1119, tls: { cert: '/etc/cert.pem', key: '/etc/key.pem' }, tlsPort: 1563 },
       'http-proxy': { port: 3128, allow: ['*.example.org:443', '10.0.0.0/8:*', '[fd00::/8]:443'], login: { allowCleartext: false } },
+      tcp: { telnet: { port: 2323, refusal: 'denied: {reason}' }, 'intranet-http': { port: 8081, maxClients: 10 } },
     },
     servers: SERVERS,
     access: [
@@ -64,7 +65,7 @@ const LOCAL_OPTIONS = [
     gateway: 'http://10.0.0.1:8080/roamgate',
     user: 'alice',
     password: 'pw',
-    listen: { smtp: 2525, pop3: 0, pac: 3129 },
+    listen: { smtp: 2525, pop3: 0, pac: 3129, telnet: 2323 },
     services: ['smtp', 'pop3', 'http-proxy'],
     mode: 'gateway',
     stateDir: '/tmp/roamgate-state',
@@ -104,7 +105,8 @@ function checkGatewayOptions(input: unknown, tally: Tally): void {
   const options = atTheDoor(input, tally, normalizeOptions) as ReturnType<typeof normalizeOptions> | null;
   if (!options) return;
   ensure(Object.isFrozen(options.adapters) && Object.isFrozen(options.access), 'nested options not frozen');
-  for (const adapter of Object.values(options.adapters))
+  const { tcp, ...builtIn } = options.adapters;
+  for (const adapter of [...Object.values(builtIn), ...Object.values(tcp ?? {})])
     ensure(Number.isInteger(adapter.port) && adapter.port >= 0 && adapter.port <= 65535, () => `port ${adapter.port}`);
 }
 

@@ -392,7 +392,11 @@ describe('local proxy in direct mode (straight to the servers the gateway names)
         mode: 'direct',
         adminToken: ADMIN,
         users: [{ id: 'alice', passwordHash: aliceHash, attributes: {} }],
-        access: [{ subject: 'authenticated', service: '*', allow: true }],
+        // Anonymous clients may send mail here (direct mode tells them the smtp servers, and nothing else).
+        access: [
+          { subject: 'authenticated', service: '*', allow: true },
+          { subject: 'anonymous', service: 'smtp', allow: true },
+        ],
       },
       true,
     );

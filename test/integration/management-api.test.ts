@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { ManualClock } from '../helpers/clock';
 import { RawClient, listenTcp } from '../helpers/net';
@@ -53,6 +54,7 @@ describe('management API', () => {
     test('direct mode names the servers in the order to try them', async () => {
       const direct = await startGateway({
         mode: 'direct',
+        access: [{ subject: 'anonymous', service: 'smtp', allow: true }],
         servers: {
           smtp: [
             { host: '127.0.0.9', port: 2600, priority: 20 },
@@ -74,6 +76,62 @@ describe('management API', () => {
       } finally {
         await direct.close();
       }
+    });
+  });
+
+  describe('direct-mode discovery per user', () => {
+    let direct: TestGateway;
+    const SERVERS = {
+      smtp: [{ host: '127.0.0.9', port: 2600 }],
+      pop3: [
+        { host: '127.0.0.10', port: 2610, for: 'user:alice' },
+        { host: '127.0.0.11', port: 2611 },
+      ],
+      nntp: [{ host: '127.0.0.12', port: 2620 }],
+    };
+    afterEach(() => direct.close());
+
+    async function start(access: NonNullable<Parameters<typeof startGateway>[0]['access']>) {
+      const hash = await hashPassword('pw');
+      direct = await startGateway({
+        mode: 'direct',
+        servers: SERVERS,
+        users: [
+          { id: 'alice', passwordHash: hash, attributes: { team: 'sales' } },
+          { id: 'bob', passwordHash: hash, attributes: { team: 'research' } },
+        ],
+        access,
+      });
+    }
+    const tokenOf = async (username: string) =>
+      (await request(direct.app).post('/roamgate/login').send({ username, password: 'pw', bindAddress: false }).expect(201)).body.token;
+    const discover = async (token?: string) =>
+      (
+        await request(direct.app)
+          .get('/roamgate/discover')
+          .set(token ? { Authorization: `Bearer ${token}` } : {})
+          .expect(200)
+      ).body.services;
+
+    test("with a lease token: that user's own servers, for the services the access table allows them", async () => {
+      await start([
+        { subject: 'team=sales', service: 'pop3', allow: true },
+        { subject: 'team=sales', service: 'smtp', allow: true },
+        { subject: 'team=research', service: 'nntp', allow: true },
+        { subject: 'anonymous', service: 'smtp', allow: true },
+      ]);
+      expect(await discover(await tokenOf('alice'))).toEqual({
+        smtp: [{ host: '127.0.0.9', port: 2600 }],
+        pop3: [{ host: '127.0.0.10', port: 2610 }],
+      });
+      expect(await discover(await tokenOf('bob'))).toEqual({ nntp: [{ host: '127.0.0.12', port: 2620 }] });
+      expect(await discover()).toEqual({ smtp: [{ host: '127.0.0.9', port: 2600 }] });
+    });
+
+    test('anonymous direct discovery is empty when anonymous clients may use nothing', async () => {
+      await start([{ subject: 'authenticated', service: '*', allow: true }]);
+      expect(await discover()).toEqual({});
+      expect(Object.keys(await discover(await tokenOf('bob'))).sort()).toEqual(['nntp', 'pop3', 'smtp']);
     });
   });
 

@@ -50,6 +50,16 @@ describe('normalizeLocalOptions', () => {
     expect(Object.isFrozen(options.limits)).toBe(true);
   });
 
+  test('a port for another service adds a listener for it; a known service needs services to list it', () => {
+    expect(normalizeLocalOptions({ listen: { telnet: 2323, 'line-echo': 0 } }).services).toEqual([
+      ...LOCAL_SERVICES,
+      'telnet',
+      'line-echo',
+    ]);
+    expect(normalizeLocalOptions({ services: ['smtp'], listen: { telnet: 2323, pop3: 1110 } }).services).toEqual(['smtp', 'telnet']);
+    expect(normalizeLocalOptions({ services: ['telnet'], listen: { telnet: 2323 } })).toMatchObject({ services: ['telnet'], pac: false });
+  });
+
   test('a gateway URL loses its trailing slash', () => {
     expect(normalizeLocalOptions({ gateway: 'http://gw.example:8080/roamgate/' }).gateway).toBe('http://gw.example:8080/roamgate');
     expect(normalizeLocalOptions({ gateway: 'https://gw.example' }).gateway).toBe('https://gw.example');
@@ -104,9 +114,18 @@ describe('normalizeLocalOptions', () => {
     ['an empty password', { password: '' }, 'password: must be a non-empty string or a function returning the password'],
     ['a port out of range', { listen: { smtp: 65536 } }, 'listen.smtp: must be an integer 0-65535 (0 picks a free port)'],
     ['a port that is not an integer', { listen: { pop3: 110.5 } }, 'listen.pop3: must be an integer 0-65535 (0 picks a free port)'],
-    ['an unknown listener', { listen: { imap: 143 } }, 'listen.imap: is not an option'],
+    [
+      'a listener that is not a service name',
+      { listen: { Telnet: 23 } },
+      'listen.Telnet: is not a service name (lowercase letters, digits, dashes)',
+    ],
     ['two listeners on one port', { listen: { smtp: 2525, nntp: 2525 } }, 'listen.nntp: port 2525 is also listen.smtp'],
-    ['an unknown service', { services: ['smtp', 'imap'] }, /^services\.1: /],
+    ['a service that is not a service name', { services: ['smtp', 'IMAP'] }, /^services\.1: must be a service name/],
+    [
+      'another service without a port',
+      { services: ['smtp', 'telnet'] },
+      'services: telnet has no standard port; give it one in listen.telnet',
+    ],
     ['no service', { services: [] }, 'services: must name at least one service'],
     ['an unknown mode', { mode: 'tunnel' }, /^mode: /],
     [
@@ -155,6 +174,7 @@ describe('parseListenSpec', () => {
     ['http-proxy=3128', ['http-proxy', 3128]],
     ['pac=8089', ['pac', 8089]],
     [' smtp=25 ', ['smtp', 25]],
+    ['telnet=2323', ['telnet', 2323]],
   ])('%s', (spec, expected) => {
     expect(parseListenSpec(spec)).toEqual(expected);
   });
@@ -165,7 +185,7 @@ describe('parseListenSpec', () => {
     ['smtp=-1', '--listen smtp=-1: expected SERVICE=PORT, e.g. smtp=2525'],
     ['smtp=25x', '--listen smtp=25x: expected SERVICE=PORT, e.g. smtp=2525'],
     ['=25', '--listen =25: expected SERVICE=PORT, e.g. smtp=2525'],
-    ['imap=143', '--listen imap=143: unknown service imap (one of smtp, pop3, nntp, http-proxy, pac)'],
+    ['-x=143', '--listen -x=143: -x is not a service name (smtp, pop3, '],
     ['smtp=70000', '--listen smtp=70000: port must be an integer 0-65535'],
   ])('%s is refused', (spec, message) => {
     expect(() => parseListenSpec(spec)).toThrow(message);
@@ -175,6 +195,21 @@ describe('parseListenSpec', () => {
     fc.assert(
       fc.property(fc.constantFrom(...LISTENER_NAMES), fc.integer({ min: 0, max: 65535 }), (name, port) => {
         expect(parseListenSpec(`${name}=${port}`)).toEqual([name, port]);
+      }),
+    );
+  });
+
+  test('any service name reads back as written; anything else before = is refused, never taken for another name', () => {
+    const serviceName = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/);
+    fc.assert(
+      fc.property(serviceName, fc.integer({ min: 0, max: 65535 }), (name, port) => {
+        expect(parseListenSpec(`${name}=${port}`)).toEqual([name, port]);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.integer({ min: 0, max: 65535 }), (name, port) => {
+        fc.pre(!/^[a-z0-9][a-z0-9-]{0,31}$/.test(name.trim()) && name.trim() !== 'pac');
+        expect(() => parseListenSpec(`${name}=${port}`)).toThrow(/^--listen /);
       }),
     );
   });

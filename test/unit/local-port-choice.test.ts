@@ -37,6 +37,9 @@ describe('portCandidates', () => {
     ['the web proxy, whose standard is its default', ['http-proxy', { tryStandard: true }], [{ port: 3128, origin: 'default' }]],
     ['the PAC file', ['pac', { tryStandard: true }], [{ port: 3129, origin: 'default' }]],
     ['only the default when standard ports are not wanted', ['smtp', { tryStandard: false }], [{ port: 2525, origin: 'default' }]],
+    ['another service: its given port', ['telnet', { explicit: 2323, tryStandard: true }], [{ port: 2323, origin: 'explicit' }]],
+    ['another service without a given port: none to try', ['telnet', { tryStandard: true }], []],
+    ['a name of Object.prototype is no listener with a standard port', ['constructor', { tryStandard: true }], []],
   ])('%s', (_name, args, expected) => {
     expect(portCandidates(...args)).toEqual(expected);
   });
@@ -81,6 +84,12 @@ describe('portError', () => {
       ['smtp', '127.0.0.1', { port: 25, origin: 'explicit' }, 'EACCES', '/s/ports.json'],
       'smtp: not allowed to listen on port 25 (given for smtp); ports below 1024 need root or CAP_NET_BIND_SERVICE: pass --listen smtp=PORT with another port (e.g. --listen smtp=2525)',
       'ROAMGATE_INVALID_OPTIONS',
+    ],
+    [
+      "another service's port in use suggests one 10000 above",
+      ['telnet', '127.0.0.1', { port: 2323, origin: 'explicit' }, 'EADDRINUSE', '/s/ports.json'],
+      'telnet: port 2323 on 127.0.0.1 (given for telnet) is in use by another program: stop that program, or pass --listen telnet=PORT with another port (e.g. --listen telnet=12323)',
+      'ROAMGATE_PORT_IN_USE',
     ],
     [
       'anything else',

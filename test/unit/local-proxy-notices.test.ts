@@ -88,6 +88,30 @@ describe('describeEvent and levelOf', () => {
       `lost the gateway ${GATEWAY} (its event stream ended); looking for it again`,
     ],
     [
+      'a configured gateway lost: what clients get, and that it is tried again',
+      { type: 'gateway-lost', gateway: GATEWAY, reason: 'it sent nothing on its event stream for 3 s', configured: true },
+      'warn',
+      `lost the gateway ${GATEWAY} (it sent nothing on its event stream for 3 s); clients get a temporary error until it answers again, and it is tried again until then`,
+    ],
+    [
+      'the same gateway back',
+      { type: 'gateway-back', gateway: GATEWAY, lost: GATEWAY, afterMs: 4230 },
+      'info',
+      `the gateway ${GATEWAY} answers again, 4.2 s after it was lost`,
+    ],
+    [
+      'another gateway in its place',
+      { type: 'gateway-back', gateway: 'http://10.9.0.1:8080/roamgate', lost: GATEWAY, afterMs: 960 },
+      'info',
+      `now using the gateway http://10.9.0.1:8080/roamgate, 1.0 s after losing ${GATEWAY}`,
+    ],
+    [
+      'the network changed',
+      { type: 'network-changed', change: '10.0.0.5 on wlan0 gone', action: `checking the gateway ${GATEWAY}` },
+      'info',
+      `this machine's network changed (10.0.0.5 on wlan0 gone): checking the gateway ${GATEWAY}`,
+    ],
+    [
       'a quietly ignored answer',
       { type: 'discovery-rejected', network: 'cafe', from: '10.0.0.9:41917', reason: 'signature does not verify', keyChanged: false },
       'warn',

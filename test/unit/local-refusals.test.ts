@@ -52,6 +52,14 @@ describe('refusalFor', () => {
     );
   });
 
+  test('a service roamgate does not speak gets no word, only the close, for every code', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('telnet', 'line-echo', 'constructor'), anyRoamgateError, (service, error) => {
+        expect(refusalFor(service, error)).toBe('');
+      }),
+    );
+  });
+
   test('every service has an answer for every code', () => {
     fc.assert(
       fc.property(fc.constantFrom(...LOCAL_SERVICES), anyRoamgateError, (service, error) => {

@@ -46,10 +46,16 @@ describe('routeFor', () => {
   test.each<[string, LocalService, RouteFacts, RouteTarget]>([
     ['gateway mode with a lease: the gateway', 'smtp', facts({ mode: 'gateway', leased: true }), { kind: 'gateway', url: GATEWAY }],
     [
-      'gateway mode without a lease: nowhere, saying why',
+      'gateway mode without a lease and no user: nowhere, asking for one',
       'smtp',
       facts({ mode: 'gateway' }),
       { kind: 'none', reason: 'gateway mode needs a login (--user NAME)' },
+    ],
+    [
+      'gateway mode without a lease yet, with a user (a switch under way): never asks for the --user given',
+      'smtp',
+      facts({ mode: 'gateway', user: 'alice' }),
+      { kind: 'none', reason: 'not logged in at the gateway yet (logging in as alice)' },
     ],
     ['direct mode: the servers named, in order', 'smtp', facts({}), { kind: 'servers', servers: discovered.services.smtp }],
     [

@@ -15,10 +15,16 @@ so the caller can compare bytes exactly.
   nntp-post HOST PORT FILE
   nntp-auth-read HOST PORT USER PASSWORD GROUP MESSAGE-ID   AUTHINFO, GROUP, ARTICLE
   nntp-auth-post HOST PORT USER PASSWORD FILE
+  imap-read HOST PORT USER PASSWORD MECHANISM MAILBOX   LOGIN or AUTHENTICATE PLAIN (MECHANISM login|plain), SELECT,
+                                                  FETCH of every message (BODY.PEEK[]), LOGOUT
+  imap-login HOST PORT USER PASSWORD MECHANISM    the login only: its answer, or the error imaplib raised
+  imap-append HOST PORT USER PASSWORD MAILBOX FILE  APPEND (a literal), then FETCH of the mailbox's last message
+  imap-idle HOST PORT USER PASSWORD MAILBOX FILE  IDLE on one connection while a second one APPENDs; what IDLE saw
 
-ROAMGATE_TLS (below) applies to pop3, pop3-wrong-password, pop3-login, smtp-auth and nntp-auth-*.
+ROAMGATE_TLS (below) applies to pop3, pop3-wrong-password, pop3-login, smtp-auth, nntp-auth-* and imap-*.
 """
 import base64
+import imaplib
 import json
 import os
 import socket
@@ -222,6 +228,97 @@ def nntp_auth_post(host, port, user, password, path):
     return {"tls": tls, "response": response}
 
 
+def imap_connect(host, port):
+    """imaplib.IMAP4, or IMAP4_SSL, or IMAP4 then STARTTLS, as ROAMGATE_TLS says."""
+    if _TLS == "implicit":
+        return imaplib.IMAP4_SSL(host, int(port), ssl_context=tls_context(), timeout=TIMEOUT)
+    box = imaplib.IMAP4(host, int(port), timeout=TIMEOUT)
+    if _TLS == "starttls":
+        box.starttls(ssl_context=tls_context())
+    return box
+
+
+def imap_log_in(box, user, password, mechanism):
+    """LOGIN (imaplib quotes the arguments), or AUTHENTICATE PLAIN answering the server's `+`."""
+    if mechanism == "plain":
+        return box.authenticate("PLAIN", lambda _challenge: f"\0{user}\0{password}".encode())
+    return box.login(user, password)
+
+
+def imap_read(host, port, user, password, mechanism, mailbox):
+    box = imap_connect(host, port)
+    greeting = box.welcome.decode("latin1")
+    tls = tls_version(box.sock)
+    typ, data = imap_log_in(box, user, password, mechanism)
+    # What the login's OK carried ([CAPABILITY ...]), then what CAPABILITY says now.
+    login_code = box.untagged_responses.get("CAPABILITY", [b""])[-1].decode("latin1")
+    _typ, capability = box.capability()
+    _typ, count = box.select(mailbox, readonly=True)
+    messages = []
+    for number in range(1, int(count[0]) + 1):
+        _typ, fetched = box.fetch(str(number), "(BODY.PEEK[])")
+        messages.append(base64.b64encode(fetched[0][1]).decode())
+    box.logout()
+    return {
+        "greeting": greeting,
+        "tls": tls,
+        "login": [typ, data[0].decode("latin1")],
+        "loginCapabilities": login_code,
+        "capabilities": capability[0].decode("latin1"),
+        "count": int(count[0]),
+        "messages": messages,
+    }
+
+
+def imap_login(host, port, user, password, mechanism):
+    box = imap_connect(host, port)
+    tls = tls_version(box.sock)
+    try:
+        typ, data = imap_log_in(box, user, password, mechanism)
+    except (imaplib.IMAP4.error, imaplib.IMAP4.abort) as error:
+        return {"tls": tls, "exception": type(error).__name__, "message": str(error)}
+    box.logout()
+    return {"tls": tls, "login": [typ, data[0].decode("latin1")]}
+
+
+def imap_append(host, port, user, password, mailbox, path):
+    with open(path, "rb") as handle:
+        message = handle.read()
+    box = imap_connect(host, port)
+    tls = tls_version(box.sock)
+    imap_log_in(box, user, password, "login")
+    appended = box.append(mailbox, None, None, message)
+    _typ, count = box.select(mailbox, readonly=True)
+    _typ, fetched = box.fetch(count[0].decode(), "(BODY.PEEK[])")
+    box.logout()
+    return {"tls": tls, "append": [appended[0], appended[1][0].decode("latin1")], "message": base64.b64encode(fetched[0][1]).decode()}
+
+
+def imap_idle(host, port, user, password, mailbox, path):
+    """IDLE (RFC 2177) by hand (imaplib has no idle() before 3.14); a second session APPENDs meanwhile."""
+    with open(path, "rb") as handle:
+        message = handle.read()
+    box = imap_connect(host, port)
+    imap_log_in(box, user, password, "login")
+    box.select(mailbox)
+    tag = box._new_tag()
+    box.send(tag + b" IDLE\r\n")
+    continuation = box.readline().decode("latin1").rstrip("\r\n")
+    other = imap_connect(host, port)
+    imap_log_in(other, user, password, "login")
+    other.append(mailbox, None, None, message)
+    other.logout()
+    seen = []
+    while not any(line.endswith(" EXISTS") for line in seen):
+        seen.append(box.readline().decode("latin1").rstrip("\r\n"))
+    box.send(b"DONE\r\n")
+    done = box.readline().decode("latin1").rstrip("\r\n")
+    while not done.startswith(tag.decode()):
+        done = box.readline().decode("latin1").rstrip("\r\n")
+    box.logout()
+    return {"continuation": continuation, "seen": seen, "done": done}
+
+
 COMMANDS = {
     "pop3": pop3,
     "pop3-wrong-password": pop3_wrong_password,
@@ -233,11 +330,15 @@ COMMANDS = {
     "smtp-auth": smtp_auth,
     "nntp-auth-read": nntp_auth_read,
     "nntp-auth-post": nntp_auth_post,
+    "imap-read": imap_read,
+    "imap-login": imap_login,
+    "imap-append": imap_append,
+    "imap-idle": imap_idle,
 }
 
 if __name__ == "__main__":
     try:
         result = COMMANDS[sys.argv[1]](*sys.argv[2:])
-    except (smtplib.SMTPException, nntplib.NNTPError, poplib.error_proto, OSError) as error:
+    except (smtplib.SMTPException, nntplib.NNTPError, poplib.error_proto, imaplib.IMAP4.error, OSError) as error:
         result = {"exception": type(error).__name__, "message": str(error)}
     print(json.dumps(result))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages needed by the roamgate interop tests:
-#   dovecot-core + dovecot-pop3d, opensmtpd, inn2, squid, swaks, openssl,
+#   dovecot-core + dovecot-pop3d + dovecot-imapd, opensmtpd, inn2, squid, swaks, openssl,
 #   nginx-light (the web upstream) and chromium (the browser test's browser)
 #
 # - idempotent: packages already installed are skipped (second run is fast)
@@ -17,7 +17,7 @@
 # Must run as root.  Quiet unless something fails.
 set -euo pipefail
 
-PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d opensmtpd inn2-inews inn2 squid swaks nginx-light chromium)
+PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d dovecot-imapd opensmtpd inn2-inews inn2 squid swaks nginx-light chromium)
 SERVICES=(dovecot opensmtpd inn2 squid nginx)
 INN_CONF=/etc/news/inn.conf
 INN_DOMAIN=example.test
