@@ -11,13 +11,13 @@ export type { Identity, IdentifiedUser, HomeGrant, HomeService } from './identit
 export type { AccessDecision, AccessPolicy } from './access-decision';
 export type { DirectoryOption, HostLogin, HostUser, Strategy } from './plugin/host-directory';
 export type { IssueLeaseOptions } from './plugin/host-leases';
-export type { WebGrant } from './plugin/web-guard';
-export type { WebRouteOptions } from './plugin/web-route-options';
-export type { WebProxyHandler } from './plugin/web-proxy';
+export type { WebGrant } from './plugin/web/web-guard';
+export type { WebRouteOptions } from './plugin/web/web-route-options';
+export type { WebProxyHandler } from './plugin/web/web-proxy';
 export type { LeaseView } from './plugin/routes/login-routes';
 /** For an upstream behind `gw.web`: checks the X-Roamgate-Assertion header (`web.assertionSecret`). */
-export { verifyAssertion } from './plugin/web-assertion';
-export type { WebAssertion } from './plugin/web-assertion';
+export { verifyAssertion } from './plugin/web/web-assertion';
+export type { WebAssertion } from './plugin/web/web-assertion';
 export { RoamgateError, isRoamgateError } from './errors';
 export type { RoamgateErrorCode } from './errors';
 export * as defaults from './plugin/defaults';

@@ -8,7 +8,7 @@ import type { LeaseRefusal } from './lease-grant';
 import type { LeaseManager } from './lease-manager';
 import { LEASE_COOKIE } from './login-sessions';
 import { leaseView, type LeaseView } from './routes/login-routes';
-import { clientAddress } from './web-guard';
+import { clientAddress } from './web/web-guard';
 
 /** Shortest lease a host may hand out (seconds). */
 export const MIN_HOST_LEASE_SECONDS = 60;

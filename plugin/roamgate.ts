@@ -19,10 +19,10 @@ import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
 import { createProtocolAdapters } from './protocol-adapters';
 import type { LeaseView } from './routes/login-routes';
 import { StoredSessions } from './session-store';
-import { WebGuard } from './web-guard';
-import { createWebProxy, type WebProxyHandler } from './web-proxy';
-import { normalizeWebRouteOptions, type WebRouteOptions } from './web-route-options';
-import { WebUpgrades } from './web-upgrades';
+import { WebGuard } from './web/web-guard';
+import { createWebProxy, type WebProxyHandler } from './web/web-proxy';
+import { normalizeWebRouteOptions, type WebRouteOptions } from './web/web-route-options';
+import { WebUpgrades } from './web/web-upgrades';
 
 /**
  * A roamgate gateway: the management API as an Express router plus the

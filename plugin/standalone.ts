@@ -10,7 +10,7 @@ import { RoamgateError } from '../errors';
 import { describeZodError } from '../sources/table-schema';
 import type { RoamgateOptions } from './options';
 import { roamgate, type Roamgate } from './roamgate';
-import { normalizeWebRouteOptions, type WebRouteOptions } from './web-route-options';
+import { normalizeWebRouteOptions, type WebRouteOptions } from './web/web-route-options';
 
 /** Where the management HTTP server listens when the file says nothing. */
 export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8080 } as const;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { readConfigFile, startStandalone, type Standalone } from '../../plugin/standalone';
-import { verifyAssertion } from '../../plugin/web-assertion';
+import { verifyAssertion } from '../../plugin/web/web-assertion';
 import { CapturingLogger } from '../helpers/gateway';
 
 const SECRET = 'assertion-secret-assertion-secret-0123';

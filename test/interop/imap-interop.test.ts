@@ -164,7 +164,7 @@ describe('the imap adapter with python imaplib and curl, to dovecot-imapd', () =
     });
   });
 
-  test('curl: AUTHENTICATE PLAIN with SASL-IR after STARTTLS and on the imaps port, LOGIN in cleartext; FETCH as from dovecot', async () => {
+  test('curl: AUTHENTICATE PLAIN with SASL-IR in cleartext, after STARTTLS and on the imaps port; FETCH as from dovecot', async () => {
     const mark = secure.logger.records().length;
     const credentials = ['-u', 'alice:alice-pw'];
     const url = (scheme: string, host: string, port: number | string) => `${scheme}://${host}:${port}/Big;MAILINDEX=1`;
@@ -188,10 +188,10 @@ describe('the imap adapter with python imaplib and curl, to dovecot-imapd', () =
     ]);
     expect(implicit.code).toBe(0);
     expect(implicit.stdout.equals(direct.stdout)).toBe(true);
-    const login = await curl(['-v', '--login-options', 'AUTH=+LOGIN', url('imap', '127.0.0.1', cleartext.ports.imap), ...credentials]);
-    expect(login.code).toBe(0);
-    expect(login.stderr).toMatch(/^> \S+ LOGIN alice alice-pw\r?$/m);
-    expect(login.stdout.equals(direct.stdout)).toBe(true);
+    const plain = await curl(['-v', url('imap', '127.0.0.1', cleartext.ports.imap), ...credentials]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toMatch(/^> \S+ AUTHENTICATE PLAIN \S+\r?$/m);
+    expect(plain.stdout.equals(direct.stdout)).toBe(true);
     const records = await recordsSince(secure, mark, 2);
     expect(records.map((record) => [record.identity, record.outcome, record.server])).toEqual([
       ['alice', 'relayed', `127.0.0.1:${env.IMAP_PORT_A}`],
@@ -210,7 +210,11 @@ describe('the imap adapter with python imaplib and curl, to dovecot-imapd', () =
       'wrong',
       'login',
     );
-    expect(wrong).toEqual({ tls: expect.stringMatching(TLS_VERSION), exception: 'error', message: expect.stringContaining('[AUTHENTICATIONFAILED]') });
+    expect(wrong).toEqual({
+      tls: expect.stringMatching(TLS_VERSION),
+      exception: 'error',
+      message: expect.stringContaining('[AUTHENTICATIONFAILED]'),
+    });
     const plain = await python<ImapLogin>('imap-login', '127.0.0.1', String(secure.ports.imap), 'alice', 'alice-pw', 'login');
     expect(plain).toEqual({ tls: null, exception: 'error', message: expect.stringContaining('[PRIVACYREQUIRED]') });
     const records = await recordsSince(secure, mark, 2);

@@ -1,6 +1,12 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { ASSERTION_LIFETIME_MS, ASSERTION_VERSION, signAssertion, verifyAssertion, type WebAssertion } from '../../plugin/web-assertion';
+import {
+  ASSERTION_LIFETIME_MS,
+  ASSERTION_VERSION,
+  signAssertion,
+  verifyAssertion,
+  type WebAssertion,
+} from '../../plugin/web/web-assertion';
 import { anyText } from './arbitraries';
 
 const T = 1_700_000_000_000;

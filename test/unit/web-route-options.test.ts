@@ -1,5 +1,5 @@
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_WEB_TIMEOUT_MS } from '../../plugin/defaults';
-import { normalizeWebRouteOptions } from '../../plugin/web-route-options';
+import { normalizeWebRouteOptions } from '../../plugin/web/web-route-options';
 
 describe('normalizeWebRouteOptions', () => {
   test('defaults: changeOrigin on, the default silence limit, no path; frozen', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { verifyAssertion } from '../../plugin/web-assertion';
+import { verifyAssertion } from '../../plugin/web/web-assertion';
 import {
   bearerToken,
   formatAttributes,
@@ -9,7 +9,7 @@ import {
   withoutCookies,
   type OutgoingHeaders,
   type UpstreamRoute,
-} from '../../plugin/web-upstream-headers';
+} from '../../plugin/web/web-upstream-headers';
 import { anyText } from './arbitraries';
 
 const OWN = new Set(['roamgate.lease', 'roamgate.sid']);

@@ -1,10 +1,10 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { asRoamgateError, describeIdentity, outcomeOfFailure } from '../adapters/connection-attempt';
-import type { ConnectionRecord } from '../adapters/gateway-context';
-import type { LiveRelay } from '../adapters/live-relays';
-import { RoamgateError } from '../errors';
-import type { ServerInfo } from '../server-info';
+import { asRoamgateError, describeIdentity, outcomeOfFailure } from '../../adapters/connection-attempt';
+import type { ConnectionRecord } from '../../adapters/gateway-context';
+import type { LiveRelay } from '../../adapters/live-relays';
+import { RoamgateError } from '../../errors';
+import type { ServerInfo } from '../../server-info';
 import type { WebGrant } from './web-guard';
 import { reachableByWeb, webTarget, type WebTarget } from './web-targets';
 

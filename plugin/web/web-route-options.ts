@@ -1,6 +1,6 @@
-import { RoamgateError } from '../errors';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_WEB_TIMEOUT_MS } from './defaults';
-import { SERVICE_NAME } from './option-schemas';
+import { RoamgateError } from '../../errors';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_WEB_TIMEOUT_MS } from '../defaults';
+import { SERVICE_NAME } from '../option-schemas';
 
 /**
  * Options of one `gw.web(service, options)` route.

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ConnectionRecord } from '../adapters/gateway-context';
-import type { Identity } from '../identity';
-import type { LeaseRecord } from '../store/store';
-import type { AccessTable } from './access-table';
-import { identityOfLease, normalizeAddress, type LeaseManager } from './lease-manager';
-import { cookieValues, LEASE_COOKIE } from './login-sessions';
-import { safeReturnPath } from './return-path';
-import { leaseView, type LeaseView } from './routes/login-routes';
+import type { ConnectionRecord } from '../../adapters/gateway-context';
+import type { Identity } from '../../identity';
+import type { LeaseRecord } from '../../store/store';
+import type { AccessTable } from '../access-table';
+import { identityOfLease, normalizeAddress, type LeaseManager } from '../lease-manager';
+import { cookieValues, LEASE_COOKIE } from '../login-sessions';
+import { safeReturnPath } from '../return-path';
+import { leaseView, type LeaseView } from '../routes/login-routes';
 
 /** What a guarded route learns of the request: `req.roamgate`. */
 export interface WebGrant {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { formatHttpResponse } from '../protocols/http/status';
+import { formatHttpResponse } from '../../protocols/http/status';
 
 /** Answers a request the route could not serve: JSON `{ error }`, or the message as text for a browser. */
 export function sendWebFailure(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {

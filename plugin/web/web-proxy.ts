@@ -9,13 +9,13 @@ import {
   type Plugin,
   type RequestHandler as ProxyMiddleware,
 } from 'http-proxy-middleware';
-import type { ConnectionRecord } from '../adapters/gateway-context';
-import type { LiveRelay } from '../adapters/live-relays';
-import type { Identity } from '../identity';
-import { httpStatusFor } from '../protocols/http/status';
-import type { ServerInfo } from '../server-info';
-import { LEASE_COOKIE, SESSION_COOKIE } from './login-sessions';
-import type { Logger } from './options';
+import type { ConnectionRecord } from '../../adapters/gateway-context';
+import type { LiveRelay } from '../../adapters/live-relays';
+import type { Identity } from '../../identity';
+import { httpStatusFor } from '../../protocols/http/status';
+import type { ServerInfo } from '../../server-info';
+import { LEASE_COOKIE, SESSION_COOKIE } from '../login-sessions';
+import type { Logger } from '../options';
 import type { WebGuard, WebVerdict } from './web-guard';
 import { WebExchange } from './web-exchange';
 import { endUpgrade, sendWebFailure } from './web-replies';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ServerInfo } from '../server-info';
-import { formatAddress } from '../net/address';
+import type { ServerInfo } from '../../server-info';
+import { formatAddress } from '../../net/address';
 
 /** A server as http-proxy's `target`: the parts of a parsed URL it reads, so nothing is parsed per request. */
 export interface WebTarget {
