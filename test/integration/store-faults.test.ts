@@ -282,6 +282,7 @@ describe('a gateway process whose -shm is disturbed (it died of SIGBUS, with no 
         'store: { path: state.db, checkIntervalMs: 100 }',
         'health: { enabled: false }',
         `users: [{ id: erin, passwordHash: "${hashes.erin}" }]`,
+        'access: [{ subject: authenticated, service: "*", allow: true }]',
         'adapters: { smtp: { port: 0 } }',
         '',
       ].join('\n'),

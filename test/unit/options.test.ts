@@ -41,7 +41,7 @@ describe('normalizeOptions', () => {
         users: [],
         store: { path: ':memory:', checkIntervalMs: D.DEFAULT_STORE_CHECK_INTERVAL_MS },
         audit: { retentionDays: D.DEFAULT_AUDIT_RETENTION_DAYS, maxRows: D.DEFAULT_AUDIT_MAX_ROWS },
-        leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS },
+        leases: { ttlSeconds: D.DEFAULT_LEASE_TTL_SECONDS, userCheckSeconds: D.DEFAULT_LEASE_USER_CHECK_SECONDS, sharedAddresses: [] },
         session: { secureCookie: 'auto', maxAgeSeconds: D.DEFAULT_SESSION_MAX_AGE_SECONDS },
         login: {
           perUser: D.DEFAULT_LOGIN_THROTTLE_PER_USER,
@@ -50,6 +50,7 @@ describe('normalizeOptions', () => {
           perUserDelayMs: D.DEFAULT_LOGIN_PER_USER_DELAY_MS,
           perUserMaxDelayMs: D.DEFAULT_LOGIN_PER_USER_MAX_DELAY_MS,
           cacheSeconds: D.DEFAULT_LOGIN_CACHE_SECONDS,
+          requireRights: true,
         },
         onAccessChange: 'close',
         mountPath: '/roamgate',
@@ -76,6 +77,29 @@ describe('normalizeOptions', () => {
           loopbackExempt: true,
         },
       });
+    });
+
+    test('adapters.imap has the shape of adapters.pop3: port, tlsPort with tls, login limits', () => {
+      const imap = normalizeOptions({
+        adapters: { imap: { port: 1143, tlsPort: 1993, tls: { cert: 'c.pem', key: 'k.pem' }, login: { allowCleartext: true } } },
+      }).adapters.imap;
+      expect(imap).toMatchObject({
+        port: 1143,
+        tlsPort: 1993,
+        tls: { cert: 'c.pem', key: 'k.pem' },
+        login: {
+          allowCleartext: true,
+          maxLineLength: D.DEFAULT_MAX_LINE_LENGTH,
+          maxUnauthenticatedCommands: D.DEFAULT_MAX_UNAUTHENTICATED_COMMANDS,
+          maxLoginAttempts: D.DEFAULT_MAX_LOGIN_ATTEMPTS,
+        },
+      });
+      expect(rejection({ adapters: { imap: { port: 1143, tlsPort: 1993 } } }).message).toMatch(
+        /^adapters\.imap\.tlsPort: tlsPort needs tls/,
+      );
+      expect(rejection({ adapters: { pop3: { port: 1143 }, imap: { port: 1143 } } }).message).toMatch(
+        /adapters\.(pop3|imap)\.port: 1143 is also/,
+      );
     });
 
     test('the web proxy also gets a header limit and an empty (allow nothing) list', () => {
@@ -207,7 +231,12 @@ describe('normalizeOptions', () => {
         /^adapters\.smtp\.host: must be an IP address or hostname$/,
       ],
       ['an unknown adapter key', { adapters: { smtp: { port: 25, starttls: true } } }, /^adapters\.smtp\.starttls: .*"starttls"/],
-      ['an unknown adapter', { adapters: { imap: { port: 143 } } }, /^adapters\.imap: .*"imap"/],
+      ['an unknown adapter', { adapters: { telnet: { port: 23 } } }, /^adapters\.telnet: .*"telnet"/],
+      [
+        'an imap adapter option of the wrong type',
+        { adapters: { imap: { port: 143, login: { allowCleartext: 'yes' } } } },
+        /^adapters\.imap\.login\.allowCleartext: /,
+      ],
       ['a zero connect timeout', { adapters: { smtp: { port: 25, connectTimeoutMs: 0 } } }, /^adapters\.smtp\.connectTimeoutMs: /],
       [
         'a tiny header limit',
