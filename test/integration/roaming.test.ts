@@ -564,6 +564,55 @@ describe('roaming: a home that reveals addresses to a peer', () => {
   });
 });
 
+describe('roaming: direct-mode discovery for a visitor', () => {
+  test("a visitor's /discover names the servers their home reveals; a home that keeps them hidden, and anonymous clients, get none", async () => {
+    const home = await startGateway(
+      {
+        realm: 'home.example',
+        users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }],
+        peers: {
+          'partner.example': { secret: HOME_VISIT_SECRET, revealAddresses: true },
+          'hidden.example': { secret: `${HOME_VISIT_SECRET}-hidden`, revealAddresses: false },
+        },
+        servers: { pop3: [{ host: '127.0.0.1', port: 2610, for: 'user:alice' }] },
+        access: [{ subject: 'authenticated', service: '*', allow: true }],
+      },
+      true,
+    );
+    const visitedBy = (realm: string, secret: string) =>
+      startGateway(
+        {
+          realm,
+          mode: 'direct',
+          peers: { 'home.example': { secret, url: urlOf(home), acceptAddresses: true } },
+          servers: { smtp: [{ host: '127.0.0.1', port: 2600 }] },
+          access: [{ subject: 'realm=home.example', service: '*', allow: true }],
+        },
+        true,
+      );
+    const partner = await visitedBy('partner.example', HOME_VISIT_SECRET);
+    const hidden = await visitedBy('hidden.example', `${HOME_VISIT_SECRET}-hidden`);
+    try {
+      const discover = async (gw: TestGateway) => {
+        const { body } = await login(gw, 'alice@home.example', 'alice-pw');
+        return (await request(gw.app).get('/roamgate/discover').set('Authorization', `Bearer ${body.token}`).expect(200)).body.services;
+      };
+      expect(await discover(partner)).toEqual({ smtp: [{ host: '127.0.0.1', port: 2600 }], pop3: [{ host: '127.0.0.1', port: 2610 }] });
+      // Hidden: the visitor's pop3 goes through the home's tunnel endpoint, which is no server to name.
+      expect(await discover(hidden)).toEqual({ smtp: [{ host: '127.0.0.1', port: 2600 }] });
+      expect((await request(partner.app).get('/roamgate/discover').expect(200)).body.services).toEqual({});
+    } finally {
+      await partner.close();
+      await hidden.close();
+      await home.close();
+    }
+  });
+
+  async function login(gw: TestGateway, username: string, password: string) {
+    return request(gw.app).post('/roamgate/login').send({ username, password, bindAddress: false });
+  }
+});
+
 describe('roaming at the edges (found in review)', () => {
   const EDGE_SECRET = 'edge-home-and-visit-share-this-secret-01234';
   const quiet = { info() {}, warn() {}, error() {} };
