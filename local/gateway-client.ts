@@ -174,9 +174,9 @@ export class GatewayClient {
     stop: AbortSignal,
   ): Promise<EventStreamEnd> {
     const controller = new AbortController();
-    let silentFor: number | null = null;
-    const watch = new SilenceWatch(this.requestTimeoutMs, systemClock, (quietMs) => {
-      silentFor = quietMs;
+    let silent = false;
+    const watch = new SilenceWatch(this.requestTimeoutMs, systemClock, () => {
+      silent = true;
       controller.abort();
     });
     const onStop = () => controller.abort();
@@ -184,7 +184,7 @@ export class GatewayClient {
     const silence = () =>
       new RoamgateError(
         'ROAMGATE_UPSTREAM_TIMEOUT',
-        `the gateway at ${this.url} sent nothing on its event stream for ${Math.round((silentFor ?? 0) / 100) / 10} s`,
+        `the gateway at ${this.url} sent nothing on its event stream for ${Math.round(watch.limitMs / 100) / 10} s`,
       );
     try {
       const response = await fetch(`${this.url}/events`, {
@@ -213,11 +213,11 @@ export class GatewayClient {
         },
         () => watch.heard(),
       );
-      if (silentFor !== null) throw silence();
+      if (silent) throw silence();
       return stop.aborted ? 'stopped' : 'ended';
     } catch (error) {
       if (stop.aborted) return 'stopped';
-      if (silentFor !== null) throw silence();
+      if (silent) throw silence();
       if (error instanceof RoamgateError) throw error;
       throw unreachable(this.url, error);
     } finally {

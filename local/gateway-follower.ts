@@ -246,6 +246,8 @@ export class GatewayFollower {
         await this.routes.refresh(false);
         if (closing.aborted) return false;
         await this.leases.ensure();
+        // In direct mode the gateway names a logged-in user's own servers: ask again with the lease.
+        if (this.locator.mode() === 'direct' && this.leases.current) await this.routes.refresh(false);
         this.routes.announce();
         const ended = this.outage.end();
         if (ended)

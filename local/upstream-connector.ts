@@ -17,9 +17,17 @@ import type { ServiceRoutes } from './service-routes';
  * sockets, tunnels and direct ones (ms): with Linux's 1 s between probes and
  * 10 probes, an idle connection to a peer gone silent is found in about 11 s.
  * A tunnel through a gateway found lost, or a socket whose local address
- * went away, is cut sooner than that (see cutQuietTunnels, cutStranded).
+ * went away, is cut sooner than that (see gatewayGone, cutStranded).
  */
 export const UPSTREAM_KEEPALIVE_MS = 1_000;
+/**
+ * A tunnel through a gateway whose event stream went silent is cut when it
+ * heard nothing for this long (ms): the gateway pings every second, so a
+ * path that carried nothing to the stream for seconds and nothing to the
+ * tunnel for a second shows no sign of life; a tunnel that did hear
+ * something is left to TCP keepalive.
+ */
+export const QUIET_TUNNEL_MS = 1_000;
 /** How long a client waits on a tunnel to a gateway already found lost before it is told so (ms): one back by then serves it. */
 export const OUTAGE_TUNNEL_WAIT_MS = 1_000;
 
@@ -93,14 +101,19 @@ export class UpstreamConnector {
     }
   }
 
-  /** The gateway was found lost: tunnels being opened through it give up, and those that have been quiet as long as its stream are cut. */
+  /**
+   * The gateway was found lost: tunnels being opened through it give up; when
+   * its stream went silent, open tunnels through it that heard nothing for
+   * QUIET_TUNNEL_MS are cut too, so their clients reconnect (through whatever
+   * gateway there is by then) instead of waiting on a dead path.
+   */
   gatewayGone(outage: Outage): void {
     for (const [attempt, gateway] of this.attempts)
       if (gateway === outage.gateway) attempt.abort(new RoamgateError('ROAMGATE_GATEWAY_LOST', this.outageMessage(outage)));
     if (outage.silentMs === undefined) return;
     const now = performance.now();
     for (const [socket, upstream] of this.upstreams)
-      if (upstream.gateway === outage.gateway && now - upstream.heardAt >= outage.silentMs) socket.destroy();
+      if (upstream.gateway === outage.gateway && now - upstream.heardAt >= QUIET_TUNNEL_MS) socket.destroy();
   }
 
   /** Addresses of this machine went away: the sockets sent from them cannot carry anything more, so their clients are let go now. */

@@ -1,10 +1,11 @@
-/** Fuzz: the SMTP, POP3 and NNTP client dialogues (pre-login, as the gateway speaks to a client). */
+/** Fuzz: the SMTP, POP3, IMAP and NNTP client dialogues (pre-login, as the gateway speaks to a client). */
+import { createImapClientDialogue } from '../../protocols/imap/client-dialogue';
 import { createNntpClientDialogue } from '../../protocols/nntp/client-dialogue';
 import { createPop3ClientDialogue } from '../../protocols/pop3/client-dialogue';
 import { createSmtpClientDialogue } from '../../protocols/smtp/client-dialogue';
 import { clientScripts, driveClient } from './dialogue-driver';
 import { fuzzTargets } from './fuzz-harness';
-import { NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
+import { IMAP_RULES, NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
 
 const SMTP_SESSIONS = [
   ['EHLO pc.example.org', 'AUTH PLAIN AGFsaWNlAHB3', 'MAIL FROM:<a@example.org>', 'QUIT'],
@@ -61,6 +62,31 @@ const POP3_WORDS = [
   'UIDL',
 ];
 
+const IMAP_SESSIONS = [
+  ['a1 CAPABILITY', 'a2 ID ("name" "Thunderbird" "version" "115")', 'a3 LOGIN alice pw', 'a4 SELECT INBOX', 'a5 LOGOUT'],
+  ['a1 STARTTLS', 'a2 CAPABILITY', 'a3 AUTHENTICATE PLAIN AGFsaWNlAHB3', 'a4 IDLE', 'DONE'],
+  ['a1 AUTHENTICATE PLAIN', 'AGFsaWNlAHB3', 'a2 AUTHENTICATE PLAIN', '*', 'a3 AUTHENTICATE PLAIN =', 'a4 NOOP'],
+  ['a1 LOGIN {5}', 'alice {2+}', 'pw', 'a2 LOGIN "al\\ice" "p"w"', 'a3 ID NIL', 'a4 APPEND INBOX {11+}', 'hello world'],
+  ['x login {7}', 'jürgen {999999}', 'y LOGIN {3000+}', '* OK', '+ ', 'a LOGOUT extra', 'a1 FETCH 1 BODY[]', ''],
+];
+const IMAP_WORDS = [
+  'a1 CAPABILITY',
+  'a1 NOOP',
+  'a1 LOGOUT',
+  'a1 ID',
+  'a1 ID NIL',
+  'a1 STARTTLS',
+  'a1 LOGIN',
+  'a1 AUTHENTICATE',
+  'a1 AUTHENTICATE PLAIN',
+  'a1 SELECT',
+  'a1 IDLE',
+  '{5}',
+  '{5+}',
+  '"',
+  '*',
+];
+
 const NNTP_SESSIONS = [
   ['CAPABILITIES', 'MODE READER', 'AUTHINFO USER alice', 'AUTHINFO PASS pw', 'GROUP misc.test', 'QUIT'],
   ['STARTTLS', 'CAPABILITIES', 'AUTHINFO USER alice', 'AUTHINFO PASS pw'],
@@ -99,6 +125,15 @@ fuzzTargets('client dialogues', [
     name: 'pop3 client-dialogue',
     arbitrary: clientScripts(POP3_SESSIONS, POP3_WORDS),
     check: (script, tally) => driveClient(createPop3ClientDialogue(script.options), script, POP3_RULES, tally),
+  },
+  {
+    name: 'imap client-dialogue',
+    arbitrary: clientScripts(IMAP_SESSIONS, IMAP_WORDS),
+    check(script, tally) {
+      const dialogue = createImapClientDialogue(script.options);
+      // What the dialogue holds is one command with its literals, bounded by maxLineLength and one more line.
+      driveClient(dialogue, script, IMAP_RULES, tally, () => dialogue.heldBytes <= 2 * script.options.maxLineLength + 2);
+    },
   },
   {
     name: 'nntp client-dialogue',

@@ -1,11 +1,12 @@
 /**
  * Fuzz: the small pieces the dialogues are built of: reply formatting and parsing per protocol
- * (protocols/{smtp,pop3,nntp}/replies.ts, reply-text.ts), SASL (sasl.ts), server greetings (greeting.ts),
+ * (protocols/{smtp,pop3,imap,nntp}/replies.ts, reply-text.ts), SASL (sasl.ts), server greetings (greeting.ts),
  * and each protocol's table from error to refusal, given any reason text.
  */
 import fc from 'fast-check';
 import { RoamgateError, type RoamgateErrorCode } from '../../errors';
 import { isReadyGreeting } from '../../protocols/greeting';
+import { formatImapFailure, formatImapUntagged, imapRefusal, parseCapabilities, parseImapResponse } from '../../protocols/imap/replies';
 import { decodeNntpText, formatNntpReply, nntpRefusal, parseNntpReply } from '../../protocols/nntp/replies';
 import {
   formatPop3Continuation,
@@ -20,7 +21,7 @@ import { decodeBase64, encodePlain, parsePlain } from '../../protocols/sasl';
 import { formatSmtpReply, smtpRefusal } from '../../protocols/smtp/replies';
 import { ensure, fuzzTargets, type Tally } from './fuzz-harness';
 import { textInputs } from './mutate';
-import { NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
+import { IMAP_RULES, NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
 
 const CODES: RoamgateErrorCode[] = [
   'ROAMGATE_ACCESS_DENIED',
@@ -49,6 +50,12 @@ function checkFormatting(input: { code: RoamgateErrorCode; text: string; lines: 
   POP3_RULES.reply(formatPop3MultiLine(input.text, input.lines), false);
   POP3_RULES.reply(formatPop3Continuation(input.text), false);
   for (const reply of [formatNntpReply(481, input.text), nntpRefusal(error)]) NNTP_RULES.reply(reply, false);
+  for (const reply of [
+    formatImapFailure('a1', 'NO', input.text, 'AUTHENTICATIONFAILED'),
+    formatImapUntagged('BYE', input.text),
+    imapRefusal(error),
+  ])
+    IMAP_RULES.reply(reply, false);
   tally.accepted++;
 }
 
@@ -61,8 +68,13 @@ function checkParsing(line: string, tally: Tally): void {
   if (reply) ensure(reply.code >= 100 && reply.code <= 599 && typeof reply.text === 'string', 'an NNTP reply out of shape');
   const decoded = decodeNntpText(line);
   ensure(typeof decoded === 'string' && (!decoded.includes('\ufffd') || line.includes('\ufffd')), 'decodeNntpText replaced characters');
-  for (const service of ['smtp', 'pop3', 'nntp'] as const) ensure(typeof isReadyGreeting(service, line) === 'boolean', 'isReadyGreeting');
-  if (status || reply) tally.accepted++;
+  for (const service of ['smtp', 'pop3', 'imap', 'nntp'] as const)
+    ensure(typeof isReadyGreeting(service, line) === 'boolean', 'isReadyGreeting');
+  const imap = parseImapResponse(line);
+  if (imap?.kind === 'tagged') ensure(/^[\x21-\x7e]+$/.test(imap.tag), 'an IMAP tag a client could not use');
+  for (const capability of parseCapabilities(line))
+    ensure(/^[\x21-\x7e]+$/.test(capability) && !capability.includes(']'), 'an IMAP capability');
+  if (status || reply || imap) tally.accepted++;
   else tally.rejected++;
 }
 
@@ -90,7 +102,18 @@ fuzzTargets('replies and SASL', [
   },
   {
     name: 'replies: parsing',
-    arbitrary: textInputs(['+OK ready', '-ERR [SYS/TEMP] busy', '-ERR [AUTH]glued', '200 news ready', '281', '500\tx', '220 mx ESMTP']),
+    arbitrary: textInputs([
+      '+OK ready',
+      '-ERR [SYS/TEMP] busy',
+      '-ERR [AUTH]glued',
+      '200 news ready',
+      '281',
+      '500\tx',
+      '220 mx ESMTP',
+      '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready',
+      'a1 NO [AUTHENTICATIONFAILED] x',
+      '+ ',
+    ]),
     check: checkParsing,
   },
   {

@@ -1,11 +1,12 @@
-/** Fuzz: the SMTP, POP3 and NNTP server dialogues (the gateway logging in at the user's server), fed what a server might say. */
+/** Fuzz: the SMTP, POP3, IMAP and NNTP server dialogues (the gateway logging in at the user's server), fed what a server might say. */
 import fc from 'fast-check';
+import { createImapServerDialogue } from '../../protocols/imap/server-dialogue';
 import { createNntpServerDialogue } from '../../protocols/nntp/server-dialogue';
 import { createPop3ServerDialogue } from '../../protocols/pop3/server-dialogue';
 import { createSmtpServerDialogue } from '../../protocols/smtp/server-dialogue';
 import { driveServer, serverCredentials, serverScripts } from './dialogue-driver';
 import { fuzzTargets } from './fuzz-harness';
-import { NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
+import { IMAP_RULES, NNTP_RULES, POP3_RULES, SMTP_RULES } from './wire-checks';
 
 const SMTP_SERVER = [
   ['220 mx.example.org ESMTP', '250-mx.example.org', '250-PIPELINING', '250-STARTTLS', '250 AUTH PLAIN LOGIN', '220 2.0.0 Ready'],
@@ -26,6 +27,39 @@ const POP3_SERVER = [
   ['+OK', '+OK capa', '..dotted', 'USER', '.', '+OK', '+OK', 'SASL PLAIN LOGIN', '.', '-ERR [LOGIN-DELAY] wait'],
 ];
 const POP3_SERVER_WORDS = ['+OK', '-ERR', '+', '.', 'STLS', 'USER', 'SASL PLAIN', '[AUTH]', '[SYS/TEMP]', '[IN-USE]'];
+
+const IMAP_SERVER = [
+  [
+    '* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready.',
+    'rg1 OK Begin TLS negotiation now.',
+    '* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN',
+    'rg2 OK Pre-login capabilities listed, post-login capabilities have more.',
+    'rg3 OK [CAPABILITY IMAP4rev1 IDLE] Logged in',
+  ],
+  ['* OK ready', '* CAPABILITY IMAP4rev1 AUTH=PLAIN', 'rg1 OK done', '+ ', 'rg2 NO [AUTHENTICATIONFAILED] Authentication failed.'],
+  ['* OK [CAPABILITY IMAP4rev1] ready', '+ OK', '+ OK', 'rg1 OK Logged in'],
+  ['* PREAUTH [CAPABILITY IMAP4rev1] ready'],
+  ['* BYE [UNAVAILABLE] busy'],
+  ['* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] x', '* OK [ALERT] hi', '* 3 EXISTS', 'rg1 NO [UNAVAILABLE] later', '* ID ("x" {3}'],
+];
+const IMAP_SERVER_WORDS = [
+  '* OK',
+  '* NO',
+  '* BAD',
+  '* BYE',
+  '* PREAUTH',
+  '* CAPABILITY',
+  'rg1 OK',
+  'rg2 OK',
+  'rg1 NO',
+  'rg1 BAD',
+  '+',
+  '+ ',
+  'STARTTLS',
+  'AUTH=PLAIN',
+  'SASL-IR',
+  'LOGINDISABLED',
+];
 
 const NNTP_SERVER = [
   ['200 news.example.test InterNetNews NNRP server INN 2.7.1 ready (posting ok)', '200 reader', '381 Enter password', '281 ok'],
@@ -57,6 +91,11 @@ fuzzTargets('server dialogues', [
     name: 'pop3 server-dialogue',
     arbitrary: serverScripts(fc.record({ credentials: serverCredentials, startTls }), POP3_SERVER, POP3_SERVER_WORDS),
     check: (script, tally) => driveServer(createPop3ServerDialogue(script.options), script, POP3_RULES, tally),
+  },
+  {
+    name: 'imap server-dialogue',
+    arbitrary: serverScripts(fc.record({ credentials: serverCredentials, startTls }), IMAP_SERVER, IMAP_SERVER_WORDS),
+    check: (script, tally) => driveServer(createImapServerDialogue(script.options), script, IMAP_RULES, tally),
   },
   {
     name: 'nntp server-dialogue',

@@ -5,6 +5,7 @@
  * to a server one line each; credentials that the next hop can carry.
  */
 import type { Credentials } from '../../protocols/dialogue';
+import { parseImapResponse } from '../../protocols/imap/replies';
 import { MAX_REPLY_TEXT_LENGTH } from '../../protocols/reply-text';
 import { ensure } from './fuzz-harness';
 
@@ -97,6 +98,24 @@ export const NNTP_RULES: WireRules = {
     ensure(!/[\r\n\0]/.test(username + password), 'CR, LF or NUL in credentials that go on as AUTHINFO lines');
   },
   beforeTls: /^STARTTLS$/,
+};
+
+export const IMAP_RULES: WireRules = {
+  reply(data, mayBeEmpty) {
+    if (mayBeEmpty && data === '') return;
+    for (const line of crlfLines(data)) {
+      const response = parseImapResponse(line);
+      ensure(response !== null, () => `not an IMAP response line: ${JSON.stringify(line)}`);
+      // What the adapter says itself has text after every status (RFC 3501 resp-text is never empty).
+      if (response.kind === 'tagged' || response.kind === 'status')
+        ensure(response.text !== '', () => `a status without text: ${JSON.stringify(line)}`);
+    }
+  },
+  credentials({ username, password }) {
+    ensure(username !== '' && password !== '', 'empty credentials');
+    ensure(!/[\r\n\0]/.test(username + password), 'CR, LF or NUL in credentials that go on in LOGIN or AUTHENTICATE');
+  },
+  beforeTls: /^rg\d+ (?:CAPABILITY|STARTTLS)$/,
 };
 
 /** A command to a server: exactly one line. */

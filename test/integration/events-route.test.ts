@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { get, type IncomingMessage } from 'node:http';
 import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
-import { MAX_EVENT_STREAMS_PER_CALLER } from '../../plugin/routes/events-route';
+import { EVENTS_HEARTBEAT_MS } from '../../plugin/defaults';
+import { EVENTS_PING, MAX_EVENT_STREAMS_PER_CALLER } from '../../plugin/routes/events-route';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { until, untilValue } from '../helpers/until';
 
@@ -54,6 +55,21 @@ describe('GET <mount>/events', () => {
     await request(gw.app).delete(`/roamgate/leases/${alice.lease.id}`).set('Authorization', `Bearer ${ADMIN}`).expect(204);
     await stream.ended;
     expect(stream.text()).toMatch(/event: lease\ndata: \{"state":"revoked"\}\n\n$/);
+  });
+
+  test('a ping at once, naming its interval, then one every EVENTS_HEARTBEAT_MS to every open stream', async () => {
+    const first = await subscribe(`${base}/events`, alice.token);
+    const second = await subscribe(`${base}/events`, ADMIN);
+    const pings = (text: string) => text.split(EVENTS_PING).length - 1;
+    expect(EVENTS_PING).toBe(`event: ping\ndata: {"intervalMs":${EVENTS_HEARTBEAT_MS}}\n\n`);
+    await until(() => pings(first.text()) >= 1 && pings(second.text()) >= 1, 'the first ping on both streams');
+    const began = Date.now();
+    await until(() => pings(first.text()) >= 3 && pings(second.text()) >= 3, 'two more pings on both streams', 10 * EVENTS_HEARTBEAT_MS);
+    // Two intervals for two pings, give or take a timer's slack: neither a flood nor a long silence.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(EVENTS_HEARTBEAT_MS - 100);
+    expect(Date.now() - began).toBeLessThan(4 * EVENTS_HEARTBEAT_MS);
+    first.res.destroy();
+    second.res.destroy();
   });
 
   test('one user holds at most a few streams (429 past them); others still get theirs, and a closed one frees its place', async () => {

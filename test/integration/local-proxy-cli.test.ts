@@ -11,7 +11,7 @@ import { listenTcp, RawClient } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 
 const ADMIN = 'local-cli-admin-token-0123456789';
-const EPHEMERAL = ['--listen', 'smtp=0', '--listen', 'pop3=0', '--listen', 'nntp=0', '--listen', 'http-proxy=0', '--listen', 'pac=0'];
+const EPHEMERAL = ['smtp', 'pop3', 'imap', 'nntp', 'http-proxy', 'pac'].flatMap((name) => ['--listen', `${name}=0`]);
 
 jest.setTimeout(15_000);
 
@@ -56,7 +56,7 @@ describe('roamgate local (the CLI)', () => {
     const config = join(dir, 'local.yaml');
     writeFileSync(
       config,
-      `gateway: ${gatewayUrl}\nuser: alice\npasswordFile: password\nlisten: { smtp: 0, pop3: 0, nntp: 0, http-proxy: 0, pac: 0 }\n`,
+      `gateway: ${gatewayUrl}\nuser: alice\npasswordFile: password\nlisten: { smtp: 0, pop3: 0, imap: 0, nntp: 0, http-proxy: 0, pac: 0 }\n`,
     );
     const cli = runCli(['local', '--config', config, '--state-dir', join(dir, 'state')], cleanEnv());
     try {

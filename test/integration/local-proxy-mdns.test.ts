@@ -20,7 +20,7 @@ import { freeUdpPort } from '../helpers/mdns';
 import { refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 
-const ALL_EPHEMERAL = { smtp: 0, pop3: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
+const ALL_EPHEMERAL = { smtp: 0, pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
 const FAST = { reconnectMinMs: 50, reconnectMaxMs: 300, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
 
 jest.setTimeout(15_000);

@@ -16,7 +16,7 @@ import { idle, until } from '../helpers/until';
 
 jest.setTimeout(20_000);
 
-const ALL_EPHEMERAL = { smtp: 0, pop3: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
+const ALL_EPHEMERAL = { smtp: 0, pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
 const LIMITS = { reconnectMinMs: 100, reconnectMaxMs: 400, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
 
 interface SeenRequest {

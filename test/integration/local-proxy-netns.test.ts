@@ -31,7 +31,7 @@ import { until } from '../helpers/until';
 
 const PREFIX = 'rgtest';
 const FAST = { reconnectMinMs: 50, reconnectMaxMs: 300, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
-const ALL_EPHEMERAL = { smtp: 0, pop3: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
+const ALL_EPHEMERAL = { smtp: 0, pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
 /** The namespace's gateways listen on fixed ports: the namespace is new, so nothing else holds them. */
 const ELSEWHERE_HTTP = 8080;
 const IMPOSTOR_HTTP = 8081;

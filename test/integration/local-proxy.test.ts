@@ -26,7 +26,7 @@ import { until } from '../helpers/until';
 
 const ADMIN = 'local-proxy-admin-token-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
-const ALL_EPHEMERAL = { smtp: 0, pop3: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
+const ALL_EPHEMERAL = { smtp: 0, pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
 /** Short enough that recovery in these tests takes well under a second. */
 const FAST = { reconnectMinMs: 50, reconnectMaxMs: 300, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
 
@@ -236,6 +236,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     expect(routes.map((notice) => notice.text)).toEqual([
       line('smtp', ports.smtp!.port),
       line('pop3', ports.pop3!.port),
+      line('imap', ports.imap!.port),
       line('nntp', ports.nntp!.port),
       line('http-proxy', ports['http-proxy']!.port),
     ]);
@@ -323,7 +324,7 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
   test('ports chosen automatically are remembered and used again', async () => {
     const free = await refusedPort();
     writeFileSync(join(dir, 'ports.json'), JSON.stringify({ smtp: free }));
-    proxy = await start({ listen: { pop3: 0, nntp: 0, 'http-proxy': 0, pac: 0 }, tryStandardPorts: false });
+    proxy = await start({ listen: { pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 }, tryStandardPorts: false });
     expect(proxy.listeners.smtp).toEqual({ host: '127.0.0.1', port: free });
     await sendMail(free, 'on the remembered port');
     expect(smtp.messages).toHaveLength(1);

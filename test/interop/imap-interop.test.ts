@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionRecord } from '../../adapters/gateway-context';
+import { startLocalProxy } from '../../local/local-proxy';
 import { hashPassword } from '../../plugin/password';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { RawClient } from '../helpers/net';
@@ -222,6 +223,35 @@ describe('the imap adapter with python imaplib and curl, to dovecot-imapd', () =
     expect(records.every((record) => record.server === undefined)).toBe(true);
   });
 
+  test('the local proxy serves IMAP: imaplib at its loopback port reads alice’s mailbox on dovecot A through the gateway', async () => {
+    const users = [{ id: 'alice', passwordHash: await hashPassword('alice-pw') }];
+    const servers = { imap: [{ host: '127.0.0.1', port: Number(env.IMAP_PORT_A), for: 'user:alice' }] };
+    const gw = await startGateway({ users, access: RULES, servers }, true);
+    const url = `http://127.0.0.1:${(gw.http!.address() as { port: number }).port}/roamgate`;
+    const notices: string[] = [];
+    const proxy = await startLocalProxy({
+      gateway: url,
+      user: 'alice',
+      password: 'alice-pw',
+      services: ['imap'],
+      listen: { imap: 0 },
+      stateDir: mkdtempSync(join(work, 'local-state-')),
+      onEvent: (notice) => notices.push(notice.text),
+    });
+    try {
+      const port = String(proxy.listeners.imap!.port);
+      // Through the tunnel with alice's lease: the greeting and the login are dovecot's own.
+      const read = await python<ImapRead>('imap-read', '127.0.0.1', port, 'alice', 'alice-pw', 'login', 'INBOX');
+      expect(read.greeting).toMatch(/Dovecot/);
+      expect(message(read.messages[0]).toString('latin1')).toContain('\r\nSubject: hello alice from A\r\n');
+      expect(notices.join('\n')).toMatch(/^imap +127\.0\.0\.1:\d+ +gateway -> through the gateway /m);
+      expect(notices.join('\n')).not.toContain(`:${env.IMAP_PORT_A}`);
+    } finally {
+      await proxy.close();
+      await gw.close();
+    }
+  });
+
   /** LOGIN with a literal and a LITERAL+ literal, then commands; what came back after the login, and the login's answer. */
   async function rawSession(port: number): Promise<{ login: string; afterLogin: string }> {
     const client = await RawClient.open(port);
@@ -237,6 +267,63 @@ describe('the imap adapter with python imaplib and curl, to dovecot-imapd', () =
     // dovecot says how long each command took: `Select completed (0.002 + 0.000 + 0.001 secs).`
     return { login, afterLogin: client.received.slice(before).replace(/ \([0-9.+ ]+ secs\)/g, '') };
   }
+
+  test('towards dovecot: STARTTLS (alice) and imaps (bob), certificates verified; a certificate that does not verify gets no password', async () => {
+    const users = [
+      { id: 'alice', passwordHash: await hashPassword('alice-pw') },
+      { id: 'bob', passwordHash: await hashPassword('bob-pw') },
+    ];
+    const ca = env.IMAP_CA_FILE;
+    const wrongCa = join(work, 'other-ca.pem');
+    writeFileSync(wrongCa, selfSignedCert().cert);
+    const gw = await startGateway({
+      users,
+      access: RULES,
+      adapters: { imap: { port: 0, login: { allowCleartext: true } } },
+      servers: {
+        imap: [
+          { host: '127.0.0.1', port: Number(env.IMAP_PORT_A), for: 'user:alice', tls: { mode: 'starttls', ca, servername: 'localhost' } },
+          { host: '127.0.0.1', port: Number(env.IMAPS_PORT_B), for: 'user:bob', tls: { mode: 'implicit', ca } },
+        ],
+      },
+    });
+    const log = (instance: 'a' | 'b') => readFileSync(join(env.STATE_DIR, `pop3-${instance}`, 'dovecot.log'), 'utf8');
+    const logins = (instance: 'a' | 'b') =>
+      log(instance)
+        .split('\n')
+        .filter((line) => /imap-login: Info: Login: user=<\w+>/.test(line));
+    const before = { a: logins('a').length, b: logins('b').length };
+    try {
+      const alice = await python<ImapRead>('imap-read', '127.0.0.1', String(gw.ports.imap), 'alice', 'alice-pw', 'login', 'INBOX');
+      expect(message(alice.messages[0]).toString('latin1')).toContain('\r\nSubject: hello alice from A\r\n');
+      const bob = await python<ImapRead>('imap-read', '127.0.0.1', String(gw.ports.imap), 'bob', 'bob-pw', 'plain', 'INBOX');
+      expect(message(bob.messages[0]).toString('latin1')).toContain('\r\nSubject: hello bob from B\r\n');
+      // dovecot says how each login arrived: `TLS` after STARTTLS or on its imaps port.
+      await until(() => logins('a').length > before.a && logins('b').length > before.b, 'the logins in the dovecot logs', 5_000, 50);
+      expect(logins('a').slice(before.a)).toEqual([expect.stringMatching(/user=<alice>.*\bTLS\b/)]);
+      expect(logins('b').slice(before.b)).toEqual([expect.stringMatching(/user=<bob>.*\bTLS\b/)]);
+    } finally {
+      await gw.close();
+    }
+
+    const untrusting = await startGateway({
+      users,
+      access: RULES,
+      adapters: { imap: { port: 0, login: { allowCleartext: true } } },
+      servers: {
+        imap: [{ host: '127.0.0.1', port: Number(env.IMAP_PORT_A), tls: { mode: 'starttls', ca: wrongCa, servername: 'localhost' } }],
+      },
+    });
+    try {
+      const loginsBefore = logins('a').length;
+      const refused = await python<ImapLogin>('imap-login', '127.0.0.1', String(untrusting.ports.imap), 'alice', 'alice-pw', 'login');
+      expect(refused).toEqual({ tls: null, exception: 'error', message: expect.stringContaining('[UNAVAILABLE]') });
+      // dovecot saw a TLS handshake fail, and no login (nothing was sent after the failed handshake).
+      expect(logins('a').length).toBe(loginsBefore);
+    } finally {
+      await untrusting.close();
+    }
+  });
 
   test("a raw session with literals in LOGIN: the login's answer and everything after it are dovecot's, byte for byte", async () => {
     const through = await rawSession(cleartext.ports.imap);

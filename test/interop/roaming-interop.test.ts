@@ -146,6 +146,8 @@ describe('roaming walk-through: alice from home.example at visit.example, with r
         '--listen',
         'pop3=0',
         '--listen',
+        'imap=0',
+        '--listen',
         'nntp=0',
         '--listen',
         'http-proxy=0',

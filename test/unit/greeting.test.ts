@@ -1,7 +1,7 @@
 import { hasGreeting, isReadyGreeting, quitCommand } from '../../protocols/greeting';
 
 describe('isReadyGreeting', () => {
-  test.each<['smtp' | 'pop3' | 'nntp', string, boolean]>([
+  test.each<['smtp' | 'pop3' | 'nntp' | 'imap', string, boolean]>([
     ['smtp', '220 mx.example.org ESMTP Postfix', true],
     ['smtp', '220-mx.example.org first line of a multi-line greeting', true],
     ['smtp', '220', true],
@@ -25,6 +25,13 @@ describe('isReadyGreeting', () => {
     ['nntp', '502 access denied', false],
     ['nntp', '202 not a greeting', false],
     ['nntp', '2000', false],
+    ['imap', '* OK [CAPABILITY IMAP4rev1 SASL-IR ID] Dovecot (Debian) ready.', true],
+    ['imap', '* OK', true],
+    ['imap', '* PREAUTH IMAP4rev1 server logged in as alice', true],
+    ['imap', '* BYE too many connections', false],
+    ['imap', '* NO not now', false],
+    ['imap', '*OK', false],
+    ['imap', '+OK ready', false],
   ])('%s %j -> %s', (service, line, expected) => {
     expect(isReadyGreeting(service, line)).toBe(expected);
   });
@@ -36,7 +43,8 @@ describe('hasGreeting and quitCommand', () => {
     ['pop3', true],
     ['nntp', true],
     ['http-proxy', false],
-    ['imap', false],
+    ['imap', true],
+    ['tcp', false],
     ['toString', false],
     ['__proto__', false],
   ])('hasGreeting(%j) is %s', (service, expected) => {
@@ -45,5 +53,9 @@ describe('hasGreeting and quitCommand', () => {
 
   test.each(['smtp', 'pop3', 'nntp'] as const)('%s ends with QUIT', (service) => {
     expect(quitCommand(service)).toBe('QUIT\r\n');
+  });
+
+  test('imap ends with a tagged LOGOUT', () => {
+    expect(quitCommand('imap')).toBe('rg LOGOUT\r\n');
   });
 });

@@ -9,6 +9,13 @@ describe('refusalFor', () => {
     ['smtp', 'ROAMGATE_LOGIN_REQUIRED', /^421 4\.7\.0 lease revoked\r\n$/],
     ['pop3', 'ROAMGATE_LOGIN_REQUIRED', /^-ERR \[AUTH\] lease revoked\r\n$/],
     ['nntp', 'ROAMGATE_LOGIN_REQUIRED', /^400 lease revoked\r\n$/],
+    // IMAP: ALERT, so the client shows the user the reason (RFC 9051 7.1).
+    ['imap', 'ROAMGATE_LOGIN_REQUIRED', /^\* BYE \[ALERT\] lease revoked\r\n$/],
+    ['imap', 'ROAMGATE_ACCESS_DENIED', /^\* BYE \[NOPERM\] lease revoked\r\n$/],
+    ['imap', 'ROAMGATE_NO_SERVER', /^\* BYE \[UNAVAILABLE\] lease revoked\r\n$/],
+    ['imap', 'ROAMGATE_GATEWAY_LOST', /^\* BYE \[UNAVAILABLE\] lease revoked\r\n$/],
+    ['imap', 'ROAMGATE_LOGIN_THROTTLED', /^\* BYE \[UNAVAILABLE\] lease revoked\r\n$/],
+    ['imap', 'ROAMGATE_LOGIN_FAILED', /^\* BYE \[ALERT\] lease revoked\r\n$/],
     [
       'http-proxy',
       'ROAMGATE_LOGIN_REQUIRED',
@@ -46,7 +53,7 @@ describe('refusalFor', () => {
 
   test('a line protocol refusal is always exactly one line, whatever the reason says', () => {
     fc.assert(
-      fc.property(fc.constantFrom<LocalService>('smtp', 'pop3', 'nntp'), anyRoamgateError, (service, error) => {
+      fc.property(fc.constantFrom<LocalService>('smtp', 'pop3', 'imap', 'nntp'), anyRoamgateError, (service, error) => {
         expect(wireLines(refusalFor(service, error))).toHaveLength(1);
       }),
     );
