@@ -112,8 +112,7 @@ class LoginSession {
   private readonly attempt: ConnectionAttempt;
   private finished!: () => void;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
-  private readonly onIdle = () =>
-    this.refuse(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login'));
+  private readonly onIdle = () => this.refuse(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login'));
   /** Runs from the start until the client's credentials are accepted (or the session ends). */
   private deadline: NodeJS.Timeout | undefined;
   /** A TLS handshake with the client is under way: a refusal in cleartext would only garble it. */
@@ -186,8 +185,7 @@ class LoginSession {
       if (event.kind === 'too-long') return this.perform(this.dialogue.onLineTooLong());
       this.queue.push(event.line);
     }
-    if (this.queue.length > MAX_QUEUED_LINES)
-      return this.refuse(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead'));
+    if (this.queue.length > MAX_QUEUED_LINES) return this.refuse(new RoamgateError('ROAMGATE_BAD_REQUEST', 'too many commands sent ahead'));
     this.pump();
   }
 

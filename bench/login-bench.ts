@@ -87,7 +87,18 @@ async function main(): Promise<void> {
   try {
     execFileSync('bash', [join(SCRIPTS, 'start.sh'), STATE_DIR], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, POP3_PORT_A: '22110', POP3_PORT_B: '22111', SMTP_PORT: '22025', NNTP_PORT: '22119', SQUID_PORT: '22128' },
+      env: {
+        ...process.env,
+        POP3_PORT_A: '22110',
+        POP3_PORT_B: '22111',
+        IMAP_PORT_A: '22143',
+        IMAP_PORT_B: '22144',
+        IMAPS_PORT_A: '22993',
+        IMAPS_PORT_B: '22994',
+        SMTP_PORT: '22025',
+        NNTP_PORT: '22119',
+        SQUID_PORT: '22128',
+      },
     });
   } catch (error) {
     console.log(

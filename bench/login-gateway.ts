@@ -1,7 +1,8 @@
 /**
- * The gateway of the login bench, in a process of its own: a POP3 adapter with
- * in-protocol login in front of one dovecot. argv: dovecot port, login cache
- * seconds. Tells the parent its POP3 port over IPC, then waits to be killed.
+ * The gateway of the login benches, in a process of its own: a POP3 (or IMAP)
+ * adapter with in-protocol login in front of one dovecot. argv: dovecot port,
+ * login cache seconds, and the service (pop3, the default, or imap). Tells the
+ * parent its adapter's port over IPC, then waits to be killed.
  */
 import pino from 'pino';
 import { roamgate } from '../index';
@@ -9,11 +10,12 @@ import { hashPassword } from '../plugin/password';
 
 async function main(): Promise<void> {
   const [dovecotPort, cacheSeconds] = process.argv.slice(2).map(Number);
+  const service = process.argv[4] === 'imap' ? 'imap' : 'pop3';
   const gw = roamgate({
     users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }],
-    access: [{ subject: 'authenticated', service: 'pop3', allow: true }],
-    adapters: { pop3: { port: 0, login: { allowCleartext: true } } },
-    servers: { pop3: [{ host: '127.0.0.1', port: dovecotPort }] },
+    access: [{ subject: 'authenticated', service, allow: true }],
+    adapters: { [service]: { port: 0, login: { allowCleartext: true } } },
+    servers: { [service]: [{ host: '127.0.0.1', port: dovecotPort }] },
     // The bench logs in thousands of times from one address: throttling is not what it measures.
     login: {
       cacheSeconds,
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
     logger: pino({ level: 'silent' }),
   });
   const bound = await gw.listen();
-  process.send?.({ type: 'ready', port: bound.pop3.port });
+  process.send?.({ type: 'ready', port: bound[service].port });
 }
 
 main().catch((error: unknown) => {

@@ -13,16 +13,18 @@ export const LOCAL_USAGE = `       roamgate local [--gateway URL] [--user NAME] 
                       [--no-mdns] [--gateway-key KEY]
        roamgate local --forget-network NAME [--state-dir DIR]`;
 
-export const LOCAL_HELP = `  local                 the local proxy: listens on 127.0.0.1 for smtp, pop3, nntp and a web
-                        proxy (with a PAC file for browsers) and forwards each connection
-                        straight to the server the gateway names, or through the gateway
+export const LOCAL_HELP = `  local                 the local proxy: listens on 127.0.0.1 for smtp, pop3, imap, nntp and
+                        a web proxy (with a PAC file for browsers) and forwards each
+                        connection straight to the server the gateway names, or through
+                        the gateway
     --gateway URL       the gateway's management URL; without it, found on the LAN (UDP
                         and mDNS/DNS-SD at once)
     --user NAME         log in as NAME; the password comes from --password-file FILE, else
                         ${PASSWORD_ENV}, else a prompt; a live saved lease needs none
-    --listen SERVICE=PORT  a fixed port (smtp, pop3, nntp, http-proxy, pac; 0: any free
-                        port); otherwise 25/110/119 when allowed, else 2525/1110/1119, and
-                        3128 (web proxy), 3129 (PAC), remembered in the state directory.
+    --listen SERVICE=PORT  a fixed port (smtp, pop3, imap, nntp, http-proxy, pac; 0: any
+                        free port); otherwise 25/110/143/119 when allowed, else
+                        2525/1110/1143/1119, and 3128 (web proxy), 3129 (PAC), remembered
+                        in the state directory.
                         Any other service name (telnet=2323) adds a listener for that
                         service, relayed byte for byte
     --mode direct|gateway  override the mode the gateway asks for

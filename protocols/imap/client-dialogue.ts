@@ -20,6 +20,7 @@ export interface ImapClientDialogue extends ClientDialogue {
   useServerCapabilities(capabilities: readonly string[]): void;
   /** Bytes of a command held while its literals arrive (bounded by maxLineLength plus one line). */
   readonly heldBytes: number;
+  lastWords(error: RoamgateError): string;
 }
 
 /**
@@ -85,7 +86,8 @@ class ImapDialogue implements ImapClientDialogue {
   private readonly handlers: Record<Verb, Handler> = {
     CAPABILITY: (tag, args) => this.noArguments(tag, args, () => this.capability(tag)),
     NOOP: (tag, args) => this.noArguments(tag, args, () => this.send(ok(tag, 'NOOP completed'))),
-    LOGOUT: (tag, args) => this.noArguments(tag, args, () => this.close(formatImapUntagged('BYE', 'Logging out') + ok(tag, 'Logout completed'))),
+    LOGOUT: (tag, args) =>
+      this.noArguments(tag, args, () => this.close(formatImapUntagged('BYE', 'Logging out') + ok(tag, 'Logout completed'))),
     ID: (tag, args) => this.id(tag, args),
     STARTTLS: (tag, args) => this.noArguments(tag, args, () => this.startTls(tag)),
     LOGIN: (tag, args) => this.loginCommand(tag, args),

@@ -15,7 +15,10 @@ const RESPONSE_CODE = /^\[([\x21-\x5a\x5c\x5e-\x7e]+(?: [^\]\x00-\x1f\x7f]*)?)\]
 /** The text of a status response: a response code if any, then the text, never empty (RFC 3501 text is 1*TEXT-CHAR). */
 function responseText(text: string, responseCode: string | undefined, fallback: string): string {
   const clean = sanitizeReplyText(text) || fallback;
-  return responseCode ? `[${sanitizeReplyText(responseCode).replace(/\]/g, '')}] ${clean}` : clean;
+  if (responseCode) return `[${sanitizeReplyText(responseCode).replace(/\]/g, '')}] ${clean}`;
+  // Text that opens with a bracketed word is read as a response code: it still needs text after it.
+  const leading = RESPONSE_CODE.exec(clean);
+  return leading && clean.slice(leading[0].length).trim() === '' ? `${leading[0]} ${fallback}` : clean;
 }
 
 /** A tagged status response: `a1 OK [CODE] text`. The tag is the client's own, already checked by the parser. */

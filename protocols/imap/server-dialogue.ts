@@ -67,7 +67,8 @@ class ImapServerDialogue implements ServerDialogue {
       case 'continuation':
         return this.continuation();
       case 'status':
-        if (response.status === 'BYE') return this.fail(false, reasonOf('The IMAP server closed the connection', response.code, response.text));
+        if (response.status === 'BYE')
+          return this.fail(false, reasonOf('The IMAP server closed the connection', response.code, response.text));
         return []; // an untagged OK, NO or BAD is news, not an answer
       case 'data':
         return this.data(response.name, response.rest);
@@ -91,13 +92,15 @@ class ImapServerDialogue implements ServerDialogue {
     const announced = response.code?.name === 'CAPABILITY' ? parseCapabilities(response.code.data) : undefined;
     if (response.status === 'PREAUTH') {
       // Logged in before TLS could start: STARTTLS is no longer allowed, and a session in cleartext is not what was asked for.
-      if (this.options.startTls) return this.fail(false, 'The IMAP server logged us in before TLS (PREAUTH): refusing a session without TLS');
+      if (this.options.startTls)
+        return this.fail(false, 'The IMAP server logged us in before TLS (PREAUTH): refusing a session without TLS');
       return this.ready(announced ?? []);
     }
     const { username, password } = this.options.credentials;
     if (username === '' && password === '') return this.fail(false, 'The IMAP server asks for a login, and none is configured for it');
     // The client dialogue never lets such credentials through: these come from the configuration.
-    if (!carriable(username) || !carriable(password)) return this.fail(false, 'The user name or password for the IMAP server cannot be sent in IMAP');
+    if (!carriable(username) || !carriable(password))
+      return this.fail(false, 'The user name or password for the IMAP server cannot be sent in IMAP');
     if (announced === undefined) return this.command('CAPABILITY', 'capability');
     this.capabilities = new Set(announced.map((name) => name.toUpperCase()));
     return this.proceed();
@@ -170,7 +173,11 @@ class ImapServerDialogue implements ServerDialogue {
     }
     parts.push(current);
     const [first, ...rest] = parts;
-    return this.command(first, rest.length > 0 ? 'continue' : 'login', rest.map((part) => `${part}\r\n`));
+    return this.command(
+      first,
+      rest.length > 0 ? 'continue' : 'login',
+      rest.map((part) => `${part}\r\n`),
+    );
   }
 
   private loginReply(status: 'OK' | 'NO' | 'BAD', code: ImapResponseCode | undefined, text: string): ServerAction[] {

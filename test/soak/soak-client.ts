@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
-export type SoakAdapter = 'smtp' | 'pop3' | 'nntp' | 'http-proxy' | 'tunnel';
+export type SoakAdapter = 'smtp' | 'pop3' | 'imap' | 'nntp' | 'http-proxy' | 'tunnel';
 
 export type Outcome = { kind: 'ok' } | { kind: 'mismatch'; reason: string } | { kind: 'failed'; reason: string };
 
@@ -93,7 +93,7 @@ async function expectHead(conversation: Conversation, step: string): Promise<voi
 
 /** The openings the soak drives: what a client says and hears through each adapter before its payload. */
 export function soakTargets(
-  ports: Record<'smtp' | 'pop3' | 'nntp' | 'http-proxy' | 'http', number>,
+  ports: Record<'smtp' | 'pop3' | 'imap' | 'nntp' | 'http-proxy' | 'http', number>,
   web: number,
   login: { user: string; password: string; token: string },
 ): Record<SoakAdapter, SoakTarget> {
@@ -109,6 +109,15 @@ export function soakTargets(
         await expectLine(c, /^\+OK/, 'pop3 USER');
         c.send(`PASS ${login.password}\r\n`);
         await expectLine(c, /^\+OK Logged in$/, 'pop3 PASS');
+      },
+    },
+    imap: {
+      port: ports.imap,
+      async open(c) {
+        await expectLine(c, /^\* OK \[CAPABILITY IMAP4rev1 [^\]]*\] .*IMAP roamgate ready$/, 'imap greeting');
+        c.send(`a1 LOGIN ${login.user} "${login.password}"\r\n`);
+        // The server's capabilities after login, passed on with the OK.
+        await expectLine(c, /^a1 OK \[CAPABILITY IMAP4rev1 IDLE\] Logged in$/, 'imap LOGIN');
       },
     },
     'http-proxy': {

@@ -23,7 +23,7 @@ async function startGateway(setup: SoakSetup): Promise<{ gateway: Roamgate; http
   const server = (port: number) => [{ host: '127.0.0.1', port }];
   const gateway = roamgate({
     users: [{ id: user.id, passwordHash: await hashPassword(user.password), attributes: {} }],
-    // Anonymous clients are relayed untouched on smtp, nntp and the web proxy; pop3 has no anonymous rule, so its clients log in.
+    // Anonymous clients are relayed untouched on smtp, nntp and the web proxy; pop3 and imap have no anonymous rule, so their clients log in.
     access: [
       { subject: 'anonymous', service: 'smtp', allow: true },
       { subject: 'anonymous', service: 'nntp', allow: true },
@@ -33,10 +33,11 @@ async function startGateway(setup: SoakSetup): Promise<{ gateway: Roamgate; http
     adapters: {
       smtp: { port: 0 },
       pop3: { port: 0, login: { allowCleartext: true } },
+      imap: { port: 0, login: { allowCleartext: true } },
       nntp: { port: 0 },
       'http-proxy': { port: 0, allow: [`127.0.0.1:${upstreams.web}`] },
     },
-    servers: { smtp: server(upstreams.smtp), pop3: server(upstreams.pop3), nntp: server(upstreams.nntp) },
+    servers: { smtp: server(upstreams.smtp), pop3: server(upstreams.pop3), imap: server(upstreams.imap), nntp: server(upstreams.nntp) },
     login: { cacheSeconds: LOGIN_CACHE_SECONDS },
     store: { path: setup.storePath },
     health: { enabled: false },
@@ -56,6 +57,7 @@ async function startGateway(setup: SoakSetup): Promise<{ gateway: Roamgate; http
     ports: {
       smtp: port('smtp'),
       pop3: port('pop3'),
+      imap: port('imap'),
       nntp: port('nntp'),
       'http-proxy': port('http-proxy'),
       http: (http.address() as AddressInfo).port,

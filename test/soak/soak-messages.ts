@@ -1,8 +1,8 @@
 /** IPC between the soak test (parent) and the gateway under soak (child, soak-gateway.ts). */
 
-/** Parent -> child, as JSON in argv[2]: where the upstream servers listen, and the user the pop3 phase logs in as. */
+/** Parent -> child, as JSON in argv[2]: where the upstream servers listen, and the user the pop3 and imap phases log in as. */
 export interface SoakSetup {
-  upstreams: { smtp: number; pop3: number; nntp: number; web: number };
+  upstreams: { smtp: number; pop3: number; imap: number; nntp: number; web: number };
   user: { id: string; password: string };
   /** The SQLite store's file (under the test run's temporary directory). */
   storePath: string;
@@ -11,7 +11,7 @@ export interface SoakSetup {
 /** Child -> parent, once: the adapters' ports and the HTTP server (management API and tunnel endpoint). */
 export interface GatewayReady {
   type: 'ready';
-  ports: { smtp: number; pop3: number; nntp: number; 'http-proxy': number; http: number };
+  ports: { smtp: number; pop3: number; imap: number; nntp: number; 'http-proxy': number; http: number };
 }
 
 /** Parent -> child: report the process's resources, after a full GC when `gc`. */

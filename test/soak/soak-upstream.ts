@@ -1,12 +1,14 @@
 /**
  * The servers behind the gateway during the soak. Each greets as its protocol's server would (or not at all,
- * for the web proxy's CONNECT destination), a POP3 one first takes USER/PASS, and then every one speaks the
+ * for the web proxy's CONNECT destination), a POP3 one first takes USER/PASS, an IMAP one AUTHENTICATE PLAIN
+ * with its initial response (as the imap adapter logs in where SASL-IR is offered), and then every one speaks the
  * soak exchange: the client sends `SOAK <length>` and that many payload bytes; the server echoes each byte as
  * it arrives, then reports the SHA-256 of what it received (`SHA256 <hex>`) and closes. The server closing
  * first keeps TIME_WAIT on the listening side, so tens of thousands of connections spend no ephemeral ports.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { encodePlain } from '../../protocols/sasl';
 import { listenTcp } from '../helpers/net';
 
 /** Longest line before the payload (greeting replies, `SOAK <length>`) the server reads (bytes). */
@@ -19,6 +21,8 @@ export interface UpstreamOptions {
   greeting?: string;
   /** Take `USER <id>` and `PASS <password>` first, as a POP3 server does, and refuse anything else. */
   pop3Login?: { user: string; password: string };
+  /** Take `<tag> AUTHENTICATE PLAIN <initial response>` first, as an IMAP server offering SASL-IR does, and refuse anything else. */
+  imapLogin?: { user: string; password: string };
 }
 
 /** What a soak upstream saw: every count only grows. */
@@ -48,7 +52,7 @@ class Exchange {
     private readonly options: UpstreamOptions,
     private readonly counts: UpstreamCounts,
   ) {
-    this.stage = options.pop3Login ? { name: 'login', user: null } : { name: 'announce' };
+    this.stage = options.pop3Login || options.imapLogin ? { name: 'login', user: null } : { name: 'announce' };
     if (options.greeting !== undefined) socket.write(`${options.greeting}\r\n`);
   }
 
@@ -74,6 +78,15 @@ class Exchange {
   }
 
   private line(stage: Stage, line: string): boolean {
+    const imap = this.options.imapLogin;
+    if (stage.name === 'login' && imap) {
+      const [tag, command, mechanism, response] = line.split(' ');
+      if (command !== 'AUTHENTICATE' || mechanism !== 'PLAIN' || response !== encodePlain(imap.user, imap.password)) return false;
+      this.counts.logins++;
+      this.stage = { name: 'announce' };
+      this.socket.write(`${tag} OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n`);
+      return true;
+    }
     const login = this.options.pop3Login;
     if (stage.name === 'login' && login) {
       const [verb, ...rest] = line.split(' ');

@@ -29,9 +29,9 @@ const SETTINGS: PhaseSettings = {
 const WARM_UP = Math.min(500, SETTINGS.count);
 /** The warm-up's own time limit per adapter (ms). */
 const WARM_UP_LIMIT_MS = 20_000;
-const ADAPTERS: readonly SoakAdapter[] = ['smtp', 'pop3', 'nntp', 'http-proxy', 'tunnel'];
+const ADAPTERS: readonly SoakAdapter[] = ['smtp', 'pop3', 'imap', 'nntp', 'http-proxy', 'tunnel'];
 const USER = { id: 'soak', password: 'soak-password-1' };
-/** The address the tunnel's lease is taken from: not the clients' 127.0.0.1, so pop3 clients are anonymous there and log in. */
+/** The address the tunnel's lease is taken from: not the clients' 127.0.0.1, so pop3 and imap clients are anonymous there and log in. */
 const LEASE_ADDRESS = '127.0.0.3';
 
 /** Logs in over the management API from `localAddress`; resolves to the lease token. */
@@ -57,7 +57,7 @@ function logIn(port: number, localAddress: string): Promise<string> {
 }
 
 describe('soak', () => {
-  let upstreams: Record<'smtp' | 'pop3' | 'nntp' | 'web', SoakUpstream>;
+  let upstreams: Record<'smtp' | 'pop3' | 'imap' | 'nntp' | 'web', SoakUpstream>;
   let gateway: GatewayProcess | undefined;
   let targets: Record<SoakAdapter, SoakTarget>;
 
@@ -65,11 +65,21 @@ describe('soak', () => {
     upstreams = {
       smtp: await startSoakUpstream({ greeting: '220 soak-upstream ESMTP' }),
       pop3: await startSoakUpstream({ greeting: '+OK soak-upstream POP3', pop3Login: { user: USER.id, password: USER.password } }),
+      imap: await startSoakUpstream({
+        greeting: '* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] soak-upstream IMAP',
+        imapLogin: { user: USER.id, password: USER.password },
+      }),
       nntp: await startSoakUpstream({ greeting: '200 soak-upstream news' }),
       web: await startSoakUpstream({}),
     };
     gateway = await GatewayProcess.start({
-      upstreams: { smtp: upstreams.smtp.port, pop3: upstreams.pop3.port, nntp: upstreams.nntp.port, web: upstreams.web.port },
+      upstreams: {
+        smtp: upstreams.smtp.port,
+        pop3: upstreams.pop3.port,
+        imap: upstreams.imap.port,
+        nntp: upstreams.nntp.port,
+        web: upstreams.web.port,
+      },
       user: USER,
       storePath: join(tmpdir(), 'roamgate-soak.sqlite'),
     });
@@ -125,8 +135,9 @@ describe('soak', () => {
       // Over the whole soak: descriptors as for one phase; RSS as well, besides the store's page cache filling up.
       expect(last.fds).toBeLessThanOrEqual(base.fds * (1 + MAX_GROWTH));
       expect(last.rss).toBeLessThanOrEqual(base.rss * (1 + MAX_GROWTH) + STORE_PAGE_CACHE_BYTES);
-      // The pop3 clients logged in at the gateway, and the gateway at the upstream, once per connection.
+      // The pop3 and imap clients logged in at the gateway, and the gateway at the upstream, once per connection.
       expect(upstreams.pop3.counts.logins).toBe(WARM_UP + SETTINGS.count);
+      expect(upstreams.imap.counts.logins).toBe(WARM_UP + SETTINGS.count);
       for (const upstream of Object.values(upstreams)) expect(upstream.counts.protocolErrors).toBe(0);
     },
     // Each adapter's warm-up and run, each connection's own limit at the end of both, the settling, and some slack.
