@@ -103,32 +103,12 @@ export function openTunnel(
           fail(new RoamgateError('ROAMGATE_SOURCE_FAILED', `the gateway at ${gatewayUrl} sent an oversized answer to the tunnel request`));
         return;
       }
-      const lines = head.subarray(0, end).toString('latin1').split(/\r?\n/);
-      const status = parseStatusLine(lines[0]);
-      if (!status)
-        return fail(
-          new RoamgateError(
-            'ROAMGATE_SOURCE_FAILED',
-            `the gateway at ${gatewayUrl} did not answer the tunnel request in HTTP; is this a roamgate management URL?`,
-          ),
-        );
-      if (status.status === 200) {
-        cleanup();
-        socket.pause();
-        if (end < head.length) socket.unshift(head.subarray(end));
-        return resolve(socket);
-      }
-      const reasonHeader = lines.find((line) => /^x-roamgate-error:/i.test(line));
-      const reason = reasonHeader
-        ? reasonHeader.slice(reasonHeader.indexOf(':') + 1).trim()
-        : `the gateway answered ${status.status} ${status.reason}`.trim();
-      const code = TUNNEL_REFUSALS[status.status] ?? 'ROAMGATE_NO_SERVER';
-      fail(
-        new RoamgateError(
-          code,
-          code === 'ROAMGATE_SOURCE_FAILED' ? `the gateway at ${gatewayUrl} does not tunnel ${service}: ${reason}` : reason,
-        ),
-      );
+      const refusal = tunnelRefusal(head.subarray(0, end), gatewayUrl, service);
+      if (refusal) return fail(refusal);
+      cleanup();
+      socket.pause();
+      if (end < head.length) socket.unshift(head.subarray(end));
+      resolve(socket);
     };
     socket.on('data', onData);
     socket.on('error', onError);
@@ -137,4 +117,25 @@ export function openTunnel(
     signal?.addEventListener('abort', onAbort);
     socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(tunnelRequest(service, token)));
   });
+}
+
+/** What the gateway's answer head says of the tunnel request: null for 200 (open), else the refusal as an error. */
+function tunnelRefusal(head: Buffer, gatewayUrl: string, service: string): RoamgateError | null {
+  const lines = head.toString('latin1').split(/\r?\n/);
+  const status = parseStatusLine(lines[0]);
+  if (!status)
+    return new RoamgateError(
+      'ROAMGATE_SOURCE_FAILED',
+      `the gateway at ${gatewayUrl} did not answer the tunnel request in HTTP; is this a roamgate management URL?`,
+    );
+  if (status.status === 200) return null;
+  const reasonHeader = lines.find((line) => /^x-roamgate-error:/i.test(line));
+  const reason = reasonHeader
+    ? reasonHeader.slice(reasonHeader.indexOf(':') + 1).trim()
+    : `the gateway answered ${status.status} ${status.reason}`.trim();
+  const code = TUNNEL_REFUSALS[status.status] ?? 'ROAMGATE_NO_SERVER';
+  return new RoamgateError(
+    code,
+    code === 'ROAMGATE_SOURCE_FAILED' ? `the gateway at ${gatewayUrl} does not tunnel ${service}: ${reason}` : reason,
+  );
 }
