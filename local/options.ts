@@ -58,10 +58,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** A relay with no traffic either way for this long is closed (ms); the gateway's own default. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 /**
- * The gateway's event stream carries a ping every second; this long without a byte means the gateway, or the way
+ * The gateway's event stream carries a ping every half second; this long without a byte means the gateway, or the way
  * to it, is gone (ms). Never less than two of the pings the gateway announces; 45 s for a gateway that announces none.
  */
-export const DEFAULT_EVENTS_SILENCE_MS = 3_000;
+export const DEFAULT_EVENTS_SILENCE_MS = 2_000;
 /** How often the local proxy looks at this machine's own addresses and default route (ms): a move is noticed within it. 0: never. */
 export const DEFAULT_NETWORK_POLL_MS = 1_000;
 /** Without a lease there is no event stream: /discover is fetched this often instead (ms). */

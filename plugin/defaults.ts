@@ -24,10 +24,10 @@ export const DEFAULT_REGISTRATION_MAX_ENTRIES = 1000;
 export const DEFAULT_REGISTRATION_THROTTLE_PER_ADDRESS = { failures: 10, windowSeconds: 900 };
 /**
  * How often the event stream (`GET /events`) sends a `ping` event, even when nothing changed (ms). A local proxy
- * takes a few missed pings (3 s by default) as a sign that the gateway or the path to it is gone, so a laptop that
+ * takes a few missed pings (2 s by default: four pings) as a sign that the gateway or the path to it is gone, so a laptop that
  * left the network, or a gateway that went silent without closing, is noticed in seconds.
  */
-export const EVENTS_HEARTBEAT_MS = 1_000;
+export const EVENTS_HEARTBEAT_MS = 500;
 /** Largest JSON body the management API reads. */
 export const MAX_API_BODY = '16kb';
 /** How long a lease lasts unless renewed (seconds): a working day. */

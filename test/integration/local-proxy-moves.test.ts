@@ -200,7 +200,7 @@ describeWithNetns(`moves of the local proxy (network namespaces)${skipReason ? `
     const lostMs = lost.at - began;
     expect(lost.text).toMatch(
       new RegExp(
-        `^lost the gateway ${escaped(a.url)} \\(the gateway at \\S+ sent nothing on its event stream for 3(\\.\\d)? s\\); looking for it again$`,
+        `^lost the gateway ${escaped(a.url)} \\(the gateway at \\S+ sent nothing on its event stream for \\d(\\.\\d)? s\\); looking for it again$`,
       ),
     );
     const { refused, greetedAt, longest } = await clients;
@@ -238,7 +238,7 @@ describeWithNetns(`moves of the local proxy (network namespaces)${skipReason ? `
     expect(lost.level).toBe('warn');
     expect(lost.text).toMatch(
       new RegExp(
-        `^lost the gateway ${escaped(a.url)} \\(the gateway at ${escaped(a.url)} sent nothing on its event stream for 3(\\.\\d)? s\\); ` +
+        `^lost the gateway ${escaped(a.url)} \\(the gateway at ${escaped(a.url)} sent nothing on its event stream for \\d(\\.\\d)? s\\); ` +
           'clients get a temporary error until it answers again, and it is tried again until then$',
       ),
     );

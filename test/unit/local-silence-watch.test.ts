@@ -36,7 +36,7 @@ describe('pingInterval', () => {
 
 describe('silenceLimitMs', () => {
   test.each<[string, number, number | null, number]>([
-    ['the default against a gateway pinging every second: 3 s', DEFAULT_EVENTS_SILENCE_MS, 1000, 3000],
+    ['the default against a gateway pinging every half second: 2 s', DEFAULT_EVENTS_SILENCE_MS, 500, 2000],
     ['a shorter configured limit still spans two pings', 1000, 1000, 2 * 1000],
     ['a gateway pinging every 5 s', DEFAULT_EVENTS_SILENCE_MS, 5000, PINGS_MISSED_AT_LEAST * 5000],
     ['a gateway that announces no ping', DEFAULT_EVENTS_SILENCE_MS, null, EVENTS_SILENCE_WITHOUT_PING_MS],
