@@ -22,7 +22,7 @@ import type { ServiceRoutes } from './service-routes';
 export const UPSTREAM_KEEPALIVE_MS = 1_000;
 /**
  * A tunnel through a gateway whose event stream went silent is cut when it
- * heard nothing for this long (ms): the gateway pings every second, so a
+ * heard nothing for this long (ms): the gateway pings every half second, so a
  * path that carried nothing to the stream for seconds and nothing to the
  * tunnel for a second shows no sign of life; a tunnel that did hear
  * something is left to TCP keepalive.
