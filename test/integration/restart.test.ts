@@ -10,8 +10,16 @@ jest.setTimeout(30_000);
 const ADMIN = 'restart-admin-token-0123456789';
 const SECRET = 'restart-registration-secret-0123';
 
+/** Gateways started here: one a failed expectation left running is killed after the test (else Jest could never exit). */
+const started = new Set<ReturnType<typeof runCli>>();
+afterEach(() => {
+  for (const cli of started) if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  started.clear();
+});
+
 async function start(config: string) {
   const cli = runCli(['serve', '--config', config]);
+  started.add(cli);
   const api = (await waitForOutput(cli.output, /management API on (http:\/\/127\.0\.0\.1:\d+\/roamgate)/))[1];
   const smtpPort = Number((await waitForOutput(cli.output, /smtp adapter on 127\.0\.0\.1:(\d+)/))[1]);
   return { cli, api, smtpPort };
@@ -63,6 +71,8 @@ test('a gateway stopped and started on the same SQLite file keeps the lease, the
       `registration: { secret: ${SECRET} }`,
       'session: { secret: restart-session-secret-0123456789abcdef }',
       'health: { enabled: false }',
+      // The rights come from an API rule added below: the login before it must still get its lease.
+      'login: { requireRights: false }',
       'users:',
       `  - { id: alice, passwordHash: "${await hashPassword('alice-pw')}", attributes: { department: sales } }`,
       'adapters:',
