@@ -36,6 +36,11 @@ export class LiveRelays {
     return [...this.relays].map((relay) => relay.identity);
   }
 
+  /** The service of each open relay (one entry per relay). */
+  services(): string[] {
+    return [...this.relays].map((relay) => relay.service);
+  }
+
   get size(): number {
     return this.relays.size;
   }

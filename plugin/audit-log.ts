@@ -27,6 +27,7 @@ export class AuditLog {
   private writing: Promise<void> = Promise.resolve();
   /** While the store refuses writes: events dropped past the backlog so far. */
   private held: { dropped: number } | null = null;
+  private readonly observers = new Set<(type: string, detail: Readonly<Record<string, unknown>>) => void>();
 
   constructor(
     private readonly store: Store,
@@ -35,11 +36,18 @@ export class AuditLog {
   ) {}
 
   record(type: string, fields: { actor?: string; address?: string; detail?: Record<string, unknown> } = {}): void {
-    const { actor, address, detail } = fields;
-    this.queue.push({ at: this.clock.now(), type, ...(actor ? { actor } : {}), ...(address ? { address } : {}), detail: detail ?? {} });
+    const { actor, address, detail = {} } = fields;
+    this.queue.push({ at: this.clock.now(), type, ...(actor ? { actor } : {}), ...(address ? { address } : {}), detail });
+    for (const observer of this.observers) observer(type, detail);
     // While events are held, the retry timer writes them: not every record.
     if (this.queue.length >= AUDIT_MAX_QUEUE && !this.held) void this.flush();
     else this.flushIn(AUDIT_FLUSH_INTERVAL_MS);
+  }
+
+  /** Calls `observer` with each event as it is recorded (metrics count logins this way); returns what stops it. */
+  observe(observer: (type: string, detail: Readonly<Record<string, unknown>>) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   async list(query: AuditQuery = {}): Promise<AuditEvent[]> {

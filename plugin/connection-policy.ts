@@ -31,6 +31,8 @@ export interface ConnectionPolicyDeps {
   /** The configured peer gateways, by realm. */
   peers: ReadonlyMap<string, unknown>;
   ports: GatewayPorts;
+  /** Counts each connection record (see gateway-metrics). */
+  metrics: { connection(entry: ConnectionRecord): void };
 }
 
 /**
@@ -69,6 +71,7 @@ export class ConnectionPolicy implements GatewayContext {
 
   readonly record = (entry: ConnectionRecord): void => {
     this.deps.logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
+    this.deps.metrics.connection(entry);
     this.deps.audit.record('connection', {
       actor: entry.identity,
       address: entry.client,

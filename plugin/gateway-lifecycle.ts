@@ -58,6 +58,7 @@ export interface GatewayLifecycleDeps {
 export class GatewayLifecycle {
   private readonly listening = new Set<Adapter>();
   private closing: Promise<void> | null = null;
+  private listened = false;
 
   constructor(private readonly deps: GatewayLifecycleDeps) {}
 
@@ -79,8 +80,12 @@ export class GatewayLifecycle {
     if (options.health.enabled) this.deps.health.start();
     this.deps.refresher.start();
     await this.deps.discovery?.start();
+    this.listened = true;
     return bound;
   };
+
+  /** Whether listen() resolved and close() was not called: what readiness asks of the adapters. */
+  readonly serving = (): boolean => this.listened && this.closing === null;
 
   readonly close = (): Promise<void> => {
     this.closing ??= (async () => {

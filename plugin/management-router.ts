@@ -8,6 +8,7 @@ import { apiErrorHandler } from './api-errors';
 import type { AuditLog } from './audit-log';
 import { MAX_API_BODY } from './defaults';
 import type { Directory, User } from './directory';
+import type { GatewayMetrics } from './gateway-metrics';
 import type { LeaseRefusal } from './lease-grant';
 import type { GatewayPorts } from './gateway-ports';
 import type { LeaseManager } from './lease-manager';
@@ -23,6 +24,7 @@ import { accessRoutes } from './routes/access-routes';
 import { auditRoute } from './routes/audit-route';
 import { discoveryRoute } from './routes/discovery-route';
 import { eventsRoute } from './routes/events-route';
+import { healthRoutes, type Readiness } from './routes/health-routes';
 import { leaseRoutes } from './routes/lease-routes';
 import { csrfForSessions, loginRoutes } from './routes/login-routes';
 import { PARSED_BODY_FIX, peerRoutes } from './routes/peer-routes';
@@ -58,6 +60,10 @@ export interface ManagementRouterDeps {
   clock: Clock;
   /** roamgate's own login sessions (never the host's). */
   sessions: LoginSessions;
+  /** What /readyz reports; answered without waiting for `ready` or the store. */
+  readiness: Readiness;
+  /** The Prometheus metrics served at /metrics (admin). */
+  metrics: GatewayMetrics;
   /** Why a checked login gets no lease (see lease-grant). */
   leaseRefusal(user: User, address: string, tokenOnly: boolean): Promise<LeaseRefusal | undefined>;
 }
@@ -79,6 +85,8 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
       `the router is mounted at ${at || '/'} but mountPath says ${options.mountPath}: guarded routes send browsers to the wrong login page`,
     ),
   );
+  // Before the wait for the saved state and anything that needs the store: probes must be answered while those are not.
+  router.use(healthRoutes(deps.readiness));
   router.use((req, _res, next) => {
     if ((req.baseUrl || '/') !== options.mountPath) misplaced(req.baseUrl);
     void deps.ready.then(() => next(), next);
@@ -92,6 +100,7 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   router.use(identifyCaller(options.adminToken, leases, (req) => sessions.userOf(req)));
   router.use(csrfForSessions(sessions));
   router.use(login);
+  router.use(deps.metrics.route());
   router.use(
     serversRoutes({
       registration: options.registration,

@@ -7,6 +7,7 @@ import { tunnelEndpoint } from '../adapters/tunnel-endpoint';
 import { ConnectionPolicy } from './connection-policy';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './defaults';
 import { GatewayLifecycle } from './gateway-lifecycle';
+import { GatewayMetrics } from './gateway-metrics';
 import { buildGatewayState } from './gateway-state';
 import type { HostUser } from './host-directory';
 import { issueHostLease, type IssueLeaseOptions } from './host-leases';
@@ -17,6 +18,7 @@ import { LoginSessions } from './login-sessions';
 import { managementRouter } from './management-router';
 import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
 import { createProtocolAdapters } from './protocol-adapters';
+import { settledState } from './routes/health-routes';
 import type { LeaseView } from './routes/login-routes';
 import { StoredSessions } from './session-store';
 import { WebGuard } from './web/web-guard';
@@ -73,7 +75,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const logger: Logger = options.logger ?? pino({ name: 'roamgate' });
   const state = buildGatewayState(options, logger);
   const { ports } = state;
-  const policy = new ConnectionPolicy({ ...state, logger, peers: state.peers.all, ports });
+  const metrics = new GatewayMetrics(state);
+  state.audit.observe(metrics.audited);
+  const policy = new ConnectionPolicy({ ...state, logger, peers: state.peers.all, ports, metrics });
   const adapters = createProtocolAdapters(options.adapters, policy);
   const tunnel = tunnelEndpoint({
     context: policy,
@@ -108,9 +112,12 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     pinned,
     sessions,
     leaseRefusal: refusalOf,
+    metrics,
+    readiness: { serving: () => lifecycle.serving(), storeHealth: state.storeHealth, savedState: settledState(state.ready) },
   });
   const ownStore = 'path' in options.store ? state.store : undefined;
-  const { listen, attach, close } = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
+  const lifecycle = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
+  const { listen, attach, close } = lifecycle;
   const hostLeases = { ...state, secureCookie: options.session.secureCookie, leaseRefusal: refusalOf };
   const upgrades = new WebUpgrades();
   const webDeps = { guard, resolve: policy.resolve, reportHealth: policy.reportHealth, record: policy.record, track: policy.track, logger };

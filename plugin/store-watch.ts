@@ -15,6 +15,11 @@ const PUBLIC_REASONS: Record<StoreProblem, string> = {
   'shm-truncated': 'its store was disturbed by another program',
 };
 
+/** What may be said publicly of a store that cannot be used: no paths. */
+export function publicStoreReason(health: StoreHealth): string {
+  return health.problem ? PUBLIC_REASONS[health.problem] : 'its store is not usable';
+}
+
 /**
  * The gateway's view of its store: one `error` line in the log each time the
  * store becomes unusable (or unusable for another reason), naming the file
@@ -66,7 +71,7 @@ export function storeUnavailableReplies(): ErrorRequestHandler {
       .status(503)
       .set('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
       .json({
-        error: `the gateway cannot use its store now: ${problem ? PUBLIC_REASONS[problem] : 'it is not usable'}; try again later`,
+        error: `the gateway cannot use its store now: ${publicStoreReason(error.health)}; try again later`,
         problem,
       });
   };

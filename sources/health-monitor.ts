@@ -97,6 +97,18 @@ export class HealthMonitor {
     return this.states.get(serverKey(service, server)) ?? { state: 'unknown' };
   }
 
+  /** How many servers are in each state, by service: every server probed or reported so far. */
+  counts(): Array<{ service: string; state: HealthState; count: number }> {
+    const counted = new Map<string, { service: string; state: HealthState; count: number }>();
+    for (const [key, status] of this.states) {
+      const service = key.slice(0, key.indexOf('|'));
+      const entry = counted.get(`${service}|${status.state}`) ?? { service, state: status.state, count: 0 };
+      entry.count++;
+      counted.set(`${service}|${status.state}`, entry);
+    }
+    return [...counted.values()];
+  }
+
   report(service: string, server: { host: string; port: number }, reason: string | null): void {
     const key = serverKey(service, server);
     const previous = this.states.get(key);

@@ -100,6 +100,9 @@ interface LoginAttempt {
   tokenOnly: boolean;
 }
 
+/** How a login came, for the audit trail and the metrics: a program (JSON) or the form. */
+const viaOf = (attempt: Pick<LoginAttempt, 'json'>): 'api' | 'form' => (attempt.json ? 'api' : 'form');
+
 /** Answers a refused login: JSON `{ error }`, or the form again with the message and the name typed. */
 async function refuse(
   deps: LoginDeps,
@@ -155,7 +158,7 @@ function logIn(deps: LoginDeps): RequestHandler {
       if (!admission.admitted) {
         const blocked = admission.waitSeconds;
         if (deps.guard.firstRefusal(username, address, blocked))
-          deps.audit.record('login.throttled', { actor: username, address, detail: { retryAfterSeconds: blocked } });
+          deps.audit.record('login.throttled', { actor: username, address, detail: { via: viaOf(attempt), retryAfterSeconds: blocked } });
         res.set('Retry-After', String(blocked));
         return void (await refuse(deps, attempt, 429, `too many failed logins; try again in ${blocked} seconds`, username));
       }
@@ -192,13 +195,13 @@ async function check(deps: LoginDeps, attempt: LoginAttempt, ticket: LoginTicket
       await refuse(deps, attempt, 503, LOGIN_UNCHECKED_REASON, username);
       return false;
     }
-    deps.audit.record('login.failure', { actor: username, address, detail: { reason: error.message } });
+    deps.audit.record('login.failure', { actor: username, address, detail: { via: viaOf(attempt), reason: error.message } });
     await refuse(deps, attempt, temporary ? 503 : 401, error.message, username);
     return false;
   }
   if (!user) {
     ticket.failed();
-    deps.audit.record('login.failure', { actor: username, address });
+    deps.audit.record('login.failure', { actor: username, address, detail: { via: viaOf(attempt) } });
     await refuse(deps, attempt, 401, 'wrong user name or password', username);
     return false;
   }
@@ -218,7 +221,7 @@ async function succeed(deps: LoginDeps, attempt: LoginAttempt, user: User): Prom
     return refuse(deps, attempt, refusal.status, refusal.reason, attempt.username);
   }
   const { token, lease } = await deps.leases.issue(user, address, { tokenOnly: attempt.tokenOnly });
-  deps.audit.record('login.success', { actor: user.id, address, detail: { via: json ? 'api' : 'form' } });
+  deps.audit.record('login.success', { actor: user.id, address, detail: { via: viaOf(attempt) } });
   deps.audit.record('lease.issued', { actor: user.id, address, detail: { lease: lease.id, expiresAt: lease.expiresAt } });
   res.set('Cache-Control', 'no-store');
   if (json) return void res.status(201).json({ token, lease: leaseView(lease) });

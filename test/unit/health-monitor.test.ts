@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { probeServer } from '../../sources/health-monitor';
+import { HealthMonitor, probeServer } from '../../sources/health-monitor';
 import { until } from '../helpers/until';
 
 /** Test servers on 127.0.0.1:0 and every socket they accepted, all closed after the tests. */
@@ -109,5 +109,25 @@ describe('probeServer', () => {
 
   test('a service without a greeting on a closed port is refused', async () => {
     expect(await probeServer('http-proxy', '127.0.0.1', await closedPort(), 2000)).toBe('connect failed: ECONNREFUSED');
+  });
+});
+
+describe('HealthMonitor.counts', () => {
+  test('counts the servers in each state by service, a server once however often reported', () => {
+    const monitor = new HealthMonitor({ resolve: async () => [] }, { intervalMs: 1000, timeoutMs: 100 });
+    expect(monitor.counts()).toEqual([]);
+    monitor.report('smtp', { host: '10.0.0.1', port: 25 }, null);
+    monitor.report('smtp', { host: '10.0.0.2', port: 25 }, null);
+    monitor.report('smtp', { host: '10.0.0.2', port: 25 }, null);
+    monitor.report('smtp', { host: '10.0.0.3', port: 25 }, 'connect failed: ECONNREFUSED');
+    monitor.report('pop3', { host: '10.0.0.1', port: 110 }, 'no greeting within 100 ms');
+    expect(monitor.counts()).toEqual(
+      expect.arrayContaining([
+        { service: 'smtp', state: 'healthy', count: 2 },
+        { service: 'smtp', state: 'unhealthy', count: 1 },
+        { service: 'pop3', state: 'unhealthy', count: 1 },
+      ]),
+    );
+    expect(monitor.counts()).toHaveLength(3);
   });
 });
