@@ -19,6 +19,12 @@ export interface Strategy {
 /** The `directory` option: the host's login as an object, or a passport-local `Strategy` the host already uses. */
 export type DirectoryOption = HostLogin | Strategy;
 
+/**
+ * How long the host's login may take to answer one check (ms). Past it the check fails as the directory failing
+ * (the client hears "try again later"), so a strategy that never calls back cannot hold logins open forever.
+ */
+export const HOST_DIRECTORY_TIMEOUT_MS = 10_000;
+
 const isStrategy = (option: DirectoryOption): option is Strategy =>
   typeof (option as Strategy).authenticate === 'function' && typeof (option as HostLogin).verify !== 'function';
 
@@ -68,14 +74,18 @@ export function runStrategy(strategy: Strategy, username: string, password: stri
 export class HostDirectory implements Directory {
   readonly canLookUp: boolean;
 
-  constructor(private readonly option: DirectoryOption) {
+  constructor(
+    private readonly option: DirectoryOption,
+    private readonly timeoutMs: number = HOST_DIRECTORY_TIMEOUT_MS,
+  ) {
     this.canLookUp = !isStrategy(option) && typeof option.get === 'function';
   }
 
   async verify(username: string, password: string): Promise<User | false> {
     let found: HostUser | false | null | undefined;
     try {
-      found = isStrategy(this.option) ? await runStrategy(this.option, username, password) : await this.option.verify(username, password);
+      const check = isStrategy(this.option) ? runStrategy(this.option, username, password) : this.option.verify(username, password);
+      found = await this.inTime(check);
     } catch (cause) {
       throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `directory: the host's login failed (${describe(cause)})`, { cause });
     }
@@ -86,11 +96,21 @@ export class HostDirectory implements Directory {
     if (isStrategy(this.option) || !this.option.get) return undefined;
     let found: HostUser | false | null | undefined;
     try {
-      found = await this.option.get(id);
+      found = await this.inTime(this.option.get(id));
     } catch (cause) {
       throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `directory: the host's user look-up failed (${describe(cause)})`, { cause });
     }
     return found ? userOfHost(found) : undefined;
+  }
+
+  /** What the host's login answered, or a rejection once `timeoutMs` passed without an answer. */
+  private inTime<T>(answer: T | Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([Promise.resolve(answer), late]).finally(() => clearTimeout(timer));
   }
 }
 

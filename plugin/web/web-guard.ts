@@ -46,7 +46,7 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 export function clientAddress(req: IncomingMessage): string {
   // With trust proxy off (Express's default) req.ip is the socket's address: proxy-addr is skipped.
   const app = (req as Partial<Request>).app;
-  return normalizeAddress(app?.get('trust proxy fn') && app.get('trust proxy') ? (req as Request).ip : req.socket.remoteAddress);
+  return normalizeAddress(app?.get('trust proxy') ? (req as Request).ip : req.socket.remoteAddress);
 }
 
 /**

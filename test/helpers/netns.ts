@@ -55,7 +55,7 @@ export function removeStaleNamespaces(): void {
 }
 
 /** A /24 under 10.213.0.0/16 that no interface or route here uses yet, and not one of `taken`. */
-function freeSubnet(taken: readonly string[]): string {
+export function freeSubnet(taken: readonly string[] = []): string {
   const used = ip('-4', '-o', 'addr') + ip('-4', 'route');
   for (let attempt = 0; attempt < 50; attempt++) {
     const subnet = `10.213.${1 + Math.floor(Math.random() * 254)}`;

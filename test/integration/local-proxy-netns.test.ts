@@ -1,4 +1,3 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -19,6 +18,7 @@ import { CapturingLogger } from '../helpers/gateway';
 import { freeUdpPort } from '../helpers/mdns';
 import { refusedPort } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
+import { freeSubnet, ip, NETNS_PREFIX, removeStaleNamespaces, serveInNamespace, whyNoNetns } from '../helpers/netns';
 import { until } from '../helpers/until';
 
 /**
@@ -29,86 +29,11 @@ import { until } from '../helpers/until';
  * both; elsewhere the test is skipped, saying why.
  */
 
-const PREFIX = 'rgtest';
 const FAST = { reconnectMinMs: 50, reconnectMaxMs: 300, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 };
 const ALL_EPHEMERAL = { smtp: 0, pop3: 0, imap: 0, nntp: 0, 'http-proxy': 0, pac: 0 };
 /** The namespace's gateways listen on fixed ports: the namespace is new, so nothing else holds them. */
 const ELSEWHERE_HTTP = 8080;
 const IMPOSTOR_HTTP = 8081;
-
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
-}
-
-/** Why this machine cannot run the test, or null when it can. */
-function whyNoNetns(): string | null {
-  if (process.getuid?.() !== 0) return 'not running as root (making a network namespace and a veth pair needs it; CI runs as root)';
-  const probe = `${PREFIX}-probe-${process.pid}`;
-  try {
-    ip('netns', 'add', probe);
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
-    try {
-      ip('netns', 'del', probe);
-    } catch {
-      // never made
-    }
-    return `ip netns is unavailable here (ip netns add: ${stderr})`;
-  }
-  ip('netns', 'del', probe);
-  return null;
-}
-
-/** Namespaces left behind by earlier runs that were killed before their afterAll. */
-function removeStaleNamespaces(): void {
-  for (const line of ip('netns', 'list').split('\n')) {
-    const match = new RegExp(`^(${PREFIX}-(\\d+)-[0-9a-f]+)\\b`).exec(line);
-    if (!match) continue;
-    try {
-      process.kill(Number(match[2]), 0);
-    } catch {
-      ip('netns', 'del', match[1]);
-    }
-  }
-}
-
-/** A /24 under 10.213.0.0/16 that no interface or route here uses yet. */
-function freeSubnet(): string {
-  const used = ip('-4', '-o', 'addr') + ip('-4', 'route');
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const third = 1 + Math.floor(Math.random() * 254);
-    if (!used.includes(`10.213.${third}.`)) return `10.213.${third}`;
-  }
-  throw new Error('no free 10.213.x.0/24 subnet');
-}
-
-/** A `roamgate serve` inside the namespace; resolves once its management API (and discovery) is up. */
-async function serveInNamespace(
-  namespace: string,
-  configFile: string,
-): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, BIN, 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const started = () => /roamgate: management API on /.test(output);
-  await until(() => started() || child.exitCode !== null, 'roamgate serve to start', 15_000, 25).catch(() => undefined);
-  if (!started()) {
-    await stop();
-    throw new Error(`roamgate serve in ${namespace} did not start:\n${output}`);
-  }
-  return { child, output: () => output, stop };
-}
 
 class Notices {
   readonly all: LocalProxyNotice[] = [];
@@ -137,7 +62,7 @@ describeWithNetns(
     jest.setTimeout(60_000);
 
     const suffix = randomBytes(3).toString('hex');
-    const namespace = `${PREFIX}-${process.pid}-${suffix}`;
+    const namespace = `${NETNS_PREFIX}-${process.pid}-${suffix}`;
     const hostEnd = `rgh${suffix}`;
     const namespaceEnd = `rgn${suffix}`;
     let subnet: string;
