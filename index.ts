@@ -11,6 +11,7 @@ export type { Identity, IdentifiedUser, HomeGrant, HomeService } from './identit
 export type { AccessDecision, AccessPolicy } from './access-decision';
 export type { DirectoryOption, HostLogin, HostUser, Strategy } from './plugin/host-directory';
 export type { IssueLeaseOptions } from './plugin/host-leases';
+export type { ReloadResult } from './plugin/gateway-reload';
 export type { WebGrant } from './plugin/web/web-guard';
 export type { WebRouteOptions } from './plugin/web/web-route-options';
 export type { WebProxyHandler } from './plugin/web/web-proxy';

@@ -8,6 +8,13 @@ export interface BoundPort {
   address: AddressInfo;
 }
 
+/** One port an adapter owns, with the host and port it was configured with: what a reload compares and hands over. */
+export interface AdapterPort {
+  listener: TcpListener;
+  host: string;
+  port: number;
+}
+
 /**
  * A protocol adapter: owns its port(s), accepts clients and relays them.
  * The options section `adapters.<service>` configures one.
@@ -16,8 +23,10 @@ export interface Adapter {
   readonly service: string;
   /** Binds every port of the adapter; throws ROAMGATE_INVALID_OPTIONS naming the option when one cannot be bound. */
   listen(): Promise<BoundPort[]>;
-  /** Stops accepting; lets open connections finish for `graceMs`, then cuts them. */
+  /** Stops accepting; lets open connections finish for `graceMs` (`Infinity`: however long they last), then cuts them. */
   close(graceMs: number): Promise<void>;
+  /** Its listeners by key (`smtp`, `smtp-tls`), as configured. */
+  ports(): ReadonlyMap<string, AdapterPort>;
 }
 
 /** Binds `listeners` (key -> listener) in order, naming the adapter's option when a port cannot be bound. */

@@ -108,6 +108,13 @@ export class ConnectionAttempt {
       this.context.track({
         service: this.service,
         identity,
+        client: this.record.client,
+        startedAt: this.started,
+        progress: () => ({
+          ...(this.record.server === undefined ? {} : { server: this.record.server }),
+          bytesFromClient: this.client.bytesRead,
+          bytesFromServer: this.upstream?.bytesRead ?? 0,
+        }),
         close: (reason) => {
           this.cutFor = reason;
           this.record.reason = reason;
@@ -141,9 +148,18 @@ export class ConnectionAttempt {
     report: ConnectOptions['report'],
     open?: ConnectOptions['open'],
   ): Promise<Socket> {
-    const { socket, server } = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, report, open });
-    this.setServer(formatAddress(server.host, server.port), socket);
-    return socket;
+    const started = performance.now();
+    const took = () => performance.now() - started;
+    let reached: Awaited<ReturnType<typeof connectFirst>>;
+    try {
+      reached = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, report, open });
+    } catch (error) {
+      this.context.connected?.(this.service, outcomeOfFailure(asRoamgateError(error)), took());
+      throw error;
+    }
+    this.context.connected?.(this.service, 'connected', took());
+    this.setServer(formatAddress(reached.server.host, reached.server.port), reached.socket);
+    return reached.socket;
   }
 
   /** Names the server (for the record) and gives the connection its server socket, which a cut destroys too. */

@@ -54,4 +54,6 @@ export interface GatewayContext {
   verifyLogin(username: string, password: string, address: string, service: string): Promise<LoginResult>;
   /** Registers an open relay so a lease revocation or rule change can close it; returns its removal. */
   track(relay: LiveRelay): () => void;
+  /** How long reaching a server took (failover included), and how it ended: `connected` or the failure's outcome; for the metrics. */
+  connected?(service: string, outcome: string, durationMs: number): void;
 }

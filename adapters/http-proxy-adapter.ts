@@ -12,7 +12,7 @@ import { formatAddress } from '../net/address';
 import { connectWithTimeout } from '../net/connect-server';
 import { ConnectionAttempt } from './connection-attempt';
 import { checkDestination } from './destination-check';
-import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import { bindListeners, type Adapter, type AdapterPort, type BoundPort } from './adapter';
 import { withClientDefaults, type ClientLimits } from './client-limits';
 import { HeadDeadlines } from './head-deadline';
 import type { GatewayContext, RelayLimits } from './gateway-context';
@@ -95,6 +95,10 @@ export class HttpProxyAdapter implements Adapter {
 
   close(graceMs: number): Promise<void> {
     return this.listener.close(graceMs);
+  }
+
+  ports(): ReadonlyMap<string, AdapterPort> {
+    return new Map([[this.service, { listener: this.listener, host: this.options.host, port: this.options.port }]]);
   }
 
   /** Identities fixed by whoever handed the connection over (the tunnel endpoint, by lease token). */

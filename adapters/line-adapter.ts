@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
-import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import { bindListeners, type Adapter, type AdapterPort, type BoundPort } from './adapter';
 import { withClientDefaults, type ClientLimits } from './client-limits';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import { lineRelayHandler } from './line-relay';
@@ -67,6 +67,10 @@ export class LineAdapter implements Adapter {
 
   async close(graceMs: number): Promise<void> {
     await Promise.all([...this.listeners.values()].map(({ listener }) => listener.close(graceMs)));
+  }
+
+  ports(): ReadonlyMap<string, AdapterPort> {
+    return new Map([...this.listeners].map(([key, { listener, port }]) => [key, { listener, host: this.options.host, port }]));
   }
 }
 

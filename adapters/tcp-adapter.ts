@@ -1,6 +1,6 @@
 import { RoamgateError } from '../errors';
 import { formatRefusalLine } from '../protocols/refusal-line';
-import { bindListeners, type Adapter, type BoundPort } from './adapter';
+import { bindListeners, type Adapter, type AdapterPort, type BoundPort } from './adapter';
 import { withClientDefaults, type ClientLimits } from './client-limits';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import { lineRelayHandler } from './line-relay';
@@ -55,5 +55,9 @@ export class TcpAdapter implements Adapter {
 
   close(graceMs: number): Promise<void> {
     return this.listener.close(graceMs);
+  }
+
+  ports(): ReadonlyMap<string, AdapterPort> {
+    return new Map([[this.service, { listener: this.listener, host: this.options.host, port: this.options.port }]]);
   }
 }

@@ -19,12 +19,13 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
  * for a grace period and then cut what is left.
  */
 export class TcpListener {
-  private readonly server: Server;
+  /** The listening socket; null once handed over to the listener that replaces this one (see handOver). */
+  private server: Server | null;
   private readonly live = new Map<Socket, Promise<void>>();
   private readonly perAddress: ClientsPerAddress;
 
   constructor(private readonly options: TcpListenerOptions) {
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer(this.accept);
     this.perAddress = new ClientsPerAddress(options.maxClientsPerAddress, options.loopbackExempt);
   }
 
@@ -34,26 +35,48 @@ export class TcpListener {
   }
 
   listen(): Promise<AddressInfo> {
+    const server = this.server;
+    if (!server) return Promise.reject(new Error('this listener handed its port over'));
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
-        this.server.removeListener('error', reject);
-        resolve(this.server.address() as AddressInfo);
+      server.once('error', reject);
+      server.listen({ host: this.options.host, port: this.options.port }, () => {
+        server.removeListener('error', reject);
+        resolve(server.address() as AddressInfo);
       });
     });
   }
 
   address(): AddressInfo | null {
-    return (this.server.address() as AddressInfo | null) ?? null;
+    return (this.server?.address() as AddressInfo | null) ?? null;
   }
 
-  /** Stops accepting; waits up to `graceMs` for live connections, then destroys them. */
+  /**
+   * Hands this listener's bound port to `next` (a listener for the same host
+   * and port, with new settings: a reload): from now on `next` accepts, with
+   * its own handler and limits, and the port is never closed in between. The
+   * connections open here stay here; close() then only drains them.
+   */
+  handOver(next: TcpListener): void {
+    const server = this.server;
+    if (!server || !next.server || next.server.listening) throw new Error('handOver needs a bound listener and an unbound one');
+    server.removeListener('connection', this.accept);
+    server.on('connection', next.accept);
+    next.server = server;
+    this.server = null;
+  }
+
+  /**
+   * Stops accepting; waits up to `graceMs` for live connections, then destroys
+   * them. `Infinity` waits for them however long they last (a reload's drain:
+   * each relay still ends at its idle timeout).
+   */
   async close(graceMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const server = this.server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     if (this.live.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
+        if (graceMs !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, graceMs);
       });
       await Promise.race([Promise.all(this.live.values()), grace]);
       clearTimeout(timer);
@@ -63,7 +86,7 @@ export class TcpListener {
     await closed;
   }
 
-  private accept(socket: Socket): void {
+  private readonly accept = (socket: Socket): void => {
     socket.on('error', ignoreError);
     if (this.live.size >= this.options.maxClients) {
       // Not tracked, so bounded by the linger: a client that never hangs up must not hold its descriptor for ever.
@@ -86,7 +109,7 @@ export class TcpListener {
       throw error;
     });
     this.live.set(socket, done);
-  }
+  };
 }
 
 /** Errors on an accepted socket are the handler's business; this only keeps them from being unhandled. */

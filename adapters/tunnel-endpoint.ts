@@ -36,8 +36,8 @@ export interface TunnelDeps {
   limits: RelayLimits;
   /** Caps on open tunnels; each one left out takes its default. */
   caps?: Partial<TunnelCaps>;
-  /** The gateway's web proxy, which serves `http-proxy` tunnels itself (allowlist and all). */
-  httpProxy?: HttpProxyAdapter;
+  /** The gateway's web proxy now (a reload may replace it), which serves `http-proxy` tunnels itself (allowlist and all). */
+  httpProxy?: () => Pick<HttpProxyAdapter, 'handle'> | undefined;
 }
 
 /** The places open tunnels hold: in all, per lease, per address. */
@@ -147,10 +147,11 @@ async function serveWebProxyTunnel(
   head: Buffer,
 ): Promise<void> {
   attempt.authorize(identity);
-  if (!deps.httpProxy) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'this gateway offers no web proxy');
+  const httpProxy = deps.httpProxy?.();
+  if (!httpProxy) throw new RoamgateError('ROAMGATE_ACCESS_DENIED', 'this gateway offers no web proxy');
   client.write('HTTP/1.1 200 Tunnel established\r\n\r\n');
   if (head.length) client.unshift(head);
   attempt.record.outcome = 'relayed';
   attempt.record.reason = 'web proxy tunnel';
-  await deps.httpProxy.handle(client, identity);
+  await httpProxy.handle(client, identity);
 }

@@ -4,14 +4,16 @@ import { readLocalConfigFile } from '../local/config-file';
 import { startLocalProxy, type LocalProxy } from '../local/local-proxy';
 import { normalizeLocalOptions, parseListenSpec, type LocalProxyOptions } from '../local/options';
 import type { LocalProxyNotice } from '../local/proxy-notices';
-import { forgetNetwork } from '../local/state-dir';
+import { forgetNetwork, STATE_FILES } from '../local/state-dir';
+import { describeStatus, processAlive, readStatus } from '../local/status-file';
 import { PASSWORD_ENV, readPassword } from './read-password';
 
 export const LOCAL_USAGE = `       roamgate local [--gateway URL] [--user NAME] [--password-file FILE] [--listen SERVICE=PORT ...]
                       [--mode direct|gateway] [--state-dir DIR] [--config FILE] [--discovery-port N]
                       [--discovery-address ADDR ...] [--mdns-port N] [--mdns-interface ADDR ...]
                       [--no-mdns] [--gateway-key KEY]
-       roamgate local --forget-network NAME [--state-dir DIR]`;
+       roamgate local --forget-network NAME [--state-dir DIR]
+       roamgate local status [--state-dir DIR] [--json]`;
 
 export const LOCAL_HELP = `  local                 the local proxy: listens on 127.0.0.1 for smtp, pop3, imap, nntp and
                         a web proxy (with a PAC file for browsers) and forwards each
@@ -37,7 +39,11 @@ export const LOCAL_HELP = `  local                 the local proxy: listens on 1
     --no-mdns           ask by UDP only
     --gateway-key KEY   accept only the gateway with this key (base64), instead of pinning
                         the first key a network answers with
-    --forget-network NAME  forget the key pinned for a network (after its key changed)`;
+    --forget-network NAME  forget the key pinned for a network (after its key changed)
+  local status          what the local proxy running with this state directory is doing:
+                        its gateway, mode, lease and expiry, and where each service goes
+                        (exit 0 while it runs, 1 when it does not)
+    --json              the status as JSON`;
 
 /** Exit statuses: stopped by a signal, a failure while starting, a usage error. */
 export const EXIT_OK = 0;
@@ -48,6 +54,7 @@ export const EXIT_USAGE = 2;
 export type LocalInvocation =
   | { kind: 'help' }
   | { kind: 'forget'; network: string; stateDir?: string }
+  | { kind: 'status'; stateDir?: string; json: boolean }
   | { kind: 'run'; options: Omit<LocalProxyOptions, 'password'>; passwordFile?: string; configFile?: string };
 
 /** Option paths and the flags that set them, for error messages about a flag. */
@@ -110,6 +117,7 @@ function readFlags(args: string[]) {
  * Throws ROAMGATE_INVALID_OPTIONS naming the flag for bad input.
  */
 export function parseLocalArgs(args: string[]): LocalInvocation {
+  if (args[0] === 'status') return parseStatusArgs(args.slice(1));
   const values = readFlags(args);
   if (values.help) return { kind: 'help' };
   if (values['forget-network'] !== undefined) {
@@ -145,6 +153,42 @@ export function parseLocalArgs(args: string[]): LocalInvocation {
     ...(values['password-file'] !== undefined ? { passwordFile: values['password-file'] } : {}),
     ...(values.config !== undefined ? { configFile: values.config } : {}),
   };
+}
+
+/** `roamgate local status [--state-dir DIR] [--json]`. */
+function parseStatusArgs(args: string[]): LocalInvocation {
+  let values: { 'state-dir'?: string; json?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { 'state-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
+  } catch (error) {
+    usage(`status: ${(error as Error).message}`);
+  }
+  if (values.help) return { kind: 'help' };
+  return { kind: 'status', json: values.json === true, ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}) };
+}
+
+/** `roamgate local status`: prints what the running local proxy wrote in its state directory; 0 while it runs. */
+function printStatus(invocation: { stateDir?: string; json: boolean }): number {
+  const stateDir = normalizeLocalOptions(invocation.stateDir ? { stateDir: invocation.stateDir } : {}).stateDir;
+  const status = readStatus(stateDir);
+  if (!status) {
+    process.stderr.write(`roamgate: no local proxy has run with the state directory ${stateDir} (no ${STATE_FILES.status} there)\n`);
+    return EXIT_FAILED;
+  }
+  const running = status.state === 'running' && processAlive(status.pid);
+  if (invocation.json) process.stdout.write(`${JSON.stringify({ ...status, running }, null, 2)}\n`);
+  else
+    process.stdout.write(
+      describeStatus(status, running, stateDir)
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+  return running ? EXIT_OK : EXIT_FAILED;
 }
 
 /** The discovery flags of `roamgate local`, as they arrive from parseArgs. */
@@ -226,6 +270,7 @@ export async function localCommand(args: string[]): Promise<number> {
     process.stdout.write(`usage: ${LOCAL_USAGE.trimStart()}\n\n${LOCAL_HELP}\n`);
     return EXIT_OK;
   }
+  if (invocation.kind === 'status') return printStatus(invocation);
   if (invocation.kind === 'forget') {
     const stateDir = normalizeLocalOptions(invocation.stateDir ? { stateDir: invocation.stateDir } : {}).stateDir;
     const forgotten = forgetNetwork(stateDir, invocation.network);

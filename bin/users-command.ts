@@ -6,33 +6,15 @@ import type { ConfiguredUser } from '../plugin/directory';
 import { normalizeOptions } from '../plugin/options';
 import { DUMMY_HASH, hashPassword } from '../plugin/password';
 import { readConfigFile } from '../plugin/standalone';
+import { maskPostgresUrl } from '../store/postgres-connection';
+import { PostgresStore } from '../store/postgres-store';
 import { openSqliteStore } from '../store/sqlite-store';
 import type { Store, UserRecord } from '../store/store';
 import { readPassword } from './read-password';
 
-export const USERS_USAGE = `       roamgate users add ID [--attr NAME=VALUE ...] --config FILE [--password-file FILE]
-       roamgate users passwd ID --config FILE [--password-file FILE]
-       roamgate users remove ID --config FILE
-       roamgate users disable|enable ID --config FILE
-       roamgate users list --config FILE
-       roamgate users hash [--password-file FILE]`;
+import { PASSWORD_HELP, USERS_HELP, USERS_USAGE } from './users-help';
 
-export const USERS_HELP = `  users add ID          add a user to the store (the file's store.path); --attr NAME=VALUE
-                        sets an attribute, and may be repeated
-  users passwd ID       set a new password for a user in the store
-  users remove ID       remove a user from the store
-  users disable ID      stop a user from logging in, keeping them in the store; the
-                        running gateway ends their leases within leases.userCheckSeconds,
-                        the gateways they visit at their next refresh
-  users enable ID       let a disabled user log in again
-  users list            every user, sorted by id: id, source (config or store),
-                        enabled or disabled, attributes as NAME=VALUE
-  users hash            print the scrypt hash of a password, for the users: section of
-                        the file (users there are edited in the file, not with add/remove)`;
-
-export const PASSWORD_HELP = `  A password is read from --password-file FILE (its first line), else from the
-  environment variable ROAMGATE_PASSWORD, else asked for twice on the terminal without
-  echo. Passwords have at least 8 characters.`;
+export { PASSWORD_HELP, USERS_HELP, USERS_USAGE };
 
 /** Exit statuses: success, an operation that failed (no such user, store error), a usage error. */
 export const EXIT_OK = 0;
@@ -85,7 +67,8 @@ interface VerbSpec {
 interface LoadedConfig {
   file: string;
   users: readonly ConfiguredUser[];
-  storePath: string;
+  /** The SQLite file (`path`) or the PostgreSQL database (`url`), and how to name it in messages (no password). */
+  store: { path: string; name: string } | { url: string; name: string };
 }
 
 function loadConfig(file: string): LoadedConfig {
@@ -95,13 +78,16 @@ function loadConfig(file: string): LoadedConfig {
   } catch (error) {
     usageError(`${file}: ${isRoamgateError(error) ? error.message : String(error)}`);
   }
+  if ('url' in options.store)
+    return { file, users: options.users, store: { url: options.store.url, name: maskPostgresUrl(options.store.url) } };
   if (!('path' in options.store) || options.store.path === ':memory:') {
     usageError(
       `${file}: the store is in memory (store.path :memory:, the default), so users changed here would be lost when this command ends; set store: { path: FILE } to an SQLite file`,
     );
   }
   // readConfigFile resolves a relative store.path against the file's directory; resolving again is a no-op then.
-  return { file, users: options.users, storePath: resolvePath(dirname(file), options.store.path) };
+  const path = resolvePath(dirname(file), options.store.path);
+  return { file, users: options.users, store: { path, name: path } };
 }
 
 /**
@@ -110,10 +96,11 @@ function loadConfig(file: string): LoadedConfig {
  * `fn` gets undefined instead.
  */
 async function withStore<T>(config: LoadedConfig, create: boolean, fn: (store: Store | undefined) => Promise<T>): Promise<T> {
-  if (!create && !existsSync(config.storePath)) return fn(undefined);
+  if ('path' in config.store && !create && !existsSync(config.store.path)) return fn(undefined);
   let store: Store;
   try {
-    store = openSqliteStore(config.storePath);
+    // A one-off command hears nobody's changes: its own are heard by the gateways.
+    store = 'url' in config.store ? new PostgresStore(config.store.url, { changeFeed: false }) : openSqliteStore(config.store.path);
   } catch (error) {
     failed(isRoamgateError(error) ? error.message : String(error));
   }
@@ -212,7 +199,7 @@ function switchUser(disabled: boolean): VerbSpec {
       refuseConfigured(config, userId, `set disabled: ${disabled} there`);
       await withStore(config, false, async (store) => {
         const current = store && (await store.users.get(userId));
-        if (!store || !current) failed(`no user ${userId} in the store ${config.storePath}`);
+        if (!store || !current) failed(`no user ${userId} in the store ${config.store.name}`);
         if (current.disabled === disabled) return out(`roamgate: user ${userId} is already ${word}`);
         await store.users.put({ ...current, disabled, updatedAt: Date.now() });
         await audit(store, disabled ? 'user.disabled' : 'user.enabled', { user: userId });
@@ -249,7 +236,7 @@ const verbs: Record<Verb, VerbSpec> = {
         if (await store!.users.get(userId)) failed(`user ${userId} already exists in the store (added while the password was typed)`);
         await store!.users.put(user);
         await audit(store!, 'user.added', { user: userId, attributes });
-        out(`roamgate: added user ${userId} to ${config.storePath}`);
+        out(`roamgate: added user ${userId} to ${config.store.name}`);
       });
     },
   },
@@ -262,7 +249,7 @@ const verbs: Record<Verb, VerbSpec> = {
       const config = loadConfig(file!);
       refuseConfigured(config, userId, 'set its passwordHash there (roamgate users hash makes one)');
       await withStore(config, false, async (store) => {
-        if (!store || !(await store.users.get(userId))) failed(`no user ${userId} in the store ${config.storePath}`);
+        if (!store || !(await store.users.get(userId))) failed(`no user ${userId} in the store ${config.store.name}`);
         const password = await readPassword({ passwordFile, env: process.env, prompts: passwordPrompts(userId) });
         const passwordHash = await hashPassword(password);
         const current = await store.users.get(userId);
@@ -282,7 +269,7 @@ const verbs: Record<Verb, VerbSpec> = {
       const config = loadConfig(file!);
       refuseConfigured(config, userId, 'remove it there');
       await withStore(config, false, async (store) => {
-        if (!store || !(await store.users.remove(userId))) failed(`no user ${userId} in the store ${config.storePath}`);
+        if (!store || !(await store.users.remove(userId))) failed(`no user ${userId} in the store ${config.store.name}`);
         await audit(store, 'user.removed', { user: userId });
         out(`roamgate: removed user ${userId}`);
       });

@@ -114,7 +114,7 @@ export class GatewayFollower {
     while (!closing.aborted) {
       try {
         await this.followOnce();
-        if (closing.aborted || this.leases.ended === 'revoked') return;
+        if (closing.aborted) return;
       } catch (error) {
         if (closing.aborted) return;
         if (this.leases.refusal && (error as RoamgateError).code !== 'ROAMGATE_GATEWAY_LOST') {
@@ -178,8 +178,8 @@ export class GatewayFollower {
         if (!closing.aborted) throw new RoamgateError('ROAMGATE_GATEWAY_LOST', this.dropReason ?? 'a connection through it failed');
         return;
       }
-      if (this.leases.ended === 'revoked') return;
-      if (end === 'unauthorized' || this.leases.ended === 'expired') return await this.loginAgain(client.url, end === 'unauthorized');
+      // A revoked lease's relays were cut; a new login (if the gateway still gives one) serves the next connections.
+      if (end === 'unauthorized' || this.leases.ended !== null) return await this.loginAgain(client.url, end === 'unauthorized');
       throw new RoamgateError('ROAMGATE_GATEWAY_LOST', 'its event stream ended');
     } finally {
       closing.removeEventListener('abort', onClose);

@@ -18,8 +18,9 @@ export type LeaseState = 'none' | 'live' | 'revoked' | 'failed';
 /**
  * The lease a local proxy holds at its gateway: the saved one reused, or a
  * new login with the user's password (one at a time), renewed before it
- * ends, dropped when another gateway takes the current one's place. A login
- * refused for good (wrong password, no password, lease revoked) becomes the
+ * ends, dropped when another gateway takes the current one's place, replaced
+ * by a new login when the gateway revokes it. A login refused for good (wrong
+ * password, no password, no lease given after a revocation) becomes the
  * refusal every client gets until restart.
  */
 export class LeaseKeeper {
@@ -112,7 +113,10 @@ export class LeaseKeeper {
     return this.loggingIn;
   }
 
-  /** The gateway's event stream says the lease ended. Revoked: every client is refused until restart. */
+  /**
+   * The gateway's event stream says the lease ended. Revoked: it is not renewed nor kept for the next start, and the
+   * gateway follower logs in again at once (a user the gateway gives no lease any more is refused then, with why).
+   */
   endedAtGateway(state: 'revoked' | 'expired'): void {
     const lease = this.lease;
     if (!lease) return;
@@ -120,10 +124,6 @@ export class LeaseKeeper {
     this.report({ type: 'lease-ended', user: lease.user, state });
     if (state === 'revoked') {
       clearTimeout(this.renewTimer);
-      this.failure = new RoamgateError(
-        'ROAMGATE_LOGIN_REQUIRED',
-        `the gateway revoked the roamgate lease of ${lease.user}; restart roamgate local to log in again`,
-      );
       this.saved.write(this.locator.url!, null);
     }
   }
@@ -162,6 +162,9 @@ export class LeaseKeeper {
           `roamgate could not log in as ${user} (wrong user name or password); restart roamgate local with the right password`,
         );
       }
+      // After a revocation the gateway may give this user no lease at all (no rights left): that is final too.
+      if ((error as RoamgateError).code === 'ROAMGATE_ACCESS_DENIED' && this.endedAs === 'revoked')
+        this.failure = new RoamgateError('ROAMGATE_ACCESS_DENIED', `${(error as Error).message}; restart roamgate local once it does`);
       throw error;
     }
     this.password.worked(password);

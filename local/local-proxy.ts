@@ -10,8 +10,9 @@ import { NetworkWatch } from './network-watch';
 import { normalizeLocalOptions, type ListenerName, type LocalProxyOptions, type NormalizedLocalOptions } from './options';
 import { PAC_PATHS } from './pac-file';
 import { NoticeBoard, type LocalProxyNotice } from './proxy-notices';
-import { ServiceRoutes } from './service-routes';
+import { describeTarget, ServiceRoutes } from './service-routes';
 import { StateDir } from './state-dir';
+import { type LocalStatus, STATUS_REFRESH_MS, writeStatus } from './status-file';
 import { UpstreamConnector } from './upstream-connector';
 
 export type { ListenerAddress } from './local-listeners';
@@ -90,6 +91,10 @@ class LocalProxyRuntime {
   private readonly routes: ServiceRoutes;
   private readonly follower: GatewayFollower;
   private readonly network: NetworkWatch;
+  private readonly state: StateDir;
+  private readonly outage = new GatewayOutage(systemClock);
+  private readonly startedAt = new Date().toISOString();
+  private statusTimer: NodeJS.Timeout | undefined;
   private closed: Promise<void> | null = null;
 
   constructor(
@@ -97,6 +102,7 @@ class LocalProxyRuntime {
     readonly notices: NoticeBoard,
   ) {
     const state = new StateDir(options.stateDir);
+    this.state = state;
     const report = notices.report;
     const signal = this.closing.signal;
     this.locator = new GatewayLocator(options, state, report, () => this.leases.leaveGateway());
@@ -111,7 +117,7 @@ class LocalProxyRuntime {
       report,
     );
     const configured = options.gateway !== undefined;
-    const outage = new GatewayOutage(systemClock);
+    const outage = this.outage;
     this.follower = new GatewayFollower(options.limits, this.locator, this.routes, this.leases, outage, report, signal, configured);
     const connector = new UpstreamConnector(
       options.limits.connectTimeoutMs,
@@ -128,6 +134,42 @@ class LocalProxyRuntime {
       void this.follower.networkChanged(change);
     });
     this.listeners = new LocalListeners(options, state, (service) => connector.connect(service), signal);
+    // Every notice may change what `roamgate local status` shows.
+    notices.on(() => this.saveStatus());
+  }
+
+  /** Writes status.json in the state directory: gateway, mode, lease, the route of each service, an outage under way. */
+  saveStatus(state: LocalStatus['state'] = 'running'): void {
+    const lease = this.leases.current;
+    const leaseState = this.leases.state();
+    const mode = this.locator.discovered ? this.locator.mode() : null;
+    const routes = this.options.services.flatMap((service) => {
+      const address = this.listeners.addresses[service];
+      if (!address || !mode) return [];
+      return [
+        {
+          service,
+          listen: formatAddress(address.host, address.port),
+          route: `${mode} ${describeTarget(service, this.routes.route(service))}`,
+        },
+      ];
+    });
+    const outage = this.outage.current;
+    writeStatus(this.state, {
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      state,
+      gateway: this.locator.url,
+      mode,
+      lease: {
+        state: leaseState,
+        ...(lease ? { user: lease.user } : {}),
+        ...(lease && leaseState === 'live' ? { expiresAt: lease.expiresAt } : {}),
+      },
+      ...(outage ? { outage: { gateway: outage.gateway, reason: outage.reason } } : {}),
+      routes,
+    });
   }
 
   status(): LocalProxyStatus {
@@ -163,16 +205,21 @@ class LocalProxyRuntime {
       });
     this.follower.start();
     if (this.options.limits.networkPollMs > 0) await this.network.start();
+    this.saveStatus();
+    this.statusTimer = setInterval(() => this.saveStatus(), STATUS_REFRESH_MS);
+    this.statusTimer.unref();
   }
 
   close(how: { quiet?: boolean } = {}): Promise<void> {
     this.closed ??= (async () => {
       this.closing.abort();
+      clearInterval(this.statusTimer);
       this.network.close();
       this.leases.close();
       await this.listeners.close();
       await this.follower.settled();
       if (!how.quiet) this.notices.report({ type: 'stopped' });
+      if (this.statusTimer) this.saveStatus('stopped');
     })();
     return this.closed;
   }

@@ -21,7 +21,7 @@ export type LocalProxyEvent =
       via?: 'udp' | 'mdns';
     }
   | { type: 'login'; user: string; gateway: string; expiresAt: string; reused: boolean }
-  /** The lease ended at the gateway. Revoked: clients are refused until the user logs in again. */
+  /** The lease ended at the gateway (revoked: its connections were cut); either way roamgate local logs in again. */
   | { type: 'lease-ended'; user: string; state: 'revoked' | 'expired' }
   /** The gateway stopped answering; `configured`: it was given (`--gateway`), so it is tried again rather than looked for. */
   | { type: 'gateway-lost'; gateway: string; reason: string; configured?: boolean }
@@ -47,7 +47,7 @@ export type ReportEvent = (event: LocalProxyEvent) => void;
 export function levelOf(event: LocalProxyEvent): EventLevel {
   switch (event.type) {
     case 'lease-ended':
-      return event.state === 'revoked' ? 'error' : 'warn';
+      return 'warn';
     case 'gateway-lost':
       return 'warn';
     case 'discovery-rejected':
@@ -83,7 +83,7 @@ export function describeEvent(event: LocalProxyEvent): string {
       return `${event.reused ? 'using the saved lease of' : 'logged in as'} ${event.user} at ${event.gateway} (lease valid until ${event.expiresAt})`;
     case 'lease-ended':
       return event.state === 'revoked'
-        ? `the gateway revoked the lease of ${event.user}: mail, news and web clients are refused from now on. To log in again, restart roamgate local`
+        ? `the gateway revoked the lease of ${event.user} and cut its connections; logging in again`
         : `the lease of ${event.user} expired; logging in again`;
     case 'gateway-lost':
       return event.configured

@@ -10,6 +10,8 @@ export const STATE_FILES = Object.freeze({
   networks: 'networks.json',
   /** gateway URL -> the lease token last issued there (mode 0600). */
   leases: 'leases.json',
+  /** What the running local proxy is doing, for `roamgate local status` (no secrets). */
+  status: 'status.json',
 });
 
 /** Pinned gateway key of one network. */

@@ -160,12 +160,14 @@ export class UpstreamConnector {
       const error = tunnelFailure(thrown);
       if (error.code === 'ROAMGATE_GATEWAY_LOST') this.gatewayLost();
       if (error.code !== 'ROAMGATE_LOGIN_REQUIRED') throw error;
-      // The gateway no longer knows the token (restarted with a fresh store, or the lease ran out): log in again, once.
+      // The gateway no longer knows the token (restarted with a fresh store, the lease ran out or was revoked): log in
+      // again, once (joining a login under way), unless a newer lease is held already.
       if (this.leases.refusal) throw this.leases.refusal;
-      if (!retry || this.leases.ended === 'revoked' || this.leases.current !== lease) throw error;
-      await this.leases.login().catch((failure: unknown) => {
-        throw this.leases.refusal ?? asRoamgateError(failure);
-      });
+      if (!retry) throw error;
+      if (this.leases.current === lease)
+        await this.leases.login().catch((failure: unknown) => {
+          throw this.leases.refusal ?? asRoamgateError(failure);
+        });
       return this.connectTunnel(service, false, timeoutMs);
     } finally {
       this.attempts.delete(attempt);

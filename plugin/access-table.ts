@@ -22,7 +22,7 @@ export type RuleInput = Pick<AccessRule, 'subject' | 'service' | 'allow'> & { re
  */
 export class AccessTable {
   private apiRules: RuleRecord[] = [];
-  private readonly configRules: RuleView[];
+  private configRules: RuleView[];
   private rules: AccessRule[];
   private readonly listeners = new Set<() => void>();
 
@@ -31,13 +31,25 @@ export class AccessTable {
     private readonly store: Store,
     private readonly clock: Clock = systemClock,
   ) {
-    this.configRules = configRules.map((rule, index) => ({ ...rule, id: `config:${index}`, origin: 'config' }));
+    this.configRules = configViews(configRules);
     this.rules = [...this.configRules];
+  }
+
+  /** Replaces the rules from the config file (a reload); announced like any change, so open relays are checked again. */
+  setConfigRules(configRules: readonly AccessRule[]): void {
+    this.configRules = configViews(configRules);
+    this.changed();
   }
 
   async load(): Promise<void> {
     this.apiRules = await this.store.rules.list();
     this.rebuild();
+  }
+
+  /** Reads the API rules again (another process changed them); open relays are re-checked as after any change. */
+  async reload(): Promise<void> {
+    this.apiRules = await this.store.rules.list();
+    this.changed();
   }
 
   decide(identity: Identity, service: string): AccessDecision {
@@ -103,6 +115,10 @@ export class AccessTable {
     this.rebuild();
     for (const listener of this.listeners) listener();
   }
+}
+
+function configViews(rules: readonly AccessRule[]): RuleView[] {
+  return rules.map((rule, index) => ({ ...rule, id: `config:${index}`, origin: 'config' }));
 }
 
 function view(rule: RuleRecord): RuleView {

@@ -8,6 +8,7 @@ import type { ServerInfo } from '../server-info';
 import type { HealthMonitor } from '../sources/health-monitor';
 import type { AccessTable } from './access-table';
 import type { AuditLog } from './audit-log';
+import type { GatewayMetrics } from './gateway-metrics';
 import type { GatewayPorts } from './gateway-ports';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from './directory';
 import { identityOfLease, normalizeAddress, type LeaseManager } from './lease-manager';
@@ -31,8 +32,8 @@ export interface ConnectionPolicyDeps {
   /** The configured peer gateways, by realm. */
   peers: ReadonlyMap<string, unknown>;
   ports: GatewayPorts;
-  /** Counts each connection record (see gateway-metrics). */
-  metrics: { connection(entry: ConnectionRecord): void };
+  /** Counts each connection record, times each connect and each login's password check (see gateway-metrics). */
+  metrics: Pick<GatewayMetrics, 'connection' | 'connected' | 'timeLogin'>;
 }
 
 /**
@@ -92,6 +93,10 @@ export class ConnectionPolicy implements GatewayContext {
   /** Ports this gateway listens on; never a proxy destination on a local address. */
   readonly ownPorts = (): ReadonlySet<number> => this.deps.ports.own();
 
+  readonly connected = (service: string, outcome: string, durationMs: number): void => {
+    this.deps.metrics.connected(service, outcome, durationMs);
+  };
+
   readonly track = (relay: LiveRelay): (() => void) => {
     const untrack = this.deps.relays.add(relay);
     const home = relay.identity.kind === 'user' ? relay.identity.user.home : undefined;
@@ -119,7 +124,7 @@ export class ConnectionPolicy implements GatewayContext {
     const { ticket } = admission;
     let user: User | false;
     try {
-      user = await directory.verify(username, password);
+      user = await this.deps.metrics.timeLogin(service, () => directory.verify(username, password));
     } catch (error) {
       // Never thrown at an adapter: a broken directory is logged here and the client told the login cannot be checked now.
       if (isRoamgateError(error) && error.code === 'ROAMGATE_LOGIN_FAILED') ticket.failed();

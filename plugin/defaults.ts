@@ -45,6 +45,7 @@ export const DEFAULT_AUDIT_MAX_ROWS = 1_000_000;
 /** Audit events deleted per store call by housekeeping, between which other work runs: no call holds the store for long. */
 export const AUDIT_PRUNE_BATCH = 2_000;
 export { DEFAULT_STORE_CHECK_INTERVAL_MS } from '../store/sqlite-store';
+export { DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS, DEFAULT_POSTGRES_POOL_SIZE } from '../store/postgres-connection';
 /** How long a login page session lasts (seconds). */
 export const DEFAULT_SESSION_MAX_AGE_SECONDS = 8 * 3600;
 /** Failed logins per user name, from all addresses, before each further try for it is slowed (never refused). */

@@ -48,6 +48,12 @@ export class CachingDirectory implements Directory {
     return this.inner.get(id);
   }
 
+  /** Forgets the remembered logins of these users (changed in the config file by a reload): their next login is checked in full. */
+  forget(userIds: readonly string[]): void {
+    const ids = new Set(userIds);
+    for (const [key, user] of this.verified.entries()) if (ids.has(user.id)) this.verified.delete(key);
+  }
+
   get canLookUp(): boolean | undefined {
     return this.inner.canLookUp;
   }

@@ -46,13 +46,25 @@ export function isAdmin(user: User): boolean {
 
 /** Users from the config file first, then from the store (managed with `roamgate users ...`). */
 export class StoreDirectory implements Directory {
-  private readonly configured: ReadonlyMap<string, ConfiguredUser>;
+  private configured: ReadonlyMap<string, ConfiguredUser>;
 
   constructor(
     configured: readonly ConfiguredUser[],
     private readonly store: Store,
   ) {
     this.configured = new Map(configured.map((user) => [user.id, user]));
+  }
+
+  /**
+   * Replaces the users of the config file (a reload); returns the ids added, removed or changed, whose remembered
+   * logins must go.
+   */
+  setConfigured(users: readonly ConfiguredUser[]): string[] {
+    const next = new Map(users.map((user) => [user.id, user]));
+    const ids = new Set([...this.configured.keys(), ...next.keys()]);
+    const changed = [...ids].filter((id) => JSON.stringify(this.configured.get(id)) !== JSON.stringify(next.get(id)));
+    this.configured = next;
+    return changed;
   }
 
   /** Whether the id comes from the config file (and so cannot be changed through the store). */

@@ -36,6 +36,7 @@ export class GatewayDiscovery {
 
   /** Starts answering; logs where. */
   async start(): Promise<void> {
+    if (!this.options.answer) return;
     const { port } = await this.responder.start();
     const { mdns } = this.options;
     const mdnsPort = mdns === true ? DEFAULT_MDNS_PORT : mdns ? mdns.port : undefined;

@@ -57,10 +57,15 @@ export interface GatewayLifecycleDeps {
 /** The gateway's listen(), attach() and close(). */
 export class GatewayLifecycle {
   private readonly listening = new Set<Adapter>();
+  /** Adapters a reload replaced or removed: no longer accepting, their open connections finishing. */
+  private readonly retired = new Set<Adapter>();
+  private adapters: readonly Adapter[];
   private closing: Promise<void> | null = null;
   private listened = false;
 
-  constructor(private readonly deps: GatewayLifecycleDeps) {}
+  constructor(private readonly deps: GatewayLifecycleDeps) {
+    this.adapters = deps.adapters;
+  }
 
   readonly listen = async (): Promise<Record<string, AddressInfo>> => {
     const { options, logger, ready } = this.deps;
@@ -92,8 +97,10 @@ export class GatewayLifecycle {
       const { ports } = this.deps;
       for (const part of this.deps.background) part.close();
       await this.deps.discovery?.close();
-      await Promise.all([...this.listening].map((adapter) => adapter.close(this.deps.options.shutdownGraceMs)));
+      const open = [...this.listening, ...this.retired];
+      await Promise.all(open.map((adapter) => adapter.close(this.deps.options.shutdownGraceMs)));
       this.listening.clear();
+      this.retired.clear();
       ports.endpoints.clear();
       ports.bound.clear();
       await this.deps.ready.catch(() => undefined);
@@ -121,11 +128,38 @@ export class GatewayLifecycle {
     });
   };
 
+  /** Whether close() was called: a reload then changes nothing. */
+  readonly closed = (): boolean => this.closing !== null;
+
+  /**
+   * A reload's adapters: `adapters` serve from now on (bound already when the gateway listens: see listen()), and
+   * `retired` ones stop accepting while their open connections finish (close() cuts those after the grace period).
+   */
+  readonly replaceAdapters = (adapters: readonly Adapter[], retired: readonly Adapter[]): void => {
+    this.adapters = adapters;
+    for (const adapter of retired) {
+      if (!this.listening.delete(adapter)) continue;
+      this.retired.add(adapter);
+      void adapter.close(Number.POSITIVE_INFINITY).then(() => this.retired.delete(adapter));
+    }
+    if (this.listened) for (const adapter of adapters) this.listening.add(adapter);
+    const { ports } = this.deps;
+    ports.bound.clear();
+    ports.endpoints.clear();
+    for (const adapter of this.listening)
+      for (const [key, { listener }] of adapter.ports()) {
+        const address = listener.address();
+        if (!address) continue;
+        ports.bound.add(address.port);
+        if (key === adapter.service) ports.endpoints.set(adapter.service, address.port);
+      }
+  };
+
   /** Binds every adapter not listening yet; resolves to the bound addresses by listener key (`smtp`, `smtp-tls`). */
   private async bindAdapters(): Promise<Record<string, AddressInfo>> {
     const { logger, ports } = this.deps;
     const bound: Record<string, AddressInfo> = {};
-    for (const adapter of this.deps.adapters) {
+    for (const adapter of this.adapters) {
       if (this.listening.has(adapter)) continue;
       const service = adapter.service;
       for (const { key, address } of await adapter.listen()) {

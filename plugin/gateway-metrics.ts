@@ -1,12 +1,25 @@
 import { type RequestHandler, Router } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConnectionRecord } from '../adapters/gateway-context';
+import { isRoamgateError } from '../errors';
 import type { LiveRelays } from '../adapters/live-relays';
 import type { HealthState } from '../sources/health-monitor';
 import { requireAdmin } from './request-auth';
 
 /** Buckets of `roamgate_connection_duration_seconds`: from a refused connect to a mail client left open for hours. */
 export const CONNECTION_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
+
+/** Buckets of `roamgate_connect_duration_seconds`: a server on the LAN answers in a millisecond, a dead one at the connect timeout. */
+export const CONNECT_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Buckets of `roamgate_login_duration_seconds`: a cached check, scrypt (about 50 ms), a host's login, a home gateway asked. */
+export const LOGIN_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A peer request: one this gateway sent to a home (`outbound`), or one a peer sent us (`inbound`). */
+export type PeerDirection = 'inbound' | 'outbound';
+
+/** Error codes that mean the directory could not check a login (not that the password was wrong). */
+const DIRECTORY_TROUBLE = new Set(['ROAMGATE_SOURCE_FAILED', 'ROAMGATE_UPSTREAM_REFUSED', 'ROAMGATE_UPSTREAM_TIMEOUT']);
 
 /** The audit events counted in `roamgate_logins_total`, and their `result` label. */
 const LOGIN_RESULTS: Readonly<Record<string, 'success' | 'failure' | 'throttled'>> = {
@@ -18,8 +31,8 @@ const LOGIN_RESULTS: Readonly<Record<string, 'success' | 'failure' | 'throttled'
 export interface GatewayMetricsDeps {
   relays: LiveRelays;
   leases: { list(): readonly unknown[] };
-  /** How many servers are in each health state, by service. */
-  health: { counts(): Array<{ service: string; state: HealthState; count: number }> };
+  /** How many servers of the table are in each health state, by service. */
+  health: { counts(): Promise<Array<{ service: string; state: HealthState; count: number }>> };
 }
 
 /**
@@ -34,6 +47,10 @@ export class GatewayMetrics {
   private readonly bytes: Counter<'service' | 'direction'>;
   private readonly duration: Histogram<'service'>;
   private readonly logins: Counter<'via' | 'result'>;
+  private readonly connects: Histogram<'service' | 'outcome'>;
+  private readonly loginChecks: Histogram<'via' | 'result'>;
+  private readonly peerRequests: Counter<'realm' | 'direction' | 'outcome'>;
+  private readonly eventStreams: Gauge<'caller'>;
 
   constructor(deps: GatewayMetricsDeps) {
     const registers = [this.registry];
@@ -62,9 +79,67 @@ export class GatewayMetrics {
       labelNames: ['via', 'result'],
       registers,
     });
+    this.connects = new Histogram({
+      name: 'roamgate_connect_duration_seconds',
+      help: 'Time to reach a server (connect, TLS and the server login an in-protocol login does), by service and outcome',
+      labelNames: ['service', 'outcome'],
+      buckets: CONNECT_DURATION_BUCKETS,
+      registers,
+    });
+    this.loginChecks = new Histogram({
+      name: 'roamgate_login_duration_seconds',
+      help: "Time the directory took to check a login's password, by where the login was made and its result",
+      labelNames: ['via', 'result'],
+      buckets: LOGIN_DURATION_BUCKETS,
+      registers,
+    });
+    this.peerRequests = new Counter({
+      name: 'roamgate_peer_requests_total',
+      help: 'Requests between this gateway and its peers, by peer realm (unknown: not a configured peer), direction and outcome',
+      labelNames: ['realm', 'direction', 'outcome'],
+      registers,
+    });
+    this.eventStreams = new Gauge({
+      name: 'roamgate_event_streams',
+      help: 'Event streams (/events) open now, by who holds them: a user (a local proxy) or the admin',
+      labelNames: ['caller'],
+      registers,
+    });
     this.gauges(deps);
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Times one attempt to reach a service's servers (failover included): `connected`, or the outcome of its failure. */
+  readonly connected = (service: string, outcome: string, durationMs: number): void => {
+    this.connects.observe({ service, outcome }, durationMs / 1000);
+  };
+
+  /**
+   * Runs one directory check of a login and times it: `success` (a user), `failure` (false, or a refusal with its
+   * reason), or `error` (the directory could not check it). The check's result or error is passed on unchanged.
+   */
+  async timeLogin<T>(via: string, check: () => Promise<T | false>): Promise<T | false> {
+    const started = performance.now();
+    const observe = (result: string) => this.loginChecks.observe({ via, result }, (performance.now() - started) / 1000);
+    try {
+      const user = await check();
+      observe(user ? 'success' : 'failure');
+      return user;
+    } catch (error) {
+      observe(isRoamgateError(error) && !DIRECTORY_TROUBLE.has(error.code) ? 'failure' : 'error');
+      throw error;
+    }
+  }
+
+  /** Counts one request to or from a peer; `outcome` is `ok` (2xx), `rejected` (4xx), or `error` (5xx, no answer, a bad one). */
+  readonly peerRequest = (realm: string, direction: PeerDirection, outcome: 'ok' | 'rejected' | 'error'): void => {
+    this.peerRequests.inc({ realm, direction, outcome });
+  };
+
+  /** An event stream opened (+1) or closed (-1). */
+  readonly eventStream = (caller: 'user' | 'admin', change: 1 | -1): void => {
+    this.eventStreams.inc({ caller }, change);
+  };
 
   /** Counts one connection record (see ConnectionPolicy.record). */
   readonly connection = (entry: ConnectionRecord): void => {
@@ -119,12 +194,14 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'roamgate_servers',
-      help: 'Servers known to the health checks, by service and health',
+      help: 'Servers in the table, by service and health (unknown: not checked yet)',
       labelNames: ['service', 'health'],
       registers,
-      collect() {
+      async collect() {
+        // Only the servers the table lists now: one removed from it leaves the metric.
+        const counts = await deps.health.counts();
         this.reset();
-        for (const { service, state, count } of deps.health.counts()) this.set({ service, health: state }, count);
+        for (const { service, state, count } of counts) this.set({ service, health: state }, count);
       },
     });
   }

@@ -4,7 +4,7 @@ import type { Store } from '../store/store';
 import { AccessTable } from './access-table';
 import { AuditLog } from './audit-log';
 import { StoreDirectory } from './directory';
-import { withLoginCache } from './directory-cache';
+import { CachingDirectory, withLoginCache } from './directory-cache';
 import { HostDirectory } from './host-directory';
 import { sharedAddresses } from './shared-addresses';
 import { GatewayDiscovery } from './gateway-discovery';
@@ -15,6 +15,7 @@ import { startHousekeeping } from './housekeeping';
 import { LeaseHolderCheck } from './lease-holder-check';
 import { LeaseManager } from './lease-manager';
 import { LoginGuard, userKeyIn } from './login-guard';
+import { RegistrationThrottle } from './registration-throttle';
 import type { Logger, NormalizedOptions } from './options';
 import { buildPeers } from './peers';
 import { adapterServiceNames } from './protocol-adapters';
@@ -22,7 +23,8 @@ import { closeRelaysWhenAccessChanges, closeRelaysWhenLeasesEnd } from './relay-
 import { RoamingDirectory } from './roaming-directory';
 import { ServerResolver } from './server-resolver';
 import { buildSources, monitorHealth } from './server-sources';
-import { openStoreFile } from './store-file';
+import { openGatewayStore } from './store-file';
+import { followStoreChanges } from './store-follower';
 import { StoreWatch } from './store-watch';
 import { VisitorLeases } from './visitor-leases';
 
@@ -38,10 +40,10 @@ export type GatewayState = ReturnType<typeof buildGatewayState>;
  */
 export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   const clock: Clock = options.clock ?? systemClock;
-  const store: Store = 'path' in options.store ? openStoreFile(options.store.path, logger, options.store.checkIntervalMs) : options.store;
+  const store: Store = openGatewayStore(options.store, logger);
   // Logs each change of the store's health; readiness reads it (storeHealth below).
   const storeWatch = new StoreWatch(store, logger);
-  const { source, registry } = buildSources(options, logger, store, clock);
+  const { source, registry, operator } = buildSources(options, logger, store, clock);
   const health = monitorHealth(source, options.health, logger);
   const peers = buildPeers(options, clock);
   const base = options.directory ? new HostDirectory(options.directory) : new StoreDirectory(options.users, store);
@@ -60,7 +62,8 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   const housekeeping = startHousekeeping({ leases, store, logger, clock, audit: options.audit, after: ready });
   const visitors = new VisitorLeases({ peers: peers.all, leases, relays, directory, audit, logger });
   closeRelaysWhenLeasesEnd({ leases, relays, visitors, audit, logger });
-  closeRelaysWhenAccessChanges({ access, relays, logger }, options.onAccessChange);
+  const accessChange = { mode: options.onAccessChange }; // a holder: a reload may change it
+  closeRelaysWhenAccessChanges({ access, relays, logger }, () => accessChange.mode);
   const ports = new GatewayPorts();
   const addressRules = {
     ownPorts: () => ports.own(),
@@ -68,18 +71,30 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
       logger.warn({ event: 'server-refused', server: `${server.host}:${server.port}`, reason }, 'server skipped by the address rules'),
   };
   const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
+  const registrationThrottle = new RegistrationThrottle(options.registration.perAddress, clock);
   const adapterServices = adapterServiceNames(options.adapters);
   const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices, addressRules });
   const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
-  const background = [health, refresher, leases, housekeeping, holderCheck];
+  // What other gateway processes on the same store change is taken in here (a store with a change feed).
+  const following = {
+    close: followStoreChanges({ store, leases, access, registry, holderCheck, guard, registrationThrottle, logger, ready }),
+  };
+  const background = [health, refresher, leases, housekeeping, holderCheck, following];
   return {
     clock,
     store,
     source,
+    operator,
     registry,
     health,
     peers,
     directory,
+    // What a reload changes (see gateway-reload): the operator's table above, config users and their remembered logins, ...
+    configUsers: base instanceof StoreDirectory ? base : undefined,
+    loginCache: localDirectory instanceof CachingDirectory ? localDirectory : undefined,
+    holderCheck,
+    accessChange,
+    adapterServices,
     leases,
     access,
     audit,
@@ -88,6 +103,7 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
     ready,
     visitors,
     guard,
+    registrationThrottle,
     servers,
     ports,
     storeWatch,

@@ -29,15 +29,17 @@ export interface HomeRefreshEvents {
 export class HomeRefresher {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<string>();
+  private started = false;
 
   constructor(
-    private readonly homes: readonly RefreshedHome[],
+    private homes: readonly RefreshedHome[],
     private readonly leases: LeaseManager,
     private readonly events: HomeRefreshEvents,
   ) {}
 
   start(): void {
-    if (this.timers.length) return;
+    if (this.started) return;
+    this.started = true;
     for (const home of this.homes) {
       const timer = setInterval(() => void this.refresh(home.realm), home.refreshSeconds * 1000);
       timer.unref();
@@ -45,8 +47,17 @@ export class HomeRefresher {
     }
   }
 
+  /** The homes to ask from now on (a reload); their timers start again when they were running. */
+  setHomes(homes: readonly RefreshedHome[]): void {
+    const started = this.started;
+    this.close();
+    this.homes = homes;
+    if (started) this.start();
+  }
+
   /** Stops asking the homes. */
   close(): void {
+    this.started = false;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
   }
 

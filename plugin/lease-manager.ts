@@ -162,11 +162,46 @@ export class LeaseManager {
     if (!lease) return false;
     const at = this.clock.now();
     // Persist first: if the store fails, the lease stays live everywhere rather than half-revoked.
-    await this.store.leases.revoke(id, at);
+    const revokedHere = await this.store.leases.revoke(id, at);
     lease.revokedAt = at;
     this.forget(lease);
     this.emit(lease, 'revoked');
-    return true;
+    // Another process revoked it first (and audited it): it ends here too, but this call did not revoke it.
+    return revokedHere;
+  }
+
+  /**
+   * Takes in what another process did to a lease (the store's change feed):
+   * a lease issued or renewed there is live here too, one revoked there ends
+   * here (its relays close through the listeners). The revocation was audited
+   * where it was made.
+   */
+  async refresh(id: string): Promise<void> {
+    const record = await this.store.leases.get(id);
+    const known = this.byId.get(id);
+    if (record && this.live(record)) {
+      if (known) known.expiresAt = record.expiresAt;
+      else this.remember(record);
+      return;
+    }
+    if (!known) return;
+    this.forget(known);
+    if (record?.revokedAt !== undefined || !record) {
+      known.revokedAt = record?.revokedAt ?? this.clock.now();
+      this.emit(known, 'revoked');
+    } else this.emit(known, 'expired');
+  }
+
+  /** Reads every lease again (the change feed may have missed some): each known one is refreshed, each new live one taken in. */
+  async reloadAll(): Promise<void> {
+    const live = await this.store.leases.listLive(this.clock.now());
+    const ids = new Set(live.map((lease) => lease.id));
+    for (const lease of live) {
+      const known = this.byId.get(lease.id);
+      if (known) known.expiresAt = lease.expiresAt;
+      else this.remember(lease);
+    }
+    for (const id of [...this.byId.keys()]) if (!ids.has(id)) await this.refresh(id);
   }
 
   /**

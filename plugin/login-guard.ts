@@ -27,6 +27,9 @@ export interface ThrottleOptions {
   perUserMaxDelayMs: number;
 }
 
+/** The counts a failure is charged to (see {@link ThrottleOptions}). */
+export type LoginCountName = 'perUser' | 'perUserAddress' | 'perAddress';
+
 /** Where a login comes from: a client's address, or a peer gateway asking for one of its visitors (a peer stands for many addresses). */
 export type LoginOrigin = { address: string } | { peer: string };
 
@@ -77,7 +80,7 @@ class FailureCount {
   private readonly tallies = new LRUCache<string, Tally>({ max: MAX_TALLIES, dispose: (tally) => tally.wake() });
 
   constructor(
-    readonly limit: FailureLimit,
+    public limit: FailureLimit,
     private readonly clock: Clock,
   ) {}
 
@@ -147,6 +150,7 @@ export class LoginGuard {
   private readonly perUserAddress: FailureCount;
   private readonly perAddress: FailureCount;
   private readonly noted: LRUCache<string, true>;
+  private shared: ((scope: LoginCountName, key: string) => void) | undefined;
 
   /**
    * @param userKey The name a user's failures are counted under: every spelling
@@ -154,7 +158,7 @@ export class LoginGuard {
    * @param clock What time it is, for the failure windows and the wait during which a refusal is noted.
    */
   constructor(
-    private readonly options: ThrottleOptions,
+    private options: ThrottleOptions,
     private readonly userKey: (username: string) => string = (username) => username.toLowerCase(),
     clock: Clock = systemClock,
   ) {
@@ -163,6 +167,39 @@ export class LoginGuard {
     this.perUser = new FailureCount(options.perUser, clock);
     this.perUserAddress = new FailureCount(options.perUserAddress, clock);
     this.perAddress = new FailureCount(options.perAddress, clock);
+  }
+
+  /**
+   * Tells `share` of each failure counted here (a scope naming the count and the key it is counted under), so
+   * that other gateway processes count it too ({@link countElsewhere}).
+   */
+  shareFailures(share: (scope: LoginCountName, key: string) => void): void {
+    this.shared = share;
+  }
+
+  /** A failure another gateway process counted: it counts here as well (in this count's current window). */
+  countElsewhere(scope: string, key: string): void {
+    const count =
+      scope === 'perUser'
+        ? this.perUser
+        : scope === 'perUserAddress'
+          ? this.perUserAddress
+          : scope === 'perAddress'
+            ? this.perAddress
+            : undefined;
+    count?.charge(count.tally(key));
+  }
+
+  private scopeOf(count: FailureCount): LoginCountName {
+    return count === this.perUser ? 'perUser' : count === this.perUserAddress ? 'perUserAddress' : 'perAddress';
+  }
+
+  /** New limits (a reload), from the next attempt on; failures already counted stay counted, in windows already started. */
+  setLimits(options: ThrottleOptions): void {
+    this.options = options;
+    this.perUser.limit = options.perUser;
+    this.perUserAddress.limit = options.perUserAddress;
+    this.perAddress.limit = options.perAddress;
   }
 
   /**
@@ -250,8 +287,13 @@ export class LoginGuard {
           if (count === this.perUserAddress) tally.failures = 0;
         }),
       failed: () => {
-        if (open) this.perUser.charge(this.perUser.tally(user));
-        settle(({ count, tally }) => count.charge(tally));
+        if (!open) return;
+        this.perUser.charge(this.perUser.tally(user));
+        this.shared?.('perUser', user);
+        settle(({ count, key, tally }) => {
+          count.charge(tally);
+          this.shared?.(this.scopeOf(count), key);
+        });
       },
       undo: () => settle(() => undefined),
     };

@@ -13,14 +13,17 @@ import type { LeaseRefusal } from './lease-grant';
 import type { GatewayPorts } from './gateway-ports';
 import type { LeaseManager } from './lease-manager';
 import type { LoginGuard } from './login-guard';
+import type { RegistrationThrottle } from './registration-throttle';
 import { offeredServices } from './offered-services';
 import type { Logger, NormalizedOptions } from './options';
 import type { ConfiguredPeer } from './peers';
-import { RegistrationThrottle } from './registration-throttle';
 import { ReplayGuard } from './replay-guard';
 import { callerOf, identifyCaller } from './request-auth';
 import { identityOfLease, normalizeAddress } from './lease-manager';
 import { accessRoutes } from './routes/access-routes';
+import { relayRoutes } from './routes/relay-routes';
+import { consoleRouter } from './console/console-router';
+import type { LiveRelays } from '../adapters/live-relays';
 import { auditRoute } from './routes/audit-route';
 import { discoveryRoute } from './routes/discovery-route';
 import { eventsRoute } from './routes/events-route';
@@ -44,8 +47,12 @@ export interface ManagementRouterDeps {
   directory: Directory;
   leases: LeaseManager;
   guard: LoginGuard;
+  /** Wrong registration secrets per address (shared with the other processes on the store). */
+  registrationThrottle: RegistrationThrottle;
   access: AccessTable;
   audit: AuditLog;
+  /** The open relays: listed and cut by an admin, checked against a proposed rule change. */
+  relays: LiveRelays;
   servers: ServerResolver;
   source: ServerInfoSource;
   registry: RegistrySource;
@@ -69,8 +76,8 @@ export interface ManagementRouterDeps {
 }
 
 /**
- * The management API, the login page, discovery and events, as one Express
- * router. The order matters: peer requests are read raw, before any body
+ * The management API, the login page, the operator console, discovery and
+ * events, as one Express router. The order matters: peer requests are read raw, before any body
  * parser; the login page's forms are parsed before the CSRF check; callers
  * are identified before any route that asks who they are.
  */
@@ -94,8 +101,8 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
   // Before the JSON parser: peer requests are signed over their raw bytes.
   router.use(peerSide(deps));
   router.use(express.json({ limit: MAX_API_BODY }));
-  // The login page's forms, parsed before the CSRF check so that their _csrf field is seen.
-  router.use(['/login', '/logout'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
+  // The login page's and the console's forms, parsed before the CSRF check so that their _csrf field is seen.
+  router.use(['/login', '/logout', '/console'], express.urlencoded({ extended: false, limit: MAX_API_BODY }));
   router.use(sessions.load);
   router.use(identifyCaller(options.adminToken, leases, (req) => sessions.userOf(req)));
   router.use(csrfForSessions(sessions));
@@ -108,7 +115,7 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
       registry: deps.registry,
       health: deps.health,
       ownPorts: () => deps.ports.own(),
-      throttle: new RegistrationThrottle(options.registration.perAddress, deps.clock),
+      throttle: deps.registrationThrottle,
       audit,
     }),
   );
@@ -131,12 +138,32 @@ export function managementRouter(deps: ManagementRouterDeps): Router {
     }),
   );
   router.use(leaseRoutes(leases, audit));
-  router.use(eventsRoute({ leases, watchServers: (onChange) => deps.source.watch?.(onChange) ?? (() => undefined) }));
-  router.use(accessRoutes(access, audit));
+  router.use(eventsFor(deps));
+  const accessDeps = { table: access, audit, relays: deps.relays, onAccessChange: () => options.onAccessChange };
+  router.use(accessRoutes(accessDeps));
+  router.use(relayRoutes(deps.relays, audit));
+  router.use(
+    consoleRouter({
+      source: deps.source,
+      health: deps.health,
+      relays: deps.relays,
+      leases,
+      audit,
+      peers: deps.peers,
+      sessions,
+      access: accessDeps,
+    }),
+  );
   router.use(auditRoute(audit));
   router.use(storeUnavailableReplies());
   router.use(apiErrorHandler((error) => deps.logger.error({ event: 'api-error', err: error }, 'management API error')));
   return router;
+}
+
+/** The event streams local proxies follow, counted by the metrics. */
+function eventsFor(deps: ManagementRouterDeps): Router {
+  const watchServers = (onChange: () => void) => deps.source.watch?.(onChange) ?? (() => undefined);
+  return eventsRoute({ leases: deps.leases, watchServers, counted: deps.metrics.eventStream });
 }
 
 /** The home side of roaming: what peers ask about this gateway's users. */
@@ -148,6 +175,7 @@ function peerSide(deps: ManagementRouterDeps): Router {
     replay: new ReplayGuard(deps.store.nonces),
     clock: deps.clock,
     onParsedBody: once(() => deps.logger.error({ event: 'peer-body-parsed' }, PARSED_BODY_FIX)),
+    counted: (realm, outcome) => deps.metrics.peerRequest(realm, 'inbound', outcome),
     directory: deps.directory,
     leases: deps.leases,
     guard: deps.guard,

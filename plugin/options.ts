@@ -16,6 +16,7 @@ import * as D from './defaults';
 import { DEFAULT_DISCOVERY_PORT, NETWORK_NAME } from '../protocols/discovery-message';
 import { DEFAULT_MDNS_PORT } from '../protocols/mdns-announcement';
 import { PEER_NAME_PATTERN } from '../protocols/peer-signature';
+import { isPostgresUrl } from '../store/postgres-connection';
 import type { Store } from '../store/store';
 import type { DirectoryOption } from './host-directory';
 import { sharedAddressProblem } from './shared-addresses';
@@ -57,7 +58,7 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-const optionsSchema = z.strictObject({
+export const optionsSchema = z.strictObject({
   /** This gateway's realm: its users may log in as `alice` or `alice@<realm>`, and it names itself so to its peers. */
   realm: z
     .string()
@@ -122,7 +123,7 @@ const optionsSchema = z.strictObject({
     .array(userSchema)
     .default([])
     .refine((users) => new Set(users.map((u) => u.id)).size === users.length, 'user ids must be unique'),
-  /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', or a Store. */
+  /** Where users, rules, leases, registrations and the audit trail are kept: an SQLite file, ':memory:', a PostgreSQL URL, or a Store. */
   store: z
     .union([
       z.strictObject({
@@ -130,7 +131,15 @@ const optionsSchema = z.strictObject({
         /** How often the store's files are checked while it is open (ms); a failed write checks them at once. */
         checkIntervalMs: positiveMs.default(D.DEFAULT_STORE_CHECK_INTERVAL_MS),
       }),
-      z.custom<Store>(isStore, `must be { path } or a Store (with close() and ${STORE_PARTS.join(', ')})`),
+      z.strictObject({
+        /** A PostgreSQL database, for a fleet of gateways sharing one store: postgres://USER:PASSWORD@HOST:PORT/DATABASE. */
+        url: z.string().refine(isPostgresUrl, 'must be a URL postgres://USER:PASSWORD@HOST:PORT/DATABASE'),
+        /** Connections kept to the server at most. */
+        poolSize: z.int().min(1).max(1_000).default(D.DEFAULT_POSTGRES_POOL_SIZE),
+        /** How long connecting to the server may take before a call is refused as the store being unavailable (ms). */
+        connectTimeoutMs: positiveMs.default(D.DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS),
+      }),
+      z.custom<Store>(isStore, `must be { path }, { url } or a Store (with close() and ${STORE_PARTS.join(', ')})`),
     ])
     .default({ path: ':memory:', checkIntervalMs: D.DEFAULT_STORE_CHECK_INTERVAL_MS }),
   /** How long the audit trail keeps events, and how many at most: housekeeping deletes the rest, oldest first. */
@@ -223,6 +232,8 @@ const optionsSchema = z.strictObject({
           }),
         ])
         .default(false),
+      /** `false`: keep the key and what /discover pins, but let another process of this gateway answer on the LAN (`serve --workers`). */
+      answer: z.boolean().default(true),
     })
     .optional(),
   /**

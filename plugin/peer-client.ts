@@ -42,6 +42,15 @@ async function readCapped(response: Response, max: number): Promise<string | nul
 /** A home's answer to a login: the user, or why not (`credentials`: wrong name or password; `refused`: not allowed to roam). */
 export type VerifyOutcome = { ok: true; answer: VerifyAnswer } | { ok: false; why: 'credentials' | 'refused'; reason: string };
 
+/** The last exchange with a home: when, which request, and its signed answer's status or why there was none. */
+export interface PeerAnswer {
+  at: number;
+  /** `verify`, `refresh` or `release`. */
+  request: string;
+  status?: number;
+  error?: string;
+}
+
 export interface PeerClientOptions {
   /** Our own realm: the name the peer knows us by. */
   self: string;
@@ -53,6 +62,16 @@ export interface PeerClientOptions {
   timeoutMs: number;
   /** What time it is, for signing and for the home lease's expiry; default the system clock. */
   clock?: Clock;
+  /** Told how each request ended (for the metrics). */
+  observe?(outcome: PeerRequestOutcome): void;
+}
+
+/** How a request to a peer ended: a signed 2xx answer, a 4xx one, or anything else (5xx, no answer, a bad one). */
+export type PeerRequestOutcome = 'ok' | 'rejected' | 'error';
+
+/** The outcome of an HTTP status a peer answered with. */
+export function outcomeOfStatus(status: number): PeerRequestOutcome {
+  return status < 400 ? 'ok' : status < 500 ? 'rejected' : 'error';
 }
 
 /**
@@ -64,6 +83,7 @@ export interface PeerClientOptions {
 export class PeerClient {
   private readonly base: string;
   private readonly clock: Clock;
+  private last: PeerAnswer | undefined;
 
   constructor(private readonly options: PeerClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -104,7 +124,26 @@ export class PeerClient {
     return answer.released;
   }
 
+  /** The last time this home was asked: what it answered (the HTTP status of a signed answer), or why there was no answer. */
+  get lastAnswer(): PeerAnswer | undefined {
+    return this.last;
+  }
+
   private async post(path: string, payload: unknown): Promise<{ status: number; text: string }> {
+    const request = path.slice(path.lastIndexOf('/') + 1);
+    try {
+      const answer = await this.exchange(path, payload);
+      this.last = { at: this.clock.now(), request, status: answer.status };
+      this.options.observe?.(outcomeOfStatus(answer.status));
+      return answer;
+    } catch (error) {
+      this.last = { at: this.clock.now(), request, error: (error as Error).message };
+      this.options.observe?.('error');
+      throw error;
+    }
+  }
+
+  private async exchange(path: string, payload: unknown): Promise<{ status: number; text: string }> {
     const body = JSON.stringify(payload);
     const url = new URL(this.base + path);
     const signed = { peer: this.options.self, method: 'POST', path: url.pathname + url.search, body };

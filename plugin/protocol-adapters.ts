@@ -8,23 +8,26 @@ import { smtpAdapter } from '../adapters/smtp-adapter';
 import { TcpAdapter } from '../adapters/tcp-adapter';
 import type { NormalizedOptions } from './options';
 
-/** The gateway's protocol adapters, one per `adapters.<service>` section; the web proxy also serves tunnels. */
-export interface ProtocolAdapters {
-  all: Adapter[];
-  httpProxy: HttpProxyAdapter | undefined;
-}
-
-/** Builds the configured adapters (certificates are read now: a bad file is an options error at creation). */
-export function createProtocolAdapters(options: NormalizedOptions['adapters'], context: GatewayContext): ProtocolAdapters {
-  const httpProxy = options['http-proxy'] && new HttpProxyAdapter(options['http-proxy'], context);
-  const all: Adapter[] = [];
-  if (options.smtp) all.push(smtpAdapter(options.smtp, context));
-  if (options.pop3) all.push(pop3Adapter(options.pop3, context));
-  if (options.imap) all.push(imapAdapter(options.imap, context));
-  if (options.nntp) all.push(nntpAdapter(options.nntp, context));
-  if (httpProxy) all.push(httpProxy);
-  for (const [name, tcp] of Object.entries(options.tcp ?? {})) all.push(new TcpAdapter(name, tcp, context));
-  return { all, httpProxy };
+/**
+ * The adapters of `options`, keyed by their section below `adapters` (`smtp`, `http-proxy`, `tcp.telnet`), or only
+ * those of the sections `only` names (a reload builds only what changed).
+ */
+export function buildAdapters(
+  options: NormalizedOptions['adapters'],
+  context: GatewayContext,
+  only?: ReadonlySet<string>,
+): Map<string, Adapter> {
+  const built = new Map<string, Adapter>();
+  const add = (key: string, make: () => Adapter) => {
+    if (!only || only.has(key)) built.set(key, make());
+  };
+  if (options.smtp) add('smtp', () => smtpAdapter(options.smtp!, context));
+  if (options.pop3) add('pop3', () => pop3Adapter(options.pop3!, context));
+  if (options.imap) add('imap', () => imapAdapter(options.imap!, context));
+  if (options.nntp) add('nntp', () => nntpAdapter(options.nntp!, context));
+  if (options['http-proxy']) add('http-proxy', () => new HttpProxyAdapter(options['http-proxy']!, context));
+  for (const [name, tcp] of Object.entries(options.tcp ?? {})) add(`tcp.${name}`, () => new TcpAdapter(name, tcp, context));
+  return built;
 }
 
 /** The services that have an adapter here: the built-in sections, and each generic TCP adapter by its name. */

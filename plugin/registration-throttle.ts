@@ -17,6 +17,7 @@ const MAX_NOTED_REFUSALS = 10_000;
 export class RegistrationThrottle {
   private readonly failures: RateLimiterMemory;
   private readonly noted: LRUCache<string, true>;
+  private shared: ((address: string) => void) | undefined;
 
   /** @param clock What time it is, for the wait during which a refusal is noted. */
   constructor(limit: { failures: number; windowSeconds: number }, clock: Clock = systemClock) {
@@ -34,6 +35,24 @@ export class RegistrationThrottle {
       if (rejection instanceof Error) throw rejection;
       return Math.max(1, Math.ceil((rejection as RateLimiterRes).msBeforeNext / 1000));
     }
+  }
+
+  /**
+   * Tells `share` of each wrong secret counted here, so that other gateway processes count it too
+   * ({@link countElsewhere}).
+   */
+  shareFailures(share: (address: string) => void): void {
+    this.shared = share;
+  }
+
+  /** The secret was wrong: the try stays taken, and the other gateway processes hear of it. */
+  failed(address: string): void {
+    this.shared?.(address);
+  }
+
+  /** A wrong secret another gateway process counted: it takes a try here as well. */
+  async countElsewhere(address: string): Promise<void> {
+    await this.failures.penalty(address, 1);
   }
 
   /** The secret was right: the try is given back. */

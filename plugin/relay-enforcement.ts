@@ -26,14 +26,17 @@ export function closeRelaysWhenLeasesEnd(deps: {
   });
 }
 
-/** When the access table changes and `onAccessChange` is `close`: the open relays it no longer allows close now. */
+/**
+ * When the access table changes and `onAccessChange` is `close`: the open relays it no longer allows close now.
+ * `onAccessChange` is asked at each change (a reload may change it).
+ */
 export function closeRelaysWhenAccessChanges(
   deps: { access: AccessTable; relays: LiveRelays; logger: Logger },
-  onAccessChange: 'close' | 'finish',
+  onAccessChange: () => 'close' | 'finish',
 ): void {
   const { access, relays, logger } = deps;
   access.onChange(() => {
-    if (onAccessChange !== 'close') return;
+    if (onAccessChange() !== 'close') return;
     const closed = relays.closeWhere(
       (relay) => !access.decide(relay.identity, relay.service).allow,
       'no longer allowed by the access table',

@@ -11,16 +11,18 @@ import { GatewayMetrics } from './gateway-metrics';
 import { buildGatewayState } from './gateway-state';
 import type { HostUser } from './host-directory';
 import { issueHostLease, type IssueLeaseOptions } from './host-leases';
-import { HTTP_PROXY_SERVICE } from '../adapters/http-proxy-adapter';
+import { HTTP_PROXY_SERVICE, type HttpProxyAdapter } from '../adapters/http-proxy-adapter';
 import type { User } from './directory';
 import { leaseRefusal } from './lease-grant';
 import { LoginSessions } from './login-sessions';
 import { managementRouter } from './management-router';
 import { normalizeOptions, type Logger, type RoamgateOptions } from './options';
-import { createProtocolAdapters } from './protocol-adapters';
+import { buildAdapters } from './protocol-adapters';
+import { GatewayReload, type ReloadResult } from './gateway-reload';
 import { settledState } from './routes/health-routes';
 import type { LeaseView } from './routes/login-routes';
 import { StoredSessions } from './session-store';
+import { isOwnStore } from './store-file';
 import { WebGuard } from './web/web-guard';
 import { createWebProxy, type WebProxyHandler } from './web/web-proxy';
 import { normalizeWebRouteOptions, type WebRouteOptions } from './web/web-route-options';
@@ -65,8 +67,27 @@ export interface Roamgate {
    * With `options.res` the lease cookie is set too, for the browser's next request to a guarded route.
    */
   issueLease(req: IncomingMessage, user: HostUser, options?: IssueLeaseOptions): Promise<{ token: string; lease: LeaseView }>;
+  /**
+   * Applies new options (as roamgate() takes them) to the running gateway: the server table, config users, access
+   * rules, peers, the login throttle and the adapters (ports, limits, certificates) change for the next connection;
+   * open relays the new rules still allow are not touched, and an adapter whose port changed drains on its old one.
+   * Options that take a restart keep their running value (named in the result and a warning). Rejects with
+   * ROAMGATE_INVALID_OPTIONS saying why when the options do not validate or a port cannot be bound: nothing changed.
+   * @example const { changed } = await gw.reload({ ...options, access: [...options.access, newRule] });
+   */
+  reload(options: RoamgateOptions): Promise<ReloadResult>;
   /** Stops accepting, lets open relays finish for `shutdownGraceMs`, then closes them and releases every timer. */
   close(): Promise<void>;
+}
+
+/** Each gateway's metrics, for the standalone server's `metrics.port` (not part of the public API). */
+const gatewayMetrics = new WeakMap<Roamgate, GatewayMetrics>();
+
+/** @internal The metrics of a gateway roamgate() made. */
+export function metricsOf(gateway: Roamgate): GatewayMetrics {
+  const metrics = gatewayMetrics.get(gateway);
+  if (!metrics) throw new TypeError('not a gateway made by roamgate()');
+  return metrics;
 }
 
 /** Creates a gateway. Options are validated here; a bad one throws ROAMGATE_INVALID_OPTIONS naming its path. */
@@ -77,12 +98,13 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const { ports } = state;
   const metrics = new GatewayMetrics(state);
   state.audit.observe(metrics.audited);
+  state.peers.observer.outbound = (realm, outcome) => metrics.peerRequest(realm, 'outbound', outcome);
   const policy = new ConnectionPolicy({ ...state, logger, peers: state.peers.all, ports, metrics });
-  const adapters = createProtocolAdapters(options.adapters, policy);
+  const adapters = buildAdapters(options.adapters, policy);
   const tunnel = tunnelEndpoint({
     context: policy,
     limits: { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS },
-    httpProxy: adapters.httpProxy,
+    httpProxy: () => adapters.get('http-proxy') as HttpProxyAdapter | undefined,
     identityOfToken: policy.identifyToken,
     caps: options.tunnel,
   });
@@ -115,9 +137,10 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     metrics,
     readiness: { serving: () => lifecycle.serving(), storeHealth: state.storeHealth, savedState: settledState(state.ready) },
   });
-  const ownStore = 'path' in options.store ? state.store : undefined;
-  const lifecycle = new GatewayLifecycle({ ...state, options, logger, ports, adapters: adapters.all, tunnel, ownStore });
+  const ownStore = isOwnStore(options.store) ? state.store : undefined;
+  const lifecycle = new GatewayLifecycle({ ...state, options, logger, ports, adapters: [...adapters.values()], tunnel, ownStore });
   const { listen, attach, close } = lifecycle;
+  const { reload } = new GatewayReload({ options, logger, state, context: policy, adapters, lifecycle });
   const hostLeases = { ...state, secureCookie: options.session.secureCookie, leaseRefusal: refusalOf };
   const upgrades = new WebUpgrades();
   const webDeps = { guard, resolve: policy.resolve, reportHealth: policy.reportHealth, record: policy.record, track: policy.track, logger };
@@ -129,7 +152,7 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     upgrades.add(route);
     return route;
   };
-  return {
+  const gateway: Roamgate = {
     router,
     listen,
     attach: (server) => {
@@ -139,6 +162,9 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
     protect: (service) => guard.protect(service),
     web,
     issueLease: (req, user, leaseOptions) => issueHostLease(hostLeases, req, user, leaseOptions),
+    reload,
     close,
   };
+  gatewayMetrics.set(gateway, metrics);
+  return gateway;
 }

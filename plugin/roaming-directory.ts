@@ -82,7 +82,7 @@ export class RoamingDirectory implements Directory {
   private readonly pending = new Map<string, Promise<Remembered>>();
   /** Visitors recently vouched for, by id: for login sessions, which look users up by id. */
   private readonly visitors = new LRUCache<string, User>({ max: HOME_ANSWER_CACHE_MAX_ENTRIES });
-  private readonly peers: ReadonlyMap<string, HomePeer>;
+  private peers: ReadonlyMap<string, HomePeer>;
 
   constructor(
     private readonly local: Directory,
@@ -104,6 +104,14 @@ export class RoamingDirectory implements Directory {
         if ((reason === 'expire' || reason === 'evict') && home) queueMicrotask(() => this.onAnswerDropped?.(home.realm, home.token));
       },
     });
+  }
+
+  /**
+   * The homes to ask from now on (a reload): a realm no longer listed is refused at once; answers already remembered
+   * from a home still listed are kept until they age out.
+   */
+  setHomes(peers: readonly HomePeer[]): void {
+    this.peers = new Map(peers.map((peer) => [peer.realm.toLowerCase(), peer]));
   }
 
   async verify(username: string, password: string): Promise<User | false> {

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import { resolveTableSecrets } from './config-secrets';
 import { RoamgateError } from '../errors';
 import { CompositeSource } from '../sources/composite-source';
 import { FileSource } from '../sources/file-source';
@@ -6,20 +7,22 @@ import { HealthMonitor } from '../sources/health-monitor';
 import { RegistrySource } from '../sources/registry-source';
 import type { ServerInfoSource } from '../sources/server-info-source';
 import { StaticSource } from '../sources/static-source';
+import { SwappableSource } from '../sources/swappable-source';
 import type { Store } from '../store/store';
 import type { Logger, NormalizedOptions } from './options';
 
 /**
- * The server-info table: the options' table (or source), then the servers
- * file when there is one, then the registry of servers added at run time
- * (by an admin or by registration), which is written through to the store.
+ * The server-info table: the operator's (the options' table or source, then
+ * the servers file when there is one, behind a holder a reload swaps), then
+ * the registry of servers added at run time (by an admin or by
+ * registration), which is written through to the store.
  */
 export function buildSources(
   options: NormalizedOptions,
   logger: Logger,
   store: Store,
   clock: Clock,
-): { source: ServerInfoSource; registry: RegistrySource } {
+): { source: ServerInfoSource; registry: RegistrySource; operator: SwappableSource } {
   const registry = new RegistrySource({
     clock,
     forwardCredentials: options.registration.forwardCredentials,
@@ -38,24 +41,36 @@ export function buildSources(
       onError: (error) => logger.error({ event: 'store-write-failed', err: error }, 'could not save a server registration'),
     },
   });
-  const sources: ServerInfoSource[] = ['source' in options.servers ? options.servers.source : new StaticSource(options.servers.table)];
-  if (options.serversFile) {
-    try {
-      sources.push(
-        new FileSource({
-          path: options.serversFile,
-          onError: (error) =>
-            logger.error({ event: 'servers-file', file: options.serversFile, reason: error.message }, 'servers file edit rejected'),
-          onReload: (entries) => logger.info({ event: 'servers-file', file: options.serversFile, entries }, 'servers file reloaded'),
-        }),
-      );
-    } catch (error) {
-      registry.close();
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `serversFile: ${(error as Error).message}`, { cause: error });
-    }
+  let operator: ServerInfoSource;
+  try {
+    operator = operatorSource(options, logger);
+  } catch (error) {
+    registry.close();
+    throw error;
   }
-  sources.push(registry);
-  return { source: new CompositeSource(sources), registry };
+  const swappable = new SwappableSource(operator);
+  return { source: new CompositeSource([swappable, registry]), registry, operator: swappable };
+}
+
+/**
+ * The operator's own table: the `servers` option (a table or a source), then the watched `serversFile`. Throws
+ * ROAMGATE_INVALID_OPTIONS naming `serversFile` when the file cannot be read or is not a table.
+ */
+export function operatorSource(options: Pick<NormalizedOptions, 'servers' | 'serversFile'>, logger: Logger): ServerInfoSource {
+  const table = 'source' in options.servers ? options.servers.source : new StaticSource(options.servers.table);
+  if (!options.serversFile) return table;
+  const file = options.serversFile;
+  try {
+    const watched = new FileSource({
+      path: file,
+      onError: (error) => logger.error({ event: 'servers-file', file, reason: error.message }, 'servers file edit rejected'),
+      onReload: (entries) => logger.info({ event: 'servers-file', file, entries }, 'servers file reloaded'),
+      secrets: resolveTableSecrets,
+    });
+    return new CompositeSource([table, watched]);
+  } catch (error) {
+    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `serversFile: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** The health checks of every server the table lists, each change of state logged. */

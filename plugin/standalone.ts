@@ -1,45 +1,16 @@
 import express from 'express';
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve as resolvePath } from 'node:path';
 import pino from 'pino';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import pretty from 'pino-pretty';
 import { RoamgateError } from '../errors';
-import { describeZodError } from '../sources/table-schema';
-import type { RoamgateOptions } from './options';
-import { roamgate, type Roamgate } from './roamgate';
-import { normalizeWebRouteOptions, type WebRouteOptions } from './web/web-route-options';
+import { type MetricsListener, listenMetrics } from './metrics-listener';
+import { metricsOf, roamgate, type Roamgate } from './roamgate';
+import { readConfigFile, type StandaloneConfig } from './standalone-config';
+import { standaloneReloader } from './standalone-reload';
 
-/** Where the management HTTP server listens when the file says nothing. */
-export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8080 } as const;
-/** Where the plugin is mounted when the file says nothing. */
-export const DEFAULT_MOUNT = '/roamgate';
-
-const standaloneSchema = z.looseObject({
-  http: z
-    .strictObject({
-      host: z.string().default(DEFAULT_HTTP.host),
-      port: z.int().min(0).max(65535),
-      /**
-       * Express's `trust proxy`: which front proxies' X-Forwarded-For to believe for the client address (leases,
-       * throttling). `false` (default): none, the connection's address is the client. Trusting more than the proxies
-       * you run lets any client pick the address its lease is bound to.
-       */
-      trustProxy: z.union([z.boolean(), z.int().min(0).max(32), z.string().min(1), z.array(z.string().min(1))]).default(false),
-    })
-    .default({ ...DEFAULT_HTTP, trustProxy: false }),
-  mount: z
-    .string()
-    .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path starting with /')
-    .default(DEFAULT_MOUNT),
-  /** `assertionSecret` (the plugin's `web.assertionSecret`), and `{ <service>: { path, changeOrigin?, timeoutMs? } }`: gw.web routes. */
-  web: z.record(z.string(), z.unknown()).default({}),
-  log: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .default({ level: 'info' }),
-});
+// The config file's reading lives in standalone-config.ts; these names are part of what the CLI and tests import from here.
+export { DEFAULT_HTTP, DEFAULT_MOUNT, parseConfigFile, readConfigFile, type StandaloneConfig } from './standalone-config';
 
 /** A running standalone gateway. */
 export interface Standalone {
@@ -47,53 +18,26 @@ export interface Standalone {
   http: Server;
   httpAddress: AddressInfo;
   adapters: Record<string, AddressInfo>;
+  /** Where `/metrics` is served without login, when the file has `metrics`. */
+  metricsAddress?: AddressInfo;
   mount: string;
+  /** Reads the config file again and applies it (SIGHUP): logs what changed or why nothing did; true when applied. */
+  reload(file: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** Reads a YAML/JSON config file into roamgate options; throws ROAMGATE_INVALID_OPTIONS naming the field. */
-export function readConfigFile(path: string): {
-  http: { host: string; port: number; trustProxy?: boolean | number | string | string[] };
-  mount: string;
-  logLevel: string;
-  options: RoamgateOptions;
-  /** The gw.web routes to mount: service -> options (with `path`). */
-  web?: Record<string, WebRouteOptions & { path: string }>;
-} {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `cannot read ${path}: ${(cause as Error).message.split('\n')[0]}`, { cause });
-  }
-  const parsed = standaloneSchema.safeParse(data ?? {});
-  if (!parsed.success) throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', describeZodError(parsed.error));
-  const { http, mount, log, web, ...rest } = parsed.data;
-  const { assertionSecret, ...routes } = web;
-  const options = (assertionSecret === undefined ? rest : { ...rest, web: { assertionSecret } }) as RoamgateOptions;
-  // Paths in the file are relative to the file, not to wherever the gateway was started.
-  if (typeof options.serversFile === 'string') options.serversFile = resolvePath(dirname(path), options.serversFile);
-  const store = options.store as { path?: unknown } | undefined;
-  if (store && typeof store.path === 'string' && store.path !== ':memory:')
-    options.store = { ...store, path: resolvePath(dirname(path), store.path) } as RoamgateOptions['store'];
-  return { http, mount, logLevel: log.level, options, web: webRoutes(routes) };
-}
-
-/** The file's `web:` routes, each checked as gw.web would check it; every one needs a `path`. */
-function webRoutes(routes: Record<string, unknown>): Record<string, WebRouteOptions & { path: string }> {
-  const checked: Record<string, WebRouteOptions & { path: string }> = {};
-  for (const [service, route] of Object.entries(routes)) {
-    const options = normalizeWebRouteOptions(service, route);
-    if (options.path === undefined)
-      throw new RoamgateError('ROAMGATE_INVALID_OPTIONS', `web.${service}.path: required (where the route is mounted)`);
-    checked[service] = { ...options, path: options.path };
-  }
-  return checked;
+/** pino to stdout: JSON lines, or pino-pretty's lines with `log.pretty` (default: when stdout is a terminal). */
+function standaloneLogger(config: StandaloneConfig): pino.Logger {
+  const options = { name: 'roamgate', level: config.logLevel };
+  const terminal = process.stdout.isTTY === true;
+  if (!(config.logPretty ?? terminal)) return pino(options);
+  // A stream in this thread (no transport worker): every line is written before close() resolves.
+  return pino(options, pretty({ destination: 1, sync: true, colorize: terminal }));
 }
 
 /** Builds an Express app from options, mounts the plugin, starts the HTTP server and the adapters. */
-export async function startStandalone(config: ReturnType<typeof readConfigFile>): Promise<Standalone> {
-  const logger = config.options.logger ?? pino({ name: 'roamgate', level: config.logLevel });
+export async function startStandalone(config: StandaloneConfig): Promise<Standalone> {
+  const logger = config.options.logger ?? standaloneLogger(config);
   const gateway = roamgate({ mountPath: config.mount, ...config.options, logger });
   const app = express();
   app.disable('x-powered-by');
@@ -115,8 +59,10 @@ export async function startStandalone(config: ReturnType<typeof readConfigFile>)
   });
   gateway.attach(http);
   let adapters: Record<string, AddressInfo>;
+  let metrics: MetricsListener | undefined;
   try {
     adapters = await gateway.listen();
+    if (config.metrics) metrics = await listenMetrics(metricsOf(gateway).registry, config.metrics);
   } catch (error) {
     await gateway.close();
     http.close();
@@ -125,9 +71,12 @@ export async function startStandalone(config: ReturnType<typeof readConfigFile>)
   const close = async () => {
     const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();
+    await metrics?.close();
     await gateway.close();
     http.closeAllConnections();
     await httpClosed;
   };
-  return { gateway, http, httpAddress: http.address() as AddressInfo, adapters, mount: config.mount, close };
+  const httpAddress = http.address() as AddressInfo;
+  const reload = standaloneReloader({ gateway, logger, config, readConfigFile });
+  return { gateway, http, httpAddress, adapters, metricsAddress: metrics?.address, mount: config.mount, reload, close };
 }

@@ -13,6 +13,7 @@ const PUBLIC_REASONS: Record<StoreProblem, string> = {
   corrupt: 'its store file is corrupt',
   'write-failed': 'writing its store failed',
   'shm-truncated': 'its store was disturbed by another program',
+  unreachable: 'its database server cannot be reached',
 };
 
 /** What may be said publicly of a store that cannot be used: no paths. */

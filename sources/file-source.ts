@@ -18,10 +18,15 @@ export interface FileSourceOptions {
   onError?: (error: RoamgateError) => void;
   onReload?: (entries: number) => void;
   pollIntervalMs?: number;
+  /** Resolves secrets written as references (`password: { env: NAME }`) in the table read, relative to the file's directory. */
+  secrets?: TableSecrets;
 }
 
+/** Turns the secret references in a table (as read) into the secrets; returns every problem (an unset variable, ...). */
+export type TableSecrets = (table: unknown, baseDir: string) => { data: unknown; problems: string[] };
+
 /** Reads and validates a YAML or JSON server table file. Throws a RoamgateError saying what is wrong. */
-export function readTableFile(path: string): ServerEntry[] {
+export function readTableFile(path: string, secrets?: TableSecrets): ServerEntry[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -38,7 +43,9 @@ export function readTableFile(path: string): ServerEntry[] {
       { cause },
     );
   }
-  const parsed = serverTableSchema.safeParse(data ?? {});
+  const resolved = secrets?.(data ?? {}, dirname(path));
+  if (resolved?.problems.length) throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `server file ${path}: ${resolved.problems[0]}`);
+  const parsed = serverTableSchema.safeParse(resolved ? resolved.data : (data ?? {}));
   if (!parsed.success) {
     throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `server file ${path}: ${describeZodError(parsed.error)}`);
   }
@@ -59,7 +66,7 @@ export class FileSource implements ServerInfoSource {
   private readonly poll = () => this.scheduleReload();
 
   constructor(private readonly options: FileSourceOptions) {
-    this.entries = readTableFile(options.path);
+    this.entries = readTableFile(options.path, options.secrets);
     this.lastText = this.readText();
     const name = basename(options.path);
     // Watch the directory, not the file: editors replace files by rename, which ends a file watch.
@@ -111,7 +118,7 @@ export class FileSource implements ServerInfoSource {
     }
     if (text === this.lastText) return false;
     try {
-      this.entries = readTableFile(this.options.path);
+      this.entries = readTableFile(this.options.path, this.options.secrets);
     } catch (error) {
       this.lastText = text;
       const reason = (error as Error).message;

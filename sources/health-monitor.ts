@@ -97,11 +97,22 @@ export class HealthMonitor {
     return this.states.get(serverKey(service, server)) ?? { state: 'unknown' };
   }
 
-  /** How many servers are in each state, by service: every server probed or reported so far. */
-  counts(): Array<{ service: string; state: HealthState; count: number }> {
+  /**
+   * How many servers are in each state, by service: the servers the source lists now (one not checked yet is
+   * `unknown`; one gone from the table is not counted), or, for a source that cannot list, every server checked so far.
+   */
+  async counts(): Promise<Array<{ service: string; state: HealthState; count: number }>> {
+    let listed: ServerEntry[] | undefined;
+    try {
+      listed = this.source.list ? await this.source.list() : undefined;
+    } catch {
+      listed = undefined;
+    }
+    const keys = listed ? new Set(listed.map((entry) => serverKey(entry.service, entry))) : new Set(this.states.keys());
     const counted = new Map<string, { service: string; state: HealthState; count: number }>();
-    for (const [key, status] of this.states) {
+    for (const key of keys) {
       const service = key.slice(0, key.indexOf('|'));
+      const status = this.states.get(key) ?? { state: 'unknown' as const };
       const entry = counted.get(`${service}|${status.state}`) ?? { service, state: status.state, count: 0 };
       entry.count++;
       counted.set(`${service}|${status.state}`, entry);

@@ -92,6 +92,20 @@ export class RegistrySource implements ServerInfoSource {
     return refused;
   }
 
+  /**
+   * Makes the table what the store holds (another process registered,
+   * renewed or removed servers), once this process's own writes are in.
+   * Listeners hear of it when anything differs.
+   */
+  async reloadFrom(read: () => Promise<readonly ServerEntry[]>): Promise<void> {
+    await this.flush();
+    const entries = await read();
+    const before = JSON.stringify([...this.entries.values()].sort(byId));
+    this.entries.clear();
+    for (const entry of entries) if (serverHostProblem(entry.host) === null) this.entries.set(entry.id, { ...entry });
+    if (JSON.stringify([...this.entries.values()].sort(byId)) !== before) this.emit();
+  }
+
   /** Resolves when every change so far has reached the persistence. */
   flush(): Promise<void> {
     return this.writes;
@@ -169,4 +183,8 @@ export class RegistrySource implements ServerInfoSource {
   private emit(): void {
     for (const listener of this.listeners) listener();
   }
+}
+
+function byId(a: ServerEntry, b: ServerEntry): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

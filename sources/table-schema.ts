@@ -65,6 +65,11 @@ export function describeZodError(error: z.ZodError, prefix = ''): string {
   return `${path || '(root)'}: ${issue.message}`;
 }
 
+/** Every issue of a zod error, each as `path: message` (what `roamgate check` lists). */
+export function describeZodIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => `${[prefix, issuePath(issue)].filter(Boolean).join('.') || '(root)'}: ${issue.message}`);
+}
+
 /** The dotted path of a zod issue; for an unknown key, the path of that key. */
 export function issuePath(issue: z.core.$ZodIssue): string {
   const path = issue.path.map(String);

@@ -123,6 +123,27 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       ALTER TABLE leases ADD COLUMN token_only INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    description: 'the change feed: rows other processes on the same file read to hear what changed (store/sqlite-changes.ts)',
+    sql: `
+      CREATE TABLE changes (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        tbl    TEXT NOT NULL,
+        row_id TEXT NOT NULL
+      );
+      CREATE INDEX changes_at ON changes (at);
+      CREATE TABLE failures (
+        seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+        at    INTEGER NOT NULL,
+        scope TEXT NOT NULL,
+        key   TEXT NOT NULL
+      );
+      CREATE INDEX failures_at ON failures (at);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows. */

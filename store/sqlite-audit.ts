@@ -17,13 +17,51 @@ interface AuditRow {
   detail: string;
 }
 
-interface AuditListParams {
-  limit: number;
-  beforeId: number;
-  type: string;
+const AUDIT_COLUMNS = 'id, at, type, actor, address, detail';
+
+/** The filters of an audit query, each a condition on its own named parameter. */
+const AUDIT_FILTERS = [
+  ['type', 'type = @type'],
+  ['actor', 'actor = @actor'],
+  ['since', 'at >= @since'],
+  ['until', 'at < @until'],
+  ['beforeId', 'id < @beforeId'],
+] as const;
+
+type AuditFilter = (typeof AUDIT_FILTERS)[number][0];
+type AuditListParams = Partial<Record<AuditFilter, string | number>> & { limit: number };
+
+/**
+ * One statement per filter shape (prepared once, then kept) rather than `(@x IS NULL OR ...)`,
+ * so that SQLite walks the rowid, the (type, id) or the at index backwards and stops at the limit.
+ */
+function auditLister(db: Database.Database) {
+  const statements = new Map<string, Database.Statement<[AuditListParams], AuditRow>>();
+  return (query: AuditQuery, limit: number): AuditRow[] => {
+    const used = AUDIT_FILTERS.filter(([key]) => query[key] !== undefined);
+    const shape = used.map(([key]) => key).join(',');
+    let statement = statements.get(shape);
+    if (!statement) {
+      const where = used.length === 0 ? '' : ` WHERE ${used.map(([, condition]) => condition).join(' AND ')}`;
+      statement = db.prepare<[AuditListParams], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit${where} ORDER BY id DESC LIMIT @limit`);
+      statements.set(shape, statement);
+    }
+    const params: AuditListParams = { limit };
+    for (const [key] of used) params[key] = query[key];
+    return statement.all(params);
+  };
 }
 
-const AUDIT_COLUMNS = 'id, at, type, actor, address, detail';
+export function checkAuditQuery(query: AuditQuery, limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit limit must be an integer 0-${MAX_AUDIT_LIST_LIMIT}`);
+  }
+  for (const key of ['since', 'until', 'beforeId'] as const) {
+    const value = query[key];
+    if (value !== undefined && !Number.isFinite(value))
+      throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit ${key} must be a number`);
+  }
+}
 
 function auditFromRow(row: AuditRow): AuditEvent {
   const event: AuditEvent = { id: row.id, at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> };
@@ -37,18 +75,6 @@ function prepareStatements(db: Database.Database) {
     append: db.prepare<[Omit<AuditRow, 'id'>]>(
       'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
     ),
-    // One statement per filter shape rather than `(@x IS NULL OR ...)`, so that SQLite
-    // walks the rowid or the (type, id) index backwards and stops at the limit.
-    list: db.prepare<[Pick<AuditListParams, 'limit'>], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT @limit`),
-    listBefore: db.prepare<[Pick<AuditListParams, 'limit' | 'beforeId'>], AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE id < @beforeId ORDER BY id DESC LIMIT @limit`,
-    ),
-    listType: db.prepare<[Pick<AuditListParams, 'limit' | 'type'>], AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE type = @type ORDER BY id DESC LIMIT @limit`,
-    ),
-    listTypeBefore: db.prepare<[AuditListParams], AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE type = @type AND id < @beforeId ORDER BY id DESC LIMIT @limit`,
-    ),
     // Through the audit_at index: only the rows deleted are read.
     pruneOlder: db.prepare<[{ before: number; limit: number }]>(
       'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < @before ORDER BY at LIMIT @limit)',
@@ -61,7 +87,7 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-function checkPruneLimits({ before, maxRows, limit }: AuditPruneLimits): void {
+export function checkPruneLimits({ before, maxRows, limit }: AuditPruneLimits): void {
   if (!Number.isFinite(before) || !Number.isInteger(maxRows) || maxRows < 0 || !Number.isInteger(limit) || limit < 1)
     throw new RoamgateError('ROAMGATE_BAD_REQUEST', 'store: audit prune needs a time, a row count of 0 or more and a limit of 1 or more');
 }
@@ -69,6 +95,7 @@ function checkPruneLimits({ before, maxRows, limit }: AuditPruneLimits): void {
 /** The `audit` table: the audit trail, newest first when listed. */
 export function sqliteAudit(db: Database.Database, run: RunOperation): Store['audit'] {
   const statements = prepareStatements(db);
+  const list = auditLister(db);
   // Writes audit events in one transaction: one file sync for a whole batch.
   const appendBatch = db.transaction((events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => {
     for (const event of events) {
@@ -115,19 +142,8 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
     list: (query: AuditQuery = {}) =>
       run('audit.list', () => {
         const limit = Math.min(query.limit ?? DEFAULT_AUDIT_LIST_LIMIT, MAX_AUDIT_LIST_LIMIT);
-        if (!Number.isInteger(limit) || limit < 0) {
-          throw new RoamgateError('ROAMGATE_BAD_REQUEST', `store: audit limit must be an integer 0-${MAX_AUDIT_LIST_LIMIT}`);
-        }
-        const { beforeId, type } = query;
-        const rows =
-          beforeId === undefined
-            ? type === undefined
-              ? statements.list.all({ limit })
-              : statements.listType.all({ limit, type })
-            : type === undefined
-              ? statements.listBefore.all({ limit, beforeId })
-              : statements.listTypeBefore.all({ limit, beforeId, type });
-        return rows.map(auditFromRow);
+        checkAuditQuery(query, limit);
+        return list(query, limit).map(auditFromRow);
       }),
     prune: (limits) =>
       run('audit.prune', () => {

@@ -1,40 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { HomeGrant } from '../identity';
 import type { RunOperation } from './sqlite-operation';
 import type { LeaseRecord, Store } from './store';
+import { LEASE_COLUMNS, SQLITE_ROWS, type LeaseColumns, leaseRecord } from './store-rows';
 
-interface LeaseRow {
-  id: string;
-  token_hash: string;
-  user_id: string;
-  attributes: string;
-  address: string;
-  issued_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-  home: string | null;
-  peer: string | null;
-  token_only: number;
-}
-
-const LEASE_COLUMNS = 'id, token_hash, user_id, attributes, address, issued_at, expires_at, revoked_at, home, peer, token_only';
-
-function leaseFromRow(row: LeaseRow): LeaseRecord {
-  const lease: LeaseRecord = {
-    id: row.id,
-    tokenHash: row.token_hash,
-    userId: row.user_id,
-    attributes: JSON.parse(row.attributes) as Record<string, string>,
-    address: row.address,
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-  };
-  if (row.revoked_at !== null) lease.revokedAt = row.revoked_at;
-  if (row.home !== null) lease.home = JSON.parse(row.home) as HomeGrant;
-  if (row.peer !== null) lease.peer = row.peer;
-  if (row.token_only === 1) lease.tokenOnly = true;
-  return lease;
-}
+type LeaseRow = LeaseColumns<string, number>;
+const leaseFromRow = (row: LeaseRow) => leaseRecord(row, SQLITE_ROWS);
 
 /** The `leases` table: live and ended leases (only their tokens' hashes). */
 export function sqliteLeases(db: Database.Database, run: RunOperation): Store['leases'] {
@@ -84,4 +54,12 @@ export function sqliteLeases(db: Database.Database, run: RunOperation): Store['l
     revoke: (id, at) => run('leases.revoke', () => statements.revoke.run(at, id).changes > 0),
     purge: (before) => run('leases.purge', () => statements.purge.run(before, before).changes),
   };
+}
+
+/**
+ * Every lease the file holds, live or ended (revoked, expired, not yet purged), oldest first: what
+ * `roamgate store copy` carries over, which the Store contract does not list.
+ */
+export function everySqliteLease(db: Database.Database): LeaseRecord[] {
+  return db.prepare<[], LeaseRow>(`SELECT ${LEASE_COLUMNS} FROM leases ORDER BY issued_at, id`).all().map(leaseFromRow);
 }

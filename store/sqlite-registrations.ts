@@ -1,31 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RunOperation } from './sqlite-operation';
-import type { RegistrationRecord, Store } from './store';
-
-interface RegistrationRow {
-  id: string;
-  origin: RegistrationRecord['origin'];
-  service: string;
-  host: string;
-  port: number;
-  priority: number;
-  expires_at: number | null;
-}
-
-const REGISTRATION_COLUMNS = 'id, origin, service, host, port, priority, expires_at';
-
-function registrationFromRow(row: RegistrationRow): RegistrationRecord {
-  const entry: RegistrationRecord = {
-    id: row.id,
-    origin: row.origin,
-    service: row.service,
-    host: row.host,
-    port: row.port,
-    priority: row.priority,
-  };
-  if (row.expires_at !== null) entry.expiresAt = row.expires_at;
-  return entry;
-}
+import type { Store } from './store';
+import { REGISTRATION_COLUMNS, type RegistrationRow, registrationFromRow } from './store-rows';
 
 /** The `registrations` table: servers added by an admin or registered by themselves. */
 export function sqliteRegistrations(db: Database.Database, run: RunOperation): Store['registrations'] {

@@ -1,31 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { RunOperation } from './sqlite-operation';
-import type { RuleRecord, Store } from './store';
+import type { Store } from './store';
+import { RULE_COLUMNS, SQLITE_ROWS, type RuleColumns, ruleRecord } from './store-rows';
 
-interface RuleRow {
-  id: string;
-  subject: string;
-  service: string;
-  allow: number;
-  reason: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const RULE_COLUMNS = 'id, subject, service, allow, reason, created_at, updated_at';
-
-function ruleFromRow(row: RuleRow): RuleRecord {
-  const rule: RuleRecord = {
-    id: row.id,
-    subject: row.subject,
-    service: row.service,
-    allow: row.allow === 1,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.reason !== null) rule.reason = row.reason;
-  return rule;
-}
+type RuleRow = RuleColumns<number>;
+const ruleFromRow = (row: RuleRow) => ruleRecord(row, SQLITE_ROWS);
 
 /** The `rules` table: access rules added through the admin API. */
 export function sqliteRules(db: Database.Database, run: RunOperation): Store['rules'] {

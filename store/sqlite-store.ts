@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { RoamgateError } from '../errors';
 import { migrate } from './migrations';
 import { sqliteAudit } from './sqlite-audit';
+import { SqliteChanges, sqliteFailures } from './sqlite-changes';
 import { sqliteLeases } from './sqlite-leases';
 import type { RunOperation } from './sqlite-operation';
 import { sqlitePeerNonces } from './sqlite-peer-nonces';
@@ -11,7 +12,7 @@ import { sqliteRules } from './sqlite-rules';
 import { sqliteSessions } from './sqlite-sessions';
 import { sqliteUsers } from './sqlite-users';
 import { checkBeforeOpening, SqliteFileWatch, type StoreFinding } from './sqlite-file-watch';
-import { type Store, type StoreHealth, type StoreProblem, StoreUnavailableError } from './store';
+import { type Store, type StoreChanges, type StoreHealth, type StoreProblem, StoreUnavailableError } from './store';
 
 /** How long a write waits for another connection's lock on the same file before failing (ms). */
 export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -79,6 +80,10 @@ export class SqliteStore implements Store {
   readonly nonces: Store['nonces'];
   readonly sessions: Store['sessions'];
   readonly audit: Store['audit'];
+  /** What other connections to the same file wrote (a store in memory has no one else). */
+  readonly changes?: StoreChanges;
+  readonly failures?: Store['failures'];
+  private readonly feed: SqliteChanges | undefined;
 
   /**
    * Takes an open connection, migrates it, checks that a write goes through and prepares
@@ -98,6 +103,9 @@ export class SqliteStore implements Store {
     this.sessions = sqliteSessions(db, run);
     this.audit = sqliteAudit(db, run);
     if (!db.memory) {
+      this.feed = new SqliteChanges(db, () => !this.closed && this.state.ok);
+      this.changes = this.feed;
+      this.failures = sqliteFailures(db, run);
       this.files = new SqliteFileWatch(db.name);
       this.timer = setInterval(() => this.checkHealth(), checkIntervalMs);
       this.timer.unref();
@@ -136,6 +144,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.feed?.stop();
     // A truncated -shm is given its size back here; one that cannot be written stays unsafe.
     const finding = this.files?.guardShm();
     if (finding && this.files?.shmUnsafe()) {

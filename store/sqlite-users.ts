@@ -1,28 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { RunOperation } from './sqlite-operation';
-import type { Store, UserRecord } from './store';
+import type { Store } from './store';
+import { USER_COLUMNS, SQLITE_ROWS, type UserColumns, userRecord } from './store-rows';
 
-interface UserRow {
-  id: string;
-  password_hash: string;
-  attributes: string;
-  disabled: number;
-  created_at: number;
-  updated_at: number;
-}
-
-const USER_COLUMNS = 'id, password_hash, attributes, disabled, created_at, updated_at';
-
-function userFromRow(row: UserRow): UserRecord {
-  return {
-    id: row.id,
-    passwordHash: row.password_hash,
-    attributes: JSON.parse(row.attributes) as Record<string, string>,
-    disabled: row.disabled === 1,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
+type UserRow = UserColumns<string, number>;
+const userFromRow = (row: UserRow) => userRecord(row, SQLITE_ROWS);
 
 /** The `users` table: the directory's users managed with `roamgate users ...`. */
 export function sqliteUsers(db: Database.Database, run: RunOperation): Store['users'] {

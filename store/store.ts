@@ -84,6 +84,12 @@ export interface AuditQuery {
   /** Only events with id below this (for paging back). */
   beforeId?: number;
   type?: string;
+  /** Only events with exactly this actor. */
+  actor?: string;
+  /** Only events at or after this time (ms since the epoch). */
+  since?: number;
+  /** Only events before this time (ms since the epoch). */
+  until?: number;
 }
 
 /** What {@link Store.audit}.prune may delete in one call. */
@@ -109,7 +115,9 @@ export type StoreProblem =
   /** A write failed (disk full, I/O error) although the files look right. */
   | 'write-failed'
   /** Another program truncated the -shm file (see store/sqlite-file-watch.ts); its size was restored. */
-  | 'shm-truncated';
+  | 'shm-truncated'
+  /** The database server (PostgreSQL) cannot be reached, or refuses the store's connections or login. */
+  | 'unreachable';
 
 /**
  * Whether a store can be used now. A store that is not `ok` refuses every
@@ -150,6 +158,29 @@ export function isStoreUnavailable(value: unknown): value is StoreUnavailableErr
 
 /** What {@link Store.nonces}.admit made of a nonce. */
 export type NonceVerdict = 'admitted' | 'replayed' | 'full';
+
+/** A table whose rows other gateway processes cache, and so must hear about. */
+export type ChangedTable = 'users' | 'leases' | 'rules' | 'registrations' | 'sessions';
+
+/**
+ * A change another process made on the same store: a row of `table` with
+ * this `id` (user id, lease id, rule id, registration id, session id hash)
+ * was created, changed or deleted. `table: 'failures'`: a failure counted by
+ * another process (see {@link Store}.failures). `table: '*'` means changes may
+ * have been missed (the feed was down): reload everything cached.
+ */
+export type StoreChange = { table: ChangedTable; id: string } | { table: 'failures'; scope: string; key: string } | { table: '*' };
+
+/**
+ * The change feed: how every process on one store hears, within a second,
+ * what the others wrote. A store reports changes made through other store
+ * instances (other processes, or another instance in this one), never its
+ * own instance's writes.
+ */
+export interface StoreChanges {
+  /** Calls `listener` with each change; returns what stops it. */
+  subscribe(listener: (change: StoreChange) => void): () => void;
+}
 
 export interface Store {
   users: {
@@ -222,6 +253,18 @@ export interface Store {
   };
   /** The schema version the backend is at. */
   schemaVersion(): Promise<number>;
+  /** Optional: the change feed (a backend without it is taken to be the only writer). */
+  changes?: StoreChanges;
+  /**
+   * Optional, with `changes`: failures counted by every process on the store
+   * (wrong passwords, wrong registration secrets), so that a limit holds for
+   * the fleet. `record` makes every other instance hear `{ table: 'failures',
+   * scope, key }` on its feed; nothing needs to be read back. Rows older than
+   * the feed keeps its rows may be deleted.
+   */
+  failures?: {
+    record(scope: string, key: string, at: number): Promise<void>;
+  };
   /** Optional: whether the store can be used now (a backend without it is taken to be usable). */
   health?(): StoreHealth;
   /** Optional: calls `listener` with each new health state; returns what stops it. */

@@ -16,6 +16,8 @@ export interface EventsDeps {
   leases: LeaseManager;
   /** Subscribes to server-info table changes; returns the unsubscribe function. */
   watchServers(onChange: () => void): () => void;
+  /** Told of each stream opened (+1) and closed (-1), by who holds it (see gateway-metrics). */
+  counted?(caller: 'user' | 'admin', change: 1 | -1): void;
 }
 
 /**
@@ -47,6 +49,8 @@ export function eventsRoute(deps: EventsDeps): Router {
     if (open >= MAX_EVENT_STREAMS) return void res.status(503).json({ error: 'too many event streams' });
     open++;
     perCaller.set(key, held + 1);
+    const holder = caller.user ? 'user' : 'admin';
+    deps.counted?.(holder, 1);
     const leaseId = caller.leaseId;
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -82,6 +86,7 @@ export function eventsRoute(deps: EventsDeps): Router {
         heartbeat = null;
       }
       open--;
+      deps.counted?.(holder, -1);
       const left = (perCaller.get(key) ?? 1) - 1;
       if (left > 0) perCaller.set(key, left);
       else perCaller.delete(key);

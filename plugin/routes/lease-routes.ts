@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import type { LeaseRecord } from '../../store/store';
 import type { AuditLog } from '../audit-log';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import { callerOf, requireCaller } from '../request-auth';
@@ -39,14 +40,19 @@ export function leaseRoutes(leases: LeaseManager, audit: AuditLog): Router {
   router.delete('/leases/:id', requireCaller, async (req, res) => {
     const lease = leases.get(String(req.params.id));
     if (!lease || !mayManage(req, lease.userId)) return void res.status(404).json({ error: 'no such live lease' });
-    await leases.revoke(lease.id);
-    audit.record('lease.revoked', {
-      actor: callerOf(req).user?.id ?? 'admin',
-      address: normalizeAddress(req.ip),
-      detail: { lease: lease.id, user: lease.userId },
-    });
+    await revokeLease(leases, audit, lease, req);
     res.status(204).end();
   });
 
   return router;
+}
+
+/** Revokes a lease (its relays close, see relay-enforcement) and audits it with the caller as actor. */
+export async function revokeLease(leases: LeaseManager, audit: AuditLog, lease: LeaseRecord, req: Request): Promise<void> {
+  await leases.revoke(lease.id);
+  audit.record('lease.revoked', {
+    actor: callerOf(req).user?.id ?? 'admin',
+    address: normalizeAddress(req.ip),
+    detail: { lease: lease.id, user: lease.userId },
+  });
 }

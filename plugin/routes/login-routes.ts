@@ -9,6 +9,7 @@ import type { LoginGuard, LoginTicket } from '../login-guard';
 import type { LeaseRefusal } from '../lease-grant';
 import { leasePage, loginPage } from '../login-page';
 import { LEASE_COOKIE, secureFor, type LoginSessions } from '../login-sessions';
+import type { GatewayMetrics } from '../gateway-metrics';
 import type { Logger } from '../options';
 import { callerOf } from '../request-auth';
 import { safeReturnPath } from '../return-path';
@@ -28,6 +29,8 @@ export interface LoginDeps {
   secureCookie: boolean | 'auto';
   /** Why a user whose password was right gets no lease here (another user's address, no rights), if they do not. */
   leaseRefusal(user: User, address: string, tokenOnly: boolean): Promise<LeaseRefusal | undefined>;
+  /** Times each password check (see gateway-metrics). */
+  metrics: Pick<GatewayMetrics, 'timeLogin'>;
 }
 
 /** A lease as the API shows it: never the token or its hash. */
@@ -179,7 +182,7 @@ async function check(deps: LoginDeps, attempt: LoginAttempt, ticket: LoginTicket
   const { username, address } = attempt;
   let user: User | false;
   try {
-    user = await deps.directory.verify(username, attempt.password);
+    user = await deps.metrics.timeLogin(viaOf(attempt), () => deps.directory.verify(username, attempt.password));
   } catch (error) {
     // The store out of use: answered by the router's store handler (503 with the problem and Retry-After).
     if (isStoreUnavailable(error)) {

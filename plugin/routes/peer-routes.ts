@@ -9,6 +9,7 @@ import { MAX_PEER_REQUEST_BODY } from '../defaults';
 import type { Directory, User } from '../directory';
 import { normalizeAddress, type LeaseManager } from '../lease-manager';
 import type { LoginGuard } from '../login-guard';
+import { outcomeOfStatus, type PeerRequestOutcome } from '../peer-client';
 import { splitRealm } from '../roaming-directory';
 import { TOO_MANY_PEER_REQUESTS, type ReplayGuard } from '../replay-guard';
 
@@ -43,6 +44,8 @@ export interface PeerRoutesDeps {
   clock?: Clock;
   /** Told when a peer request arrived with its body already parsed by the host (to log the fix). */
   onParsedBody?(): void;
+  /** Told how each request ended, by the calling peer's realm (`unknown` before it is known to be a peer), for the metrics. */
+  counted?(realm: string, outcome: PeerRequestOutcome): void;
 }
 
 interface PeerCall {
@@ -79,9 +82,13 @@ export function peerRoutes(deps: PeerRoutesDeps): Router {
   const answer =
     (handle: PeerHandler): RequestHandler =>
     async (req, res, next) => {
+      // Never the name a request claims: only a configured peer gets a series of its own.
+      let realm = 'unknown';
+      res.once('finish', () => deps.counted?.(realm, outcomeOfStatus(res.statusCode)));
       // A store failure while checking the nonce goes to the error handler (nothing is answered as the peer).
       const call = await authenticate(answering, req, res).catch(next);
       if (!call) return;
+      realm = call.name;
       try {
         await handle(answering, call, req, res);
       } catch (error) {

@@ -148,6 +148,7 @@ async function secretAccepted(deps: ServersRouteDeps, req: Request, res: Respons
     return false;
   }
   if (!secretMatches(secret, deps.registration.secret!)) {
+    deps.throttle.failed(address);
     deps.audit.record('registration.refused', { address, detail: { path: req.path, method: req.method, reason: 'wrong secret' } });
     res.status(403).json({ error: 'registration secret not accepted', field: 'secret' });
     return false;

@@ -112,9 +112,17 @@ export class WebExchange {
 
   /** An upgraded WebSocket stays registered with the gateway until it closes: a revoked lease or a changed rule cuts it. */
   tracked(track: (relay: LiveRelay) => () => void): void {
+    const startedAt = Date.now() - Math.round(performance.now() - this.started);
     this.untrack = track({
       service: this.service,
       identity: this.grant.identity,
+      client: this.record.client,
+      startedAt,
+      progress: () => ({
+        ...(this.record.server === undefined ? {} : { server: this.record.server }),
+        bytesFromClient: this.req.socket.bytesRead,
+        bytesFromServer: this.upstream?.bytesRead ?? 0,
+      }),
       close: (reason) => {
         this.record.reason = reason;
         this.req.socket.destroy();

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { hashPassword } from '../../plugin/password';
 import { runCli, waitForOutput } from '../helpers/cli';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { listenTcp, RawClient } from '../helpers/net';
+import { listenTcp } from '../helpers/net';
 import { startSmtpUpstream } from '../helpers/smtp-upstream';
 
 const ADMIN = 'local-cli-admin-token-0123456789';
@@ -52,7 +52,7 @@ describe('roamgate local (the CLI)', () => {
     writeFileSync(passwordFile, 'alice-pw\n', { mode: 0o600 });
   });
 
-  test('runs from a config file, says where each service goes, relays, reports a revoked lease, and stops on SIGTERM', async () => {
+  test('runs from a config file, says where each service goes, relays, tells `local status`, logs in again after a revocation, and stops on SIGTERM', async () => {
     const config = join(dir, 'local.yaml');
     writeFileSync(
       config,
@@ -70,20 +70,38 @@ describe('roamgate local (the CLI)', () => {
       await transport.sendMail({ from: 'alice@example.test', to: 'bob@example.test', subject: 'from the CLI', text: 'hello' });
       expect(smtp.messages.at(-1)!.raw.toString()).toContain('Subject: from the CLI');
 
+      // roamgate local status: what the running proxy wrote in its state directory.
+      const status = runCli(['local', 'status', '--state-dir', join(dir, 'state')], cleanEnv());
+      expect(await status.exited).toBe(0);
+      const lines = status.stdout().split('\n');
+      expect(lines[0]).toMatch(/^roamgate local is running \(pid \d+, since .*\); as of .*:$/);
+      expect(lines[1]).toBe(`gateway    ${gatewayUrl} (gateway mode)`);
+      expect(lines[2]).toMatch(/^lease {6}live of alice, until \d{4}-\d\d-\d\dT/);
+      expect(lines).toContain(`smtp       ${`127.0.0.1:${port}`.padEnd(15)} -> gateway through the gateway ${gatewayUrl}`);
+      const json = runCli(['local', 'status', '--json', '--state-dir', join(dir, 'state')], cleanEnv());
+      expect(await json.exited).toBe(0);
+      expect(JSON.parse(json.stdout())).toMatchObject({
+        running: true,
+        state: 'running',
+        mode: 'gateway',
+        lease: { state: 'live', user: 'alice' },
+      });
+
+      // A revoked lease: its connections are cut, and roamgate local logs in again by itself.
       const leaseId = JSON.parse(readFileSync(join(dir, 'state', 'leases.json'), 'utf8'))[gatewayUrl].id as string;
       await request(gw.app).delete(`/roamgate/leases/${leaseId}`).set('Authorization', `Bearer ${ADMIN}`).expect(204);
-      await waitForOutput(
-        cli.output,
-        /roamgate: the gateway revoked the lease of alice: mail, news and web clients are refused from now on\. To log in again, restart roamgate local\n/,
-      );
-      const refused = await RawClient.open(port);
-      await refused.closed;
-      expect(refused.received).toMatch(/^421 4\.7\.0 the gateway revoked/);
+      await waitForOutput(cli.output, /roamgate: the gateway revoked the lease of alice and cut its connections; logging in again\n/);
+      await waitForOutput(cli.output, /revoked the lease of alice[\s\S]*roamgate: logged in as alice at /);
+      await transport.sendMail({ from: 'alice@example.test', to: 'bob@example.test', subject: 'after the revocation', text: 'hello' });
+      expect(smtp.messages.at(-1)!.raw.toString()).toContain('Subject: after the revocation');
 
       expect(cli.output()).not.toContain(String(smtp.port));
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toBe(0);
       expect(cli.output()).toMatch(/roamgate: SIGTERM, stopping .*\nroamgate: stopped\n$/);
+      const stopped = runCli(['local', 'status', '--state-dir', join(dir, 'state')], cleanEnv());
+      expect(await stopped.exited).toBe(1);
+      expect(stopped.stdout()).toMatch(/^roamgate local is not running \(its last status, .*\):\n/);
     } finally {
       cli.child.kill('SIGKILL');
     }

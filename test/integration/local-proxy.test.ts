@@ -12,6 +12,7 @@ import { isRoamgateError, type RoamgateError } from '../../errors';
 import { startLocalProxy, type LocalProxy, type StartLocalProxyOptions } from '../../local/local-proxy';
 import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { forgetNetwork } from '../../local/state-dir';
+import { readStatus as readStatusFile } from '../../local/status-file';
 import { DiscoveryResponder } from '../../plugin/discovery-responder';
 import { hashPassword } from '../../plugin/password';
 import { generateGatewayKey, parseQuery, signAnswer } from '../../protocols/discovery-message';
@@ -247,29 +248,56 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
     expect(notices.text()).not.toMatch(/hidden-/);
   });
 
-  test('a revoked lease: the next client is refused in its own protocol, and it says why', async () => {
+  test('a revoked lease: its connections are cut, roamgate local logs in again without a restart, and the next client gets through', async () => {
+    proxy = await start();
+    const ports = proxy.listeners;
+    const leases = () => JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8'))[gatewayUrl];
+    const leaseId = leases().id as string;
+    const open = await RawClient.open(ports.smtp!.port);
+    await open.waitFor((text) => text.startsWith('220 '));
+    const mark = notices.all.length;
+
+    await request(gw.app).delete(`/roamgate/leases/${leaseId}`).set(admin).expect(204);
+    const ended = await notices.waitFor((notice) => notice.type === 'lease-ended', 'the lease-ended notice', mark);
+    expect(ended).toMatchObject({ level: 'warn', state: 'revoked' });
+    expect(ended.text).toBe('the gateway revoked the lease of alice and cut its connections; logging in again');
+    await open.closed; // the gateway closes the revoked lease's relays
+    const login = await notices.waitFor((notice) => notice.type === 'login', 'a new login', mark);
+    expect(login).toMatchObject({ user: 'alice', reused: false });
+    expect(proxy.status()).toMatchObject({ lease: 'live', user: 'alice' });
+    expect(leases().id).not.toBe(leaseId);
+
+    await sendMail(ports.smtp!.port, 'after the revocation');
+    expect(smtp.messages.map((message) => message.raw.toString())).toEqual([expect.stringContaining('Subject: after the revocation')]);
+    const status = readStatusFile(dir);
+    expect(status).toMatchObject({ state: 'running', gateway: gatewayUrl, mode: 'gateway', lease: { state: 'live', user: 'alice' } });
+  });
+
+  test('a revoked lease of a user the gateway gives no lease any more: every client is refused in its own protocol, saying why', async () => {
     proxy = await start();
     const ports = proxy.listeners;
     const leaseId = JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8'))[gatewayUrl].id as string;
     const open = await RawClient.open(ports.smtp!.port);
     await open.waitFor((text) => text.startsWith('220 '));
 
+    // The admin takes alice's rights away (no rights, no lease), then revokes the lease she holds.
+    await request(gw.app).post('/roamgate/access/rules').set(admin).send({ subject: 'user:alice', service: '*', allow: false }).expect(201);
     await request(gw.app).delete(`/roamgate/leases/${leaseId}`).set(admin).expect(204);
-    const ended = await notices.waitFor((notice) => notice.type === 'lease-ended', 'the lease-ended notice');
-    expect(ended).toMatchObject({ level: 'error', state: 'revoked' });
-    expect(ended.text).toMatch(/revoked the lease of alice.*restart roamgate local/);
-    await open.closed; // the gateway closes the revoked lease's relays
+    await notices.waitFor((notice) => notice.type === 'lease-ended', 'the lease-ended notice');
+    const refused = await notices.waitFor((notice) => notice.type === 'error', 'the refused login');
+    expect(refused.text).toMatch(/^the gateway at .* gives alice no lease: alice may use no service here$/);
+    await open.closed;
 
     const mail = await python(
       `import smtplib\ntry:\n    smtplib.SMTP('127.0.0.1', ${ports.smtp!.port}, timeout=5)\nexcept smtplib.SMTPConnectError as e:\n    print(e.smtp_code, e.smtp_error.decode())`,
     );
-    expect(mail.stdout).toMatch(/^421 4\.7\.0 the gateway revoked the roamgate lease of alice; restart roamgate local to log in again\n$/);
+    expect(mail.stdout).toMatch(/^554 5\.7\.1 the gateway at .* gives alice no lease: .*restart roamgate local once it does\n$/);
     const pop = await RawClient.open(ports.pop3!.port);
     await pop.closed;
-    expect(pop.received).toMatch(/^-ERR \[AUTH\] the gateway revoked/);
+    expect(pop.received).toMatch(/^-ERR \[SYS\/PERM\] the gateway at .* gives alice no lease/);
     const news = await RawClient.open(ports.nntp!.port);
     await news.closed;
-    expect(news.received).toMatch(/^400 the gateway revoked/);
+    expect(news.received).toMatch(/^502 the gateway at .* gives alice no lease/);
     const web = await run('curl', [
       '-sS',
       '-o',
@@ -280,11 +308,12 @@ describe('local proxy in gateway mode (tunnels to the gateway with the lease tok
       `http://127.0.0.1:${ports['http-proxy']!.port}`,
       `http://127.0.0.1:${webPort}/`,
     ]);
-    expect(web.stdout).toBe('407');
+    expect(web.stdout).toBe('403');
     expect(smtp.messages).toHaveLength(0);
     expect(proxy.status().lease).toBe('revoked');
     // The revoked token is not kept for the next start.
     expect(JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8'))[gatewayUrl]).toBeUndefined();
+    expect(readStatusFile(dir)?.lease).toEqual({ state: 'revoked', user: 'alice' });
   });
 
   test('a saved lease is reused across restarts (no password needed); the file is 0600', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '../../plugin/password';
 import { runCli, waitForOutput } from '../helpers/cli';
+import { callApi as call } from '../helpers/fleet';
 import { RawClient, listenTcp } from '../helpers/net';
 
 jest.setTimeout(30_000);
@@ -28,18 +29,6 @@ async function start(config: string) {
 async function stop(running: Awaited<ReturnType<typeof start>>) {
   running.cli.child.kill('SIGTERM');
   expect(await running.cli.exited).toBe(0);
-}
-
-async function call(url: string, init: { method?: string; token?: string; body?: unknown } = {}) {
-  const res = await fetch(url, {
-    method: init.method ?? (init.body ? 'POST' : 'GET'),
-    headers: {
-      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
-      ...(init.body ? { 'Content-Type': 'application/json' } : {}),
-    },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-  return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
 }
 
 /** Logs in on the login page as a browser would; returns the session cookie (name=value). */

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { HealthMonitor, probeServer } from '../../sources/health-monitor';
+import type { ServerEntry } from '../../sources/server-info-source';
 import { until } from '../helpers/until';
 
 /** Test servers on 127.0.0.1:0 and every socket they accepted, all closed after the tests. */
@@ -113,21 +114,38 @@ describe('probeServer', () => {
 });
 
 describe('HealthMonitor.counts', () => {
-  test('counts the servers in each state by service, a server once however often reported', () => {
+  test('without a list, counts the servers checked in each state by service, a server once however often reported', async () => {
     const monitor = new HealthMonitor({ resolve: async () => [] }, { intervalMs: 1000, timeoutMs: 100 });
-    expect(monitor.counts()).toEqual([]);
+    expect(await monitor.counts()).toEqual([]);
     monitor.report('smtp', { host: '10.0.0.1', port: 25 }, null);
     monitor.report('smtp', { host: '10.0.0.2', port: 25 }, null);
     monitor.report('smtp', { host: '10.0.0.2', port: 25 }, null);
     monitor.report('smtp', { host: '10.0.0.3', port: 25 }, 'connect failed: ECONNREFUSED');
     monitor.report('pop3', { host: '10.0.0.1', port: 110 }, 'no greeting within 100 ms');
-    expect(monitor.counts()).toEqual(
+    expect(await monitor.counts()).toEqual(
       expect.arrayContaining([
         { service: 'smtp', state: 'healthy', count: 2 },
         { service: 'smtp', state: 'unhealthy', count: 1 },
         { service: 'pop3', state: 'unhealthy', count: 1 },
       ]),
     );
-    expect(monitor.counts()).toHaveLength(3);
+    expect(await monitor.counts()).toHaveLength(3);
+  });
+
+  test('with a list, counts only the servers listed now: one not checked yet is unknown, one removed is gone', async () => {
+    let listed: ServerEntry[] = [
+      { id: 'a', origin: 'static', service: 'smtp', host: '10.0.0.1', port: 25, priority: 10 },
+      { id: 'b', origin: 'static', service: 'smtp', host: '10.0.0.2', port: 25, priority: 10 },
+    ];
+    const monitor = new HealthMonitor({ resolve: async () => [], list: async () => listed }, { intervalMs: 1000, timeoutMs: 100 });
+    monitor.report('smtp', { host: '10.0.0.1', port: 25 }, null);
+    expect(await monitor.counts()).toEqual(
+      expect.arrayContaining([
+        { service: 'smtp', state: 'healthy', count: 1 },
+        { service: 'smtp', state: 'unknown', count: 1 },
+      ]),
+    );
+    listed = [listed[1]];
+    expect(await monitor.counts()).toEqual([{ service: 'smtp', state: 'unknown', count: 1 }]);
   });
 });

@@ -442,3 +442,63 @@ describe('LeaseManager.purgeEnded', () => {
     expect(await store.leases.get(expiring.id)).toBeUndefined();
   });
 });
+
+describe('LeaseManager.refresh and reloadAll: what another process did to a lease', () => {
+  test('a lease issued by another manager on the store becomes known; renewed there, its expiry follows; revoked there, it ends here as revoked', async () => {
+    const there = manager();
+    const here = manager();
+    const ends = endsOf(here);
+    const { token, lease } = await there.issue(alice, '10.0.0.1');
+    expect(here.findByToken(token)).toBeUndefined();
+    await here.refresh(lease.id);
+    expect(here.findByToken(token)?.id).toBe(lease.id);
+    expect(here.findByAddress('10.0.0.1')?.id).toBe(lease.id);
+    clock.advance(1000);
+    await there.renew(lease.id);
+    await here.refresh(lease.id);
+    expect(here.get(lease.id)?.expiresAt).toBe(T + 1000 + TTL_MS);
+    expect(await there.revoke(lease.id)).toBe(true);
+    await here.refresh(lease.id);
+    expect(here.findByToken(token)).toBeUndefined();
+    expect(ends).toEqual([[lease.id, 'revoked']]);
+    // Revoking it here as well changes nothing: the store says it was revoked already.
+    expect(await here.revoke(lease.id)).toBe(false);
+  });
+
+  test('a lease deleted from the store ends here as revoked; an unknown id that is not live changes nothing', async () => {
+    const here = manager();
+    const ends = endsOf(here);
+    const { lease } = await here.issue(bob, '10.0.0.2');
+    await here.refresh('no-such-lease');
+    expect(ends).toEqual([]);
+    await store.leases.revoke(lease.id, T);
+    await store.leases.purge(T + 1);
+    await here.refresh(lease.id);
+    expect(ends).toEqual([[lease.id, 'revoked']]);
+  });
+
+  test('revoking a lease another process revoked first ends it here but says it was not this call that revoked it', async () => {
+    const there = manager();
+    const here = manager();
+    const ends = endsOf(here);
+    const { lease } = await there.issue(alice, '10.0.0.3');
+    await here.refresh(lease.id);
+    await there.revoke(lease.id);
+    expect(await here.revoke(lease.id)).toBe(false);
+    expect(ends).toEqual([[lease.id, 'revoked']]);
+  });
+
+  test('reloadAll takes in every live lease and ends the ones gone', async () => {
+    const there = manager();
+    const here = manager();
+    const ends = endsOf(here);
+    const first = await there.issue(alice, '10.0.0.4');
+    await here.reloadAll();
+    expect(here.list().map((lease) => lease.id)).toEqual([first.lease.id]);
+    const second = await there.issue(bob, '10.0.0.5');
+    await there.revoke(first.lease.id);
+    await here.reloadAll();
+    expect(here.list().map((lease) => lease.id)).toEqual([second.lease.id]);
+    expect(ends).toEqual([[first.lease.id, 'revoked']]);
+  });
+});

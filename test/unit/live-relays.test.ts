@@ -7,7 +7,18 @@ const anonymous: Identity = { kind: 'anonymous', address: '192.0.2.9' };
 /** A relay that records the reasons it was closed with. */
 function relay(service: string, identity: Identity): LiveRelay & { closedWith: string[] } {
   const closedWith: string[] = [];
-  return { service, identity, closedWith, close: (reason) => closedWith.push(reason) };
+  return { ...fields(service, identity), closedWith, close: (reason) => closedWith.push(reason) };
+}
+
+/** What every relay shows besides its service, identity and close. */
+function fields(service: string, identity: Identity) {
+  return {
+    service,
+    identity,
+    client: `${identity.address}:40000`,
+    startedAt: 1_700_000_000_000,
+    progress: () => ({ bytesFromClient: 0, bytesFromServer: 0 }),
+  };
 }
 
 describe('LiveRelays', () => {
@@ -73,8 +84,7 @@ describe('LiveRelays', () => {
     const all = ['a', 'b', 'c'].map((id) => {
       const closedWith: string[] = [];
       const self: LiveRelay & { closedWith: string[] } = {
-        service: 'smtp',
-        identity: user(id),
+        ...fields('smtp', user(id)),
         closedWith,
         close: (reason) => {
           closedWith.push(reason);
@@ -92,9 +102,38 @@ describe('LiveRelays', () => {
   test('a relay added while closeWhere runs is not closed by that pass', () => {
     const relays = new LiveRelays();
     const late = relay('smtp', anonymous);
-    relays.add({ service: 'smtp', identity: anonymous, close: () => void relays.add(late) });
+    relays.add({ ...fields('smtp', anonymous), close: () => void relays.add(late) });
     expect(relays.closeWhere(() => true, 'x')).toBe(1);
     expect(late.closedWith).toEqual([]);
     expect(relays.size).toBe(1);
+  });
+
+  test('each relay gets its own id; list shows them oldest first; closeById closes that one only, once', () => {
+    const relays = new LiveRelays();
+    const first = relay('smtp', user('alice'));
+    const second = relay('pop3', user('bob'));
+    relays.add(first);
+    relays.add(first);
+    relays.add(second);
+    const listed = relays.list();
+    expect(listed.map((each) => each.relay)).toEqual([first, second]);
+    const [a, b] = listed.map((each) => each.id);
+    expect(a).not.toBe(b);
+    expect(relays.closeById(b, 'cut by an admin')).toBe(true);
+    expect(second.closedWith).toEqual(['cut by an admin']);
+    expect(first.closedWith).toEqual([]);
+    expect(relays.closeById(b, 'again')).toBe(false);
+    expect(relays.closeById('no-such-id', 'x')).toBe(false);
+    expect(relays.list().map((each) => each.id)).toEqual([a]);
+  });
+
+  test('a relay added again after it ended gets a new id', () => {
+    const relays = new LiveRelays();
+    const one = relay('smtp', anonymous);
+    const remove = relays.add(one);
+    const before = relays.list()[0].id;
+    remove();
+    relays.add(one);
+    expect(relays.list()[0].id).not.toBe(before);
   });
 });

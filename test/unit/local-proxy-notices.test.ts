@@ -75,10 +75,10 @@ describe('describeEvent and levelOf', () => {
       `using the saved lease of alice at ${GATEWAY} (lease valid until 2030-01-01T00:00:00.000Z)`,
     ],
     [
-      'a revoked lease is an error that says what to do',
+      'a revoked lease: its connections were cut, and roamgate local logs in again',
       { type: 'lease-ended', user: 'alice', state: 'revoked' },
-      'error',
-      'the gateway revoked the lease of alice: mail, news and web clients are refused from now on. To log in again, restart roamgate local',
+      'warn',
+      'the gateway revoked the lease of alice and cut its connections; logging in again',
     ],
     ['an expired lease', { type: 'lease-ended', user: 'alice', state: 'expired' }, 'warn', 'the lease of alice expired; logging in again'],
     [

@@ -222,3 +222,33 @@ describe('LoginGuard: refusals noted once per wait', () => {
     expect(guard.firstRefusal('alice', '192.0.2.1', 60)).toBe(true);
   });
 });
+
+describe('LoginGuard: failures shared with other gateway processes', () => {
+  test('each failure counted here is told to the share under its count and key; a success or an undo tells nothing', async () => {
+    const guard = new LoginGuard(LIMITS);
+    const told: Array<[string, string]> = [];
+    guard.shareFailures((scope, key) => told.push([scope, key]));
+    await fail(guard, 'Alice', from('192.0.2.1'));
+    (await admitted(guard.attempt('alice', from('192.0.2.1')))).succeeded();
+    (await admitted(guard.attempt('alice', from('192.0.2.1')))).undo();
+    expect(told.map(([scope]) => scope).sort()).toEqual(['perAddress', 'perUser', 'perUserAddress']);
+    expect(told).toContainEqual(['perUser', 'alice']);
+  });
+
+  test('failures counted elsewhere count here: the allowance of (user, address) is used up by both together', async () => {
+    const here = new LoginGuard(LIMITS);
+    const there = new LoginGuard(LIMITS);
+    there.shareFailures((scope, key) => here.countElsewhere(scope, key));
+    await fail(there, 'alice', from('192.0.2.1'), 2);
+    await fail(here, 'alice', from('192.0.2.1'));
+    expect(await refused(here.attempt('alice', from('192.0.2.1')))).toBeGreaterThan(0);
+    // Another address is another count.
+    expect((await here.attempt('alice', from('192.0.2.2'))).admitted).toBe(true);
+  });
+
+  test('an unknown count name changes nothing', async () => {
+    const guard = new LoginGuard(LIMITS);
+    for (let n = 0; n < 10; n++) guard.countElsewhere('perNothing', '192.0.2.1');
+    expect((await guard.attempt('alice', from('192.0.2.1'))).admitted).toBe(true);
+  });
+});

@@ -295,6 +295,9 @@ describe('normalizeOptions', () => {
       ['an audit retention of 0 days', { audit: { retentionDays: 0 } }, /^audit\.retentionDays: /],
       ['an audit cap of 10 rows', { audit: { maxRows: 10 } }, /^audit\.maxRows: /],
       ['a store checked every 0 ms', { store: { path: 'x.db', checkIntervalMs: 0 } }, /^store\.checkIntervalMs: /],
+      ['a store URL that is not PostgreSQL', { store: { url: 'mysql://u:s3cret@h/db' } }, /^store\.url: must be a URL postgres:\/\/[^s]*$/],
+      ['a PostgreSQL pool of 0', { store: { url: 'postgres://u:s3cret@h/db', poolSize: 0 } }, /^store\.poolSize: /],
+      ['a PostgreSQL connect timeout of 0', { store: { url: 'postgres://h/db', connectTimeoutMs: 0 } }, /^store\.connectTimeoutMs: /],
       [
         'a bad service to forward credentials to',
         { registration: { forwardCredentials: ['POP3'] } },
@@ -329,6 +332,14 @@ describe('normalizeOptions', () => {
       ['one port on different hosts', { adapters: { smtp: { port: 2525, host: '127.0.0.1' }, pop3: { port: 2525, host: '127.0.0.2' } } }],
     ])('accepts %s', (_name, input) => {
       expect(() => normalizeOptions(input)).not.toThrow();
+    });
+
+    test('store: { url } (PostgreSQL) is taken with its pool defaults', () => {
+      expect(normalizeOptions({ store: { url: 'postgres://gw:s3cret@db.example.org/gw' } }).store).toEqual({
+        url: 'postgres://gw:s3cret@db.example.org/gw',
+        poolSize: D.DEFAULT_POSTGRES_POOL_SIZE,
+        connectTimeoutMs: D.DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+      });
     });
   });
 

@@ -120,12 +120,16 @@ describe('SqliteStore, SQLite specifics: schema', () => {
       expect(objects).toEqual([
         { type: 'index', name: 'audit_at' },
         { type: 'index', name: 'audit_type' },
+        { type: 'index', name: 'changes_at' },
+        { type: 'index', name: 'failures_at' },
         { type: 'index', name: 'leases_expires_at' },
         { type: 'index', name: 'leases_token_hash' },
         { type: 'index', name: 'peer_nonces_forget' },
         { type: 'index', name: 'rules_created_at' },
         { type: 'index', name: 'sessions_expires_at' },
         { type: 'table', name: 'audit' },
+        { type: 'table', name: 'changes' },
+        { type: 'table', name: 'failures' },
         { type: 'table', name: 'leases' },
         { type: 'table', name: 'peer_nonces' },
         { type: 'table', name: 'registrations' },
@@ -195,13 +199,16 @@ describe('SqliteStore, SQLite specifics: migrations', () => {
 
   test('a database from a newer roamgate is refused, named by version, and left untouched', async () => {
     const path = freshPath();
-    withRawDatabase(path, (db) => db.pragma('user_version = 7'));
+    const newer = SCHEMA_VERSION + 1;
+    withRawDatabase(path, (db) => db.pragma(`user_version = ${newer}`));
     const error = thrown(() => openSqliteStore(path));
     expect(error).toBeInstanceOf(RoamgateError);
     expect((error as RoamgateError).code).toBe('ROAMGATE_INVALID_OPTIONS');
-    expect((error as RoamgateError).message).toBe(`store: database schema version 7 is newer than this roamgate (knows ${SCHEMA_VERSION})`);
+    expect((error as RoamgateError).message).toBe(
+      `store: database schema version ${newer} is newer than this roamgate (knows ${SCHEMA_VERSION})`,
+    );
     withRawDatabase(path, (db) => {
-      expect(db.pragma('user_version', { simple: true })).toBe(7);
+      expect(db.pragma('user_version', { simple: true })).toBe(newer);
       expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'users'").pluck().get()).toBe(0);
     });
     // The refused connection was closed: the file can be removed and reused.

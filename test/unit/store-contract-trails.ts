@@ -234,6 +234,33 @@ function auditListContract(context: ContractContext): void {
       expect(await store.audit.list({ type: 'login', beforeId: logins[1]!.id, limit: 2 })).toStrictEqual(logins.slice(2, 4));
       expect(await store.audit.list({ type: 'nothing' })).toEqual([]);
     });
+
+    test('actor, since and until filter too (since inclusive, until exclusive), with each other and with type and beforeId', async () => {
+      const events: AuditEvent[] = [];
+      for (let i = 0; i < 8; i++)
+        events.push(
+          await store.audit.append({
+            at: T + i * 10,
+            type: i % 2 === 0 ? 'login' : 'connection',
+            actor: i < 4 ? 'alice' : 'bob',
+            detail: { i },
+          }),
+        );
+      const newestFirst = [...events].reverse();
+      const pick = (keep: (event: (typeof events)[number]) => boolean) => newestFirst.filter(keep);
+      expect(await store.audit.list({ actor: 'alice' })).toStrictEqual(pick((event) => event.actor === 'alice'));
+      expect(await store.audit.list({ actor: 'carol' })).toEqual([]);
+      expect(await store.audit.list({ since: T + 20 })).toStrictEqual(pick((event) => event.at >= T + 20));
+      expect(await store.audit.list({ until: T + 20 })).toStrictEqual(pick((event) => event.at < T + 20));
+      expect(await store.audit.list({ since: T + 20, until: T + 50 })).toStrictEqual(
+        pick((event) => event.at >= T + 20 && event.at < T + 50),
+      );
+      expect(await store.audit.list({ actor: 'bob', type: 'login', since: T + 45 })).toStrictEqual(
+        pick((event) => event.actor === 'bob' && event.type === 'login' && event.at >= T + 45),
+      );
+      const bobs = pick((event) => event.actor === 'bob');
+      expect(await store.audit.list({ actor: 'bob', beforeId: bobs[0]!.id, limit: 2 })).toStrictEqual(bobs.slice(1, 3));
+    });
   });
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages needed by the roamgate interop tests:
 #   dovecot-core + dovecot-pop3d + dovecot-imapd, opensmtpd, inn2, squid, swaks, openssl,
-#   nginx-light (the web upstream) and chromium (the browser test's browser)
+#   nginx-light (the web upstream), chromium (the browser test's browser) and
+#   postgresql (the PostgreSQL store's tests start clusters of their own)
 #
 # - idempotent: packages already installed are skipped (second run is fast)
 # - non-interactive (DEBIAN_FRONTEND=noninteractive, keep existing conffiles)
@@ -13,12 +14,14 @@
 #   "domain: example.test" is added to inn.conf before inn2 is configured.
 # - nginx's default site (port 80) is never left running: the tests start
 #   their own nginx with their own config on a loopback port.
+# - PostgreSQL's default cluster (main, port 5432) is never left running nor
+#   started at boot: the tests make their own with initdb (test/helpers/postgres.ts).
 #
 # Must run as root.  Quiet unless something fails.
 set -euo pipefail
 
-PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d dovecot-imapd opensmtpd inn2-inews inn2 squid swaks nginx-light chromium)
-SERVICES=(dovecot opensmtpd inn2 squid nginx)
+PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d dovecot-imapd opensmtpd inn2-inews inn2 squid swaks nginx-light chromium postgresql)
+SERVICES=(dovecot opensmtpd inn2 squid nginx postgresql)
 INN_CONF=/etc/news/inn.conf
 INN_DOMAIN=example.test
 
@@ -171,6 +174,23 @@ case " ${missing[*]:-} " in *" nginx-light "*)
     fi
     if ss -ltnpH 'sport = :80' 2>/dev/null | grep -q nginx; then
         echo "install.sh: warning: an nginx still listens on port 80 after installing nginx-light" >&2
+    fi
+    ;;
+esac
+
+# Debian's postgresql makes a cluster "main" on port 5432: left to the init
+# script's "manual" (never started by it) and stopped if it runs anyway.
+case " ${missing[*]:-} " in *" postgresql "*)
+    for conf in /etc/postgresql/*/main/start.conf; do
+        if [ -f "$conf" ]; then sed -i 's/^auto$/manual/' "$conf"; fi
+    done
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters --no-header 2>/dev/null | while read -r version cluster _port status _rest; do
+            if [ "$status" = online ]; then
+                pg_ctlcluster "$version" "$cluster" stop >>"$LOG" 2>&1 \
+                    || echo "install.sh: warning: could not stop PostgreSQL cluster $version/$cluster" >&2
+            fi
+        done
     fi
     ;;
 esac
