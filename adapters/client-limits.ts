@@ -63,21 +63,47 @@ export class PlacesPerKey {
   }
 }
 
-/** Places per client address on one port or endpoint, loopback exempt when so configured. */
+/**
+ * The places other gateway processes on the same store hold per address (a
+ * fleet): what a per-address limit adds to this process's own count, and
+ * where this process says what it holds. See plugin/fleet-places.ts.
+ */
+export interface SharedPlaces {
+  /** Places held for `key` by the other processes, as last heard. */
+  elsewhere(key: string): number;
+  /** This process holds `count` places for `key` now. */
+  holding(key: string, count: number): void;
+}
+
+/** Places per client address on one port or endpoint, loopback exempt when so configured; with `shared`, for the whole fleet. */
 export class ClientsPerAddress {
-  private readonly places: PlacesPerKey;
+  private readonly held = new Map<string, number>();
 
   constructor(
     readonly limit: number,
     private readonly loopbackExempt: boolean,
-  ) {
-    this.places = new PlacesPerKey(limit);
-  }
+    private readonly shared?: SharedPlaces,
+  ) {}
 
   /** Takes a place for a client from `address` (undefined: a socket already gone, let through); null when its address is full. */
   take(address: string | undefined): (() => void) | null {
     if (address === undefined || (this.loopbackExempt && isLoopbackPeer(address))) return NOTHING_TO_GIVE_BACK;
-    return this.places.take(addressKey(address));
+    const key = addressKey(address);
+    const count = this.held.get(key) ?? 0;
+    if (count + (this.shared?.elsewhere(key) ?? 0) >= this.limit) return null;
+    this.set(key, count + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.set(key, (this.held.get(key) ?? 1) - 1);
+    };
+  }
+
+  private set(key: string, count: number): void {
+    if (count === 0) this.held.delete(key);
+    else this.held.set(key, count);
+    this.shared?.holding(key, count);
   }
 }
 

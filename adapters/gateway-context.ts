@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Identity } from '../identity';
 import type { ServerInfo } from '../server-info';
 import type { AccessDecision } from '../access-decision';
+import type { SharedPlaces } from './client-limits';
 import type { LiveRelay } from './live-relays';
 
 /** One line of the record: what happened to one relayed connection (or HTTP request). */
@@ -42,6 +43,8 @@ export type LoginResult =
  * Adapters know nothing else of the plugin.
  */
 export interface GatewayContext {
+  /** In a fleet: the places other processes hold per address on the port named `listener` (`pop3`, `pop3-tls`, `tunnel`). */
+  sharedPlaces?(listener: string, limit: number): SharedPlaces | undefined;
   identify(socket: Socket): Identity;
   authorize(identity: Identity, service: string): AccessDecision;
   /** Candidate servers in the order to try them. */

@@ -86,6 +86,7 @@ export class HttpProxyAdapter implements Adapter {
       handle: (socket) => this.handle(socket),
       excessReply: formatHttpResponse(503, `too many clients (limit ${limits.maxClients})`),
       addressExcessReply: formatHttpResponse(503, `too many connections from your address (limit ${limits.maxClientsPerAddress})`),
+      shared: context.sharedPlaces?.(HTTP_PROXY_SERVICE, limits.maxClientsPerAddress),
     });
   }
 

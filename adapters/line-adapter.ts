@@ -54,7 +54,15 @@ export class LineAdapter implements Adapter {
     const excessReply = tooMany(`too many clients (limit ${limits.maxClients})`);
     const addressExcessReply = tooMany(`too many connections from your address (limit ${limits.maxClientsPerAddress})`);
     const listener = (port: number, implicitTls: boolean) => ({
-      listener: new TcpListener({ ...limits, host: options.host, port, handle: handlerFor(implicitTls), excessReply, addressExcessReply }),
+      listener: new TcpListener({
+        ...limits,
+        host: options.host,
+        port,
+        handle: handlerFor(implicitTls),
+        excessReply,
+        addressExcessReply,
+        shared: context.sharedPlaces?.(implicitTls ? `${protocol.service}-tls` : protocol.service, limits.maxClientsPerAddress),
+      }),
       port,
     });
     this.listeners.set(protocol.service, listener(options.port, false));

@@ -42,6 +42,7 @@ export class TcpAdapter implements Adapter {
       handle: lineRelayHandler({ service, refusal }, context, options),
       excessReply: tooMany(`too many clients (limit ${limits.maxClients})`),
       addressExcessReply: tooMany(`too many connections from your address (limit ${limits.maxClientsPerAddress})`),
+      shared: context.sharedPlaces?.(service, limits.maxClientsPerAddress),
     });
   }
 

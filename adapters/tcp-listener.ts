@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { endWithLastWord } from '../net/last-word';
-import { ClientsPerAddress, type ClientLimits } from './client-limits';
+import { ClientsPerAddress, type ClientLimits, type SharedPlaces } from './client-limits';
 
 export interface TcpListenerOptions extends Required<ClientLimits> {
   host: string;
@@ -11,6 +11,8 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
   excessReply: string;
   /** The answer (in the listener's protocol) to a client whose address is over `maxClientsPerAddress`. */
   addressExcessReply: string;
+  /** In a fleet: the places the other processes hold per address, so that `maxClientsPerAddress` holds for all. */
+  shared?: SharedPlaces;
 }
 
 /**
@@ -26,7 +28,7 @@ export class TcpListener {
 
   constructor(private readonly options: TcpListenerOptions) {
     this.server = createServer(this.accept);
-    this.perAddress = new ClientsPerAddress(options.maxClientsPerAddress, options.loopbackExempt);
+    this.perAddress = new ClientsPerAddress(options.maxClientsPerAddress, options.loopbackExempt, options.shared);
   }
 
   /** Live connections right now. */

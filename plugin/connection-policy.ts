@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionRecord, GatewayContext, LoginResult } from '../adapters/gateway-context';
+import type { SharedPlaces } from '../adapters/client-limits';
 import type { LiveRelay, LiveRelays } from '../adapters/live-relays';
 import type { AccessDecision } from '../access-decision';
 import { isRoamgateError } from '../errors';
@@ -8,6 +9,7 @@ import type { ServerInfo } from '../server-info';
 import type { HealthMonitor } from '../sources/health-monitor';
 import type { AccessTable } from './access-table';
 import type { AuditLog } from './audit-log';
+import type { FleetPlaces } from './fleet-places';
 import type { GatewayMetrics } from './gateway-metrics';
 import type { GatewayPorts } from './gateway-ports';
 import { LOGIN_UNCHECKED_REASON, type Directory, type User } from './directory';
@@ -19,6 +21,8 @@ import type { ServerResolver } from './server-resolver';
 import type { VisitorLeases } from './visitor-leases';
 
 export interface ConnectionPolicyDeps {
+  /** Per-address places across a fleet on one store (undefined: this process is the only one). */
+  places?: FleetPlaces;
   leases: LeaseManager;
   access: AccessTable;
   servers: ServerResolver;
@@ -46,6 +50,9 @@ export interface ConnectionPolicyDeps {
  */
 export class ConnectionPolicy implements GatewayContext {
   constructor(private readonly deps: ConnectionPolicyDeps) {}
+
+  /** In a fleet: what the other processes hold per address on a listener (its `maxClientsPerAddress` holds for all). */
+  readonly sharedPlaces = (listener: string, limit: number): SharedPlaces | undefined => this.deps.places?.of(listener, limit);
 
   readonly identify = (socket: Socket): Identity => {
     const address = normalizeAddress(socket.remoteAddress);

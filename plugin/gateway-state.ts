@@ -15,6 +15,7 @@ import { startHousekeeping } from './housekeeping';
 import { LeaseHolderCheck } from './lease-holder-check';
 import { LeaseManager } from './lease-manager';
 import { LoginGuard, userKeyIn } from './login-guard';
+import { FleetPlaces } from './fleet-places';
 import { RegistrationThrottle } from './registration-throttle';
 import type { Logger, NormalizedOptions } from './options';
 import { buildPeers } from './peers';
@@ -72,12 +73,32 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
   };
   const guard = new LoginGuard(options.login, userKeyIn(options.realm), clock);
   const registrationThrottle = new RegistrationThrottle(options.registration.perAddress, clock);
+  // Per-address caps for the fleet: only a store that other processes share (it has a feed and shared counts).
+  const counts = store.changes ? store.failures : undefined;
+  const places = counts
+    ? new FleetPlaces((scope, key) => void counts.record(scope, key, clock.now()).catch(() => undefined), clock)
+    : undefined;
   const adapterServices = adapterServiceNames(options.adapters);
   const servers = new ServerResolver({ source, health, peers: peers.all, adapterServices, addressRules });
   const refresher = new HomeRefresher(peers.refreshed, leases, visitors.refreshEvents());
   // What other gateway processes on the same store change is taken in here (a store with a change feed).
+  const stopFollowing = followStoreChanges({
+    store,
+    leases,
+    access,
+    registry,
+    holderCheck,
+    guard,
+    registrationThrottle,
+    places,
+    logger,
+    ready,
+  });
   const following = {
-    close: followStoreChanges({ store, leases, access, registry, holderCheck, guard, registrationThrottle, logger, ready }),
+    close: () => {
+      stopFollowing();
+      places?.close();
+    },
   };
   const background = [health, refresher, leases, housekeeping, holderCheck, following];
   return {
@@ -104,6 +125,7 @@ export function buildGatewayState(options: NormalizedOptions, logger: Logger) {
     visitors,
     guard,
     registrationThrottle,
+    places,
     servers,
     ports,
     storeWatch,

@@ -2,6 +2,7 @@ import type { RegistrySource } from '../sources/registry-source';
 import type { StoreChange, Store } from '../store/store';
 import type { AccessTable } from './access-table';
 import type { LeaseHolderCheck } from './lease-holder-check';
+import { type FleetPlaces, PLACES_SCOPE } from './fleet-places';
 import type { LeaseManager } from './lease-manager';
 import type { LoginGuard } from './login-guard';
 import type { RegistrationThrottle } from './registration-throttle';
@@ -15,6 +16,8 @@ export interface StoreFollowerDeps {
   holderCheck: LeaseHolderCheck;
   guard: LoginGuard;
   registrationThrottle: RegistrationThrottle;
+  /** Per-address places across the fleet: what the other processes hold. */
+  places: FleetPlaces | undefined;
   logger: Logger;
   /** Settles once the saved state is loaded: changes are taken in only after. */
   ready: Promise<void>;
@@ -56,7 +59,7 @@ function coalesced(job: () => Promise<void>, onError: (error: unknown) => void):
  * writer: nothing to follow.
  */
 export function followStoreChanges(deps: StoreFollowerDeps): () => void {
-  const { store, leases, access, registry, holderCheck, guard, registrationThrottle, logger } = deps;
+  const { store, leases, access, registry, holderCheck, guard, registrationThrottle, places, logger } = deps;
   if (!store.changes) return () => undefined;
   const failures = store.failures;
   if (failures) {
@@ -84,6 +87,7 @@ export function followStoreChanges(deps: StoreFollowerDeps): () => void {
         return users();
       case 'failures':
         if (change.scope.startsWith(LOGIN_SCOPE)) guard.countElsewhere(change.scope.slice(LOGIN_SCOPE.length), change.key);
+        else if (change.scope.startsWith(PLACES_SCOPE)) places?.heard(change.scope, change.key);
         else if (change.scope === REGISTRATION_SCOPE)
           registrationThrottle.countElsewhere(change.key).catch(failed('registration failures'));
         return;

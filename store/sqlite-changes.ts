@@ -68,8 +68,12 @@ export class SqliteChanges implements StoreChanges {
 
   constructor(
     db: Database.Database,
-    /** Whether the store may be read now (a store found unusable is left alone). */
-    private readonly usable: () => boolean,
+    /**
+     * Runs a look at the file as the store runs its own calls: not at all while the store is unusable (nor before
+     * a -shm that cannot take it has been checked: SQLite touching it could kill the process), and any failure
+     * reported to the store's health. Undefined when it did not run or failed.
+     */
+    private readonly guarded: <T>(body: () => T) => T | undefined,
     private readonly pollMs: number = CHANGE_POLL_INTERVAL_MS,
   ) {
     for (const [table, key] of FED) {
@@ -108,24 +112,26 @@ export class SqliteChanges implements StoreChanges {
 
   /** Reads what other connections wrote since the last look, and tells the listeners. */
   poll(): void {
-    if (!this.usable()) return;
-    const changes: StoreChange[] = [];
-    try {
-      const version = this.version.get() as number;
-      if (version === this.lastVersion) return;
-      this.lastVersion = version;
-      const oldest = this.first.get() as number | null;
-      // Rows this reader never saw were pruned: it cannot know what changed.
-      if (oldest !== null && oldest > this.lastSeq + 1 && this.lastSeq > 0) changes.push({ table: '*' });
-      for (let rows = this.read(); rows.length > 0; rows = this.read()) {
-        for (const row of rows) if (row.origin !== this.origin) changes.push(changeOf(row));
-      }
-      this.pruneNowAndThen();
-    } catch {
-      // The store's own health check finds and reports what is wrong; the next poll tries again.
-      this.lastVersion = -1;
-    }
+    // When the look did not run or failed, the store's health says why; the next poll looks again.
+    const changes = this.guarded(() => this.collect()) ?? [];
     for (const change of changes) for (const listener of this.listeners) listener(change);
+  }
+
+  /** What other connections wrote since the last look (nothing when the file did not change since). */
+  private collect(): StoreChange[] {
+    const changes: StoreChange[] = [];
+    const version = this.version.get() as number;
+    if (version === this.lastVersion) return changes;
+    const oldest = this.first.get() as number | null;
+    // Rows this reader never saw were pruned: it cannot know what changed.
+    if (oldest !== null && oldest > this.lastSeq + 1 && this.lastSeq > 0) changes.push({ table: '*' });
+    for (let rows = this.read(); rows.length > 0; rows = this.read()) {
+      for (const row of rows) if (row.origin !== this.origin) changes.push(changeOf(row));
+    }
+    // Only once everything is read: a look that failed half-way looks again next time.
+    this.lastVersion = version;
+    this.pruneNowAndThen();
+    return changes;
   }
 
   stop(): void {

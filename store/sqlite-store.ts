@@ -103,7 +103,7 @@ export class SqliteStore implements Store {
     this.sessions = sqliteSessions(db, run);
     this.audit = sqliteAudit(db, run);
     if (!db.memory) {
-      this.feed = new SqliteChanges(db, () => !this.closed && this.state.ok);
+      this.feed = new SqliteChanges(db, (body) => this.runQuietly('changes.poll', body));
       this.changes = this.feed;
       this.failures = sqliteFailures(db, run);
       this.files = new SqliteFileWatch(db.name);
@@ -177,6 +177,27 @@ export class SqliteStore implements Store {
       if (error instanceof RoamgateError) throw error;
       if (isStoreFault(error) && !this.checkHealth(error).ok) throw new StoreUnavailableError(operation, this.state, { cause: error });
       throw new RoamgateError('ROAMGATE_SOURCE_FAILED', `store: ${operation} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Runs a look of the store's own (the change feed's) as {@link run} runs a call, without a promise: not while the
+   * store is unusable or its -shm unsafe; a failure is reported to the store's health. Undefined when it did not run.
+   */
+  private runQuietly<T>(operation: string, body: () => T): T | undefined {
+    if (this.closed) return undefined;
+    try {
+      this.refuseUnlessUsable(operation);
+    } catch {
+      return undefined;
+    }
+    try {
+      const result = body();
+      this.files?.noteShmSize();
+      return result;
+    } catch (error) {
+      if (isStoreFault(error)) this.checkHealth(error);
+      return undefined;
     }
   }
 

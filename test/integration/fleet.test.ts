@@ -33,7 +33,8 @@ beforeAll(async () => {
     'access:',
     '  - { subject: authenticated, service: pop3, allow: true }',
     'adapters:',
-    '  pop3: { port: 0, login: { allowCleartext: true } }',
+    // Six connections per address for the whole fleet (loopback counted: the tests' clients are on it).
+    '  pop3: { port: 0, login: { allowCleartext: true }, maxClientsPerAddress: 6, loopbackExempt: false }',
     'servers:',
     `  pop3: [{ host: 127.0.0.1, port: ${upstream.port} }]`,
   ];
@@ -276,6 +277,50 @@ describe.each(stores)('three gateway processes on %s', (_kind, storeOf) => {
     const cutMs = Date.now() - disabledAt;
     process.stdout.write(`fleet (${_kind}): carol disabled by another process, her relay on A cut ${cutMs} ms after it exited\n`);
     expect(cutMs).toBeLessThan(1000);
+  });
+
+  test('the per-address cap holds for the fleet: three connections held on A and three on B, the seventh is refused on either', async () => {
+    const [a, b] = fleet.members as [(typeof fleet.members)[0], (typeof fleet.members)[0]];
+    const held: RawClient[] = [];
+    try {
+      for (const member of [a, a, a, b, b, b]) {
+        const client = await RawClient.open(member.ports.pop3!, '127.0.0.5');
+        await client.waitFor((text) => text.includes('\r\n'));
+        held.push(client);
+      }
+      for (const member of [a, b]) {
+        let answer = '';
+        await until(
+          async () => {
+            const next = await RawClient.open(member.ports.pop3!, '127.0.0.5');
+            answer = await next.waitFor((text) => text.includes('\r\n'));
+            next.close();
+            return /too many connections from your address/.test(answer);
+          },
+          () => `${member.name} refusing the seventh (last answer ${answer})`,
+          2000,
+          50,
+        );
+      }
+      // Another address is not held to 127.0.0.5's places.
+      const other = await RawClient.open(a.ports.pop3!, '127.0.0.6');
+      expect(await other.waitFor((text) => text.includes('\r\n'))).not.toMatch(/too many/);
+      other.close();
+    } finally {
+      for (const client of held) client.close();
+    }
+    // Given back: once the others hear it, a new connection from 127.0.0.5 is let in again.
+    await until(
+      async () => {
+        const next = await RawClient.open(b.ports.pop3!, '127.0.0.5');
+        const answer = await next.waitFor((text) => text.includes('\r\n'));
+        next.close();
+        return !/too many/.test(answer);
+      },
+      'a place for 127.0.0.5 again',
+      2000,
+      50,
+    );
   });
 
   test('six wrong passwords spread over A and B are throttled as one: the sixth is refused wherever it goes', async () => {

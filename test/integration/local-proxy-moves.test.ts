@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { startLocalProxy, type LocalProxy } from '../../local/local-proxy';
 import type { LocalProxyNotice } from '../../local/proxy-notices';
 import { hashPassword } from '../../plugin/password';
-import { BIN } from '../helpers/cli';
+import { BIN, waitForOutput } from '../helpers/cli';
 import { freeUdpPort } from '../helpers/mdns';
 import { RawClient } from '../helpers/net';
 import { dropRepliesFrom, ip, makeNetwork, removeStaleNamespaces, serveInNamespace, type TestNetwork, whyNoNetns } from '../helpers/netns';
@@ -119,7 +119,8 @@ describeWithNetns(`moves of the local proxy (network namespaces)${skipReason ? `
     );
     const gateway = await serveInNamespace(network.namespace, file);
     cleanups.push(() => gateway.stop());
-    const publicKey = /"publicKey":"([^"]+)"/.exec(gateway.output())?.[1];
+    // Its key, from its discovery log line (stdout: it may come after the banner on stderr).
+    const publicKey = (await waitForOutput(gateway.output, /"publicKey":"([^"]+)"/))[1]!;
     return { smtp, url, gateway, publicKey };
   }
 
