@@ -21,6 +21,7 @@ import { fmt, log } from './bench-output';
 import { machineBusyPercent } from './cpu-accounting';
 import { measureIdleMemory } from './idle-memory-phase';
 import { measureBulk, measureReference, measureShortConnections, type Via } from './relay-load-phases';
+import { printFloorComparison } from './floor-report';
 import { printReport } from './relay-report';
 import { SETTINGS } from './relay-settings';
 
@@ -85,11 +86,20 @@ async function main(): Promise<void> {
   const short = await measureShortConnections(upstream, viaGateway);
   const bulk = await measureBulk(upstream, viaGateway);
   await gateway.stop();
+  // Node's floor, measured the same way against the same upstream: what any relay in Node costs at least.
+  const floorChild = await startChild('floor', 'bench-floor.js', [String(upstream.port)], [], crash);
+  const viaFloor: Via = { label: 'floor', port: floorChild.port, child: floorChild };
+  const floor = {
+    short: (await measureShortConnections(upstream, viaFloor)).gateway,
+    bulk: (await measureBulk(upstream, viaFloor)).gateway,
+  };
+  await floorChild.stop();
   const reference = await measureReference(upstream);
   const idle = await measureIdleMemory(upstream.port, idleCount, crash);
   await upstream.stop();
 
   printReport(short, bulk, idle, reference);
+  printFloorComparison({ short: short.gateway, bulk: bulk.gateway }, floor);
   if (profileDir) console.log(`gateway CPU profile (short-connection and bulk phases) written to ${profileDir}`);
   console.log(`total ${fmt((performance.now() - began) / 1000, 1)} s`);
 }
