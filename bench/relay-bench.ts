@@ -20,7 +20,7 @@ import { killChildren, startChild } from './bench-children';
 import { fmt, log } from './bench-output';
 import { machineBusyPercent } from './cpu-accounting';
 import { measureIdleMemory } from './idle-memory-phase';
-import { measureBulk, measureReference, measureShortConnections, type Via } from './relay-load-phases';
+import { measureBulkInterleaved, measureReference, measureShortConnectionsInterleaved, type Via } from './relay-load-phases';
 import { printFloorComparison } from './floor-report';
 import { printReport } from './relay-report';
 import { SETTINGS } from './relay-settings';
@@ -80,20 +80,21 @@ async function main(): Promise<void> {
 
   const upstream = await startChild('upstream', 'bench-upstream.js', [], [], crash);
   const gateway = await startChild('gateway', 'bench-gateway.js', [String(upstream.port)], gatewayExecArgv, crash);
-  log(`upstream on port ${upstream.port}, gateway SMTP adapter on port ${gateway.port}`);
-
-  const viaGateway: Via = { label: 'gateway', port: gateway.port, child: gateway };
-  const short = await measureShortConnections(upstream, viaGateway);
-  const bulk = await measureBulk(upstream, viaGateway);
-  await gateway.stop();
-  // Node's floor, measured the same way against the same upstream: what any relay in Node costs at least.
+  // Node's floor: what any relay in Node costs at least, measured in the same rounds as the gateway.
   const floorChild = await startChild('floor', 'bench-floor.js', [String(upstream.port)], [], crash);
-  const viaFloor: Via = { label: 'floor', port: floorChild.port, child: floorChild };
-  const floor = {
-    short: (await measureShortConnections(upstream, viaFloor)).gateway,
-    bulk: (await measureBulk(upstream, viaFloor)).gateway,
-  };
+  log(`upstream on port ${upstream.port}, gateway SMTP adapter on port ${gateway.port}, Node floor on port ${floorChild.port}`);
+
+  const vias: Via[] = [
+    { label: 'gateway', port: gateway.port, child: gateway },
+    { label: 'floor', port: floorChild.port, child: floorChild },
+  ];
+  const shortAll = await measureShortConnectionsInterleaved(upstream, vias);
+  const bulkAll = await measureBulkInterleaved(upstream, vias);
+  await gateway.stop();
   await floorChild.stop();
+  const short = { direct: shortAll.direct, gateway: shortAll.through[0]! };
+  const bulk = { direct: bulkAll.direct, gateway: bulkAll.through[0]! };
+  const floor = { short: shortAll.through[1]!, bulk: bulkAll.through[1]! };
   const reference = await measureReference(upstream);
   const idle = await measureIdleMemory(upstream.port, idleCount, crash);
   await upstream.stop();

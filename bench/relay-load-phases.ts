@@ -7,7 +7,7 @@ import { fmt, log } from './bench-output';
 import { combineShares, cpuMark, cpuShare, mean, median, type CpuShare } from './cpu-accounting';
 import { quantile, runBulkUpload, runShortConnections } from './load-client';
 import { startNginxReference } from './nginx-reference';
-import { MiB, SETTINGS, TARGET_ORDER, type Target } from './relay-settings';
+import { MiB, SETTINGS, type Target } from './relay-settings';
 
 /** The proxied path being measured against direct: the gateway, or the nginx reference. */
 export interface Via {
@@ -16,8 +16,6 @@ export interface Via {
   /** Sampled for the CPU figures when it is one of the bench's children. */
   child?: Child;
 }
-
-const labelOf = (target: Target, via: Via) => (target === 'direct' ? 'direct' : via.label);
 
 // ---- 1. short connections ----------------------------------------------------
 
@@ -31,55 +29,70 @@ export interface ShortSummary {
   cpu: CpuShare;
 }
 
+/** One round's figures of one target. */
+type ShortRound = { completed: number; failed: number; firstError?: string; elapsedMs: number; latencies: Float64Array; cpu: CpuShare };
+
+/** Direct and through `via`: the figures of each, as `{ direct, gateway }` (the gateway side is `via`). */
 export async function measureShortConnections(
   upstream: Child,
   via: Via,
   roundCount: number = SETTINGS.rounds,
 ): Promise<Record<Target, ShortSummary>> {
-  const ports: Record<Target, number> = { direct: upstream.port, gateway: via.port };
+  const { direct, through } = await measureShortConnectionsInterleaved(upstream, [via], roundCount);
+  return { direct, gateway: through[0]! };
+}
+
+/**
+ * Short connections direct and through each of `vias`, interleaved: each round runs direct, then every via in
+ * turn, so that drift on the machine hits all of them alike. Returns direct's figures and each via's, in order.
+ */
+export async function measureShortConnectionsInterleaved(
+  upstream: Child,
+  vias: readonly Via[],
+  roundCount: number = SETTINGS.rounds,
+): Promise<{ direct: ShortSummary; through: ShortSummary[] }> {
+  const targets: Array<{ label: string; port: number; child?: Child }> = [{ label: 'direct', port: upstream.port }, ...vias];
   log(
-    `short connections, direct and via ${via.label}: ${SETTINGS.workers} workers, warm-up ${SETTINGS.warmupMs} ms, then ${roundCount} x ${SETTINGS.roundMs} ms per target`,
+    `short connections, direct and via ${vias.map((via) => via.label).join(', ')}: ${SETTINGS.workers} workers, warm-up ${SETTINGS.warmupMs} ms, then ${roundCount} x ${SETTINGS.roundMs} ms per target`,
   );
-  for (const target of TARGET_ORDER) await runShortConnections(ports[target], SETTINGS.workers, SETTINGS.warmupMs);
-  const rounds: Record<
-    Target,
-    Array<{ completed: number; failed: number; firstError?: string; elapsedMs: number; latencies: Float64Array; cpu: CpuShare }>
-  > = { direct: [], gateway: [] };
+  for (const target of targets) await runShortConnections(target.port, SETTINGS.workers, SETTINGS.warmupMs);
+  const rounds: ShortRound[][] = targets.map(() => []);
   for (let round = 1; round <= roundCount; round++) {
-    for (const target of TARGET_ORDER) {
-      const through = target === 'gateway' ? via.child : undefined;
-      const before = await cpuMark(upstream, through);
-      const result = await runShortConnections(ports[target], SETTINGS.workers, SETTINGS.roundMs);
-      const after = await cpuMark(upstream, through);
-      rounds[target].push({ ...result, latencies: result.latenciesMs, cpu: cpuShare(before, after) });
+    for (const [index, target] of targets.entries()) {
+      const before = await cpuMark(upstream, target.child);
+      const result = await runShortConnections(target.port, SETTINGS.workers, SETTINGS.roundMs);
+      const after = await cpuMark(upstream, target.child);
+      rounds[index]!.push({ ...result, latencies: result.latenciesMs, cpu: cpuShare(before, after) });
       log(
-        `  round ${round} ${labelOf(target, via).padEnd(7)} ${fmt((1000 * result.completed) / result.elapsedMs)} conn/s${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`,
+        `  round ${round} ${target.label.padEnd(7)} ${fmt((1000 * result.completed) / result.elapsedMs)} conn/s${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`,
       );
     }
   }
-  const summarize = (list: (typeof rounds)[Target]): ShortSummary => {
-    const all = new Float64Array(list.reduce((n, round) => n + round.latencies.length, 0));
-    let offset = 0;
-    for (const round of list) {
-      all.set(round.latencies, offset);
-      offset += round.latencies.length;
-    }
-    all.sort();
-    const completed = list.reduce((n, round) => n + round.completed, 0);
-    return {
-      rate: (1000 * completed) / list.reduce((n, round) => n + round.elapsedMs, 0),
-      p50: quantile(all, 0.5),
-      p99: quantile(all, 0.99),
-      completed,
-      failed: list.reduce((n, round) => n + round.failed, 0),
-      firstError: list.find((round) => round.firstError)?.firstError,
-      cpu: combineShares(
-        list.map((round) => round.cpu),
-        mean,
-      ),
-    };
+  const [direct, ...through] = rounds.map(summarizeShort);
+  return { direct: direct!, through };
+}
+
+function summarizeShort(list: ShortRound[]): ShortSummary {
+  const all = new Float64Array(list.reduce((n, round) => n + round.latencies.length, 0));
+  let offset = 0;
+  for (const round of list) {
+    all.set(round.latencies, offset);
+    offset += round.latencies.length;
+  }
+  all.sort();
+  const completed = list.reduce((n, round) => n + round.completed, 0);
+  return {
+    rate: (1000 * completed) / list.reduce((n, round) => n + round.elapsedMs, 0),
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    completed,
+    failed: list.reduce((n, round) => n + round.failed, 0),
+    firstError: list.find((round) => round.firstError)?.firstError,
+    cpu: combineShares(
+      list.map((round) => round.cpu),
+      mean,
+    ),
   };
-  return { direct: summarize(rounds.direct), gateway: summarize(rounds.gateway) };
 }
 
 // ---- 2. bulk upload --------------------------------------------------------------
@@ -91,32 +104,42 @@ export interface BulkSummary {
   cpu: CpuShare;
 }
 
+/** Direct and through `via`: the figures of each, as `{ direct, gateway }` (the gateway side is `via`). */
 export async function measureBulk(upstream: Child, via: Via, runCount: number = SETTINGS.bulkRuns): Promise<Record<Target, BulkSummary>> {
-  const ports: Record<Target, number> = { direct: upstream.port, gateway: via.port };
+  const { direct, through } = await measureBulkInterleaved(upstream, [via], runCount);
+  return { direct, gateway: through[0]! };
+}
+
+/** Bulk uploads direct and through each of `vias`, interleaved run by run; the median of each. */
+export async function measureBulkInterleaved(
+  upstream: Child,
+  vias: readonly Via[],
+  runCount: number = SETTINGS.bulkRuns,
+): Promise<{ direct: BulkSummary; through: BulkSummary[] }> {
+  const targets: Array<{ label: string; port: number; child?: Child }> = [{ label: 'direct', port: upstream.port }, ...vias];
   log(
-    `bulk upload, direct and via ${via.label}: ${SETTINGS.bulkBytes / MiB} MiB in ${SETTINGS.bulkChunkBytes / 1024} KiB writes, ${runCount} runs per target`,
+    `bulk upload, direct and via ${vias.map((via) => via.label).join(', ')}: ${SETTINGS.bulkBytes / MiB} MiB in ${SETTINGS.bulkChunkBytes / 1024} KiB writes, ${runCount} runs per target`,
   );
-  for (const target of TARGET_ORDER) await runBulkUpload(ports[target], SETTINGS.bulkWarmupBytes, SETTINGS.bulkChunkBytes);
-  const runs: Record<Target, number[]> = { direct: [], gateway: [] };
-  const shares: Record<Target, CpuShare[]> = { direct: [], gateway: [] };
+  for (const target of targets) await runBulkUpload(target.port, SETTINGS.bulkWarmupBytes, SETTINGS.bulkChunkBytes);
+  const runs: number[][] = targets.map(() => []);
+  const shares: CpuShare[][] = targets.map(() => []);
   for (let run = 1; run <= runCount; run++) {
-    for (const target of TARGET_ORDER) {
-      const through = target === 'gateway' ? via.child : undefined;
-      const before = await cpuMark(upstream, through);
-      const result = await runBulkUpload(ports[target], SETTINGS.bulkBytes, SETTINGS.bulkChunkBytes);
-      const after = await cpuMark(upstream, through);
-      shares[target].push(cpuShare(before, after));
+    for (const [index, target] of targets.entries()) {
+      const before = await cpuMark(upstream, target.child);
+      const result = await runBulkUpload(target.port, SETTINGS.bulkBytes, SETTINGS.bulkChunkBytes);
+      const after = await cpuMark(upstream, target.child);
+      shares[index]!.push(cpuShare(before, after));
       const rate = result.bytes / MiB / (result.elapsedMs / 1000);
-      runs[target].push(rate);
-      log(`  run ${run} ${labelOf(target, via).padEnd(7)} ${fmt(rate)} MiB/s`);
+      runs[index]!.push(rate);
+      log(`  run ${run} ${target.label.padEnd(7)} ${fmt(rate)} MiB/s`);
     }
   }
-  const summarize = (target: Target): BulkSummary => ({
-    rate: median(runs[target]),
-    runs: runs[target],
-    cpu: combineShares(shares[target], median),
-  });
-  return { direct: summarize('direct'), gateway: summarize('gateway') };
+  const [direct, ...through] = targets.map((_, index) => ({
+    rate: median(runs[index]!),
+    runs: runs[index]!,
+    cpu: combineShares(shares[index]!, median),
+  }));
+  return { direct: direct!, through };
 }
 
 // ---- 3. reference: nginx's stream proxy on the same machine ------------------------
