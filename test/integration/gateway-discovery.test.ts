@@ -49,6 +49,27 @@ test('a gateway with discovery answers a signed UDP query, makes its key once (0
   }
 });
 
+test('discovery.answer false (a worker of `serve --workers` other than the first): the same key and /discover answer, but nothing bound on the LAN', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roamgate-discovery-answer-'));
+  const keyFile = join(dir, 'gateway.key');
+  const answering = await startGateway({
+    discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1' },
+  });
+  const silent = await startGateway({
+    discovery: { name: 'visit-lan', url: 'http://127.0.0.1:8080/roamgate', keyFile, port: 0, host: '127.0.0.1', answer: false },
+  });
+  try {
+    // The second shares the first's key file: both pin the same key for local proxies.
+    const pinned = (await request(answering.app).get('/roamgate/discover').expect(200)).body.gateway;
+    expect((await request(silent.app).get('/roamgate/discover').expect(200)).body.gateway).toEqual(pinned);
+    expect(answering.logger.lines.some((line) => line.obj.event === 'discovery' && typeof line.obj.port === 'number')).toBe(true);
+    expect(silent.logger.lines.some((line) => line.obj.event === 'discovery')).toBe(false);
+  } finally {
+    await silent.close();
+    await answering.close();
+  }
+});
+
 describe('discovery.mdns (the option)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'roamgate-discovery-mdns-'));
   /** Options with this `discovery.mdns`, well formed or not. */
