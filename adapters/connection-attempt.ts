@@ -149,15 +149,14 @@ export class ConnectionAttempt {
     open?: ConnectOptions['open'],
   ): Promise<Socket> {
     const started = performance.now();
-    const took = () => performance.now() - started;
     let reached: Awaited<ReturnType<typeof connectFirst>>;
     try {
       reached = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, report, open });
     } catch (error) {
-      this.context.connected?.(this.service, outcomeOfFailure(asRoamgateError(error)), took());
+      this.context.connected?.(this.service, outcomeOfFailure(asRoamgateError(error)), performance.now() - started);
       throw error;
     }
-    this.context.connected?.(this.service, 'connected', took());
+    this.context.connected?.(this.service, 'connected', performance.now() - started);
     this.setServer(formatAddress(reached.server.host, reached.server.port), reached.socket);
     return reached.socket;
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 
 /**
@@ -51,6 +51,26 @@ function copyData<T>(data: T): T {
   return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, copyData(value)])) as T;
 }
 
+/** The largest secret file read (bytes): a path to something else (a log, a device) is refused, not read whole. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/** The first `limit` bytes of a file (fewer when it is shorter), without reading past them. */
+function readAtMost(file: string, limit: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    while (length < limit) {
+      const read = readSync(fd, buffer, length, limit - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads one reference; the problem names the option and the variable or file, never a value. */
 function readReference(path: string, reference: SecretReference, baseDir: string, env: NodeJS.ProcessEnv): string | { problem: string } {
   if ('env' in reference) {
@@ -60,7 +80,10 @@ function readReference(path: string, reference: SecretReference, baseDir: string
   }
   const file = isAbsolute(reference.file) ? reference.file : resolvePath(baseDir, reference.file);
   try {
-    return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+    const bytes = readAtMost(file, MAX_SECRET_FILE_BYTES + 1);
+    if (bytes.length > MAX_SECRET_FILE_BYTES)
+      return { problem: `${path}: the secret file ${file} is larger than ${MAX_SECRET_FILE_BYTES} bytes: not a secret (a wrong path?)` };
+    return bytes.toString('utf8').replace(/[\r\n]+$/, '');
   } catch (error) {
     return { problem: `${path}: cannot read the secret file ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` };
   }

@@ -120,8 +120,10 @@ class ListenerPlaces implements SharedPlaces {
     byProcess.set(process, { count, at: this.clock.now() });
   }
 
-  /** Says again what this process holds, so that the others keep counting it. */
+  /** Says again what this process holds, so that the others keep counting it; forgets what the others said too long ago. */
   repeat(): void {
     for (const [address, count] of this.said) this.tell(address, count);
+    // elsewhere() drops stale words of the addresses it is asked about; these are the ones nobody asks about any more.
+    for (const address of [...this.others.keys()]) this.elsewhere(address);
   }
 }

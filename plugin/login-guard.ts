@@ -80,6 +80,8 @@ class FailureCount {
   private readonly tallies = new LRUCache<string, Tally>({ max: MAX_TALLIES, dispose: (tally) => tally.wake() });
 
   constructor(
+    /** What the count is called when it is shared with other gateway processes. */
+    readonly name: LoginCountName,
     public limit: FailureLimit,
     private readonly clock: Clock,
   ) {}
@@ -164,9 +166,9 @@ export class LoginGuard {
   ) {
     // ttlResolution 0: each look-up reads the clock (lru-cache would otherwise reuse a reading for 1 ms).
     this.noted = new LRUCache<string, true>({ max: MAX_NOTED_REFUSALS, ttlResolution: 0, perf: lruPerf(clock) });
-    this.perUser = new FailureCount(options.perUser, clock);
-    this.perUserAddress = new FailureCount(options.perUserAddress, clock);
-    this.perAddress = new FailureCount(options.perAddress, clock);
+    this.perUser = new FailureCount('perUser', options.perUser, clock);
+    this.perUserAddress = new FailureCount('perUserAddress', options.perUserAddress, clock);
+    this.perAddress = new FailureCount('perAddress', options.perAddress, clock);
   }
 
   /**
@@ -179,19 +181,8 @@ export class LoginGuard {
 
   /** A failure another gateway process counted: it counts here as well (in this count's current window). */
   countElsewhere(scope: string, key: string): void {
-    const count =
-      scope === 'perUser'
-        ? this.perUser
-        : scope === 'perUserAddress'
-          ? this.perUserAddress
-          : scope === 'perAddress'
-            ? this.perAddress
-            : undefined;
+    const count = [this.perUser, this.perUserAddress, this.perAddress].find((each) => each.name === scope);
     count?.charge(count.tally(key));
-  }
-
-  private scopeOf(count: FailureCount): LoginCountName {
-    return count === this.perUser ? 'perUser' : count === this.perUserAddress ? 'perUserAddress' : 'perAddress';
   }
 
   /** New limits (a reload), from the next attempt on; failures already counted stay counted, in windows already started. */
@@ -289,10 +280,10 @@ export class LoginGuard {
       failed: () => {
         if (!open) return;
         this.perUser.charge(this.perUser.tally(user));
-        this.shared?.('perUser', user);
+        this.shared?.(this.perUser.name, user);
         settle(({ count, key, tally }) => {
           count.charge(tally);
-          this.shared?.(this.scopeOf(count), key);
+          this.shared?.(count.name, key);
         });
       },
       undo: () => settle(() => undefined),

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MASK, maskSecrets, resolveSecrets, resolveTableSecrets } from '../../plugin/config-secrets';
+import { MASK, MAX_SECRET_FILE_BYTES, maskSecrets, resolveSecrets, resolveTableSecrets } from '../../plugin/config-secrets';
 
 const dir = mkdtempSync(join(tmpdir(), 'roamgate-secrets-'));
 writeFileSync(join(dir, 'token'), 'token-from-a-file\n');
@@ -58,6 +58,16 @@ describe('resolveSecrets', () => {
       `peers.home.example.secret: cannot read the secret file ${join(dir, 'no-such-file')} (ENOENT)`,
     ]);
     expect(JSON.stringify(data)).toBe(before);
+  });
+
+  test('a file larger than MAX_SECRET_FILE_BYTES (a wrong path, a device) is refused without being read whole', () => {
+    writeFileSync(join(dir, 'big'), 'x'.repeat(MAX_SECRET_FILE_BYTES + 1));
+    writeFileSync(join(dir, 'just-fits'), 'y'.repeat(MAX_SECRET_FILE_BYTES));
+    expect(resolveSecrets({ adminToken: { file: 'big' } }, dir, env).problems).toEqual([
+      `adminToken: the secret file ${join(dir, 'big')} is larger than ${MAX_SECRET_FILE_BYTES} bytes: not a secret (a wrong path?)`,
+    ]);
+    expect(resolveSecrets({ adminToken: { file: '/dev/zero' } }, dir, env).problems).toHaveLength(1);
+    expect(resolveSecrets({ adminToken: { file: 'just-fits' } }, dir, env).data.adminToken).toHaveLength(MAX_SECRET_FILE_BYTES);
   });
 });
 
