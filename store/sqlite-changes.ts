@@ -69,9 +69,9 @@ export class SqliteChanges implements StoreChanges {
   constructor(
     db: Database.Database,
     /**
-     * Runs a look at the file as the store runs its own calls: not at all while the store is unusable (nor before
-     * a -shm that cannot take it has been checked: SQLite touching it could kill the process), and any failure
-     * reported to the store's health. Undefined when it did not run or failed.
+     * Runs a look at the file only when the store says it is safe (usable, its -shm able to take SQLite touching
+     * it: otherwise the process could die of SIGBUS), without changing the store's health. Undefined when it did
+     * not run or failed.
      */
     private readonly guarded: <T>(body: () => T) => T | undefined,
     private readonly pollMs: number = CHANGE_POLL_INTERVAL_MS,

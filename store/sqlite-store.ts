@@ -103,7 +103,7 @@ export class SqliteStore implements Store {
     this.sessions = sqliteSessions(db, run);
     this.audit = sqliteAudit(db, run);
     if (!db.memory) {
-      this.feed = new SqliteChanges(db, (body) => this.runQuietly('changes.poll', body));
+      this.feed = new SqliteChanges(db, (body) => this.runQuietly(body));
       this.changes = this.feed;
       this.failures = sqliteFailures(db, run);
       this.files = new SqliteFileWatch(db.name);
@@ -181,22 +181,18 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs a look of the store's own (the change feed's) as {@link run} runs a call, without a promise: not while the
-   * store is unusable or its -shm unsafe; a failure is reported to the store's health. Undefined when it did not run.
+   * Runs a look of the store's own (the change feed's) only when it is safe, and quietly: not while the store is
+   * unusable, nor while its -shm could not take SQLite touching it (that would raise SIGBUS). It repairs nothing and
+   * reports nothing, so it never changes what the store's calls and checks find: a failure only means "look again
+   * later". Undefined when it did not run or failed.
    */
-  private runQuietly<T>(operation: string, body: () => T): T | undefined {
-    if (this.closed) return undefined;
-    try {
-      this.refuseUnlessUsable(operation);
-    } catch {
-      return undefined;
-    }
+  private runQuietly<T>(body: () => T): T | undefined {
+    if (this.closed || !this.state.ok || this.files?.shmUnsafe()) return undefined;
     try {
       const result = body();
       this.files?.noteShmSize();
       return result;
-    } catch (error) {
-      if (isStoreFault(error)) this.checkHealth(error);
+    } catch {
       return undefined;
     }
   }
