@@ -133,6 +133,11 @@ export class SqliteStore implements Store {
   checkHealth(failure?: unknown): StoreHealth {
     if (this.closed) return this.state;
     let finding = this.files?.inspect();
+    if (finding?.problem === 'shm-truncated' && !this.files?.shmUnsafe()) {
+      // Given its size back: said, and then checked again like any other call would (the periodic check may be first).
+      this.settle(finding);
+      finding = this.files?.inspect();
+    }
     if (!finding && failure !== undefined) finding = faultFinding(this.db.name, failure);
     else if (!finding && !this.state.ok) finding = this.tryWriting();
     this.settle(finding);

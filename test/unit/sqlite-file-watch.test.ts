@@ -155,6 +155,15 @@ describe("a store's -shm, which SQLite maps into memory", () => {
     await reopened.close();
   });
 
+  test('a truncated -shm found first by the periodic check: said, given its size back and usable again in that same check', async () => {
+    const { path, store, changes } = await openWatched();
+    truncateSync(`${path}-shm`, 0);
+    expect(store.checkHealth()).toMatchObject({ ok: true });
+    expect(changes.map((health) => health.problem ?? 'ok')).toEqual(['shm-truncated', 'ok']);
+    expect(await store.users.get('alice')).toEqual(alice);
+    await store.close();
+  });
+
   (IMMUTABLE_FLAG_WORKS ? test : test.skip)(
     'a -shm made immutable is never touched: calls refused; writable again, usable again; close() then leaves the database open',
     async () => {
