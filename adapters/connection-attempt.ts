@@ -6,7 +6,9 @@ import { formatAddress } from '../net/address';
 import { connectFirst, type ConnectOptions } from '../net/connect-server';
 import { endWithLastWord } from '../net/last-word';
 import { relay } from '../net/relay';
+import { DEFAULT_TCP_KEEPALIVE_MS } from '../net/tcp-keepalive';
 import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import type { LiveRelay, RelayProgress } from './live-relays';
 
 type Outcome = ConnectionRecord['outcome'];
 
@@ -43,6 +45,9 @@ export function denial(identity: Identity, decision: AccessDecision): RoamgateEr
   return new RoamgateError(identity.kind === 'anonymous' ? 'ROAMGATE_LOGIN_REQUIRED' : 'ROAMGATE_ACCESS_DENIED', decision.reason);
 }
 
+/** Who a connection is until it is identified: nobody, from nowhere yet. */
+const ANONYMOUS: Identity = Object.freeze({ kind: 'anonymous', address: '' });
+
 /** Describes an identity for the record. */
 export function describeIdentity(identity: Identity): string {
   return identity.kind === 'user' ? identity.user.id : 'anonymous';
@@ -55,12 +60,15 @@ export function describeIdentity(identity: Identity): string {
  * tried in the gateway's order with failover, the relay, the outcome of a
  * failure, the refusal and its linger, and the one record at the end.
  * Every adapter and the tunnel endpoint go through it, so these rules
- * cannot drift between copies.
+ * cannot drift between copies. Once admitted, the attempt is itself the
+ * live relay the gateway tracks: no closures are made per connection.
  */
-export class ConnectionAttempt {
+export class ConnectionAttempt implements LiveRelay {
   readonly record: ConnectionRecord;
-  private readonly started = Date.now();
-  private readonly untrackers: Array<() => void> = [];
+  readonly startedAt = Date.now();
+  /** Who the connection is, once admitted (anonymous until then). */
+  identity: Identity = ANONYMOUS;
+  private untrack: (() => void) | undefined;
   private upstream: Socket | undefined;
   private cutFor: string | undefined;
   private recorded = false;
@@ -68,12 +76,12 @@ export class ConnectionAttempt {
   constructor(
     private readonly context: GatewayContext,
     readonly service: string,
-    private client: Socket,
+    private socket: Socket,
     initial: { outcome?: Outcome; reason?: string } = {},
   ) {
     this.record = {
       service,
-      client: formatAddress(client.remoteAddress, client.remotePort),
+      client: formatAddress(socket.remoteAddress, socket.remotePort),
       identity: 'anonymous',
       bytesFromClient: 0,
       bytesFromServer: 0,
@@ -85,7 +93,12 @@ export class ConnectionAttempt {
 
   /** The client's socket is now this one (after STARTTLS, a TLS socket over the first). */
   useClient(socket: Socket): void {
-    this.client = socket;
+    this.socket = socket;
+  }
+
+  /** The client's address and port, as the connection came (LiveRelay). */
+  get client(): string {
+    return this.record.client;
   }
 
   /** Why the gateway cut this connection (a revocation, a rule change), or undefined while it has not. */
@@ -104,25 +117,33 @@ export class ConnectionAttempt {
   /** Authorizes, then registers the connection with the gateway, which may cut it from now on. */
   admit(identity: Identity): void {
     this.authorize(identity);
-    this.untrackers.push(
-      this.context.track({
-        service: this.service,
-        identity,
-        client: this.record.client,
-        startedAt: this.started,
-        progress: () => ({
-          ...(this.record.server === undefined ? {} : { server: this.record.server }),
-          bytesFromClient: this.client.bytesRead,
-          bytesFromServer: this.upstream?.bytesRead ?? 0,
-        }),
-        close: (reason) => {
-          this.cutFor = reason;
-          this.record.reason = reason;
-          this.client.destroy();
-          this.upstream?.destroy();
-        },
-      }),
-    );
+    this.identity = identity;
+    // Admitted once per connection; a second admission (none today) would keep both removals.
+    const before = this.untrack;
+    const untrack = this.context.track(this);
+    this.untrack = before
+      ? () => {
+          before();
+          untrack();
+        }
+      : untrack;
+  }
+
+  /** How far it has got, from the sockets' own counters (LiveRelay). */
+  progress(): RelayProgress {
+    return {
+      ...(this.record.server === undefined ? {} : { server: this.record.server }),
+      bytesFromClient: this.socket.bytesRead,
+      bytesFromServer: this.upstream?.bytesRead ?? 0,
+    };
+  }
+
+  /** Cuts the connection, both sockets, for `reason` (LiveRelay: a revocation, a rule change, an admin). */
+  close(reason: string): void {
+    this.cutFor = reason;
+    this.record.reason = reason;
+    this.socket.destroy();
+    this.upstream?.destroy();
   }
 
   /**
@@ -151,7 +172,8 @@ export class ConnectionAttempt {
     const started = performance.now();
     let reached: Awaited<ReturnType<typeof connectFirst>>;
     try {
-      reached = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, report, open });
+      // Keepalive is the relay's to turn on, once the connection has lasted (see net/relay.ts).
+      reached = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, keepAliveMs: 0, report, open });
     } catch (error) {
       this.context.connected?.(this.service, outcomeOfFailure(asRoamgateError(error)), performance.now() - started);
       throw error;
@@ -165,7 +187,7 @@ export class ConnectionAttempt {
   setServer(address: string, upstream: Socket): void {
     this.record.server = address;
     this.upstream = upstream;
-    if (this.client.destroyed) upstream.destroy();
+    if (this.socket.destroyed) upstream.destroy();
   }
 
   /**
@@ -174,7 +196,7 @@ export class ConnectionAttempt {
    * cut (an access refusal, its reason recorded already) or a client that left.
    */
   clientStayed(): boolean {
-    if (!this.client.destroyed) return true;
+    if (!this.socket.destroyed) return true;
     this.upstream?.destroy();
     if (this.cutFor !== undefined) this.record.outcome = 'refused';
     else this.record.reason = 'client left before the server answered';
@@ -185,7 +207,7 @@ export class ConnectionAttempt {
   async relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<void> {
     this.record.outcome = 'relayed';
     if (this.cutFor === undefined) delete this.record.reason;
-    const result = await relay(client, upstream, idleTimeoutMs);
+    const result = await relay(client, upstream, idleTimeoutMs, { idleMs: DEFAULT_TCP_KEEPALIVE_MS });
     this.record.bytesFromClient = result.bytesFromClient;
     this.record.bytesFromServer = result.bytesFromServer;
     if (result.end !== 'closed') this.record.reason ??= result.end;
@@ -207,15 +229,16 @@ export class ConnectionAttempt {
 
   /** Writes the refusal as the client's last word and waits for it to hang up (cut after the linger). */
   refuse(reply: string): Promise<void> {
-    return endWithLastWord(this.client, reply);
+    return endWithLastWord(this.socket, reply);
   }
 
   /** Untracks the connection and records it, once, however it ended. */
   finish(): void {
     if (this.recorded) return;
     this.recorded = true;
-    for (const untrack of this.untrackers.splice(0)) untrack();
-    this.record.durationMs = Date.now() - this.started;
+    this.untrack?.();
+    this.untrack = undefined;
+    this.record.durationMs = Date.now() - this.startedAt;
     this.context.record(this.record);
   }
 }

@@ -20,18 +20,14 @@ export interface LineProtocol {
 export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
   return async (client: Socket): Promise<void> => {
     const attempt = new ConnectionAttempt(context, protocol.service, client);
+    // Line protocols are dialogues of short lines: each goes out as it comes, never held for an ACK (as nginx's tcp_nodelay).
     client.setNoDelay(true);
-    // Until the relay starts, a client that says nothing is still bounded by the idle limit.
-    const cut = () => client.destroy();
-    client.setTimeout(limits.idleTimeoutMs, cut);
     try {
       const identity = context.identify(client);
       attempt.admit(identity);
+      // Nothing here waits on the client: until the relay (and its idle limit) starts, the connect timeouts bound the wait.
       const upstream = await attempt.connect(identity, limits);
       if (!attempt.clientStayed()) return;
-      // The relay keeps its own idle limit: drop this timer and its listener for the relay's lifetime.
-      client.setTimeout(0);
-      client.removeListener('timeout', cut);
       await attempt.relay(client, upstream, limits.idleTimeoutMs);
     } catch (thrown) {
       const error = attempt.fail(thrown);

@@ -6,7 +6,10 @@ import { openTunnel } from './tunnel-client';
 
 export interface ConnectOptions {
   connectTimeoutMs: number;
-  /** Idle time before TCP keepalive probes start (ms); default DEFAULT_TCP_KEEPALIVE_MS. */
+  /**
+   * Idle time before TCP keepalive probes start (ms); default DEFAULT_TCP_KEEPALIVE_MS. 0: not turned on at
+   * connect, for a caller that relays the socket and lets the relay turn it on if the connection lasts (net/relay.ts).
+   */
   keepAliveMs?: number;
   /** Told about each attempt: null on success, else why it failed. */
   report?: (server: ServerInfo, failure: string | null) => void;
@@ -19,10 +22,13 @@ export interface ConnectOptions {
   open?: (server: ServerInfo) => Promise<Socket>;
 }
 
-/** Connects to one host:port, failing with a RoamgateError after `timeoutMs`; TCP keepalive probes after `keepAliveMs` idle. */
+/**
+ * Connects to one host:port, failing with a RoamgateError after `timeoutMs`; TCP keepalive probes after
+ * `keepAliveMs` idle (0: keepalive left off).
+ */
 export function connectWithTimeout(host: string, port: number, timeoutMs: number, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMs });
+    const socket = connect({ host, port, noDelay: true, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs });
     // on() and removeListener() rather than once(): once() allocates a wrapper per call, and this runs per connection.
     const settle = (error: Error | null) => {
       clearTimeout(timer);
@@ -57,7 +63,7 @@ export async function connectServer(server: ServerInfo, timeoutMs: number, keepA
   if (!server.tunnel) return connectWithTimeout(server.host, server.port, timeoutMs, keepAliveMs);
   const hop = server.tunnel;
   try {
-    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs });
+    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs: keepAliveMs || DEFAULT_TCP_KEEPALIVE_MS });
   } catch (error) {
     const failure = error as RoamgateError;
     // The hop's own words name the gateway by URL; say who it is instead, and keep its reason when it gave one.

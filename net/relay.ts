@@ -21,23 +21,41 @@ export interface RelayResult {
 export const RELAY_WINDOW_BYTES = 256 * 1024;
 
 /**
+ * A relay still open after this long has TCP keepalive turned on on both
+ * sockets (ms), by the relay's one timer. A connection that ends sooner (most
+ * do: a mail sent, a mailbox checked) never needed the five system calls that
+ * turning it on costs per socket, and its probes would not have started yet
+ * anyway: they start after the keepalive idle time, 15 s by default. A peer
+ * that went silent in the first seconds is found this much later at most.
+ */
+export const KEEPALIVE_ARM_AFTER_MS = 5_000;
+
+/**
  * Relays bytes both ways with back-pressure until both sockets close.
  * An end on one side ends the other once its data is flushed; an error on
  * one side destroys the other; nothing read from either side for
- * `idleTimeoutMs` (0: no limit) destroys both. Bytes are counted by the
- * sockets themselves, at no cost per chunk.
+ * `idleTimeoutMs` (0: no limit) destroys both. With `keepAlive`, a relay
+ * that lasts turns TCP keepalive on on both sockets (see
+ * KEEPALIVE_ARM_AFTER_MS). Bytes are counted by the sockets themselves,
+ * at no cost per chunk.
  *
  * One set of listeners serves both directions, with `this` the socket that
  * emitted the event, rather than two pipe() calls: four listeners per socket
  * instead of about ten, and one idle timer per relay instead of one per
  * socket, refreshed by a timestamp rather than by re-arming it per chunk.
  */
-export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<RelayResult> {
+export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number, keepAlive?: RelayKeepAlive): Promise<RelayResult> {
   return new Promise((resolve) => {
-    const state = new RelayState(client, upstream, idleTimeoutMs, resolve);
+    const state = new RelayState(client, upstream, idleTimeoutMs, keepAlive, resolve);
     start(client, state);
     start(upstream, state);
   });
+}
+
+/** TCP keepalive for a relay that lasts: probes after `idleMs` quiet, turned on after `armAfterMs` (default KEEPALIVE_ARM_AFTER_MS). */
+export interface RelayKeepAlive {
+  idleMs: number;
+  armAfterMs?: number;
 }
 
 /** Where a socket's relay state hangs, so the listeners are shared functions, not closures per relay. */
@@ -50,16 +68,22 @@ class RelayState {
   open = 2;
   lastActivity = performance.now();
   idleTimer: NodeJS.Timeout | undefined;
+  /** Keepalive idle time still to be turned on (ms); 0 once it is, or when not asked for. */
+  keepAliveMs: number;
   private readonly clientBytesBefore: number;
 
   constructor(
     readonly client: Socket,
     readonly upstream: Socket,
     readonly idleTimeoutMs: number,
+    keepAlive: RelayKeepAlive | undefined,
     private readonly resolve: (result: RelayResult) => void,
   ) {
     this.clientBytesBefore = client.bytesRead;
-    if (idleTimeoutMs > 0) this.idleTimer = unrefTimeout(checkIdle, idleTimeoutMs, this);
+    this.keepAliveMs = keepAlive?.idleMs ?? 0;
+    const armAfter = keepAlive?.armAfterMs ?? KEEPALIVE_ARM_AFTER_MS;
+    const first = this.keepAliveMs > 0 && (idleTimeoutMs <= 0 || idleTimeoutMs > armAfter) ? armAfter : idleTimeoutMs;
+    if (first > 0) this.idleTimer = unrefTimeout(checkIdle, first, this);
   }
 
   peerOf(socket: Socket): Socket {
@@ -140,8 +164,14 @@ function onClose(this: RelayedSocket): void {
   state.closed();
 }
 
-/** Fires at the earliest moment the relay can have been idle for idleTimeoutMs; re-arms if it was not. */
+/** Fires at the earliest moment the relay can have been idle for idleTimeoutMs (or to turn keepalive on); re-arms if it was not. */
 function checkIdle(state: RelayState): void {
+  if (state.keepAliveMs > 0) {
+    keepAlive(state.client, state.keepAliveMs);
+    keepAlive(state.upstream, state.keepAliveMs);
+    state.keepAliveMs = 0;
+    if (state.idleTimeoutMs <= 0) return;
+  }
   const quietMs = performance.now() - state.lastActivity;
   if (quietMs < state.idleTimeoutMs) {
     // Whole milliseconds: timers are grouped in one list per distinct duration.
@@ -151,6 +181,10 @@ function checkIdle(state: RelayState): void {
   state.end ??= 'idle-timeout';
   state.client.destroy();
   state.upstream.destroy();
+}
+
+function keepAlive(socket: Socket, idleMs: number): void {
+  if (!socket.destroyed) socket.setKeepAlive(true, idleMs);
 }
 
 function unrefTimeout(callback: (state: RelayState) => void, ms: number, state: RelayState): NodeJS.Timeout {

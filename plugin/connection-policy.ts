@@ -78,7 +78,8 @@ export class ConnectionPolicy implements GatewayContext {
   };
 
   readonly record = (entry: ConnectionRecord): void => {
-    this.deps.logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
+    const { logger } = this.deps;
+    if (logger.isLevelEnabled?.('info') !== false) logger.info({ event: 'relay', ...entry }, `${entry.service} ${entry.outcome}`);
     this.deps.metrics.connection(entry);
     this.deps.audit.record('connection', {
       actor: entry.identity,

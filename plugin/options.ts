@@ -56,6 +56,8 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** pino's: whether `level` is logged at all, so that a line below the level is not even built. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export const optionsSchema = z.strictObject({

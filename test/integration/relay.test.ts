@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { RELAY_WINDOW_BYTES, relay, type RelayResult } from '../../net/relay';
 import { idle, until } from '../helpers/until';
 
@@ -29,6 +29,7 @@ interface Rig {
 
 async function startRig(options: {
   idleTimeoutMs: number;
+  keepAlive?: { idleMs: number; armAfterMs: number };
   allowHalfOpen?: boolean;
   prelude?: (client: Socket) => Promise<unknown>;
   onServer: (socket: Socket) => void;
@@ -53,7 +54,9 @@ async function startRig(options: {
     await options.prelude?.(client);
     const upstream = track(connect({ host: '127.0.0.1', port: serverPort, allowHalfOpen }));
     upstream.on('error', () => undefined);
-    upstream.once('connect', () => relays.push({ client, upstream, result: relay(client, upstream, options.idleTimeoutMs) }));
+    upstream.once('connect', () =>
+      relays.push({ client, upstream, result: relay(client, upstream, options.idleTimeoutMs, options.keepAlive) }),
+    );
   });
   const gatewayPort = await listen(gateway);
   return {
@@ -256,6 +259,38 @@ describe('relay() over real sockets', () => {
     // The greeting was the last traffic: not cut before the limit (less timer granularity), nor long after.
     expect(clientSide.closedAt - greetedAt).toBeGreaterThanOrEqual(195);
     expect(clientSide.closedAt - greetedAt).toBeLessThan(1500);
+  });
+
+  test('TCP keepalive is turned on on both sockets of a relay that lasts, never on one that ends sooner; the idle limit still holds', async () => {
+    const turnedOn = new Map<Socket, unknown[]>();
+    const spy = jest.spyOn(Socket.prototype, 'setKeepAlive').mockImplementation(function (this: Socket, ...args: unknown[]) {
+      turnedOn.set(this, args);
+      return this;
+    });
+    try {
+      const armAfterMs = 400;
+      rig = await startRig({
+        idleTimeoutMs: armAfterMs + 400,
+        keepAlive: { idleMs: 15_000, armAfterMs },
+        onServer: (socket) => socket.write('220 hello\r\n'),
+      });
+      const short = await rig.open();
+      const shortRelay = await rig.nextRelay();
+      short.end();
+      await shortRelay.result;
+      await rig.open();
+      const longRelay = await rig.nextRelay();
+      await idle(armAfterMs - 200, 'before the relay is due to turn keepalive on');
+      expect(turnedOn.size).toBe(0);
+      await until(() => turnedOn.size === 2, 'keepalive turned on on both sockets of the lasting relay', 2000);
+      expect(turnedOn.get(longRelay.client)).toEqual([true, 15_000]);
+      expect(turnedOn.get(longRelay.upstream)).toEqual([true, 15_000]);
+      expect(turnedOn.has(shortRelay.client) || turnedOn.has(shortRelay.upstream)).toBe(false);
+      // Turning keepalive on re-arms the idle check: the quiet relay is still cut at its limit.
+      expect(await longRelay.result).toMatchObject({ end: 'idle-timeout' });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   test('the idle timer does not keep the process alive', async () => {
