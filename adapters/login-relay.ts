@@ -305,7 +305,8 @@ class LoginSession {
    * which ends the failover: it is a failed login.
    */
   private async openAndLogIn(server: ServerInfo, identity: Identity, credentials: Credentials): Promise<Socket> {
-    let socket = await connectServer(server, this.limits.connectTimeoutMs);
+    // Keepalive is the relay's to turn on, once the session has lasted (see net/relay.ts).
+    let socket = await connectServer(server, this.limits.connectTimeoutMs, 0);
     if (server.tls?.mode === 'implicit') socket = await startServerTls(socket, server.host, server.tls);
     // A visitor is known at home by their name there (`alice`, not `alice@home.example`); anywhere else by their full name.
     const username =
@@ -337,6 +338,8 @@ class LoginSession {
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);
     this.client.write(this.dialogue.loginSucceeded());
+    // From here the server's lines go out as they come, never held for an ACK (as in the transparent relay).
+    this.client.setNoDelay(true);
     await this.attempt.relay(this.client, upstream, this.limits.idleTimeoutMs);
     this.end();
   }

@@ -59,9 +59,13 @@ export function connectWithTimeout(host: string, port: number, timeoutMs: number
  * Opens a connection to one server: straight to it, or through another
  * gateway's tunnel endpoint when the server is a hop (a visitor's home).
  */
-export async function connectServer(server: ServerInfo, timeoutMs: number, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS): Promise<Socket> {
-  if (!server.tunnel) return connectWithTimeout(server.host, server.port, timeoutMs, keepAliveMs);
-  const hop = server.tunnel;
+export function connectServer(server: ServerInfo, timeoutMs: number, keepAliveMs = DEFAULT_TCP_KEEPALIVE_MS): Promise<Socket> {
+  return server.tunnel
+    ? connectHop(server.tunnel, timeoutMs, keepAliveMs)
+    : connectWithTimeout(server.host, server.port, timeoutMs, keepAliveMs);
+}
+
+async function connectHop(hop: NonNullable<ServerInfo['tunnel']>, timeoutMs: number, keepAliveMs: number): Promise<Socket> {
   try {
     return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs: keepAliveMs || DEFAULT_TCP_KEEPALIVE_MS });
   } catch (error) {

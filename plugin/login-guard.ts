@@ -6,7 +6,7 @@ import { splitRealm } from './roaming-directory';
 /** Most (user, address) pairs whose refusal is remembered, so it is recorded once per wait. */
 const MAX_NOTED_REFUSALS = 10_000;
 /** Most keys one count remembers (addresses, user names, pairs); past it the least recently used is forgotten. */
-const MAX_TALLIES = 100_000;
+export const MAX_TALLIES = 100_000;
 
 /** How many failed logins a window allows; the window starts at its first failure and lasts `windowSeconds`. */
 export interface FailureLimit {
@@ -76,8 +76,13 @@ class Tally {
 
 /** Failed logins per key in fixed windows on the clock's elapsed time, with a place held for each attempt being checked. */
 class FailureCount {
-  // Forgetting a tally wakes its waiters, who then look again (at a new one).
-  private readonly tallies = new LRUCache<string, Tally>({ max: MAX_TALLIES, dispose: (tally) => tally.wake() });
+  /**
+   * The tallies, least recently used first (a key used is moved to the end); past MAX_TALLIES the first is
+   * forgotten, which wakes its waiters, who then look again (at a new one). A Map rather than lru-cache: every
+   * settled login deletes its tallies, and lru-cache empties its whole preallocated store (MAX_TALLIES slots) when
+   * its last entry goes, which cost more than the rest of a cached login together.
+   */
+  private readonly tallies = new Map<string, Tally>();
 
   constructor(
     /** What the count is called when it is shared with other gateway processes. */
@@ -90,9 +95,10 @@ class FailureCount {
   tally(key: string): Tally {
     let tally = this.tallies.get(key);
     if (tally === undefined) {
+      if (this.tallies.size >= MAX_TALLIES) this.forgetLeastRecent();
       tally = new Tally();
-      this.tallies.set(key, tally);
-    }
+    } else this.tallies.delete(key);
+    this.tallies.set(key, tally);
     return this.current(tally);
   }
 
@@ -123,7 +129,15 @@ class FailureCount {
   release(key: string, tally: Tally): void {
     tally.pending--;
     tally.wake();
-    if (tally.pending === 0 && tally.failures === 0 && this.tallies.peek(key) === tally) this.tallies.delete(key);
+    if (tally.pending === 0 && tally.failures === 0 && this.tallies.get(key) === tally) this.tallies.delete(key);
+  }
+
+  private forgetLeastRecent(): void {
+    for (const [key, tally] of this.tallies) {
+      this.tallies.delete(key);
+      tally.wake();
+      return;
+    }
   }
 
   private current(tally: Tally): Tally {

@@ -44,15 +44,35 @@ export function ownEndpointReason(host: string, port: number, ownPorts: Readonly
  * now and every address checked, and the checked address is the one
  * connected to (its name cannot be pointed elsewhere in between); the
  * operator's names are resolved only when the port is one of the gateway's.
+ * Answered at once (an array, no promise) when no name needs resolving, as
+ * for every connection to servers named by address.
  */
-export async function serversToUse(candidates: readonly ServerInfo[], rules: ServerAddressRules): Promise<ServerInfo[]> {
+export function serversToUse(candidates: readonly ServerInfo[], rules: ServerAddressRules): ServerInfo[] | Promise<ServerInfo[]> {
   if (candidates.length === 0) return [];
   const ownPorts = rules.ownPorts();
-  const usable: ServerInfo[] = [];
+  const checked: Array<ServerInfo | string | Promise<ServerInfo | string>> = [];
+  let lookups = false;
   for (const server of candidates) {
-    const checked = server.tunnel ? server : await checkServer(server, ownPorts, rules);
-    if (typeof checked === 'string') rules.onRefused?.(server, checked);
-    else usable.push(checked);
+    const verdict = server.tunnel ? server : checkServer(server, ownPorts);
+    if (verdict === LOOKUP) {
+      lookups = true;
+      checked.push(checkResolved(server, ownPorts, rules));
+    } else checked.push(verdict);
+  }
+  if (!lookups) return keepUsable(candidates, checked as Array<ServerInfo | string>, rules);
+  return Promise.all(checked).then((verdicts) => keepUsable(candidates, verdicts, rules));
+}
+
+/** The candidates whose check gave a server (in their order); the others are told to `onRefused`. */
+function keepUsable(
+  candidates: readonly ServerInfo[],
+  verdicts: ReadonlyArray<ServerInfo | string>,
+  rules: ServerAddressRules,
+): ServerInfo[] {
+  const usable: ServerInfo[] = [];
+  for (const [index, verdict] of verdicts.entries()) {
+    if (typeof verdict === 'string') rules.onRefused?.(candidates[index]!, verdict);
+    else usable.push(verdict);
   }
   return usable;
 }
@@ -72,13 +92,21 @@ function hostVerdict(host: string): { problem: string | null; literal: boolean }
   return verdict;
 }
 
-/** The server to connect to (its host pinned to the checked address when it was resolved), or why it is refused. */
-async function checkServer(server: ServerInfo, ownPorts: ReadonlySet<number>, rules: ServerAddressRules): Promise<ServerInfo | string> {
+/** What checkServer answers when the server's name must be resolved first (see checkResolved). */
+const LOOKUP = Symbol('lookup');
+
+/** The server to connect to, why it is refused, or LOOKUP: its name must be resolved and every address checked. */
+function checkServer(server: ServerInfo, ownPorts: ReadonlySet<number>): ServerInfo | string | typeof LOOKUP {
   const verdict = hostVerdict(server.host);
   const problem = verdict.problem ?? ownEndpointReason(server.host, server.port, ownPorts);
   if (problem !== null) return problem;
   if (verdict.literal) return server;
   if (server.registered === undefined && !ownPorts.has(server.port)) return server;
+  return LOOKUP;
+}
+
+/** A server named by a host name: its host pinned to the checked address when it is a registration's, or why it is refused. */
+async function checkResolved(server: ServerInfo, ownPorts: ReadonlySet<number>, rules: ServerAddressRules): Promise<ServerInfo | string> {
   let addresses: string[];
   try {
     addresses = (await (rules.resolveName ?? systemResolve)(server.host)).map((address) => canonicalIp(address) ?? address);

@@ -36,20 +36,38 @@ export class ServerResolver {
    * checked before ordered, so that a refused server cannot stand in for the
    * ones the order skips as unhealthy.
    */
-  readonly resolveHere = async (service: string, identity: Identity): Promise<ServerInfo[]> =>
-    orderCandidates(
-      await serversToUse(selectForIdentity(await this.deps.source.resolve(service, identity), identity), this.deps.addressRules),
-      (server) => this.deps.health.statusOf(service, server),
-    );
+  readonly resolveHere = (service: string, identity: Identity): Promise<ServerInfo[]> => {
+    // This runs for every connection: no awaits where the answers are at hand (the table's servers named by address).
+    try {
+      const answer = this.deps.source.resolve(service, identity);
+      return Array.isArray(answer)
+        ? Promise.resolve(this.usable(service, answer, identity))
+        : answer.then((list) => this.usable(service, list, identity));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
 
   /** A visitor's own services go to their home gateway (by the peer's routes); the rest are served here. */
-  readonly resolve = async (service: string, identity: Identity): Promise<ServerInfo[]> => {
-    const local = await this.resolveHere(service, identity);
+  readonly resolve = (service: string, identity: Identity): Promise<ServerInfo[]> => {
     const home = identity.kind === 'user' ? identity.user.home : undefined;
     const peer = home && this.deps.peers.get(home.realm);
-    if (!home || !peer?.url) return local;
-    return routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, peer.url) : local;
+    if (!home || !peer?.url) return this.resolveHere(service, identity);
+    const url = peer.url;
+    return this.resolveHere(service, identity).then((local) =>
+      routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, url) : local,
+    );
   };
+
+  /** The servers of a source's answer meant for `identity` that the address rules let it use, in the order to try them. */
+  private usable(service: string, answer: ServerInfo[], identity: Identity): ServerInfo[] | Promise<ServerInfo[]> {
+    const usable = serversToUse(selectForIdentity(answer, identity), this.deps.addressRules);
+    return Array.isArray(usable) ? this.order(service, usable) : usable.then((servers) => this.order(service, servers));
+  }
+
+  private order(service: string, servers: ServerInfo[]): ServerInfo[] {
+    return orderCandidates(servers, (server) => this.deps.health.statusOf(service, server));
+  }
 
   /** Every service this gateway might serve: the table's, the adapters', and a visitor's home's; not the web proxy. */
   readonly serviceNames = async (identity?: Identity): Promise<string[]> =>

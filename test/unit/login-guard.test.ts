@@ -1,4 +1,11 @@
-import { LoginGuard, type LoginAdmission, type LoginOrigin, type LoginTicket, type ThrottleOptions } from '../../plugin/login-guard';
+import {
+  LoginGuard,
+  MAX_TALLIES,
+  type LoginAdmission,
+  type LoginOrigin,
+  type LoginTicket,
+  type ThrottleOptions,
+} from '../../plugin/login-guard';
 import { ManualClock, TIMERS_ONLY } from '../helpers/clock';
 
 /** The per-user pause kept out of the way (1000 failures before it starts), so these tests are about refusals. */
@@ -251,4 +258,22 @@ describe('LoginGuard: failures shared with other gateway processes', () => {
     for (let n = 0; n < 10; n++) guard.countElsewhere('perNothing', '192.0.2.1');
     expect((await guard.attempt('alice', from('192.0.2.1'))).admitted).toBe(true);
   });
+});
+
+describe('LoginGuard: how much it remembers', () => {
+  test(`past ${MAX_TALLIES} addresses the least recently used is forgotten; the ones in use stay; a settled right login leaves nothing behind`, async () => {
+    const guard = new LoginGuard(LIMITS);
+    await fail(guard, 'mallory', from('192.0.2.1'), 3);
+    expect(await refused(guard.attempt('mallory', from('192.0.2.1')))).toBeGreaterThan(0);
+    // A right password settled: its tallies go at once (and cost nothing, however many are kept).
+    (await admitted(guard.attempt('alice', from('192.0.2.2')))).succeeded();
+    for (let index = 0; index < MAX_TALLIES - 10; index++)
+      await fail(guard, `user${index}`, from(`10.${index >> 16}.${(index >> 8) & 255}.${index & 255}`));
+    // Still among the most recent: refused.
+    expect(await refused(guard.attempt('mallory', from('192.0.2.1')))).toBeGreaterThan(0);
+    for (let index = 0; index < MAX_TALLIES; index++)
+      await fail(guard, `other${index}`, from(`11.${index >> 16}.${(index >> 8) & 255}.${index & 255}`));
+    // Pushed out by as many newer addresses: forgotten, so let through again.
+    (await admitted(guard.attempt('mallory', from('192.0.2.1')))).failed();
+  }, 60_000);
 });
