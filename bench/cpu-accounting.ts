@@ -1,12 +1,12 @@
 /**
  * Who used the CPU during a measurement: the load generator (this process),
- * the upstream, the gateway, and everything else on the machine. Shown next
+ * the upstream, the proxy (the gateway, Node's floor or nginx), and everything else on the machine. Shown next
  * to the results because on a small machine the processes compete for cores
  * and other work skews the figures.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Child } from './bench-children';
+import type { CpuSource } from './proc-sampler';
 
 /** Kernel clock ticks per second in /proc/stat (USER_HZ, 100 on Linux). */
 const PROC_STAT_TICKS_PER_SECOND = 100;
@@ -45,7 +45,8 @@ export function machineBusyMicros(): number | undefined {
   }
 }
 
-export async function cpuMark(upstream: Child, gateway?: Child): Promise<CpuMark> {
+/** The counters now; `gateway` is the proxy being measured (the gateway, the floor, or nginx's processes). */
+export async function cpuMark(upstream: CpuSource, gateway?: CpuSource): Promise<CpuMark> {
   const [up, gw] = await Promise.all([upstream.sample(false), gateway?.sample(false)]);
   const own = process.cpuUsage();
   return {
@@ -109,12 +110,12 @@ export function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-/** `load generator 80%, upstream 60%, gateway 90% (kernel 40%), other 5%`. */
-export function describeShare(cpu: CpuShare): string {
+/** `load generator 80%, upstream 60%, gateway 90% (kernel 40%), other 5%`; `proxy` names the gateway's part. */
+export function describeShare(cpu: CpuShare, proxy = 'gateway'): string {
   const pct = (value: number) => `${value.toFixed(0)}%`;
   const parts = [`load generator ${pct(cpu.load)}`, `upstream ${pct(cpu.upstream)}`];
   if (cpu.gateway !== undefined)
-    parts.push(`gateway ${pct(cpu.gateway)}` + (cpu.gatewayKernel !== undefined ? ` (kernel ${pct(cpu.gatewayKernel)})` : ''));
+    parts.push(`${proxy} ${pct(cpu.gateway)}` + (cpu.gatewayKernel !== undefined ? ` (kernel ${pct(cpu.gatewayKernel)})` : ''));
   if (cpu.other !== undefined) parts.push(`other processes ${pct(cpu.other)}`);
   return parts.join(', ');
 }

@@ -1,49 +1,74 @@
-/** The gateway against Node's floor (a 15-line relay): the issue 18 targets, as ratios measured in the same run. */
+/**
+ * The gateway against Node's floor (a 15-line relay) and beside nginx: the
+ * issue's targets, as ratios of the floor measured in the same rounds, plus
+ * the absolute memory target and the earlier ratios of direct.
+ */
 import { fmt } from './bench-output';
 import type { BulkSummary, ShortSummary } from './relay-load-phases';
+import type { PathResult } from './relay-report';
+import { TARGETS } from './relay-settings';
 
 /** Targets of the gateway's cost against the floor's. */
 export const FLOOR_TARGETS = { cpuPerConnection: 1.1, cpuPerGiB: 1.0, p99: 1.2 } as const;
 
-/** One proxy's figures: its short-connection and bulk summaries (the `gateway` side of each measurement). */
-export interface ProxyFigures {
-  short: ShortSummary;
-  bulk: BulkSummary;
-}
-
-/** The proxy process's CPU per short connection (µs): its share of a core over the rounds, per connection completed. */
+/** The proxy's CPU per short connection (µs): its share of a core over the rounds, per connection completed. */
 export function cpuPerConnectionMicros(short: ShortSummary): number {
   return ((short.cpu.gateway ?? Number.NaN) / 100) * (1_000_000 / short.rate);
 }
 
-/** The proxy process's CPU per GiB moved (s): its share of a core, over the bulk rate. */
+/** The proxy's CPU per GiB moved (s): its share of a core, over the bulk rate. */
 export function cpuPerGiBSeconds(bulk: BulkSummary): number {
   return ((bulk.cpu.gateway ?? Number.NaN) / 100) * (1024 / bulk.rate);
 }
 
-export function printFloorComparison(gateway: ProxyFigures, floor: ProxyFigures): void {
-  const verdict = (ratio: number, target: number) => (ratio <= target ? 'PASS' : 'MISS');
-  const rows: Array<[string, number, number, number | undefined]> = [
-    [
-      'proxy CPU per short connection (µs)',
-      cpuPerConnectionMicros(floor.short),
-      cpuPerConnectionMicros(gateway.short),
-      FLOOR_TARGETS.cpuPerConnection,
-    ],
-    ['proxy CPU per GiB (s)', cpuPerGiBSeconds(floor.bulk), cpuPerGiBSeconds(gateway.bulk), FLOOR_TARGETS.cpuPerGiB],
-    ['short connection p99 (ms)', floor.short.p99, gateway.short.p99, FLOOR_TARGETS.p99],
-    ['short connections (conn/s)', floor.short.rate, gateway.short.rate, undefined],
-    ['short connection p50 (ms)', floor.short.p50, gateway.short.p50, undefined],
-    ['bulk upload (MiB/s)', floor.bulk.rate, gateway.bulk.rate, undefined],
-  ];
-  console.log("\nagainst Node's floor (a 15-line net.createServer + pipe relay, measured the same way in this run)");
-  console.log(`${''.padEnd(38)}${'floor'.padStart(10)}${'gateway'.padStart(10)}${'ratio'.padStart(8)}   target`);
-  for (const [name, floorValue, gatewayValue, target] of rows) {
-    const ratio = gatewayValue / floorValue;
-    // Rates are better higher: their ratio is shown, not judged.
-    const judged = target === undefined ? '' : `<= ${target.toFixed(2)}x  ${verdict(ratio, target)}`;
+/** A judged figure: its value per proxy, and how the gateway's is judged. */
+interface TargetRow {
+  name: string;
+  value: (path: PathResult) => number;
+  /** Judged as gateway ÷ floor <= ratio, or gateway's own value <= absolute. */
+  target: { ratio: number } | { absolute: number };
+}
+
+const ROWS: TargetRow[] = [
+  {
+    name: 'proxy CPU per short connection (µs)',
+    value: (p) => cpuPerConnectionMicros(p.short),
+    target: { ratio: FLOOR_TARGETS.cpuPerConnection },
+  },
+  { name: 'proxy CPU per GiB (s)', value: (p) => cpuPerGiBSeconds(p.bulk), target: { ratio: FLOOR_TARGETS.cpuPerGiB } },
+  { name: 'short connection p99 (ms)', value: (p) => p.short.p99, target: { ratio: FLOOR_TARGETS.p99 } },
+  {
+    name: 'KiB per idle relayed connection',
+    value: (p) => p.idle?.rssSlopeKiB ?? Number.NaN,
+    target: { absolute: TARGETS.idleKiBPerConnection },
+  },
+];
+
+export function printTargets(direct: PathResult, proxies: PathResult[]): void {
+  const floor = proxies.find((path) => path.label === 'floor');
+  const nginx = proxies.find((path) => path.label === 'nginx');
+  const gateway = proxies.find((path) => path.label === 'gateway');
+  if (!floor || !gateway) return;
+  const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
+  const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
+  console.log("\ntargets: the gateway against Node's floor (nginx's ratio to the floor beside it, not judged)");
+  console.log(
+    `${''.padEnd(36)}${'floor'.padStart(10)}${'nginx'.padStart(10)}${'gateway'.padStart(10)}${'gw/floor'.padStart(10)}${'nginx/fl'.padStart(10)}   target`,
+  );
+  for (const row of ROWS) {
+    const [f, n, g] = [row.value(floor), nginx ? row.value(nginx) : Number.NaN, row.value(gateway)];
+    const judged =
+      'ratio' in row.target
+        ? `<= ${row.target.ratio.toFixed(2)}x floor  ${verdict(g / f <= row.target.ratio)}`
+        : `<= ${row.target.absolute} KiB  ${verdict(g <= row.target.absolute)}`;
     console.log(
-      `${name.padEnd(38)}${fmt(floorValue, 2).padStart(10)}${fmt(gatewayValue, 2).padStart(10)}${`${ratio.toFixed(2)}x`.padStart(8)}   ${judged}`,
+      `${row.name.padEnd(36)}${fmt(f, 2).padStart(10)}${fmt(n, 2).padStart(10)}${fmt(g, 2).padStart(10)}${ratio(g, f).padStart(10)}${ratio(n, f).padStart(10)}   ${judged}`,
     );
   }
+  const conn = gateway.short.rate / direct.short.rate;
+  const bulk = gateway.bulk.rate / direct.bulk.rate;
+  console.log(
+    `earlier targets, gateway ÷ direct: short connections ${fmt(conn, 2)}x (>= ${TARGETS.connectionRateRatio}x ${verdict(conn >= TARGETS.connectionRateRatio)}), ` +
+      `bulk ${fmt(bulk, 2)}x (>= ${TARGETS.throughputRatio}x ${verdict(bulk >= TARGETS.throughputRatio)})`,
+  );
 }

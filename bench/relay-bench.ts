@@ -6,11 +6,13 @@
  *   BENCH_CPU_PROF=/tmp/prof npm run bench
  *                            (also writes a .cpuprofile of the gateway child)
  *
- * Three processes, all on 127.0.0.1: this one is the load generator; the
- * upstream (bench-upstream) and the gateway (bench-gateway) are forked
- * children, so neither shares an event loop with the load. It is a
- * measurement, not a test: it exits 0 whatever the numbers, 1 only when
- * something crashed or the whole run overran its time limit.
+ * All on 127.0.0.1: this process is the load generator; the upstream
+ * (bench-upstream), Node's floor (bench-floor) and the gateway (bench-gateway)
+ * are forked children, and nginx's stream proxy is spawned when installed, so
+ * none shares an event loop with the load. Direct and the three proxies are
+ * measured in the same interleaved rounds. It is a measurement, not a test: it
+ * exits 0 whatever the numbers, 1 only when something crashed or the whole run
+ * overran its time limit.
  * See bench/README.md for what each figure means.
  */
 import { readFileSync } from 'node:fs';
@@ -20,9 +22,9 @@ import { killChildren, startChild } from './bench-children';
 import { fmt, log } from './bench-output';
 import { machineBusyPercent } from './cpu-accounting';
 import { measureIdleMemory } from './idle-memory-phase';
-import { measureBulkInterleaved, measureReference, measureShortConnectionsInterleaved, type Via } from './relay-load-phases';
-import { printFloorComparison } from './floor-report';
-import { printReport } from './relay-report';
+import { measureBulkInterleaved, measureShortConnectionsInterleaved } from './relay-load-phases';
+import { idleSubjects, startProxies } from './relay-proxies';
+import { type PathResult, printReport } from './relay-report';
 import { SETTINGS } from './relay-settings';
 
 /** How long the machine is watched before the start, and above what use of one core (%) it is called busy. */
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   const gatewayExecArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
 
   const limit = openFileLimit();
-  // The gateway holds two descriptors per relayed connection; the others one each.
+  // A proxy holds two descriptors per relayed connection; the others one each.
   const affordable = limit === null ? 1000 : Math.floor((limit - SPARE_DESCRIPTORS) / 2);
   const idleCount = Math.max(SETTINGS.idleSteps * 10, Math.min(SETTINGS.idleConnections, affordable));
 
@@ -74,33 +76,30 @@ async function main(): Promise<void> {
   }
   if (idleCount < SETTINGS.idleConnections) {
     console.log(
-      `  note: open-file limit ${limit ?? 'unknown'} is below ${2 * SETTINGS.idleConnections + SPARE_DESCRIPTORS}; idle phase scaled down to ${idleCount} connections (raise with \`ulimit -n 8192\` before npm run bench)`,
+      `  note: open-file limit ${limit ?? 'unknown'} is below ${2 * SETTINGS.idleConnections + SPARE_DESCRIPTORS}; idle phase scaled down to ${idleCount} connections (raise with \`ulimit -n 16384\` before npm run bench)`,
     );
   }
 
   const upstream = await startChild('upstream', 'bench-upstream.js', [], [], crash);
-  const gateway = await startChild('gateway', 'bench-gateway.js', [String(upstream.port)], gatewayExecArgv, crash);
-  // Node's floor: what any relay in Node costs at least, measured in the same rounds as the gateway.
-  const floorChild = await startChild('floor', 'bench-floor.js', [String(upstream.port)], [], crash);
-  log(`upstream on port ${upstream.port}, gateway SMTP adapter on port ${gateway.port}, Node floor on port ${floorChild.port}`);
+  const { proxies, nginxUnavailable } = await startProxies(upstream.port, gatewayExecArgv, crash);
+  log(`upstream on port ${upstream.port}; ${proxies.map((proxy) => `${proxy.label} on port ${proxy.port}`).join(', ')}`);
+  if (nginxUnavailable) log(`nginx: skipped (${nginxUnavailable})`);
 
-  const vias: Via[] = [
-    { label: 'gateway', port: gateway.port, child: gateway },
-    { label: 'floor', port: floorChild.port, child: floorChild },
-  ];
-  const shortAll = await measureShortConnectionsInterleaved(upstream, vias);
-  const bulkAll = await measureBulkInterleaved(upstream, vias);
-  await gateway.stop();
-  await floorChild.stop();
-  const short = { direct: shortAll.direct, gateway: shortAll.through[0]! };
-  const bulk = { direct: bulkAll.direct, gateway: bulkAll.through[0]! };
-  const floor = { short: shortAll.through[1]!, bulk: bulkAll.through[1]! };
-  const reference = await measureReference(upstream);
-  const idle = await measureIdleMemory(upstream.port, idleCount, crash);
+  const short = await measureShortConnectionsInterleaved(upstream, proxies);
+  const bulk = await measureBulkInterleaved(upstream, proxies);
+  for (const proxy of proxies) await proxy.stop();
+  const results: PathResult[] = proxies.map((proxy, index) => ({
+    label: proxy.label,
+    short: short.through[index]!,
+    bulk: bulk.through[index]!,
+  }));
+  for (const subject of idleSubjects(upstream.port, nginxUnavailable === undefined, crash)) {
+    const result = results.find((path) => path.label === subject.label);
+    if (result) result.idle = await measureIdleMemory(subject.label, subject.start, idleCount);
+  }
   await upstream.stop();
 
-  printReport(short, bulk, idle, reference);
-  printFloorComparison({ short: short.gateway, bulk: bulk.gateway }, floor);
+  printReport({ direct: { label: 'direct', short: short.direct, bulk: bulk.direct }, proxies: results, nginxUnavailable });
   if (profileDir) console.log(`gateway CPU profile (short-connection and bulk phases) written to ${profileDir}`);
   console.log(`total ${fmt((performance.now() - began) / 1000, 1)} s`);
 }

@@ -1,20 +1,21 @@
 /**
  * The relay bench's load phases: short connections and bulk upload, each
- * measured directly and through a proxy (the gateway, or the nginx reference).
+ * measured directly and through every proxy (Node's floor, nginx, the
+ * gateway) in the same rounds.
  */
 import type { Child } from './bench-children';
 import { fmt, log } from './bench-output';
 import { combineShares, cpuMark, cpuShare, mean, median, type CpuShare } from './cpu-accounting';
 import { quantile, runBulkUpload, runShortConnections } from './load-client';
-import { startNginxReference } from './nginx-reference';
-import { MiB, SETTINGS, type Target } from './relay-settings';
+import type { CpuSource } from './proc-sampler';
+import { MiB, SETTINGS } from './relay-settings';
 
-/** The proxied path being measured against direct: the gateway, or the nginx reference. */
+/** A proxied path measured against direct: the floor, nginx, or the gateway. */
 export interface Via {
   label: string;
   port: number;
-  /** Sampled for the CPU figures when it is one of the bench's children. */
-  child?: Child;
+  /** The proxy's processes, sampled for its CPU figures (a forked child over IPC, nginx from /proc). */
+  cpu?: CpuSource;
 }
 
 // ---- 1. short connections ----------------------------------------------------
@@ -32,16 +33,6 @@ export interface ShortSummary {
 /** One round's figures of one target. */
 type ShortRound = { completed: number; failed: number; firstError?: string; elapsedMs: number; latencies: Float64Array; cpu: CpuShare };
 
-/** Direct and through `via`: the figures of each, as `{ direct, gateway }` (the gateway side is `via`). */
-export async function measureShortConnections(
-  upstream: Child,
-  via: Via,
-  roundCount: number = SETTINGS.rounds,
-): Promise<Record<Target, ShortSummary>> {
-  const { direct, through } = await measureShortConnectionsInterleaved(upstream, [via], roundCount);
-  return { direct, gateway: through[0]! };
-}
-
 /**
  * Short connections direct and through each of `vias`, interleaved: each round runs direct, then every via in
  * turn, so that drift on the machine hits all of them alike. Returns direct's figures and each via's, in order.
@@ -51,7 +42,7 @@ export async function measureShortConnectionsInterleaved(
   vias: readonly Via[],
   roundCount: number = SETTINGS.rounds,
 ): Promise<{ direct: ShortSummary; through: ShortSummary[] }> {
-  const targets: Array<{ label: string; port: number; child?: Child }> = [{ label: 'direct', port: upstream.port }, ...vias];
+  const targets: Via[] = [{ label: 'direct', port: upstream.port }, ...vias];
   log(
     `short connections, direct and via ${vias.map((via) => via.label).join(', ')}: ${SETTINGS.workers} workers, warm-up ${SETTINGS.warmupMs} ms, then ${roundCount} x ${SETTINGS.roundMs} ms per target`,
   );
@@ -59,9 +50,9 @@ export async function measureShortConnectionsInterleaved(
   const rounds: ShortRound[][] = targets.map(() => []);
   for (let round = 1; round <= roundCount; round++) {
     for (const [index, target] of targets.entries()) {
-      const before = await cpuMark(upstream, target.child);
+      const before = await cpuMark(upstream, target.cpu);
       const result = await runShortConnections(target.port, SETTINGS.workers, SETTINGS.roundMs);
-      const after = await cpuMark(upstream, target.child);
+      const after = await cpuMark(upstream, target.cpu);
       rounds[index]!.push({ ...result, latencies: result.latenciesMs, cpu: cpuShare(before, after) });
       log(
         `  round ${round} ${target.label.padEnd(7)} ${fmt((1000 * result.completed) / result.elapsedMs)} conn/s${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`,
@@ -104,19 +95,13 @@ export interface BulkSummary {
   cpu: CpuShare;
 }
 
-/** Direct and through `via`: the figures of each, as `{ direct, gateway }` (the gateway side is `via`). */
-export async function measureBulk(upstream: Child, via: Via, runCount: number = SETTINGS.bulkRuns): Promise<Record<Target, BulkSummary>> {
-  const { direct, through } = await measureBulkInterleaved(upstream, [via], runCount);
-  return { direct, gateway: through[0]! };
-}
-
 /** Bulk uploads direct and through each of `vias`, interleaved run by run; the median of each. */
 export async function measureBulkInterleaved(
   upstream: Child,
   vias: readonly Via[],
   runCount: number = SETTINGS.bulkRuns,
 ): Promise<{ direct: BulkSummary; through: BulkSummary[] }> {
-  const targets: Array<{ label: string; port: number; child?: Child }> = [{ label: 'direct', port: upstream.port }, ...vias];
+  const targets: Via[] = [{ label: 'direct', port: upstream.port }, ...vias];
   log(
     `bulk upload, direct and via ${vias.map((via) => via.label).join(', ')}: ${SETTINGS.bulkBytes / MiB} MiB in ${SETTINGS.bulkChunkBytes / 1024} KiB writes, ${runCount} runs per target`,
   );
@@ -125,9 +110,9 @@ export async function measureBulkInterleaved(
   const shares: CpuShare[][] = targets.map(() => []);
   for (let run = 1; run <= runCount; run++) {
     for (const [index, target] of targets.entries()) {
-      const before = await cpuMark(upstream, target.child);
+      const before = await cpuMark(upstream, target.cpu);
       const result = await runBulkUpload(target.port, SETTINGS.bulkBytes, SETTINGS.bulkChunkBytes);
-      const after = await cpuMark(upstream, target.child);
+      const after = await cpuMark(upstream, target.cpu);
       shares[index]!.push(cpuShare(before, after));
       const rate = result.bytes / MiB / (result.elapsedMs / 1000);
       runs[index]!.push(rate);
@@ -140,30 +125,4 @@ export async function measureBulkInterleaved(
     cpu: combineShares(shares[index]!, median),
   }));
   return { direct: direct!, through };
-}
-
-// ---- 3. reference: nginx's stream proxy on the same machine ------------------------
-
-export type Reference = { unavailable: string } | { short: Record<Target, ShortSummary>; bulk: Record<Target, BulkSummary> };
-
-/**
- * The same short-connection and bulk measurements with nginx's stream proxy
- * in the gateway's place, when nginx is installed: what a proxy in C gets on
- * this machine, beside the targets (which were set from nginx's figures).
- */
-export async function measureReference(upstream: Child): Promise<Reference> {
-  const nginx = await startNginxReference(upstream.port);
-  if ('unavailable' in nginx) {
-    log(`reference: skipped (${nginx.unavailable})`);
-    return nginx;
-  }
-  try {
-    const via: Via = { label: 'nginx', port: nginx.port };
-    return {
-      short: await measureShortConnections(upstream, via, SETTINGS.referenceRounds),
-      bulk: await measureBulk(upstream, via, SETTINGS.referenceBulkRuns),
-    };
-  } finally {
-    await nginx.stop();
-  }
 }

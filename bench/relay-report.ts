@@ -1,53 +1,51 @@
-/** The relay bench's closing report: the figures against their targets, then what lies behind each. */
+/**
+ * The relay bench's closing report: one table (direct, Node's floor, nginx,
+ * the gateway), the targets against the floor (floor-report), then what lies
+ * behind each figure.
+ */
 import { fmt } from './bench-output';
 import { describeShare } from './cpu-accounting';
+import { cpuPerConnectionMicros, cpuPerGiBSeconds, printTargets } from './floor-report';
 import type { IdleSummary } from './idle-memory-phase';
-import type { BulkSummary, Reference, ShortSummary } from './relay-load-phases';
-import { MiB, SETTINGS, TARGET_ORDER, TARGETS, type Target } from './relay-settings';
+import type { BulkSummary, ShortSummary } from './relay-load-phases';
+import { MiB, SETTINGS } from './relay-settings';
 
-export function printReport(
-  short: Record<Target, ShortSummary>,
-  bulk: Record<Target, BulkSummary>,
-  idle: IdleSummary,
-  reference: Reference,
-): void {
-  const connRatio = short.gateway.rate / short.direct.rate;
-  const bulkRatio = bulk.gateway.rate / bulk.direct.rate;
-  const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
-  const rows: string[][] = [
-    ['', 'direct', 'via gateway', 'ratio', 'target', ''],
-    [
-      'short connections (conn/s)',
-      fmt(short.direct.rate),
-      fmt(short.gateway.rate),
-      `${fmt(connRatio, 2)}x`,
-      `>= ${TARGETS.connectionRateRatio}x`,
-      verdict(connRatio >= TARGETS.connectionRateRatio),
-    ],
-    ['  connection p50 (ms)', fmt(short.direct.p50, 2), fmt(short.gateway.p50, 2), '', '', ''],
-    ['  connection p99 (ms)', fmt(short.direct.p99, 2), fmt(short.gateway.p99, 2), '', '', ''],
-    ['  failed connections', String(short.direct.failed), String(short.gateway.failed), '', '', ''],
-    [
-      'bulk upload (MiB/s)',
-      fmt(bulk.direct.rate),
-      fmt(bulk.gateway.rate),
-      `${fmt(bulkRatio, 2)}x`,
-      `>= ${TARGETS.throughputRatio}x`,
-      verdict(bulkRatio >= TARGETS.throughputRatio),
-    ],
-    [
-      'idle connection RSS (KiB/conn)',
-      '',
-      fmt(idle.rssSlopeKiB, 2),
-      '',
-      `<= ${TARGETS.idleKiBPerConnection}`,
-      verdict(idle.rssSlopeKiB <= TARGETS.idleKiBPerConnection),
-    ],
-    ['  RSS, first to last sample', '', fmt(idle.rssEndpointsKiB, 2), '', '', ''],
-    ['  of which live JS heap', '', fmt(idle.heapSlopeKiB, 2), '', '', ''],
+/** One path's figures: direct has no proxy CPU and no idle figure. */
+export interface PathResult {
+  label: string;
+  short: ShortSummary;
+  bulk: BulkSummary;
+  idle?: IdleSummary;
+}
+
+export interface RelayResults {
+  direct: PathResult;
+  /** floor, nginx (when it ran), gateway, in that order. */
+  proxies: PathResult[];
+  nginxUnavailable?: string;
+}
+
+const COLUMNS = ['conn/s', 'x direct', 'CPU/conn µs', 'p50 ms', 'p99 ms', 'bulk MiB/s', 'x direct', 'CPU/GiB s', 'KiB/idle conn'] as const;
+
+function tableRow(path: PathResult, direct: PathResult): string[] {
+  const proxied = path !== direct;
+  return [
+    path.label,
+    fmt(path.short.rate),
+    `${fmt(path.short.rate / direct.short.rate, 2)}x`,
+    proxied ? fmt(cpuPerConnectionMicros(path.short), 1) : '-',
+    fmt(path.short.p50, 2),
+    fmt(path.short.p99, 2),
+    fmt(path.bulk.rate),
+    `${fmt(path.bulk.rate / direct.bulk.rate, 2)}x`,
+    proxied ? fmt(cpuPerGiBSeconds(path.bulk), 2) : '-',
+    path.idle ? fmt(path.idle.rssSlopeKiB, 2) : '-',
   ];
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  console.log('');
+}
+
+/** Prints rows as a table: the first column left-aligned, the others right-aligned. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   for (const row of rows)
     console.log(
       row
@@ -55,28 +53,45 @@ export function printReport(
         .join('  ')
         .trimEnd(),
     );
+}
+
+export function printReport(results: RelayResults): void {
+  const { direct, proxies } = results;
   console.log('');
   console.log(
-    `short connections: ${SETTINGS.workers} workers, ${SETTINGS.rounds} x ${SETTINGS.roundMs / 1000} s per target; ${short.direct.completed} direct, ${short.gateway.completed} via gateway`,
+    "relay: direct, Node floor, nginx stream proxy, gateway, interleaved in the same rounds; proxy CPU is the proxy processes' own (user + system)",
   );
-  const firstError = short.direct.firstError ?? short.gateway.firstError;
-  if (firstError) console.log(`  first failure: ${firstError}`);
-  for (const target of TARGET_ORDER) console.log(`  CPU, ${target.padEnd(7)} (% of one core): ${describeShare(short[target].cpu)}`);
+  printTable([['', ...COLUMNS], ...[direct, ...proxies].map((path) => tableRow(path, direct))]);
+  if (results.nginxUnavailable) console.log(`nginx: not measured (${results.nginxUnavailable})`);
+  printTargets(direct, proxies);
+  printDetails(results);
+}
+
+function printDetails({ direct, proxies }: RelayResults): void {
+  const all = [direct, ...proxies];
+  console.log('');
   console.log(
-    `bulk upload: ${SETTINGS.bulkBytes / MiB} MiB client -> upstream (discarded there), median of ${SETTINGS.bulkRuns}; runs: direct ${bulk.direct.runs.map((r) => fmt(r)).join('/')}, gateway ${bulk.gateway.runs.map((r) => fmt(r)).join('/')} MiB/s`,
+    `short connections: ${SETTINGS.workers} workers, ${SETTINGS.rounds} x ${SETTINGS.roundMs / 1000} s per target; completed ${all.map((path) => `${path.label} ${path.short.completed}`).join(', ')}`,
   );
-  for (const target of TARGET_ORDER) console.log(`  CPU, ${target.padEnd(7)} (% of one core): ${describeShare(bulk[target].cpu)}`);
-  if ('unavailable' in reference) console.log(`reference, nginx stream proxy: not measured (${reference.unavailable})`);
-  else {
-    const ratio = (figures: Record<Target, { rate: number }>) => `${fmt(figures.gateway.rate / figures.direct.rate, 2)}x`;
+  const failed = all.filter((path) => path.short.failed > 0);
+  if (failed.length > 0)
     console.log(
-      `reference, nginx stream proxy (1 worker) in the gateway's place, same load: short connections ${fmt(reference.short.gateway.rate)} conn/s against ${fmt(reference.short.direct.rate)} direct (${ratio(reference.short)}); ` +
-        `bulk ${fmt(reference.bulk.gateway.rate)} MiB/s against ${fmt(reference.bulk.direct.rate)} direct (${ratio(reference.bulk)})`,
+      `  failed: ${failed.map((path) => `${path.label} ${path.short.failed}`).join(', ')}; first failure: ${failed[0].short.firstError}`,
+    );
+  for (const path of all) console.log(`  CPU, ${path.label.padEnd(7)} (% of one core): ${describeShare(path.short.cpu, path.label)}`);
+  console.log(
+    `bulk upload: ${SETTINGS.bulkBytes / MiB} MiB client -> upstream (discarded there), median of ${SETTINGS.bulkRuns}; runs (MiB/s): ${all.map((path) => `${path.label} ${path.bulk.runs.map((r) => fmt(r)).join('/')}`).join(', ')}`,
+  );
+  for (const path of all) console.log(`  CPU, ${path.label.padEnd(7)} (% of one core): ${describeShare(path.bulk.cpu, path.label)}`);
+  const mib = (bytes: number) => fmt(bytes / MiB, 1);
+  for (const { idle } of proxies) {
+    if (!idle) continue;
+    const heap =
+      idle.heapSlopeKiB === undefined
+        ? ' (the worker process)'
+        : `, of which live JS heap ${fmt(idle.heapSlopeKiB, 2)} KiB/conn (JS heap ${mib(idle.first.heapUsed ?? Number.NaN)} -> ${mib(idle.last.heapUsed ?? Number.NaN)} MiB, GC ${idle.last.collected ? 'forced' : 'NOT forced'})`;
+    console.log(
+      `idle, ${idle.label}: ${idle.connections} connections, slope ${fmt(idle.rssSlopeKiB, 2)} KiB/conn over the ${SETTINGS.idleSteps} samples after the baseline, first to last ${fmt(idle.rssEndpointsKiB, 2)} KiB/conn; RSS ${mib(idle.first.rss)} -> ${mib(idle.last.rss)} MiB${heap}`,
     );
   }
-  const mib = (bytes: number) => fmt(bytes / MiB, 1);
-  console.log(
-    `idle: ${idle.connections} connections, slope over the ${SETTINGS.idleSteps} samples after the baseline, each after GC (${idle.last.collected ? 'forced' : 'NOT forced, no --expose-gc'}); ` +
-      `gateway RSS ${mib(idle.first.rss)} -> ${mib(idle.last.rss)} MiB, JS heap used ${mib(idle.first.heapUsed)} -> ${mib(idle.last.heapUsed)} MiB`,
-  );
 }

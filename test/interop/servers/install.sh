@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages needed by the roamgate interop tests:
 #   dovecot-core + dovecot-pop3d + dovecot-imapd, opensmtpd, inn2, squid, swaks, openssl,
-#   nginx-light (the web upstream), chromium (the browser test's browser) and
+#   nginx-light (the web upstream) with its stream and mail modules (the bench's
+#   references), chromium (the browser test's browser) and
 #   postgresql (the PostgreSQL store's tests start clusters of their own)
 #
 # - idempotent: packages already installed are skipped (second run is fast)
@@ -20,7 +21,7 @@
 # Must run as root.  Quiet unless something fails.
 set -euo pipefail
 
-PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d dovecot-imapd opensmtpd inn2-inews inn2 squid swaks nginx-light chromium postgresql)
+PACKAGES=(curl openssl iproute2 dovecot-core dovecot-pop3d dovecot-imapd opensmtpd inn2-inews inn2 squid swaks nginx-light libnginx-mod-stream libnginx-mod-mail chromium postgresql)
 SERVICES=(dovecot opensmtpd inn2 squid nginx postgresql)
 INN_CONF=/etc/news/inn.conf
 INN_DOMAIN=example.test
