@@ -5,8 +5,16 @@
  */
 import { fmt } from './bench-output';
 import type { BulkSummary, ShortSummary } from './relay-load-phases';
-import type { PathResult } from './relay-report';
+import type { IdleSummary } from './idle-memory-phase';
 import { TARGETS } from './relay-settings';
+
+/** One path's figures in the relay bench: direct, or a proxy (its idle figure when it was measured). */
+export interface PathResult {
+  label: string;
+  short: ShortSummary;
+  bulk: BulkSummary;
+  idle?: IdleSummary;
+}
 
 /** Targets of the gateway's cost against the floor's. */
 export const FLOOR_TARGETS = { cpuPerConnection: 1.1, cpuPerGiB: 1.0, p99: 1.2 } as const;

@@ -24,7 +24,8 @@ import { machineBusyPercent } from './cpu-accounting';
 import { measureIdleMemory } from './idle-memory-phase';
 import { measureBulkInterleaved, measureShortConnectionsInterleaved } from './relay-load-phases';
 import { idleSubjects, startProxies } from './relay-proxies';
-import { type PathResult, printReport } from './relay-report';
+import type { PathResult } from './floor-report';
+import { printReport } from './relay-report';
 import { SETTINGS } from './relay-settings';
 
 /** How long the machine is watched before the start, and above what use of one core (%) it is called busy. */

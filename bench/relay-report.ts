@@ -5,19 +5,10 @@
  */
 import { fmt } from './bench-output';
 import { describeShare } from './cpu-accounting';
-import { cpuPerConnectionMicros, cpuPerGiBSeconds, printTargets } from './floor-report';
-import type { IdleSummary } from './idle-memory-phase';
-import type { BulkSummary, ShortSummary } from './relay-load-phases';
+import { cpuPerConnectionMicros, cpuPerGiBSeconds, type PathResult, printTargets } from './floor-report';
 import { MiB, SETTINGS } from './relay-settings';
 
-/** One path's figures: direct has no proxy CPU and no idle figure. */
-export interface PathResult {
-  label: string;
-  short: ShortSummary;
-  bulk: BulkSummary;
-  idle?: IdleSummary;
-}
-
+/** The relay bench's figures: direct has no proxy CPU and no idle figure. */
 export interface RelayResults {
   direct: PathResult;
   /** floor, nginx (when it ran), gateway, in that order. */
