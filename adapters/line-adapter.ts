@@ -62,6 +62,8 @@ export class LineAdapter implements Adapter {
         excessReply,
         addressExcessReply,
         shared: context.sharedPlaces?.(implicitTls ? `${protocol.service}-tls` : protocol.service, limits.maxClientsPerAddress),
+        // Dialogues of short lines: each goes out as it comes, never held for an ACK (as nginx's stream proxy does by default).
+        noDelay: true,
       }),
       port,
     });

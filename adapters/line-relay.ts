@@ -16,12 +16,11 @@ export interface LineProtocol {
  * identify -> authorize -> resolve -> connect (with failover) -> relay -> record.
  * The server's greeting reaches the client untouched. Anything the client
  * sends early (pipelining) stays buffered until the server is connected.
+ * Its listener gives the client TCP_NODELAY (see TcpListenerOptions.noDelay).
  */
 export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
   return async (client: Socket): Promise<void> => {
     const attempt = new ConnectionAttempt(context, protocol.service, client);
-    // Line protocols are dialogues of short lines: each goes out as it comes, never held for an ACK (as nginx's tcp_nodelay).
-    client.setNoDelay(true);
     try {
       const identity = context.identify(client);
       attempt.admit(identity);

@@ -338,8 +338,6 @@ class LoginSession {
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);
     this.client.write(this.dialogue.loginSucceeded());
-    // From here the server's lines go out as they come, never held for an ACK (as in the transparent relay).
-    this.client.setNoDelay(true);
     await this.attempt.relay(this.client, upstream, this.limits.idleTimeoutMs);
     this.end();
   }

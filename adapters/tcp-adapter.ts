@@ -43,6 +43,8 @@ export class TcpAdapter implements Adapter {
       excessReply: tooMany(`too many clients (limit ${limits.maxClients})`),
       addressExcessReply: tooMany(`too many connections from your address (limit ${limits.maxClientsPerAddress})`),
       shared: context.sharedPlaces?.(service, limits.maxClientsPerAddress),
+      // Dialogues of short lines: each goes out as it comes, never held for an ACK (as nginx's stream proxy does by default).
+      noDelay: true,
     });
   }
 

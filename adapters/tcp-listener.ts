@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { endWithLastWord } from '../net/last-word';
+import { setListenerNoDelay } from '../net/listener-nodelay';
 import { ClientsPerAddress, type ClientLimits, type SharedPlaces } from './client-limits';
 
 export interface TcpListenerOptions extends Required<ClientLimits> {
@@ -13,6 +14,11 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
   addressExcessReply: string;
   /** In a fleet: the places the other processes hold per address, so that `maxClientsPerAddress` holds for all. */
   shared?: SharedPlaces;
+  /**
+   * TCP_NODELAY on every accepted socket (a protocol of short lines, each to go out as it comes): on Linux set once on
+   * the listening socket and inherited (see net/listener-nodelay.ts), elsewhere set per socket.
+   */
+  noDelay?: boolean;
 }
 
 /**
@@ -25,6 +31,8 @@ export class TcpListener {
   private server: Server | null;
   private readonly live = new Map<Socket, Promise<void>>();
   private readonly perAddress: ClientsPerAddress;
+  /** Whether the accepted sockets inherit TCP_NODELAY from the listening socket (so none is set per socket). */
+  private noDelayInherited = false;
 
   constructor(private readonly options: TcpListenerOptions) {
     this.server = createServer(this.accept);
@@ -43,6 +51,7 @@ export class TcpListener {
       server.once('error', reject);
       server.listen({ host: this.options.host, port: this.options.port }, () => {
         server.removeListener('error', reject);
+        this.noDelayInherited = this.options.noDelay === true && setListenerNoDelay(server);
         resolve(server.address() as AddressInfo);
       });
     });
@@ -64,6 +73,8 @@ export class TcpListener {
     server.removeListener('connection', this.accept);
     server.on('connection', next.accept);
     next.server = server;
+    // The listening socket keeps its options: set TCP_NODELAY on it now if the next one asks and it was not set.
+    next.noDelayInherited = next.options.noDelay === true && (this.noDelayInherited || setListenerNoDelay(server));
     this.server = null;
   }
 
@@ -90,6 +101,7 @@ export class TcpListener {
 
   private readonly accept = (socket: Socket): void => {
     socket.on('error', ignoreError);
+    if (this.options.noDelay && !this.noDelayInherited) socket.setNoDelay(true);
     if (this.live.size >= this.options.maxClients) {
       // Not tracked, so bounded by the linger: a client that never hangs up must not hold its descriptor for ever.
       void endWithLastWord(socket, this.options.excessReply);

@@ -1,0 +1,109 @@
+import { execFileSync } from 'node:child_process';
+import { connect, Socket } from 'node:net';
+import { TcpListener, type TcpListenerOptions } from '../../adapters/tcp-listener';
+
+/**
+ * TCP_NODELAY as the kernel holds it on one of this process's sockets: python
+ * borrows the descriptor (pidfd_getfd, Linux 5.6+) and asks getsockopt. Node
+ * itself can set the option but never read it back.
+ */
+function kernelNoDelay(socket: Socket): number {
+  const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+  const script = [
+    'import ctypes, os, socket, sys',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'pidfd = os.pidfd_open(int(sys.argv[1]))',
+    'fd = libc.syscall(438, pidfd, int(sys.argv[2]), 0)  # pidfd_getfd',
+    "if fd < 0: raise OSError(ctypes.get_errno(), 'pidfd_getfd')",
+    's = socket.socket(fileno=fd)',
+    'print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))',
+    's.close()',
+  ].join('\n');
+  return Number(execFileSync('python3', ['-c', script, String(process.pid), String(fd)], { encoding: 'utf8' }).trim());
+}
+
+/** A listener on 127.0.0.1 whose handler hands over each accepted socket and holds it until the test ends. */
+function listener(options: Partial<TcpListenerOptions>) {
+  const accepted: Socket[] = [];
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tcp = new TcpListener({
+    host: '127.0.0.1',
+    port: 0,
+    maxClients: 100,
+    maxClientsPerAddress: 100,
+    loopbackExempt: true,
+    excessReply: 'busy\r\n',
+    addressExcessReply: 'busy\r\n',
+    handle: async (socket) => {
+      accepted.push(socket);
+      await held;
+    },
+    ...options,
+  });
+  return { tcp, accepted, release };
+}
+
+async function acceptOne(tcp: TcpListener, accepted: Socket[], port: number): Promise<{ client: Socket; server: Socket }> {
+  const before = accepted.length;
+  const client = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
+  while (accepted.length === before) await new Promise((resolve) => setImmediate(resolve));
+  expect(tcp.connections).toBeGreaterThan(0);
+  return { client, server: accepted[accepted.length - 1]! };
+}
+
+const linux = process.platform === 'linux' ? describe : describe.skip;
+
+linux('TcpListener: TCP_NODELAY for protocols of short lines', () => {
+  test('noDelay: set once on the listening socket; every accepted socket has it from the kernel, without a system call of its own', async () => {
+    const setNoDelay = jest.spyOn(Socket.prototype, 'setNoDelay');
+    const { tcp, accepted, release } = listener({ noDelay: true });
+    try {
+      const { port } = await tcp.listen();
+      const first = await acceptOne(tcp, accepted, port);
+      const second = await acceptOne(tcp, accepted, port);
+      expect(kernelNoDelay(first.server)).toBe(1);
+      expect(kernelNoDelay(second.server)).toBe(1);
+      expect(setNoDelay.mock.contexts.filter((socket) => accepted.includes(socket as Socket))).toHaveLength(0);
+      first.client.destroy();
+      second.client.destroy();
+    } finally {
+      setNoDelay.mockRestore();
+      release();
+      await tcp.close(0);
+    }
+  });
+
+  test('without noDelay the accepted sockets keep Nagle (the generic listener default)', async () => {
+    const { tcp, accepted, release } = listener({});
+    try {
+      const { port } = await tcp.listen();
+      const { client, server } = await acceptOne(tcp, accepted, port);
+      expect(kernelNoDelay(server)).toBe(0);
+      client.destroy();
+    } finally {
+      release();
+      await tcp.close(0);
+    }
+  });
+
+  test('a listener handed the port by a reload keeps TCP_NODELAY on what it accepts', async () => {
+    const old = listener({});
+    const next = listener({ noDelay: true });
+    try {
+      const { port } = await old.tcp.listen();
+      old.tcp.handOver(next.tcp);
+      const { client, server } = await acceptOne(next.tcp, next.accepted, port);
+      expect(kernelNoDelay(server)).toBe(1);
+      client.destroy();
+    } finally {
+      old.release();
+      next.release();
+      await old.tcp.close(0);
+      await next.tcp.close(0);
+    }
+  });
+});
