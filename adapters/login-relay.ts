@@ -59,6 +59,19 @@ export interface LoginSettings extends PreLoginLimits {
   required?: boolean;
 }
 
+/** What a session holds in place of its dialogue once relaying: nothing to say, no state (see relayTo). */
+const SPENT_DIALOGUE: ClientDialogue = Object.freeze({
+  start: () => [],
+  onLine: () => [],
+  onLineTooLong: () => [],
+  tlsStarted: () => undefined,
+  loginSucceeded: () => '',
+  loginFailed: () => [],
+});
+
+/** What a session holds in place of its line reader once relaying: the relay reads the client from then on. */
+const SPENT_READER = new LineReader(0);
+
 /**
  * The connection path with in-protocol login (as nginx's mail proxy):
  * a client identified by a lease, or anonymous where a rule allows it, is
@@ -95,7 +108,7 @@ export function loginRelayHandler(
 }
 
 class LoginSession {
-  private readonly dialogue: ClientDialogue;
+  private dialogue: ClientDialogue;
   private reader: LineReader;
   private readonly queue: string[] = [];
   private busy = false;
@@ -338,6 +351,9 @@ class LoginSession {
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);
     this.client.write(this.dialogue.loginSucceeded());
+    // The dialogue and the reader have done their work: let their state go for the relay's lifetime (a mail client may idle for hours).
+    this.dialogue = SPENT_DIALOGUE;
+    this.reader = SPENT_READER;
     await this.attempt.relay(this.client, upstream, this.limits.idleTimeoutMs);
     this.end();
   }
