@@ -24,9 +24,9 @@ export function cpuPerConnectionMicros(short: ShortSummary): number {
   return ((short.cpu.gateway ?? Number.NaN) / 100) * (1_000_000 / short.rate);
 }
 
-/** The proxy's CPU per GiB moved (s): its share of a core, over the bulk rate. */
+/** The proxy's CPU per GiB moved (s): the median over the runs of each run's CPU over its bytes. */
 export function cpuPerGiBSeconds(bulk: BulkSummary): number {
-  return ((bulk.cpu.gateway ?? Number.NaN) / 100) * (1024 / bulk.rate);
+  return bulk.cpuPerGiB ?? ((bulk.cpu.gateway ?? Number.NaN) / 100) * (1024 / bulk.rate);
 }
 
 /** A judged figure: its value per proxy, and how the gateway's is judged. */

@@ -93,6 +93,11 @@ export interface BulkSummary {
   rate: number;
   runs: number[];
   cpu: CpuShare;
+  /**
+   * The proxy's CPU seconds per GiB: each run's own (its CPU over its bytes), then the median of the runs. Not the
+   * median share over the median rate, which may come from different runs when rates spread 2x within one invocation.
+   */
+  cpuPerGiB?: number;
 }
 
 /** Bulk uploads direct and through each of `vias`, interleaved run by run; the median of each. */
@@ -119,10 +124,16 @@ export async function measureBulkInterleaved(
       log(`  run ${run} ${target.label.padEnd(7)} ${fmt(rate)} MiB/s`);
     }
   }
-  const [direct, ...through] = targets.map((_, index) => ({
-    rate: median(runs[index]!),
-    runs: runs[index]!,
-    cpu: combineShares(shares[index]!, median),
-  }));
+  const [direct, ...through] = targets.map((_, index) => {
+    const perGiB = shares[index]!.flatMap((share, run) =>
+      share.gateway === undefined ? [] : [(share.gateway / 100) * (1024 / runs[index]![run]!)],
+    );
+    return {
+      rate: median(runs[index]!),
+      runs: runs[index]!,
+      cpu: combineShares(shares[index]!, median),
+      ...(perGiB.length > 0 ? { cpuPerGiB: median(perGiB) } : {}),
+    };
+  });
   return { direct: direct!, through };
 }
