@@ -41,25 +41,32 @@ export function addressKey(address: string): string {
 
 const NOTHING_TO_GIVE_BACK = (): void => undefined;
 
-/** Places held per key (an address, a lease), up to `limit` each. */
+/** Places held per key (an address, a lease), up to `limit` each; with `shared`, counting the other processes' too. */
 export class PlacesPerKey {
   private readonly held = new Map<string, number>();
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    private readonly shared?: SharedPlaces,
+  ) {}
 
   /** Takes a place for `key`: the function that gives it back (once, however often called), or null when `key` has `limit` already. */
   take(key: string): (() => void) | null {
     const count = this.held.get(key) ?? 0;
-    if (count >= this.limit) return null;
-    this.held.set(key, count + 1);
+    if (count + (this.shared?.elsewhere(key) ?? 0) >= this.limit) return null;
+    this.set(key, count + 1);
     let given = false;
     return () => {
       if (given) return;
       given = true;
-      const left = (this.held.get(key) ?? 1) - 1;
-      if (left === 0) this.held.delete(key);
-      else this.held.set(key, left);
+      this.set(key, (this.held.get(key) ?? 1) - 1);
     };
+  }
+
+  private set(key: string, count: number): void {
+    if (count === 0) this.held.delete(key);
+    else this.held.set(key, count);
+    this.shared?.holding(key, count);
   }
 }
 
@@ -77,33 +84,20 @@ export interface SharedPlaces {
 
 /** Places per client address on one port or endpoint, loopback exempt when so configured; with `shared`, for the whole fleet. */
 export class ClientsPerAddress {
-  private readonly held = new Map<string, number>();
+  private readonly places: PlacesPerKey;
 
   constructor(
     readonly limit: number,
     private readonly loopbackExempt: boolean,
-    private readonly shared?: SharedPlaces,
-  ) {}
+    shared?: SharedPlaces,
+  ) {
+    this.places = new PlacesPerKey(limit, shared);
+  }
 
   /** Takes a place for a client from `address` (undefined: a socket already gone, let through); null when its address is full. */
   take(address: string | undefined): (() => void) | null {
     if (address === undefined || (this.loopbackExempt && isLoopbackPeer(address))) return NOTHING_TO_GIVE_BACK;
-    const key = addressKey(address);
-    const count = this.held.get(key) ?? 0;
-    if (count + (this.shared?.elsewhere(key) ?? 0) >= this.limit) return null;
-    this.set(key, count + 1);
-    let given = false;
-    return () => {
-      if (given) return;
-      given = true;
-      this.set(key, (this.held.get(key) ?? 1) - 1);
-    };
-  }
-
-  private set(key: string, count: number): void {
-    if (count === 0) this.held.delete(key);
-    else this.held.set(key, count);
-    this.shared?.holding(key, count);
+    return this.places.take(addressKey(address));
   }
 }
 

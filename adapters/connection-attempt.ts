@@ -118,15 +118,7 @@ export class ConnectionAttempt implements LiveRelay {
   admit(identity: Identity): void {
     this.authorize(identity);
     this.identity = identity;
-    // Admitted once per connection; a second admission (none today) would keep both removals.
-    const before = this.untrack;
-    const untrack = this.context.track(this);
-    this.untrack = before
-      ? () => {
-          before();
-          untrack();
-        }
-      : untrack;
+    this.untrack ??= this.context.track(this);
   }
 
   /** How far it has got, from the sockets' own counters (LiveRelay). */

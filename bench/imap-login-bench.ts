@@ -8,7 +8,7 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { scriptedSession } from './load-client';
 import { join } from 'node:path';
 
 /** Concurrent sessions, and how long each measurement runs (ms). */
@@ -36,29 +36,20 @@ const SCRIPT = ['a1 LOGIN alice alice-pw\r\n', 'a2 SELECT INBOX\r\n', 'a3 LOGOUT
 
 /** One IMAP session. Resolves with its duration (ms); rejects on anything but OK. */
 function session(port: number): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let pending = '';
-    let step = 0;
-    socket.setTimeout(10_000, () => socket.destroy(new Error('session timed out')));
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      let newline: number;
-      while ((newline = pending.indexOf('\r\n')) !== -1) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 2);
-        // The greeting, then one tagged answer per command; untagged data in between.
-        const answer = step === 0 ? /^\* OK/.test(line) : line.startsWith(`a${step} `);
-        if (!answer) continue;
-        if (step > 0 && !line.startsWith(`a${step} OK`)) return socket.destroy(new Error(`unexpected: ${line}`));
-        if (step < SCRIPT.length) socket.write(SCRIPT[step]);
-        step++;
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => (step > SCRIPT.length ? resolve(performance.now() - started) : reject(new Error('closed early'))));
-  });
+  let step = 0;
+  return scriptedSession(
+    port,
+    10_000,
+    (line, socket) => {
+      // The greeting, then one tagged answer per command; untagged data in between.
+      const answer = step === 0 ? /^\* OK/.test(line) : line.startsWith(`a${step} `);
+      if (!answer) return;
+      if (step > 0 && !line.startsWith(`a${step} OK`)) return void socket.destroy(new Error(`unexpected: ${line}`));
+      if (step < SCRIPT.length) socket.write(SCRIPT[step]!);
+      step++;
+    },
+    () => step > SCRIPT.length,
+  );
 }
 
 async function measure(port: number): Promise<{ perSecond: number; p50: number; p99: number; failed: number }> {

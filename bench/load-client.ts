@@ -105,6 +105,37 @@ export function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/**
+ * One scripted dialogue on a new connection to 127.0.0.1:`port` (the login benches' sessions): `onLine` is told
+ * each CRLF-terminated line the server sends, without the CRLF, and answers on `socket` (destroying it with an
+ * error to fail the session); once the server closes, the session has succeeded if `done()` says so. Resolves
+ * with its duration (ms).
+ */
+export function scriptedSession(
+  port: number,
+  timeoutMs: number,
+  onLine: (line: string, socket: Socket) => void,
+  done: () => boolean,
+): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let pending = '';
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('session timed out')));
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      let newline: number;
+      while (!socket.destroyed && (newline = pending.indexOf('\r\n')) !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 2);
+        onLine(line, socket);
+      }
+    });
+    socket.once('error', reject);
+    socket.once('close', () => (done() ? resolve(performance.now() - started) : reject(new Error('closed early'))));
+  });
+}
+
 /** Reads CRLF-terminated lines from a socket, one promise at a time. */
 class LineSocket {
   private pending = '';

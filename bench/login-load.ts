@@ -4,7 +4,7 @@
  * with the CPU time of each path's proxy processes over the runs.
  */
 import { performance } from 'node:perf_hooks';
-import { connect } from 'node:net';
+import { scriptedSession } from './load-client';
 import { log } from './bench-output';
 import type { CpuSource } from './proc-sampler';
 
@@ -40,27 +40,18 @@ export interface LoginSummary {
 
 /** One POP3 session: greeting, USER, PASS, STAT, QUIT. Resolves with its duration (ms). */
 function session(port: number, user: string, password: string): Promise<number> {
-  const started = performance.now();
   const script = [`USER ${user}\r\n`, `PASS ${password}\r\n`, 'STAT\r\n', 'QUIT\r\n'];
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let pending = '';
-    let step = -1;
-    socket.setTimeout(SESSION_TIMEOUT_MS, () => socket.destroy(new Error('session timed out')));
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      let newline: number;
-      while ((newline = pending.indexOf('\r\n')) !== -1) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 2);
-        if (!line.startsWith('+OK')) return socket.destroy(new Error(`unexpected: ${line}`));
-        step++;
-        if (step < script.length) socket.write(script[step]);
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => (step >= script.length ? resolve(performance.now() - started) : reject(new Error('closed early'))));
-  });
+  let step = -1;
+  return scriptedSession(
+    port,
+    SESSION_TIMEOUT_MS,
+    (line, socket) => {
+      if (!line.startsWith('+OK')) return void socket.destroy(new Error(`unexpected: ${line}`));
+      step++;
+      if (step < script.length) socket.write(script[step]!);
+    },
+    () => step >= script.length,
+  );
 }
 
 interface RunResult {

@@ -67,7 +67,7 @@ export function connectServer(server: ServerInfo, timeoutMs: number, keepAliveMs
 
 async function connectHop(hop: NonNullable<ServerInfo['tunnel']>, timeoutMs: number, keepAliveMs: number): Promise<Socket> {
   try {
-    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs: keepAliveMs || DEFAULT_TCP_KEEPALIVE_MS });
+    return await openTunnel(hop.url, hop.service, hop.token, timeoutMs, { keepAliveMs });
   } catch (error) {
     const failure = error as RoamgateError;
     // The hop's own words name the gateway by URL; say who it is instead, and keep its reason when it gave one.

@@ -36,7 +36,7 @@ export function tunnelRequest(service: string, token: string): string {
 export interface TunnelOptions {
   /** Gives up at once when aborted, rejecting with the signal's reason when it is a RoamgateError. */
   signal?: AbortSignal;
-  /** Idle time before TCP keepalive probes start on the tunnel (ms); default DEFAULT_TCP_KEEPALIVE_MS. */
+  /** Idle time before TCP keepalive probes start on the tunnel (ms); default DEFAULT_TCP_KEEPALIVE_MS; 0: left off (a relay turns it on). */
   keepAliveMs?: number;
 }
 
@@ -61,7 +61,7 @@ export function openTunnel(
     const socket: Socket = tls
       ? connectTls({ host, port, servername: isIP(host) ? undefined : host })
       : connectTcp({ host, port, noDelay: true });
-    socket.setKeepAlive(true, keepAliveMs);
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
     let head = Buffer.alloc(0);
     const timer = setTimeout(
       () => fail(new RoamgateError('ROAMGATE_UPSTREAM_TIMEOUT', `the gateway at ${gatewayUrl} did not open the ${service} tunnel in time`)),
