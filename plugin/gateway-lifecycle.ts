@@ -102,7 +102,7 @@ export class GatewayLifecycle {
       this.listening.clear();
       this.retired.clear();
       ports.endpoints.clear();
-      ports.bound.clear();
+      ports.unbindAll();
       await this.deps.ready.catch(() => undefined);
       await this.deps.registry.flush();
       await this.deps.audit.flush();
@@ -116,7 +116,7 @@ export class GatewayLifecycle {
   readonly attach = (server: HttpServer): void => {
     const note = () => {
       const address = server.address();
-      if (address && typeof address === 'object') this.deps.ports.attached.add(address.port);
+      if (address && typeof address === 'object') this.deps.ports.attach(address.port);
     };
     if (server.listening) note();
     else server.once('listening', note);
@@ -144,13 +144,13 @@ export class GatewayLifecycle {
     }
     if (this.listened) for (const adapter of adapters) this.listening.add(adapter);
     const { ports } = this.deps;
-    ports.bound.clear();
+    ports.unbindAll();
     ports.endpoints.clear();
     for (const adapter of this.listening)
       for (const [key, { listener }] of adapter.ports()) {
         const address = listener.address();
         if (!address) continue;
-        ports.bound.add(address.port);
+        ports.bind(address.port);
         if (key === adapter.service) ports.endpoints.set(adapter.service, address.port);
       }
   };
@@ -164,7 +164,7 @@ export class GatewayLifecycle {
       const service = adapter.service;
       for (const { key, address } of await adapter.listen()) {
         bound[key] = address;
-        ports.bound.add(address.port);
+        ports.bind(address.port);
         if (key === service) ports.endpoints.set(service, address.port);
         logger.info(
           { event: 'listening', service, address: `${address.address}:${address.port}`, tls: key !== service },

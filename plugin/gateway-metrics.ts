@@ -4,6 +4,7 @@ import type { ConnectionRecord } from '../adapters/gateway-context';
 import { isRoamgateError } from '../errors';
 import type { LiveRelays } from '../adapters/live-relays';
 import type { HealthState } from '../sources/health-monitor';
+import { CounterTally, TalliedHistogram } from './metric-tallies';
 import { requireAdmin } from './request-auth';
 
 /** Buckets of `roamgate_connection_duration_seconds`: from a refused connect to a mail client left open for hours. */
@@ -43,49 +44,57 @@ export interface GatewayMetricsDeps {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly connections: Counter<'service' | 'outcome'>;
-  private readonly bytes: Counter<'service' | 'direction'>;
-  private readonly duration: Histogram<'service'>;
+  // The metrics every connection moves are tallied as plain numbers (see metric-tallies.ts).
+  private readonly connections = new CounterTally<'service' | 'outcome'>(['service', 'outcome']);
+  private readonly bytes = new CounterTally<'service' | 'direction'>(['service', 'direction']);
+  private readonly duration: TalliedHistogram<'service'>;
   private readonly logins: Counter<'via' | 'result'>;
-  private readonly connects: Histogram<'service' | 'outcome'>;
+  private readonly connects: TalliedHistogram<'service' | 'outcome'>;
   private readonly loginChecks: Histogram<'via' | 'result'>;
   private readonly peerRequests: Counter<'realm' | 'direction' | 'outcome'>;
   private readonly eventStreams: Gauge<'caller'>;
 
   constructor(deps: GatewayMetricsDeps) {
     const registers = [this.registry];
-    this.connections = new Counter({
+    const { connections, bytes } = this;
+    new Counter({
       name: 'roamgate_connections_total',
       help: 'Connections (and guarded web requests) by service and outcome',
       labelNames: ['service', 'outcome'],
       registers,
+      collect() {
+        connections.collectInto(this);
+      },
     });
-    this.bytes = new Counter({
+    new Counter({
       name: 'roamgate_relay_bytes_total',
       help: 'Bytes relayed, by service and direction',
       labelNames: ['service', 'direction'],
       registers,
+      collect() {
+        bytes.collectInto(this);
+      },
     });
-    this.duration = new Histogram({
-      name: 'roamgate_connection_duration_seconds',
-      help: 'How long connections lasted, from accept to close',
-      labelNames: ['service'],
-      buckets: CONNECTION_DURATION_BUCKETS,
-      registers,
-    });
+    this.duration = new TalliedHistogram(
+      'roamgate_connection_duration_seconds',
+      'How long connections lasted, from accept to close',
+      ['service'],
+      CONNECTION_DURATION_BUCKETS,
+      this.registry,
+    );
     this.logins = new Counter({
       name: 'roamgate_logins_total',
       help: 'Logins by where they were made and their result',
       labelNames: ['via', 'result'],
       registers,
     });
-    this.connects = new Histogram({
-      name: 'roamgate_connect_duration_seconds',
-      help: 'Time to reach a server (connect, TLS and the server login an in-protocol login does), by service and outcome',
-      labelNames: ['service', 'outcome'],
-      buckets: CONNECT_DURATION_BUCKETS,
-      registers,
-    });
+    this.connects = new TalliedHistogram(
+      'roamgate_connect_duration_seconds',
+      'Time to reach a server (connect, TLS and the server login an in-protocol login does), by service and outcome',
+      ['service', 'outcome'],
+      CONNECT_DURATION_BUCKETS,
+      this.registry,
+    );
     this.loginChecks = new Histogram({
       name: 'roamgate_login_duration_seconds',
       help: "Time the directory took to check a login's password, by where the login was made and its result",
@@ -111,7 +120,7 @@ export class GatewayMetrics {
 
   /** Times one attempt to reach a service's servers (failover included): `connected`, or the outcome of its failure. */
   readonly connected = (service: string, outcome: string, durationMs: number): void => {
-    this.connects.observe({ service, outcome }, durationMs / 1000);
+    this.connects.observe(service, outcome, durationMs / 1000);
   };
 
   /**
@@ -144,10 +153,10 @@ export class GatewayMetrics {
   /** Counts one connection record (see ConnectionPolicy.record). */
   readonly connection = (entry: ConnectionRecord): void => {
     const { service } = entry;
-    this.connections.inc({ service, outcome: entry.outcome });
-    if (entry.bytesFromClient > 0) this.bytes.inc({ service, direction: 'from_client' }, entry.bytesFromClient);
-    if (entry.bytesFromServer > 0) this.bytes.inc({ service, direction: 'from_server' }, entry.bytesFromServer);
-    this.duration.observe({ service }, entry.durationMs / 1000);
+    this.connections.add(service, entry.outcome);
+    if (entry.bytesFromClient > 0) this.bytes.add(service, 'from_client', entry.bytesFromClient);
+    if (entry.bytesFromServer > 0) this.bytes.add(service, 'from_server', entry.bytesFromServer);
+    this.duration.observe(service, '', entry.durationMs / 1000);
   };
 
   /** Counts an audited event when it is a login (see AuditLog.observe). */

@@ -12,6 +12,12 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 3_000;
 export const PROBE_QUIT_LINGER_MS = 1_000;
 /** Longest greeting line a probe reads. */
 export const HEALTH_GREETING_MAX_LENGTH = 1024;
+/**
+ * A server found healthy again within this long of the last time keeps that
+ * record (ms): every connection reports the server it reached, and a busy
+ * server need not have its state rewritten thousands of times a second.
+ */
+export const HEALTHY_REPORT_RESOLUTION_MS = 1_000;
 
 export type HealthState = 'healthy' | 'unhealthy' | 'unknown';
 
@@ -123,8 +129,9 @@ export class HealthMonitor {
   report(service: string, server: { host: string; port: number }, reason: string | null): void {
     const key = serverKey(service, server);
     const previous = this.states.get(key);
-    const status: HealthStatus =
-      reason === null ? { state: 'healthy', checkedAt: Date.now() } : { state: 'unhealthy', checkedAt: Date.now(), reason };
+    const now = Date.now();
+    if (reason === null && previous?.state === 'healthy' && now - (previous.checkedAt ?? 0) < HEALTHY_REPORT_RESOLUTION_MS) return;
+    const status: HealthStatus = reason === null ? { state: 'healthy', checkedAt: now } : { state: 'unhealthy', checkedAt: now, reason };
     this.states.set(key, status);
     if (previous?.state !== status.state) this.options.onChange?.({ service, host: server.host, port: server.port }, status);
   }

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { HealthMonitor, probeServer } from '../../sources/health-monitor';
+import { HEALTHY_REPORT_RESOLUTION_MS, HealthMonitor, probeServer } from '../../sources/health-monitor';
 import type { ServerEntry } from '../../sources/server-info-source';
 import { until } from '../helpers/until';
 
@@ -110,6 +110,32 @@ describe('probeServer', () => {
 
   test('a service without a greeting on a closed port is refused', async () => {
     expect(await probeServer('http-proxy', '127.0.0.1', await closedPort(), 2000)).toBe('connect failed: ECONNREFUSED');
+  });
+});
+
+describe('HealthMonitor.report', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('a server reported healthy again within the resolution keeps its record; later, or failing, it is recorded again', () => {
+    jest.useFakeTimers({ now: 1_000_000, doNotFake: ['nextTick', 'setImmediate'] });
+    const changes: string[] = [];
+    const monitor = new HealthMonitor(
+      { resolve: async () => [] },
+      { intervalMs: 1000, timeoutMs: 100, onChange: (_server, status) => changes.push(status.state) },
+    );
+    const server = { host: '10.0.0.1', port: 25 };
+    monitor.report('smtp', server, null);
+    jest.advanceTimersByTime(HEALTHY_REPORT_RESOLUTION_MS - 1);
+    monitor.report('smtp', server, null);
+    expect(monitor.statusOf('smtp', server)).toEqual({ state: 'healthy', checkedAt: 1_000_000 });
+    jest.advanceTimersByTime(1);
+    monitor.report('smtp', server, null);
+    expect(monitor.statusOf('smtp', server)).toEqual({ state: 'healthy', checkedAt: 1_000_000 + HEALTHY_REPORT_RESOLUTION_MS });
+    monitor.report('smtp', server, 'connect failed: ECONNREFUSED');
+    expect(monitor.statusOf('smtp', server)).toMatchObject({ state: 'unhealthy', reason: 'connect failed: ECONNREFUSED' });
+    monitor.report('smtp', server, null);
+    expect(monitor.statusOf('smtp', server).state).toBe('healthy');
+    expect(changes).toEqual(['healthy', 'unhealthy', 'healthy']);
   });
 });
 
