@@ -142,15 +142,17 @@ export class ConnectionAttempt implements LiveRelay {
    * The identity's servers for this service in the gateway's order, the first
    * that opens (`open`, default a plain connect) becoming the server.
    */
-  async connect(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): Promise<Socket> {
-    const candidates = await this.context.resolve(this.service, identity);
-    return this.connectFirst(
-      this.service,
-      candidates,
-      limits,
-      (server, failure) => this.context.reportHealth(this.service, server, failure),
-      open,
-    );
+  connect(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): Promise<Socket> {
+    const report: ConnectOptions['report'] = (server, failure) => this.context.reportHealth(this.service, server, failure);
+    try {
+      // No await when the servers are known at once (the usual case): this runs for every connection.
+      const candidates = this.context.resolve(this.service, identity);
+      return Array.isArray(candidates)
+        ? this.connectFirst(this.service, candidates, limits, report, open)
+        : candidates.then((list) => this.connectFirst(this.service, list, limits, report, open));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Connects to the first of `candidates` that answers (`label` names them in the failure) and keeps it as the server. */

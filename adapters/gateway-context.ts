@@ -47,8 +47,8 @@ export interface GatewayContext {
   sharedPlaces?(listener: string, limit: number): SharedPlaces | undefined;
   identify(socket: Socket): Identity;
   authorize(identity: Identity, service: string): AccessDecision;
-  /** Candidate servers in the order to try them. */
-  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+  /** Candidate servers in the order to try them: at once (an array) when known at once, else a promise; may throw. */
+  resolve(service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]>;
   reportHealth(service: string, server: ServerInfo, failure: string | null): void;
   record(entry: ConnectionRecord): void;
   /** Ports this gateway listens on; never a proxy destination on a local address. */

@@ -70,7 +70,8 @@ export class ConnectionPolicy implements GatewayContext {
 
   readonly authorize = (identity: Identity, service: string): AccessDecision => this.deps.access.decide(identity, service);
 
-  readonly resolve = (service: string, identity: Identity): Promise<ServerInfo[]> => this.deps.servers.resolve(service, identity);
+  readonly resolve = (service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> =>
+    this.deps.servers.candidates(service, identity);
 
   // A hop to a visitor's home is not one of our servers: its failures are the home's, not a health verdict.
   readonly reportHealth = (service: string, server: ServerInfo, failure: string | null): void => {

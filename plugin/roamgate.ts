@@ -143,7 +143,14 @@ export function roamgate(userOptions: RoamgateOptions): Roamgate {
   const { reload } = new GatewayReload({ options, logger, state, context: policy, adapters, lifecycle });
   const hostLeases = { ...state, secureCookie: options.session.secureCookie, leaseRefusal: refusalOf };
   const upgrades = new WebUpgrades();
-  const webDeps = { guard, resolve: policy.resolve, reportHealth: policy.reportHealth, record: policy.record, track: policy.track, logger };
+  const webDeps = {
+    guard,
+    resolve: state.servers.resolve,
+    reportHealth: policy.reportHealth,
+    record: policy.record,
+    track: policy.track,
+    logger,
+  };
   const web = (service: string, routeOptions?: WebRouteOptions) => {
     const route = createWebProxy(service, normalizeWebRouteOptions(service, routeOptions), {
       ...webDeps,

@@ -34,29 +34,38 @@ export class ServerResolver {
   /**
    * The candidates here for (service, identity), in the order to try them;
    * checked before ordered, so that a refused server cannot stand in for the
-   * ones the order skips as unhealthy.
+   * ones the order skips as unhealthy. At once (an array, no promise) when the
+   * source answers at once and no name must be resolved: this runs for every
+   * connection.
    */
-  readonly resolveHere = (service: string, identity: Identity): Promise<ServerInfo[]> => {
-    // This runs for every connection: no awaits where the answers are at hand (the table's servers named by address).
+  private here(service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> {
+    const answer = this.deps.source.resolve(service, identity);
+    return Array.isArray(answer) ? this.usable(service, answer, identity) : answer.then((list) => this.usable(service, list, identity));
+  }
+
+  /**
+   * Where (service, identity) goes: a visitor's own services to their home gateway (by the peer's routes), the rest
+   * to the servers here. An array when that is known at once (see `here`), else a promise; a failure of the source
+   * may be thrown.
+   */
+  readonly candidates = (service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> => {
+    const home = identity.kind === 'user' ? identity.user.home : undefined;
+    const peer = home && this.deps.peers.get(home.realm);
+    if (!home || !peer?.url) return this.here(service, identity);
+    const url = peer.url;
+    const choose = (local: ServerInfo[]) =>
+      routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, url) : local;
+    const local = this.here(service, identity);
+    return Array.isArray(local) ? choose(local) : local.then(choose);
+  };
+
+  /** As `candidates`, always as a promise (a failure of the source rejects it). */
+  readonly resolve = (service: string, identity: Identity): Promise<ServerInfo[]> => {
     try {
-      const answer = this.deps.source.resolve(service, identity);
-      return Array.isArray(answer)
-        ? Promise.resolve(this.usable(service, answer, identity))
-        : answer.then((list) => this.usable(service, list, identity));
+      return Promise.resolve(this.candidates(service, identity));
     } catch (error) {
       return Promise.reject(error);
     }
-  };
-
-  /** A visitor's own services go to their home gateway (by the peer's routes); the rest are served here. */
-  readonly resolve = (service: string, identity: Identity): Promise<ServerInfo[]> => {
-    const home = identity.kind === 'user' ? identity.user.home : undefined;
-    const peer = home && this.deps.peers.get(home.realm);
-    if (!home || !peer?.url) return this.resolveHere(service, identity);
-    const url = peer.url;
-    return this.resolveHere(service, identity).then((local) =>
-      routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, url) : local,
-    );
   };
 
   /** The servers of a source's answer meant for `identity` that the address rules let it use, in the order to try them. */

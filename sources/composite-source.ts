@@ -11,7 +11,8 @@ import { serverKey } from './server-info-source';
 export class CompositeSource implements ServerInfoSource {
   constructor(private readonly sources: readonly ServerInfoSource[]) {}
 
-  resolve(service: string, identity: Identity): Promise<ServerInfo[]> {
+  /** The merged answer: at once (an array) when every source answers at once, as tables and the registry do. */
+  resolve(service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> {
     try {
       const answers: Array<ServerInfo[] | Promise<ServerInfo[]>> = [];
       let allAtOnce = true;
@@ -20,9 +21,9 @@ export class CompositeSource implements ServerInfoSource {
         answers.push(answer);
         if (!Array.isArray(answer)) allAtOnce = false;
       }
-      // Tables and the registry answer at once: merge now, without a Promise.all
+      // Tables and the registry answer at once: merge now, without a promise
       // and the ticks it takes, since this runs for every connection.
-      if (allAtOnce) return Promise.resolve(mergeAnswers(service, answers as ServerInfo[][]));
+      if (allAtOnce) return mergeAnswers(service, answers as ServerInfo[][]);
       return Promise.all(answers).then((lists) => mergeAnswers(service, lists));
     } catch (error) {
       return Promise.reject(error);

@@ -2,7 +2,7 @@ import { watch, watchFile, unwatchFile, readFileSync, type FSWatcher } from 'nod
 import { basename, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { RoamgateError } from '../errors';
-import type { ServerEntry, ServerInfoSource } from './server-info-source';
+import { entriesByService, NO_SERVERS, type ServerEntry, type ServerInfoSource } from './server-info-source';
 import type { ServerInfo } from '../server-info';
 import { tableEntries } from './static-source';
 import { describeZodError, serverTableSchema } from './table-schema';
@@ -59,6 +59,8 @@ export function readTableFile(path: string, secrets?: TableSecrets): ServerEntry
  */
 export class FileSource implements ServerInfoSource {
   private entries: ServerEntry[];
+  /** The entries by service, made when first asked after each reload. */
+  private byService: ReadonlyMap<string, ServerInfo[]> | null = null;
   private lastText: string;
   private readonly listeners = new Set<() => void>();
   private readonly watcher: FSWatcher | null;
@@ -81,8 +83,10 @@ export class FileSource implements ServerInfoSource {
     watchFile(options.path, { interval: options.pollIntervalMs ?? DEFAULT_FILE_POLL_INTERVAL_MS, persistent: false }, this.poll);
   }
 
+  /** The service's servers (the same frozen array until the file changes: see entriesByService). */
   resolve(service: string): ServerInfo[] {
-    return this.entries.filter((entry) => entry.service === service);
+    this.byService ??= entriesByService(this.entries);
+    return this.byService.get(service) ?? NO_SERVERS;
   }
 
   list(): ServerEntry[] {
@@ -119,6 +123,7 @@ export class FileSource implements ServerInfoSource {
     if (text === this.lastText) return false;
     try {
       this.entries = readTableFile(this.options.path, this.options.secrets);
+      this.byService = null;
     } catch (error) {
       this.lastText = text;
       const reason = (error as Error).message;

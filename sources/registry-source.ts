@@ -45,6 +45,13 @@ export class RegistrySource implements ServerInfoSource {
   private readonly persistence?: RegistryPersistence;
   private readonly forwardCredentials: ReadonlySet<string>;
   private writes: Promise<void> = Promise.resolve();
+  /**
+   * resolve()'s answers by service, each kept until an entry changes or the
+   * first of its registrations lapses: every connection asks, and the table
+   * may hold many services' registrations. Only answers with servers are kept
+   * (a client can name services that have none).
+   */
+  private readonly answers = new Map<string, { servers: ServerInfo[]; until: number }>();
 
   constructor(options: RegistryOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -67,6 +74,7 @@ export class RegistrySource implements ServerInfoSource {
   /** Removes an entry by id; returns whether one was removed. */
   remove(id: string): boolean {
     const removed = this.entries.delete(id);
+    this.changed();
     if (removed) {
       this.save((persistence) => persistence.remove(id));
       this.emit();
@@ -81,6 +89,7 @@ export class RegistrySource implements ServerInfoSource {
    */
   restore(entries: readonly ServerEntry[]): ServerEntry[] {
     const refused: ServerEntry[] = [];
+    this.changed();
     for (const entry of entries) {
       if (serverHostProblem(entry.host) === null) this.entries.set(entry.id, { ...entry });
       else {
@@ -102,6 +111,7 @@ export class RegistrySource implements ServerInfoSource {
     const entries = await read();
     const before = JSON.stringify([...this.entries.values()].sort(byId));
     this.entries.clear();
+    this.changed();
     for (const entry of entries) if (serverHostProblem(entry.host) === null) this.entries.set(entry.id, { ...entry });
     if (JSON.stringify([...this.entries.values()].sort(byId)) !== before) this.emit();
   }
@@ -117,11 +127,23 @@ export class RegistrySource implements ServerInfoSource {
     return entry && !this.lapsed(entry) ? entry : undefined;
   }
 
+  /** The service's servers, registered ones marked; the same frozen array while nothing changes (see `answers`). */
   resolve(service: string): ServerInfo[] {
+    const now = this.clock.now();
+    const kept = this.answers.get(service);
+    if (kept && now < kept.until) return kept.servers;
     const registered = { forwardCredentials: this.forwardCredentials.has(service) };
-    return this.list()
-      .filter((entry) => entry.service === service)
-      .map((entry) => (entry.origin === 'registered' ? { ...entry, registered } : entry));
+    const servers: ServerInfo[] = [];
+    let until = Number.POSITIVE_INFINITY;
+    for (const entry of this.entries.values()) {
+      if (entry.service !== service || this.lapsed(entry, now)) continue;
+      if (entry.expiresAt !== undefined) until = Math.min(until, entry.expiresAt);
+      servers.push(entry.origin === 'registered' ? { ...entry, registered } : entry);
+    }
+    Object.freeze(servers);
+    if (servers.length > 0) this.answers.set(service, { servers, until });
+    else this.answers.delete(service);
+    return servers;
   }
 
   list(): ServerEntry[] {
@@ -144,6 +166,7 @@ export class RegistrySource implements ServerInfoSource {
     for (const [id, entry] of this.entries) {
       if (this.lapsed(entry)) {
         this.entries.delete(id);
+        this.changed();
         this.save((persistence) => persistence.remove(id));
         dropped++;
       }
@@ -165,6 +188,7 @@ export class RegistrySource implements ServerInfoSource {
       ...(expiresAt === undefined ? {} : { expiresAt }),
     };
     this.entries.set(id, entry);
+    this.changed();
     this.save((persistence) => persistence.put(entry));
     if (created) this.emit();
     return { entry, created };
@@ -176,8 +200,13 @@ export class RegistrySource implements ServerInfoSource {
     this.writes = this.writes.then(() => write(persistence)).catch((error: unknown) => persistence.onError(error));
   }
 
-  private lapsed(entry: ServerEntry): boolean {
-    return entry.expiresAt !== undefined && entry.expiresAt <= this.clock.now();
+  private lapsed(entry: ServerEntry, now = this.clock.now()): boolean {
+    return entry.expiresAt !== undefined && entry.expiresAt <= now;
+  }
+
+  /** Every change to the entries goes through here (a renewal too: its expiry moved), so no kept answer outlives one. */
+  private changed(): void {
+    this.answers.clear();
   }
 
   private emit(): void {

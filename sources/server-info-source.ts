@@ -41,3 +41,22 @@ export const DEFAULT_PRIORITY = 10;
 export function serverKey(service: string, server: { host: string; port: number }): string {
   return `${service}|${server.host.toLowerCase()}|${server.port}`;
 }
+
+/**
+ * A table's entries grouped by service, each group frozen: what a fixed
+ * table's resolve() answers, looked up rather than filtered for every
+ * connection. Frozen because the same array is handed out every time.
+ */
+export function entriesByService(entries: readonly ServerEntry[]): ReadonlyMap<string, ServerInfo[]> {
+  const groups = new Map<string, ServerEntry[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.service);
+    if (group) group.push(entry);
+    else groups.set(entry.service, [entry]);
+  }
+  for (const group of groups.values()) Object.freeze(group);
+  return groups;
+}
+
+/** What a table answers for a service it has no servers for (shared and frozen, like its groups). */
+export const NO_SERVERS: ServerInfo[] = Object.freeze([]) as unknown as ServerInfo[];

@@ -1,16 +1,19 @@
-import type { ServerEntry, ServerInfoSource, ServerTable } from './server-info-source';
+import { entriesByService, NO_SERVERS, type ServerEntry, type ServerInfoSource, type ServerTable } from './server-info-source';
 import type { ServerInfo } from '../server-info';
 
 /** A fixed table, from options. */
 export class StaticSource implements ServerInfoSource {
   private readonly entries: ServerEntry[];
+  private readonly byService: ReadonlyMap<string, ServerInfo[]>;
 
   constructor(table: ServerTable, origin: ServerEntry['origin'] = 'static') {
     this.entries = tableEntries(table, origin);
+    this.byService = entriesByService(this.entries);
   }
 
+  /** The service's servers (the same frozen array each time: see entriesByService). */
   resolve(service: string): ServerInfo[] {
-    return this.entries.filter((entry) => entry.service === service);
+    return this.byService.get(service) ?? NO_SERVERS;
   }
 
   list(): ServerEntry[] {

@@ -191,3 +191,39 @@ describe('RegistrySource: restore', () => {
     }
   });
 });
+
+describe('RegistrySource: resolve keeps its answer only while it holds', () => {
+  test('the same frozen answer while nothing changes; a new one after a renewal, an admin entry or a removal', () => {
+    registry.register(mx);
+    const first = registry.resolve('smtp');
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(registry.resolve('smtp')).toBe(first);
+    registry.register({ ...mx, priority: 5 });
+    const renewed = registry.resolve('smtp');
+    expect(renewed).not.toBe(first);
+    expect(renewed[0]!.priority).toBe(5);
+    const admin = registry.add({ service: 'smtp', host: 'relay.example.org', port: 25, priority: 1 });
+    expect(registry.resolve('smtp').map((server) => server.host)).toEqual(['mx.example.org', 'relay.example.org']);
+    registry.remove(admin.entry.id);
+    expect(registry.resolve('smtp').map((server) => server.host)).toEqual(['mx.example.org']);
+  });
+
+  test('a registration that lapses leaves the answer at its expiry, before any sweep', () => {
+    registry.register(mx);
+    registry.add({ service: 'smtp', host: 'relay.example.org', port: 25, priority: 1 });
+    expect(registry.resolve('smtp')).toHaveLength(2);
+    clock.advance(29_999);
+    expect(registry.resolve('smtp')).toHaveLength(2);
+    clock.advance(1);
+    expect(registry.resolve('smtp').map((server) => server.host)).toEqual(['relay.example.org']);
+  });
+
+  test('a reload from the store and a restore replace the answer', async () => {
+    registry.register(mx);
+    expect(registry.resolve('smtp')).toHaveLength(1);
+    await registry.reloadFrom(async () => []);
+    expect(registry.resolve('smtp')).toEqual([]);
+    registry.restore([{ id: 'admin:1', origin: 'admin', service: 'smtp', host: 'relay.example.org', port: 25, priority: 1 }]);
+    expect(registry.resolve('smtp').map((server) => server.host)).toEqual(['relay.example.org']);
+  });
+});

@@ -50,3 +50,11 @@ describe('StaticSource', () => {
     ]);
   });
 });
+
+test('a fixed table answers with the same frozen array each time, and an empty one for a service it lacks', () => {
+  const source = new StaticSource({ smtp: [{ host: '10.0.0.1', port: 25, priority: 10 }] });
+  expect(source.resolve('smtp')).toBe(source.resolve('smtp'));
+  expect(Object.isFrozen(source.resolve('smtp'))).toBe(true);
+  expect(source.resolve('nntp')).toEqual([]);
+  expect(Object.isFrozen(source.resolve('nntp'))).toBe(true);
+});
