@@ -29,3 +29,39 @@ export function decideAccess(rules: readonly AccessRule[], identity: Identity, s
   const reason = best.rule.reason ?? (best.rule.allow ? `${service} allowed` : `${who} may not use ${service} here`);
   return { allow: best.rule.allow, reason, rule: describeRule(best.rule) };
 }
+
+/** Most decisions kept for anonymous clients, and per attributes object; past it decisions are made afresh (a client can name any service). */
+export const MAX_MEMO_SERVICES = 256;
+
+/**
+ * decideAccess over one set of rules, each decision made once and then looked
+ * up: every connection asks, and a lookup costs less than walking the table
+ * and building two strings. Anonymous clients' decisions are kept by service;
+ * a user's by user id and service, under the attributes object they were
+ * decided with (a lease hands every one of its connections the same one, and
+ * attributes do not change under it: a change comes as a new object). Make a
+ * new one when the rules change.
+ */
+export class AccessDecisions {
+  private readonly anonymous = new Map<string, AccessDecision>();
+  private readonly users = new WeakMap<object, Map<string, AccessDecision>>();
+
+  constructor(private readonly rules: readonly AccessRule[]) {}
+
+  decide(identity: Identity, service: string): AccessDecision {
+    let memo = this.anonymous;
+    let key = service;
+    if (identity.kind === 'user') {
+      const { attributes } = identity.user;
+      memo = this.users.get(attributes) ?? new Map();
+      if (memo.size === 0) this.users.set(attributes, memo);
+      key = `${identity.user.id}\n${service}`;
+    }
+    let decision = memo.get(key);
+    if (decision === undefined) {
+      decision = Object.freeze(decideAccess(this.rules, identity, service));
+      if (memo.size < MAX_MEMO_SERVICES) memo.set(key, decision);
+    }
+    return decision;
+  }
+}

@@ -3,7 +3,7 @@ import type { AccessDecision } from '../access-decision';
 import { systemClock, type Clock } from '../clock';
 import type { Identity } from '../identity';
 import type { RuleRecord, Store } from '../store/store';
-import { decideAccess } from './access-policy';
+import { AccessDecisions } from './access-policy';
 import type { AccessRule } from './options';
 
 /** A rule as listed: where it came from decides whether the API may change it. */
@@ -24,6 +24,8 @@ export class AccessTable {
   private apiRules: RuleRecord[] = [];
   private configRules: RuleView[];
   private rules: AccessRule[];
+  /** Decisions over `rules`, made once each; replaced with the rules. */
+  private decisions: AccessDecisions;
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -33,6 +35,7 @@ export class AccessTable {
   ) {
     this.configRules = configViews(configRules);
     this.rules = [...this.configRules];
+    this.decisions = new AccessDecisions(this.rules);
   }
 
   /** Replaces the rules from the config file (a reload); announced like any change, so open relays are checked again. */
@@ -53,7 +56,7 @@ export class AccessTable {
   }
 
   decide(identity: Identity, service: string): AccessDecision {
-    return decideAccess(this.rules, identity, service);
+    return this.decisions.decide(identity, service);
   }
 
   list(): RuleView[] {
@@ -109,6 +112,7 @@ export class AccessTable {
 
   private rebuild(): void {
     this.rules = [...this.configRules, ...this.apiRules];
+    this.decisions = new AccessDecisions(this.rules);
   }
 
   private changed(): void {

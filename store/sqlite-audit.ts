@@ -70,8 +70,25 @@ function auditFromRow(row: AuditRow): AuditEvent {
   return event;
 }
 
+/**
+ * Audit rows one INSERT of a batch carries (5 parameters each; SQLite takes 32766): a statement per row costs a third
+ * more per event than one per AUDIT_ROWS_PER_INSERT, and a connection's record is one event.
+ */
+export const AUDIT_ROWS_PER_INSERT = 50;
+
+const AUDIT_INSERT = 'INSERT INTO audit (at, type, actor, address, detail) VALUES ';
+
+/** One event's columns, in AUDIT_INSERT's order, appended to `values`. */
+function pushAuditRow(values: Array<string | number | null>, event: Omit<AuditEvent, 'id'>): void {
+  values.push(event.at, event.type, event.actor ?? null, event.address ?? null, JSON.stringify(event.detail));
+}
+
 function prepareStatements(db: Database.Database) {
   return {
+    appendOne: db.prepare<[Array<string | number | null>]>(`${AUDIT_INSERT}(?, ?, ?, ?, ?)`),
+    appendRows: db.prepare<[Array<string | number | null>]>(
+      `${AUDIT_INSERT}${Array(AUDIT_ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
+    ),
     append: db.prepare<[Omit<AuditRow, 'id'>]>(
       'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
     ),
@@ -96,16 +113,19 @@ export function checkPruneLimits({ before, maxRows, limit }: AuditPruneLimits): 
 export function sqliteAudit(db: Database.Database, run: RunOperation): Store['audit'] {
   const statements = prepareStatements(db);
   const list = auditLister(db);
-  // Writes audit events in one transaction: one file sync for a whole batch.
+  // Writes audit events in one transaction (one file sync for a whole batch), AUDIT_ROWS_PER_INSERT rows per statement.
   const appendBatch = db.transaction((events: ReadonlyArray<Omit<AuditEvent, 'id'>>) => {
-    for (const event of events) {
-      statements.append.run({
-        at: event.at,
-        type: event.type,
-        actor: event.actor ?? null,
-        address: event.address ?? null,
-        detail: JSON.stringify(event.detail),
-      });
+    const values: Array<string | number | null> = [];
+    let next = 0;
+    for (; next + AUDIT_ROWS_PER_INSERT <= events.length; next += AUDIT_ROWS_PER_INSERT) {
+      values.length = 0;
+      for (let index = next; index < next + AUDIT_ROWS_PER_INSERT; index++) pushAuditRow(values, events[index]!);
+      statements.appendRows.run(values);
+    }
+    for (; next < events.length; next++) {
+      values.length = 0;
+      pushAuditRow(values, events[next]!);
+      statements.appendOne.run(values);
     }
   });
   // One transaction: the age limit first, then the row cap with what is left of the limit.

@@ -1,4 +1,4 @@
-import { decideAccess, describeRule } from '../../plugin/access-policy';
+import { AccessDecisions, decideAccess, describeRule, MAX_MEMO_SERVICES } from '../../plugin/access-policy';
 import type { AccessRule } from '../../plugin/options';
 import type { Identity } from '../../identity';
 
@@ -174,5 +174,54 @@ describe('describeRule', () => {
     [deny('department=sales', '*', 'ignored'), 'department=sales x * -> deny'],
   ])('%j', (rule, text) => {
     expect(describeRule(rule)).toBe(text);
+  });
+});
+
+describe('AccessDecisions', () => {
+  const anonymous: Identity = { kind: 'anonymous', address: '192.0.2.1' };
+  const alice: Identity = { kind: 'user', address: '192.0.2.2', user: { id: 'alice', attributes: { role: 'staff' } } };
+  const rules: AccessRule[] = [
+    { subject: 'anonymous', service: 'smtp', allow: true },
+    { subject: 'role=staff', service: '*', allow: true },
+  ];
+
+  test('decides as decideAccess does, each (who, service) once: the same frozen decision again', () => {
+    const decisions = new AccessDecisions(rules);
+    for (const [who, service] of [
+      [anonymous, 'smtp'],
+      [anonymous, 'pop3'],
+      [alice, 'pop3'],
+    ] as const) {
+      const decision = decisions.decide(who, service);
+      expect(decision).toEqual(decideAccess(rules, who, service));
+      expect(Object.isFrozen(decision)).toBe(true);
+      expect(decisions.decide(who, service)).toBe(decision);
+    }
+  });
+
+  test("a lease's connections (new user objects, the same attributes) share decisions; another user with them is decided for itself", () => {
+    const decisions = new AccessDecisions([...rules, { subject: 'user:bob', service: 'nntp', allow: true }]);
+    const attributes = { role: 'guest' };
+    const connection = (id: string): Identity => ({ kind: 'user', address: '192.0.2.3', user: { id, attributes } });
+    const first = decisions.decide(connection('bob'), 'nntp');
+    expect(first.allow).toBe(true);
+    expect(decisions.decide(connection('bob'), 'nntp')).toBe(first);
+    expect(decisions.decide(connection('carol'), 'nntp').allow).toBe(false);
+  });
+
+  test('another user object (other attributes) is decided for itself, not from the memo of the first', () => {
+    const decisions = new AccessDecisions(rules);
+    expect(decisions.decide(alice, 'pop3').allow).toBe(true);
+    const demoted: Identity = { kind: 'user', address: '192.0.2.2', user: { id: 'alice', attributes: { role: 'guest' } } };
+    expect(decisions.decide(demoted, 'pop3').allow).toBe(false);
+  });
+
+  test(`past ${MAX_MEMO_SERVICES} services per identity, decisions are still right but not kept`, () => {
+    const decisions = new AccessDecisions(rules);
+    for (let index = 0; index < MAX_MEMO_SERVICES; index++) decisions.decide(anonymous, `svc${index}`);
+    const extra = decisions.decide(anonymous, 'smtp');
+    expect(extra.allow).toBe(true);
+    expect(decisions.decide(anonymous, 'smtp')).not.toBe(extra);
+    expect(decisions.decide(anonymous, 'smtp')).toEqual(extra);
   });
 });

@@ -159,6 +159,20 @@ function auditAppendContract(context: ContractContext): void {
       expect(events[1].id).toBeGreaterThan(events[2].id);
     });
 
+    test('a batch longer than one statement carries (several full ones and a rest) lands whole and in order', async () => {
+      const batch = Array.from({ length: 137 }, (_, n) => ({
+        at: T + n,
+        type: 'connection',
+        ...(n % 2 === 0 ? { actor: `user${n}` } : {}),
+        ...(n % 3 === 0 ? { address: `192.0.2.${n % 250}:25` } : {}),
+        detail: { n, text: `line ${n} "quoted"` },
+      }));
+      await store.audit.appendMany(batch);
+      const events = (await store.audit.list({ limit: 200 })).reverse();
+      expect(events.map(({ id: _id, ...event }) => event)).toEqual(batch);
+      expect(events.every((event, index) => index === 0 || event.id > events[index - 1]!.id)).toBe(true);
+    });
+
     test('append returns the event with an integer id; optional fields stay absent', async () => {
       const bare = await store.audit.append({ at: T, type: 'login', detail: {} });
       expect(Number.isInteger(bare.id)).toBe(true);
