@@ -28,12 +28,18 @@ export function withClientDefaults(limits: ClientLimits): Required<ClientLimits>
   };
 }
 
+/** An IPv4 address in canonical dotted form: four decimal octets of 0-255, no leading zeros. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /**
  * What a per-address limit counts a client under: its IPv4 address (an
  * IPv4-mapped IPv6 address as that IPv4 address), or the /64 of its IPv6
  * address, since one subscriber routinely holds a whole /64.
  */
 export function addressKey(address: string): string {
+  // The kernel reports an IPv4 peer in canonical dotted form (alone or IPv4-mapped): that is its key, with no parse.
+  if (CANONICAL_IPV4.test(address)) return address;
+  if (address.startsWith('::ffff:') && CANONICAL_IPV4.test(address.slice(7))) return address.slice(7);
   const canonical = canonicalIp(address);
   if (canonical === null) return address;
   return ipWidth(canonical) === 128 ? `${ipNetwork(canonical, 64)}/64` : canonical;
