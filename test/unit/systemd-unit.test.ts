@@ -33,6 +33,17 @@ describe('examples/systemd/roamgate.service', () => {
   const service = unit.get('Service')!;
   const one = (key: string) => service.get(key)?.join(' ');
 
+  test('keeps freed memory up to 64 MiB instead of returning it at once (glibc), and Node starts with that setting', () => {
+    const environment = service.get('Environment') ?? [];
+    expect(environment).toEqual(['NODE_ENV=production', 'GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864']);
+    const tunables = environment[1]!.slice('GLIBC_TUNABLES='.length);
+    const started = spawnSync(process.execPath, ['-e', 'console.log(Buffer.alloc(1 << 20).length)'], {
+      env: { ...process.env, GLIBC_TUNABLES: tunables },
+      encoding: 'utf8',
+    });
+    expect([started.status, started.stdout.trim(), started.stderr]).toEqual([0, '1048576', '']);
+  });
+
   test('has the three sections', () => {
     expect([...unit.keys()]).toEqual(['Unit', 'Service', 'Install']);
     expect(unit.get('Install')!.get('WantedBy')).toEqual(['multi-user.target']);
