@@ -69,6 +69,8 @@ async function main(): Promise<void> {
   console.log(
     `roamgate relay bench: node ${process.version}, ${availableParallelism()} CPUs, open-file limit ${limit ?? 'unknown'}, all on 127.0.0.1`,
   );
+  // Every process of the bench inherits it: the bulk figures of Node relays depend on it (bench/README.md).
+  console.log(`  GLIBC_TUNABLES: ${process.env.GLIBC_TUNABLES ? process.env.GLIBC_TUNABLES : "unset (glibc's default heap trimming)"}`);
   const busy = await machineBusyPercent(MACHINE_CHECK_MS);
   if (busy !== undefined && busy > BUSY_MACHINE_PERCENT) {
     console.log(
