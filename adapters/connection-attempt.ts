@@ -7,7 +7,7 @@ import { connectFirst, type ConnectOptions } from '../net/connect-server';
 import { endWithLastWord } from '../net/last-word';
 import { relay } from '../net/relay';
 import { DEFAULT_TCP_KEEPALIVE_MS } from '../net/tcp-keepalive';
-import type { ConnectionRecord, GatewayContext, RelayLimits } from './gateway-context';
+import { type ConnectionRecord, type GatewayContext, isAnswer, type RelayLimits } from './gateway-context';
 import type { LiveRelay, RelayProgress } from './live-relays';
 
 type Outcome = ConnectionRecord['outcome'];
@@ -147,7 +147,7 @@ export class ConnectionAttempt implements LiveRelay {
     try {
       // No await when the servers are known at once (the usual case): this runs for every connection.
       const candidates = this.context.resolve(this.service, identity);
-      return Array.isArray(candidates)
+      return isAnswer(candidates)
         ? this.connectFirst(this.service, candidates, limits, report, open)
         : candidates.then((list) => this.connectFirst(this.service, list, limits, report, open));
     } catch (error) {

@@ -48,7 +48,7 @@ export interface GatewayContext {
   identify(socket: Socket): Identity;
   authorize(identity: Identity, service: string): AccessDecision;
   /** Candidate servers in the order to try them: at once (an array) when known at once, else a promise; may throw. */
-  resolve(service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]>;
+  resolve(service: string, identity: Identity): readonly ServerInfo[] | Promise<readonly ServerInfo[]>;
   reportHealth(service: string, server: ServerInfo, failure: string | null): void;
   record(entry: ConnectionRecord): void;
   /** Ports this gateway listens on; never a proxy destination on a local address. */
@@ -59,4 +59,9 @@ export interface GatewayContext {
   track(relay: LiveRelay): () => void;
   /** How long reaching a server took (failover included), and how it ended: `connected` or the failure's outcome; for the metrics. */
   connected?(service: string, outcome: string, durationMs: number): void;
+}
+
+/** Whether candidates came at once (a list) rather than as a promise: Array.isArray does not narrow a readonly list. */
+export function isAnswer<T>(answer: readonly T[] | Promise<readonly T[]>): answer is readonly T[] {
+  return Array.isArray(answer);
 }

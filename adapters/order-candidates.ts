@@ -11,9 +11,9 @@ import type { ServerInfo } from '../server-info';
  * unhealthy they are still tried, since a probe's verdict may be stale and
  * trying costs one connect timeout at most.
  */
-export function orderCandidates(servers: readonly ServerInfo[], statusOf: (server: ServerInfo) => HealthStatus): ServerInfo[] {
-  // One server (the usual case) is tried whatever its health, so there is nothing to order or look up.
-  if (servers.length <= 1) return servers.slice();
+export function orderCandidates(servers: readonly ServerInfo[], statusOf: (server: ServerInfo) => HealthStatus): readonly ServerInfo[] {
+  // One server (the usual case) is tried whatever its health: nothing to order or look up, nor to copy.
+  if (servers.length <= 1) return servers;
   const byPriority = servers
     .map((server, index) => ({ server, index }))
     .sort((a, b) => rank(a.server) - rank(b.server) || a.server.priority - b.server.priority || a.index - b.index)

@@ -8,7 +8,9 @@ import { subjectRank } from '../sources/subject';
  * else `authenticated`/`anonymous` ones, else the general ones without `for`).
  * So alice's own POP3 server replaces the general one for her, and only her.
  */
-export function selectForIdentity(servers: readonly ServerInfo[], identity: Identity): ServerInfo[] {
+export function selectForIdentity(servers: readonly ServerInfo[], identity: Identity): readonly ServerInfo[] {
+  // No server names a subject (the usual table): all are for everyone, and the list is returned as it is.
+  if (servers.every((server) => server.for === undefined)) return servers;
   let best = -1;
   let chosen: ServerInfo[] = [];
   for (const server of servers) {

@@ -70,7 +70,7 @@ export class ConnectionPolicy implements GatewayContext {
 
   readonly authorize = (identity: Identity, service: string): AccessDecision => this.deps.access.decide(identity, service);
 
-  readonly resolve = (service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> =>
+  readonly resolve = (service: string, identity: Identity): readonly ServerInfo[] | Promise<readonly ServerInfo[]> =>
     this.deps.servers.candidates(service, identity);
 
   // A hop to a visitor's home is not one of our servers: its failures are the home's, not a health verdict.

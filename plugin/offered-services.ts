@@ -5,7 +5,7 @@ export interface OfferingDeps {
   /** Every service this gateway might serve the identity. */
   names(identity: Identity): Promise<string[]>;
   allowed(identity: Identity, service: string): boolean;
-  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+  resolve(service: string, identity: Identity): Promise<readonly ServerInfo[]>;
 }
 
 /** A server's `for` names this user or their attribute: the server is theirs, not the network's. */

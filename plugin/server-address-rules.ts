@@ -47,18 +47,25 @@ export function ownEndpointReason(host: string, port: number, ownPorts: Readonly
  * Answered at once (an array, no promise) when no name needs resolving, as
  * for every connection to servers named by address.
  */
-export function serversToUse(candidates: readonly ServerInfo[], rules: ServerAddressRules): ServerInfo[] | Promise<ServerInfo[]> {
-  if (candidates.length === 0) return [];
+export function serversToUse(
+  candidates: readonly ServerInfo[],
+  rules: ServerAddressRules,
+): readonly ServerInfo[] | Promise<readonly ServerInfo[]> {
+  if (candidates.length === 0) return candidates;
   const ownPorts = rules.ownPorts();
   const checked: Array<ServerInfo | string | Promise<ServerInfo | string>> = [];
   let lookups = false;
+  let allAsGiven = true;
   for (const server of candidates) {
     const verdict = server.tunnel ? server : checkServer(server, ownPorts);
     if (verdict === LOOKUP) {
       lookups = true;
       checked.push(checkResolved(server, ownPorts, rules));
     } else checked.push(verdict);
+    if (verdict !== server) allAsGiven = false;
   }
+  // Every server usable as it is (the usual case): the list itself, not a copy.
+  if (allAsGiven) return candidates;
   if (!lookups) return keepUsable(candidates, checked as Array<ServerInfo | string>, rules);
   return Promise.all(checked).then((verdicts) => keepUsable(candidates, verdicts, rules));
 }

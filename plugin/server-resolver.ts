@@ -1,5 +1,6 @@
 import { HTTP_PROXY_SERVICE } from '../adapters/http-proxy-adapter';
 import { orderCandidates } from '../adapters/order-candidates';
+import { isAnswer } from '../adapters/gateway-context';
 import { selectForIdentity } from '../adapters/select-for-identity';
 import type { Identity } from '../identity';
 import type { ServerInfo } from '../server-info';
@@ -38,9 +39,9 @@ export class ServerResolver {
    * source answers at once and no name must be resolved: this runs for every
    * connection.
    */
-  private here(service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> {
+  private here(service: string, identity: Identity): readonly ServerInfo[] | Promise<readonly ServerInfo[]> {
     const answer = this.deps.source.resolve(service, identity);
-    return Array.isArray(answer) ? this.usable(service, answer, identity) : answer.then((list) => this.usable(service, list, identity));
+    return isAnswer(answer) ? this.usable(service, answer, identity) : answer.then((list) => this.usable(service, list, identity));
   }
 
   /**
@@ -48,19 +49,19 @@ export class ServerResolver {
    * to the servers here. An array when that is known at once (see `here`), else a promise; a failure of the source
    * may be thrown.
    */
-  readonly candidates = (service: string, identity: Identity): ServerInfo[] | Promise<ServerInfo[]> => {
+  readonly candidates = (service: string, identity: Identity): readonly ServerInfo[] | Promise<readonly ServerInfo[]> => {
     const home = identity.kind === 'user' ? identity.user.home : undefined;
     const peer = home && this.deps.peers.get(home.realm);
     if (!home || !peer?.url) return this.here(service, identity);
     const url = peer.url;
-    const choose = (local: ServerInfo[]) =>
+    const choose = (local: readonly ServerInfo[]): readonly ServerInfo[] =>
       routeOf(home, service, peer.routes[service], local.length > 0) === 'home' ? homeCandidates(home, service, url) : local;
     const local = this.here(service, identity);
-    return Array.isArray(local) ? choose(local) : local.then(choose);
+    return isAnswer(local) ? choose(local) : local.then(choose);
   };
 
   /** As `candidates`, always as a promise (a failure of the source rejects it). */
-  readonly resolve = (service: string, identity: Identity): Promise<ServerInfo[]> => {
+  readonly resolve = (service: string, identity: Identity): Promise<readonly ServerInfo[]> => {
     try {
       return Promise.resolve(this.candidates(service, identity));
     } catch (error) {
@@ -69,12 +70,16 @@ export class ServerResolver {
   };
 
   /** The servers of a source's answer meant for `identity` that the address rules let it use, in the order to try them. */
-  private usable(service: string, answer: ServerInfo[], identity: Identity): ServerInfo[] | Promise<ServerInfo[]> {
+  private usable(
+    service: string,
+    answer: readonly ServerInfo[],
+    identity: Identity,
+  ): readonly ServerInfo[] | Promise<readonly ServerInfo[]> {
     const usable = serversToUse(selectForIdentity(answer, identity), this.deps.addressRules);
-    return Array.isArray(usable) ? this.order(service, usable) : usable.then((servers) => this.order(service, servers));
+    return isAnswer(usable) ? this.order(service, usable) : usable.then((servers) => this.order(service, servers));
   }
 
-  private order(service: string, servers: ServerInfo[]): ServerInfo[] {
+  private order(service: string, servers: readonly ServerInfo[]): readonly ServerInfo[] {
     return orderCandidates(servers, (server) => this.deps.health.statusOf(service, server));
   }
 

@@ -57,7 +57,7 @@ export class CompositeSource implements ServerInfoSource {
 export function mergeAnswers(service: string, answers: readonly (readonly ServerInfo[])[]): ServerInfo[] {
   const only = soleServer(answers);
   // One server in all (the usual case): nothing to merge.
-  if (only !== undefined) return only === null ? [] : [serverOnly(only)];
+  if (only !== undefined) return only === null ? [] : soleAnswer(only);
   const merged = new Map<string, ServerInfo>();
   for (const answer of answers) {
     for (const server of answer) {
@@ -73,6 +73,22 @@ export function mergeAnswers(service: string, answers: readonly (readonly Server
 function preferred(server: ServerInfo, known: ServerInfo): boolean {
   if ((server.registered === undefined) !== (known.registered === undefined)) return server.registered === undefined;
   return server.priority < known.priority;
+}
+
+/**
+ * The answer of one server alone: a frozen list of its own fields, made once per server object
+ * a source hands out (tables and the registry hand out the same objects until they change), so
+ * that a connection to the usual single server copies nothing.
+ */
+const soleAnswers = new WeakMap<ServerInfo, ServerInfo[]>();
+
+function soleAnswer(server: ServerInfo): ServerInfo[] {
+  let answer = soleAnswers.get(server);
+  if (!answer) {
+    answer = Object.freeze([Object.freeze(serverOnly(server))]) as ServerInfo[];
+    soleAnswers.set(server, answer);
+  }
+  return answer;
 }
 
 /** A server's own fields, without a listing's id, service or origin. */

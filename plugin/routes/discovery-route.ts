@@ -11,7 +11,7 @@ export interface DiscoveryDeps {
   endpoints(): ReadonlyMap<string, number>;
   /** Every service the identity might be served (the table's, the adapters', a visitor's home's). */
   services(identity: Identity): Promise<string[]>;
-  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+  resolve(service: string, identity: Identity): Promise<readonly ServerInfo[]>;
   /** Who asks: the user of the lease token presented (a visitor with what their home vouched for), else anonymous. */
   identify(req: Request): Identity;
   /** Whether the identity may use the service (the access table). */

@@ -26,7 +26,7 @@ import { setUpstreamHeaders, type UpstreamRoute } from './web-upstream-headers';
 export interface WebProxyDeps {
   guard: Pick<WebGuard, 'decide' | 'refuse'>;
   /** Candidate servers for (service, identity), in the order to try them. */
-  resolve(service: string, identity: Identity): Promise<ServerInfo[]>;
+  resolve(service: string, identity: Identity): Promise<readonly ServerInfo[]>;
   reportHealth(service: string, server: ServerInfo, failure: string | null): void;
   record(entry: ConnectionRecord): void;
   /** Signs an X-Roamgate-Assertion for the upstream when set. */

@@ -94,3 +94,13 @@ describe('mergeAnswers', () => {
     );
   });
 });
+
+test('one server in all: the same frozen answer for the same source object (nothing copied per connection), a new one for a new object', () => {
+  const entry = { ...server('mx', 25, 10), id: 'static:smtp:mx:25', service: 'smtp', origin: 'static' } as ServerInfo;
+  const first = mergeAnswers('smtp', [[entry], []]);
+  expect(first).toEqual([server('mx', 25, 10)]);
+  expect(Object.isFrozen(first) && Object.isFrozen(first[0])).toBe(true);
+  expect(mergeAnswers('smtp', [[], [entry]])).toBe(first);
+  const changed = { ...entry, priority: 5 };
+  expect(mergeAnswers('smtp', [[changed]])).toEqual([server('mx', 25, 5)]);
+});

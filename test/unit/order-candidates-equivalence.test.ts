@@ -20,8 +20,8 @@ describe('orderCandidates, one server or many', () => {
     const ordered = orderCandidates(servers, () => ({ state }));
     expect(ordered).toEqual([only]);
     expect(ordered[0]).toBe(only);
-    // A new array: the caller may change it without touching its own.
-    expect(ordered).not.toBe(servers);
+    // The list itself, not a copy: the result is read-only (a connection to the usual single server copies nothing).
+    expect(ordered).toBe(servers);
   });
 
   test('agrees with the plain sort-and-filter for any list', () => {

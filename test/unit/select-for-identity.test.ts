@@ -61,3 +61,9 @@ describe('selectForIdentity', () => {
     );
   });
 });
+
+test('a list where no server names a subject is everyone’s, returned as it is', () => {
+  const list = [general, { host: 'backup', port: 110, priority: 20 }];
+  expect(selectForIdentity(list, anonymous)).toBe(list);
+  expect(selectForIdentity(list, alice)).toBe(list);
+});

@@ -82,7 +82,13 @@ describe('serversToUse', () => {
   });
   beforeEach(() => refusals.splice(0));
   const at = (host: string, port: number, extra: Partial<ServerInfo> = {}): ServerInfo => ({ host, port, priority: 10, ...extra });
-  const shown = (servers: ServerInfo[]) => servers.map((server) => `${server.host}:${server.port}`);
+  const shown = (servers: readonly ServerInfo[]) => servers.map((server) => `${server.host}:${server.port}`);
+
+  test('when every server may be used as it is, the list itself comes back at once (no copy, no promise)', () => {
+    const candidates = [at('10.0.0.5', 110), at('127.0.0.1', 110)];
+    expect(serversToUse(candidates, rules())).toBe(candidates);
+    expect(refusals).toEqual([]);
+  });
 
   test('skips the gateway’s own ports and forbidden addresses from any source, keeping the order of the rest', async () => {
     const candidates = [
