@@ -16,6 +16,13 @@ export const CONNECT_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** Buckets of `roamgate_login_duration_seconds`: a cached check, scrypt (about 50 ms), a host's login, a home gateway asked. */
 export const LOGIN_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * How often the event-loop lag behind `nodejs_eventloop_lag_*` is sampled (ms). prom-client's
+ * default of 10 ms wakes an idle gateway a hundred times a second; at 100 ms a 15 s scrape still
+ * sees 150 samples, and an idle gateway used 1.5 ms of CPU a second against 4.0 (one measurement each, 40 s after start).
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** A peer request: one this gateway sent to a home (`outbound`), or one a peer sent us (`inbound`). */
 export type PeerDirection = 'inbound' | 'outbound';
 
@@ -115,7 +122,7 @@ export class GatewayMetrics {
       registers,
     });
     this.gauges(deps);
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Times one attempt to reach a service's servers (failover included): `connected`, or the outcome of its failure. */

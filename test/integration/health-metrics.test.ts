@@ -162,6 +162,8 @@ describe('health, readiness and metrics', () => {
     expect(sample(text, `roamgate_servers{service="smtp",health="healthy"}`)).toBe(1);
     expect(sample(text, 'roamgate_relays_active{service="smtp"}')).toBeUndefined();
     expect(text).toContain('process_cpu_user_seconds_total');
+    // Sampled every EVENT_LOOP_SAMPLE_MS rather than prom-client's 10 ms: still there, and a number.
+    expect(sample(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
     expectParses(text);
     const open = await RawClient.open(gw.ports.smtp);
     await open.waitFor((received) => received.startsWith('220'));
