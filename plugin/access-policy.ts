@@ -53,8 +53,12 @@ export class AccessDecisions {
     let key = service;
     if (identity.kind === 'user') {
       const { attributes } = identity.user;
-      memo = this.users.get(attributes) ?? new Map();
-      if (memo.size === 0) this.users.set(attributes, memo);
+      let forUser = this.users.get(attributes);
+      if (!forUser) {
+        forUser = new Map();
+        this.users.set(attributes, forUser);
+      }
+      memo = forUser;
       key = `${identity.user.id}\n${service}`;
     }
     let decision = memo.get(key);

@@ -74,8 +74,8 @@ export class RegistrySource implements ServerInfoSource {
   /** Removes an entry by id; returns whether one was removed. */
   remove(id: string): boolean {
     const removed = this.entries.delete(id);
-    this.changed();
     if (removed) {
+      this.changed();
       this.save((persistence) => persistence.remove(id));
       this.emit();
     }

@@ -89,9 +89,6 @@ function prepareStatements(db: Database.Database) {
     appendRows: db.prepare<[Array<string | number | null>]>(
       `${AUDIT_INSERT}${Array(AUDIT_ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
     ),
-    append: db.prepare<[Omit<AuditRow, 'id'>]>(
-      'INSERT INTO audit (at, type, actor, address, detail) VALUES (@at, @type, @actor, @address, @detail)',
-    ),
     // Through the audit_at index: only the rows deleted are read.
     pruneOlder: db.prepare<[{ before: number; limit: number }]>(
       'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < @before ORDER BY at LIMIT @limit)',
@@ -137,14 +134,9 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
   return {
     append: (event) =>
       run('audit.append', () => {
-        const detail = JSON.stringify(event.detail);
-        const { lastInsertRowid } = statements.append.run({
-          at: event.at,
-          type: event.type,
-          actor: event.actor ?? null,
-          address: event.address ?? null,
-          detail,
-        });
+        const values: Array<string | number | null> = [];
+        pushAuditRow(values, event);
+        const { lastInsertRowid } = statements.appendOne.run(values);
         // Returned as it would be read back: a copy, optional fields absent rather than undefined.
         return auditFromRow({
           id: Number(lastInsertRowid),
@@ -152,7 +144,7 @@ export function sqliteAudit(db: Database.Database, run: RunOperation): Store['au
           type: event.type,
           actor: event.actor ?? null,
           address: event.address ?? null,
-          detail,
+          detail: values[4] as string,
         });
       }),
     appendMany: (events) =>
