@@ -14,7 +14,7 @@ import type { Identity } from '../identity';
 import type { ServerInfo } from '../server-info';
 import { connectServer } from '../net/connect-server';
 import { asRoamgateError, ConnectionAttempt } from './connection-attempt';
-import type { GatewayContext, RelayLimits } from './gateway-context';
+import { type GatewayContext, isAnswer, type RelayLimits } from './gateway-context';
 import type { LineProtocol } from './line-relay';
 import { completeServerLogin } from './server-login';
 import { acceptTls, startServerTls } from './tls';
@@ -295,8 +295,10 @@ class LoginSession {
    */
   private async connectAndLogIn(identity: Identity, credentials: Credentials): Promise<Socket> {
     const service = this.protocol.service;
-    const resolved = await this.context.resolve(service, identity);
-    const candidates = resolved.filter((server) => !withholdsUserCredentials(server));
+    const answer = this.context.resolve(service, identity);
+    const resolved = isAnswer(answer) ? answer : await answer;
+    // The usual list has no such server: it is passed on as it is.
+    const candidates = resolved.some(withholdsUserCredentials) ? resolved.filter((server) => !withholdsUserCredentials(server)) : resolved;
     if (candidates.length === 0 && resolved.length > 0)
       throw new RoamgateError(
         'ROAMGATE_UPSTREAM_REFUSED',
@@ -343,10 +345,8 @@ class LoginSession {
     this.relaying = true;
     this.unlisten();
     // What the client pipelined behind its login goes to the server, in order.
-    const ahead = this.queue
-      .splice(0)
-      .map((line) => `${line}\r\n`)
-      .join('');
+    let ahead = '';
+    for (const line of this.queue.splice(0)) ahead += `${line}\r\n`;
     const partial = this.reader.takeRemainder();
     if (ahead) upstream.write(Buffer.from(ahead, 'latin1'));
     if (partial.length) upstream.write(partial);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { RoamgateError } from '../errors';
 import type { ServerAction, ServerDialogue } from '../protocols/dialogue';
-import { LineReader } from '../protocols/line-reader';
+import { type LineEvent, LineReader } from '../protocols/line-reader';
 import type { ServerInfo } from '../server-info';
 import { asRoamgateError } from './connection-attempt';
 import { startServerTls } from './tls';
@@ -24,8 +24,9 @@ class ServerLogin {
   private reader = new LineReader(SERVER_LINE_MAX_LENGTH);
   private settled = false;
   private readonly timer: NodeJS.Timeout;
-  /** Lines of the same chunk that follow the server's last login reply: they belong to the relay. */
-  private unread: string[] = [];
+  /** The events of the chunk being read, and where the line being handled is in them: what follows the last login reply belongs to the relay. */
+  private events: LineEvent[] = [];
+  private at = 0;
 
   constructor(
     private current: Socket,
@@ -44,10 +45,10 @@ class ServerLogin {
 
   private readonly onData = (chunk: Buffer): void => {
     const events = this.reader.push(chunk);
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i];
+    this.events = events;
+    for (this.at = 0; this.at < events.length; this.at++) {
+      const event = events[this.at];
       if (event.kind === 'too-long') return this.fail(refused('server sent an overlong line during login'));
-      this.unread = events.slice(i + 1).flatMap((next) => (next.kind === 'line' ? [next.line] : []));
       if (!this.run(this.dialogue.onLine(event.line))) return;
     }
   };
@@ -99,16 +100,20 @@ class ServerLogin {
     this.settled = true;
     clearTimeout(this.timer);
     this.detach();
-    const lines = Buffer.from(this.unread.map((line) => `${line}\r\n`).join(''), 'latin1');
-    const rest = Buffer.concat([lines, this.reader.takeRemainder()]);
-    if (rest.length) this.current.unshift(rest);
+    // Usually nothing: a server says nothing more until the client's first command.
+    let lines = '';
+    for (const event of this.events.slice(this.at + 1)) if (event.kind === 'line') lines += `${event.line}\r\n`;
+    const partial = this.reader.takeRemainder();
+    if (lines.length + partial.length > 0) this.current.unshift(Buffer.concat([Buffer.from(lines, 'latin1'), partial]));
     this.current.pause();
     this.resolve(this.current);
   }
 
   private startTls(): void {
     this.detach();
+    // Nothing read before the handshake is carried into the TLS session.
     this.reader = new LineReader(SERVER_LINE_MAX_LENGTH);
+    this.events = [];
     startServerTls(this.current, this.server.host, this.server.tls ?? { mode: 'starttls' }).then(
       (secure) => {
         this.current = secure;

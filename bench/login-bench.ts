@@ -22,6 +22,8 @@ export const LOGIN_BENCH_TIMEOUT_MS = 120_000;
 /** Targets: roamgate's CPU per login against nginx mail + auth_http's, and its rate against dovecot direct. */
 export const LOGIN_TARGETS = { cpuPerLoginVsNginx: 1.0, rateVsDirect: 0.95 } as const;
 const STATE_DIR = '/tmp/roamgate-login-bench';
+/** The row of Node's floor for a login (login-floor.ts): shown beside the targets, which are judged against nginx. */
+const LOGIN_FLOOR_LABEL = 'Node floor (login-floor.ts)';
 const SCRIPTS = join(__dirname, '..', '..', 'test', 'interop', 'servers');
 /** Ports of the bench's own servers, away from the interop tests' defaults. */
 const PORTS = {
@@ -71,7 +73,7 @@ function startServers(): Record<string, string> | { unavailable: string } {
   );
 }
 
-/** The paths to dovecot: direct, nginx mail + auth_http (when it starts), roamgate with and without its login cache. */
+/** The paths to dovecot: direct, nginx mail + auth_http (when it starts), Node's floor, roamgate with and without its login cache. */
 async function startPaths(
   env: Record<string, string>,
   children: ChildProcess[],
@@ -91,6 +93,9 @@ async function startPaths(
         { name: 'auth_http', source: new ProcSampler(() => [authPid]) },
       ],
     });
+  const floor = await forkReady('login-floor.js', [String(dovecot), env.POP3_USERS ?? ''], children);
+  const floorPid = floor.child.pid ?? -1;
+  paths.push({ label: LOGIN_FLOOR_LABEL, port: floor.port, cpu: [{ name: 'Node floor', source: new ProcSampler(() => [floorPid]) }] });
   for (const [label, cacheSeconds] of [
     ['roamgate pop3 adapter', 300],
     ['roamgate, cacheSeconds: 0', 0],
@@ -133,6 +138,7 @@ function printLoginReport(results: LoginSummary[], nginxUnavailable?: string): v
 function printLoginTargets(results: LoginSummary[]): void {
   const [direct] = results;
   const nginx = results.find((r) => r.label.startsWith('nginx'));
+  const floor = results.find((r) => r.label === LOGIN_FLOOR_LABEL);
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   console.log('\ntargets: roamgate (the default login cache on; cacheSeconds: 0 beside it, not judged)');
   for (const r of results.filter((result) => result.label.startsWith('roamgate'))) {
@@ -142,6 +148,10 @@ function printLoginTargets(results: LoginSummary[]): void {
       : 'proxy CPU per login: not judged, nginx mail proxy not measured';
     const rate = r.perSecond / direct.perSecond;
     console.log(`  ${r.label}: ${cpuLine}`);
+    if (floor)
+      console.log(
+        `  ${''.padEnd(r.label.length)}  (Node's floor: ${fmt(cpuPerLoginMs(floor), 3)} ms, ${fmt(cpuPerLoginMs(floor) / (nginx ? cpuPerLoginMs(nginx) : Number.NaN), 3)}x nginx's; roamgate ${fmt(cpuPerLoginMs(r) / cpuPerLoginMs(floor), 3)}x the floor's)`,
+      );
     console.log(
       `  ${''.padEnd(r.label.length)}  logins/s ${fmt(rate, 3)}x dovecot direct (>= ${LOGIN_TARGETS.rateVsDirect}x${judged ? ` ${verdict(rate >= LOGIN_TARGETS.rateVsDirect)}` : ''})`,
     );

@@ -1,5 +1,5 @@
 import { type RequestHandler, Router } from 'express';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { ConnectionRecord } from '../adapters/gateway-context';
 import { isRoamgateError } from '../errors';
 import type { LiveRelays } from '../adapters/live-relays';
@@ -51,13 +51,13 @@ export interface GatewayMetricsDeps {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  // The metrics every connection moves are tallied as plain numbers (see metric-tallies.ts).
+  // The metrics every connection and every login move are tallied as plain numbers (see metric-tallies.ts).
   private readonly connections = new CounterTally<'service' | 'outcome'>(['service', 'outcome']);
   private readonly bytes = new CounterTally<'service' | 'direction'>(['service', 'direction']);
   private readonly duration: TalliedHistogram<'service'>;
-  private readonly logins: Counter<'via' | 'result'>;
+  private readonly logins = new CounterTally<'via' | 'result'>(['via', 'result']);
   private readonly connects: TalliedHistogram<'service' | 'outcome'>;
-  private readonly loginChecks: Histogram<'via' | 'result'>;
+  private readonly loginChecks: TalliedHistogram<'via' | 'result'>;
   private readonly peerRequests: Counter<'realm' | 'direction' | 'outcome'>;
   private readonly eventStreams: Gauge<'caller'>;
 
@@ -89,11 +89,15 @@ export class GatewayMetrics {
       CONNECTION_DURATION_BUCKETS,
       this.registry,
     );
-    this.logins = new Counter({
+    const { logins } = this;
+    new Counter({
       name: 'roamgate_logins_total',
       help: 'Logins by where they were made and their result',
       labelNames: ['via', 'result'],
       registers,
+      collect() {
+        logins.collectInto(this);
+      },
     });
     this.connects = new TalliedHistogram(
       'roamgate_connect_duration_seconds',
@@ -102,13 +106,13 @@ export class GatewayMetrics {
       CONNECT_DURATION_BUCKETS,
       this.registry,
     );
-    this.loginChecks = new Histogram({
-      name: 'roamgate_login_duration_seconds',
-      help: "Time the directory took to check a login's password, by where the login was made and its result",
-      labelNames: ['via', 'result'],
-      buckets: LOGIN_DURATION_BUCKETS,
-      registers,
-    });
+    this.loginChecks = new TalliedHistogram(
+      'roamgate_login_duration_seconds',
+      "Time the directory took to check a login's password, by where the login was made and its result",
+      ['via', 'result'],
+      LOGIN_DURATION_BUCKETS,
+      this.registry,
+    );
     this.peerRequests = new Counter({
       name: 'roamgate_peer_requests_total',
       help: 'Requests between this gateway and its peers, by peer realm (unknown: not a configured peer), direction and outcome',
@@ -136,7 +140,7 @@ export class GatewayMetrics {
    */
   async timeLogin<T>(via: string, check: () => Promise<T | false>): Promise<T | false> {
     const started = performance.now();
-    const observe = (result: string) => this.loginChecks.observe({ via, result }, (performance.now() - started) / 1000);
+    const observe = (result: string) => this.loginChecks.observe(via, result, (performance.now() - started) / 1000);
     try {
       const user = await check();
       observe(user ? 'success' : 'failure');
@@ -171,7 +175,7 @@ export class GatewayMetrics {
     const result = LOGIN_RESULTS[type];
     if (!result) return;
     const via = typeof detail.via === 'string' ? detail.via : 'web';
-    this.logins.inc({ via, result });
+    this.logins.add(via, result);
   };
 
   /** GET /metrics (admin): the exposition in Prometheus' text format. */

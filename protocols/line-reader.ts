@@ -3,13 +3,16 @@ export const DEFAULT_MAX_LINE_LENGTH = 2048;
 
 export type LineEvent = { kind: 'line'; line: string } | { kind: 'too-long' };
 
+/** What every reader holds when no partial line is pending (never written to: a zero-length buffer has no bytes to write). */
+const NOTHING = Buffer.alloc(0);
+
 /**
  * Splits a byte stream into CRLF- (or bare LF-) terminated lines with a hard
  * length limit, so a peer cannot grow our buffer without bound. Pure: feed it
  * chunks, get lines back.
  */
 export class LineReader {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = NOTHING;
   private overflowed = false;
 
   constructor(readonly maxLineLength: number = DEFAULT_MAX_LINE_LENGTH) {}
@@ -34,20 +37,21 @@ export class LineReader {
     }
     // A trailing CR may be the first half of CRLF, so allow one byte more.
     if (data.length > this.maxLineLength + 1) return this.overflow(events);
-    this.pending = Buffer.from(data);
+    // A copy, so a partial line does not keep the whole chunk it came in alive.
+    this.pending = data.length > 0 ? Buffer.from(data) : NOTHING;
     return events;
   }
 
   /** Hands over the bytes of an unfinished line (when the stream stops being read as lines) and empties the buffer. */
   takeRemainder(): Buffer {
     const rest = this.pending;
-    this.pending = Buffer.alloc(0);
+    this.pending = NOTHING;
     return rest;
   }
 
   private overflow(events: LineEvent[]): LineEvent[] {
     this.overflowed = true;
-    this.pending = Buffer.alloc(0);
+    this.pending = NOTHING;
     events.push({ kind: 'too-long' });
     return events;
   }
