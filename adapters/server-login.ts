@@ -102,7 +102,10 @@ class ServerLogin {
     this.detach();
     // Usually nothing: a server says nothing more until the client's first command.
     let lines = '';
-    for (const event of this.events.slice(this.at + 1)) if (event.kind === 'line') lines += `${event.line}\r\n`;
+    for (let next = this.at + 1; next < this.events.length; next++) {
+      const event = this.events[next]!;
+      if (event.kind === 'line') lines += `${event.line}\r\n`;
+    }
     const partial = this.reader.takeRemainder();
     if (lines.length + partial.length > 0) this.current.unshift(Buffer.concat([Buffer.from(lines, 'latin1'), partial]));
     this.current.pause();

@@ -1,16 +1,16 @@
 import type { Counter, Metric, Registry } from 'prom-client';
 
 /**
- * The metrics every connection moves, kept as plain numbers by label values
- * and turned into samples only when scraped. prom-client hashes and checks
- * the labels on every inc() and observe(), about a microsecond each and four
- * of them per connection; here a connection finds its cells by two Map
+ * The metrics every connection and every login move, kept as plain numbers
+ * by label values and turned into samples only when scraped. prom-client
+ * hashes and checks the labels on every inc() and observe(), about a
+ * microsecond each and four of them per connection; here a connection finds its cells by two Map
  * look-ups and adds to numbers. The exposition is the same: counters are
  * prom-client's own, given their totals at each scrape; histograms are
  * served in prom-client's histogram shape by TalliedHistogram.
  *
- * Label values come from a bounded set (services, outcomes, directions), so
- * the cells stay few.
+ * Label values come from a bounded set (services, outcomes, directions,
+ * where a login was made and its result), so the cells stay few.
  */
 
 /** Cells by two label values (the second '' for a metric with one label), listed in the order they were first used. */
