@@ -3,10 +3,11 @@ import type { AccessDecision } from '../access-decision';
 import { RoamgateError, type RoamgateErrorCode } from '../errors';
 import type { Identity } from '../identity';
 import { formatAddress } from '../net/address';
-import { connectFirst, type ConnectOptions } from '../net/connect-server';
+import { type ConnectOptions, type DialWaiter, dialFirst } from '../net/connect-server';
 import { endWithLastWord } from '../net/last-word';
-import { relay } from '../net/relay';
+import { type RelayResult, type RelayWatcher, startRelay } from '../net/relay';
 import { DEFAULT_TCP_KEEPALIVE_MS } from '../net/tcp-keepalive';
+import type { ServerInfo } from '../server-info';
 import { type ConnectionRecord, type GatewayContext, isAnswer, type RelayLimits } from './gateway-context';
 import type { LiveRelay, RelayProgress } from './live-relays';
 
@@ -45,6 +46,9 @@ export function denial(identity: Identity, decision: AccessDecision): RoamgateEr
   return new RoamgateError(identity.kind === 'anonymous' ? 'ROAMGATE_LOGIN_REQUIRED' : 'ROAMGATE_ACCESS_DENIED', decision.reason);
 }
 
+/** TCP keepalive for a relay that lasts (see net/relay.ts). */
+const KEEPALIVE = Object.freeze({ idleMs: DEFAULT_TCP_KEEPALIVE_MS });
+
 /** Who a connection is until it is identified: nobody, from nowhere yet. */
 const ANONYMOUS: Identity = Object.freeze({ kind: 'anonymous', address: '' });
 
@@ -61,9 +65,13 @@ export function describeIdentity(identity: Identity): string {
  * failure, the refusal and its linger, and the one record at the end.
  * Every adapter and the tunnel endpoint go through it, so these rules
  * cannot drift between copies. Once admitted, the attempt is itself the
- * live relay the gateway tracks: no closures are made per connection.
+ * live relay the gateway tracks, the waiter its dial reports to and the
+ * watcher its relay tells: no closures are made per connection. connect()
+ * and relay() return promises; a path run as one state object (the
+ * transparent relay, adapters/line-relay.ts) calls dial() and startRelay()
+ * and goes on from connected() and relayed() instead, with no promise.
  */
-export class ConnectionAttempt implements LiveRelay {
+export class ConnectionAttempt implements LiveRelay, DialWaiter, RelayWatcher {
   readonly record: ConnectionRecord;
   readonly startedAt = Date.now();
   /** Who the connection is, once admitted (anonymous until then). */
@@ -72,11 +80,17 @@ export class ConnectionAttempt implements LiveRelay {
   private upstream: Socket | undefined;
   private cutFor: string | undefined;
   private recorded = false;
+  /** When the current dial began (performance.now()), for the connect metric. */
+  private dialStartedAt = 0;
+  /** Where the current dial reports the servers it tries, when not to the health records. */
+  private report: ConnectOptions['report'];
+  /** The promise of connect(), connectFirst() or relay(), while one is pending. */
+  private waiting: { resolve: (value: unknown) => void; reject: (error: unknown) => void } | undefined;
 
   constructor(
-    private readonly context: GatewayContext,
+    protected readonly context: GatewayContext,
     readonly service: string,
-    private socket: Socket,
+    protected socket: Socket,
     initial: { outcome?: Outcome; reason?: string } = {},
   ) {
     this.record = {
@@ -143,38 +157,74 @@ export class ConnectionAttempt implements LiveRelay {
    * that opens (`open`, default a plain connect) becoming the server.
    */
   connect(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): Promise<Socket> {
-    const report: ConnectOptions['report'] = (server, failure) => this.context.reportHealth(this.service, server, failure);
-    try {
-      // No await when the servers are known at once (the usual case): this runs for every connection.
-      const candidates = this.context.resolve(this.service, identity);
-      return isAnswer(candidates)
-        ? this.connectFirst(this.service, candidates, limits, report, open)
-        : candidates.then((list) => this.connectFirst(this.service, list, limits, report, open));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.promised<Socket>(() => this.dial(identity, limits, open));
   }
 
-  /** Connects to the first of `candidates` that answers (`label` names them in the failure) and keeps it as the server. */
-  async connectFirst(
+  /**
+   * connect() without a promise, for a path that runs as one state object
+   * (the transparent relay): the outcome goes to {@link connected}. The
+   * servers are usually known at once, and then nothing is awaited.
+   */
+  protected dial(identity: Identity, limits: RelayLimits, open?: ConnectOptions['open']): void {
+    let candidates: ReturnType<GatewayContext['resolve']>;
+    try {
+      candidates = this.context.resolve(this.service, identity);
+    } catch (error) {
+      this.connected(asRoamgateError(error), undefined);
+      return;
+    }
+    if (isAnswer(candidates)) this.dialCandidates(this.service, candidates, limits, undefined, open);
+    else
+      candidates.then(
+        (list) => this.dialCandidates(this.service, list, limits, undefined, open),
+        (error: unknown) => this.connected(asRoamgateError(error), undefined),
+      );
+  }
+
+  /**
+   * Connects to the first of `candidates` that answers (`label` names them in
+   * the failure) and keeps it as the server; each server tried is reported
+   * to `report`, by default the gateway's health records.
+   */
+  connectFirst(
     label: string,
-    candidates: Parameters<typeof connectFirst>[1],
+    candidates: readonly ServerInfo[],
     limits: RelayLimits,
-    report: ConnectOptions['report'],
+    report?: ConnectOptions['report'],
     open?: ConnectOptions['open'],
   ): Promise<Socket> {
-    const started = performance.now();
-    let reached: Awaited<ReturnType<typeof connectFirst>>;
-    try {
-      // Keepalive is the relay's to turn on, once the connection has lasted (see net/relay.ts).
-      reached = await connectFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, keepAliveMs: 0, report, open });
-    } catch (error) {
-      this.context.connected?.(this.service, outcomeOfFailure(asRoamgateError(error)), performance.now() - started);
-      throw error;
-    }
-    this.context.connected?.(this.service, 'connected', performance.now() - started);
-    this.setServer(formatAddress(reached.server.host, reached.server.port), reached.socket);
-    return reached.socket;
+    return this.promised<Socket>(() => this.dialCandidates(label, candidates, limits, report, open));
+  }
+
+  private dialCandidates(
+    label: string,
+    candidates: readonly ServerInfo[],
+    limits: RelayLimits,
+    report: ConnectOptions['report'],
+    open: ConnectOptions['open'],
+  ): void {
+    this.report = report;
+    this.dialStartedAt = performance.now();
+    // Keepalive is the relay's to turn on, once the connection has lasted (see net/relay.ts).
+    dialFirst(label, candidates, { connectTimeoutMs: limits.connectTimeoutMs, keepAliveMs: 0, open }, this);
+  }
+
+  /** DialWaiter: a server tried, for its health record. */
+  tried(server: ServerInfo, failure: string | null): void {
+    if (this.report) this.report(server, failure);
+    else this.context.reportHealth(this.service, server, failure);
+  }
+
+  /** DialWaiter: the dial is over; the metric and the server's name, then {@link connected}. */
+  dialed(error: RoamgateError | null, socket: Socket | undefined, server: ServerInfo | undefined): void {
+    this.context.connected?.(this.service, error ? outcomeOfFailure(error) : 'connected', performance.now() - this.dialStartedAt);
+    if (server && socket) this.setServer(formatAddress(server.host, server.port), socket);
+    this.connected(error, socket);
+  }
+
+  /** What follows a dial: the promise of connect() or connectFirst() settled. A path run as one state object goes on from here. */
+  protected connected(error: RoamgateError | null, upstream: Socket | undefined): void {
+    this.settle(error, upstream);
   }
 
   /** Names the server (for the record) and gives the connection its server socket, which a cut destroys too. */
@@ -198,13 +248,43 @@ export class ConnectionAttempt implements LiveRelay {
   }
 
   /** Relays bytes both ways until both sides close, counting them into the record. */
-  async relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<void> {
+  relay(client: Socket, upstream: Socket, idleTimeoutMs: number): Promise<void> {
+    return this.promised<void>(() => this.startRelay(client, upstream, idleTimeoutMs));
+  }
+
+  /** relay() without a promise: {@link relayed} follows when both sides have closed. */
+  protected startRelay(client: Socket, upstream: Socket, idleTimeoutMs: number): void {
     this.record.outcome = 'relayed';
     if (this.cutFor === undefined) delete this.record.reason;
-    const result = await relay(client, upstream, idleTimeoutMs, { idleMs: DEFAULT_TCP_KEEPALIVE_MS });
+    startRelay(client, upstream, idleTimeoutMs, KEEPALIVE, this);
+  }
+
+  /** RelayWatcher: counts the relay's bytes into the record, then {@link relayed}. */
+  relayEnded(result: RelayResult): void {
     this.record.bytesFromClient = result.bytesFromClient;
     this.record.bytesFromServer = result.bytesFromServer;
     if (result.end !== 'closed') this.record.reason ??= result.end;
+    this.relayed();
+  }
+
+  /** What follows a relay: the promise of relay() settled. A path run as one state object goes on from here. */
+  protected relayed(): void {
+    this.settle(null, undefined);
+  }
+
+  /** A promise for what `start` sets going, settled by the step's end (connected or relayed). */
+  private promised<T>(start: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting = { resolve: resolve as (value: unknown) => void, reject };
+      start();
+    });
+  }
+
+  private settle(error: RoamgateError | null, value: unknown): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (error) waiting?.reject(error);
+    else waiting?.resolve(value);
   }
 
   /**

@@ -19,20 +19,67 @@ export interface LineProtocol {
  * Its listener gives the client TCP_NODELAY (see TcpListenerOptions.noDelay).
  */
 export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
-  return async (client: Socket): Promise<void> => {
-    const attempt = new ConnectionAttempt(context, protocol.service, client);
+  return (client: Socket): Promise<void> => new Promise((over) => new TransparentRelay(context, protocol, limits, client, over).start());
+}
+
+/**
+ * One transparent connection, run as a single state object: each step is
+ * started by the one before it (the server reached, the relay over), with no
+ * promise or closure of its own; `over` is called once, after the record.
+ */
+class TransparentRelay extends ConnectionAttempt {
+  constructor(
+    context: GatewayContext,
+    private readonly protocol: LineProtocol,
+    private readonly limits: RelayLimits,
+    client: Socket,
+    private readonly over: () => void,
+  ) {
+    super(context, protocol.service, client);
+  }
+
+  start(): void {
     try {
-      const identity = context.identify(client);
-      attempt.admit(identity);
+      const identity = this.context.identify(this.socket);
+      this.admit(identity);
       // Nothing here waits on the client: until the relay (and its idle limit) starts, the connect timeouts bound the wait.
-      const upstream = await attempt.connect(identity, limits);
-      if (!attempt.clientStayed()) return;
-      await attempt.relay(client, upstream, limits.idleTimeoutMs);
+      this.dial(identity, this.limits);
     } catch (thrown) {
-      const error = attempt.fail(thrown);
-      await attempt.refuse(protocol.refusal(error));
-    } finally {
-      attempt.finish();
+      this.refuseFor(thrown);
     }
-  };
+  }
+
+  protected override connected(error: RoamgateError | null, upstream: Socket | undefined): void {
+    if (error) {
+      this.refuseFor(error);
+      return;
+    }
+    try {
+      if (this.clientStayed()) this.startRelay(this.socket, upstream!, this.limits.idleTimeoutMs);
+      else this.end();
+    } catch (thrown) {
+      this.refuseFor(thrown);
+    }
+  }
+
+  protected override relayed(): void {
+    this.end();
+  }
+
+  /** The refusal, in the protocol, as the client's last word; then the end. */
+  private refuseFor(thrown: unknown): void {
+    const error = this.fail(thrown);
+    this.refuse(this.protocol.refusal(error)).then(
+      () => this.end(),
+      () => this.end(),
+    );
+  }
+
+  private end(): void {
+    try {
+      this.finish();
+    } finally {
+      this.over();
+    }
+  }
 }

@@ -45,11 +45,25 @@ export const KEEPALIVE_ARM_AFTER_MS = 5_000;
  * socket, refreshed by a timestamp rather than by re-arming it per chunk.
  */
 export function relay(client: Socket, upstream: Socket, idleTimeoutMs: number, keepAlive?: RelayKeepAlive): Promise<RelayResult> {
-  return new Promise((resolve) => {
-    const state = new RelayState(client, upstream, idleTimeoutMs, keepAlive, resolve);
-    start(client, state);
-    start(upstream, state);
-  });
+  return new Promise((resolve) => startRelay(client, upstream, idleTimeoutMs, keepAlive, { relayEnded: resolve }));
+}
+
+/** Whom a relay tells, once, that it is over (a state object, such as a connection attempt: no closure per relay). */
+export interface RelayWatcher {
+  relayEnded(result: RelayResult): void;
+}
+
+/** {@link relay} without a promise: `watcher` is told when both sides have closed. */
+export function startRelay(
+  client: Socket,
+  upstream: Socket,
+  idleTimeoutMs: number,
+  keepAlive: RelayKeepAlive | undefined,
+  watcher: RelayWatcher,
+): void {
+  const state = new RelayState(client, upstream, idleTimeoutMs, keepAlive, watcher);
+  start(client, state);
+  start(upstream, state);
 }
 
 /** TCP keepalive for a relay that lasts: probes after `idleMs` quiet, turned on after `armAfterMs` (default KEEPALIVE_ARM_AFTER_MS). */
@@ -77,7 +91,7 @@ class RelayState {
     readonly upstream: Socket,
     readonly idleTimeoutMs: number,
     keepAlive: RelayKeepAlive | undefined,
-    private readonly resolve: (result: RelayResult) => void,
+    private readonly watcher: RelayWatcher,
   ) {
     this.clientBytesBefore = client.bytesRead;
     this.keepAliveMs = keepAlive?.idleMs ?? 0;
@@ -95,7 +109,7 @@ class RelayState {
     if (--this.open > 0) return;
     clearTimeout(this.idleTimer);
     const { client, upstream } = this;
-    this.resolve({
+    this.watcher.relayEnded({
       bytesFromClient: client.bytesRead - this.clientBytesBefore,
       bytesFromServer: upstream.bytesRead,
       end: this.end ?? 'closed',
