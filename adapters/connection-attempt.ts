@@ -217,8 +217,15 @@ export class ConnectionAttempt implements LiveRelay, DialWaiter, RelayWatcher {
 
   /** DialWaiter: the dial is over; the metric and the server's name, then {@link connected}. */
   dialed(error: RoamgateError | null, socket: Socket | undefined, server: ServerInfo | undefined): void {
-    this.context.connected?.(this.service, error ? outcomeOfFailure(error) : 'connected', performance.now() - this.dialStartedAt);
-    if (server && socket) this.setServer(formatAddress(server.host, server.port), socket);
+    try {
+      this.context.connected?.(this.service, error ? outcomeOfFailure(error) : 'connected', performance.now() - this.dialStartedAt);
+      if (server && socket) this.setServer(formatAddress(server.host, server.port), socket);
+    } catch (thrown) {
+      // Called from a socket's event: a failure here is this attempt's, never an uncaught one.
+      socket?.destroy();
+      this.connected(asRoamgateError(thrown), undefined);
+      return;
+    }
     this.connected(error, socket);
   }
 

@@ -181,7 +181,7 @@ class Dial implements ConnectWaiter {
 
   opened(socket: Socket): void {
     const server = this.server!;
-    this.waiter.tried(server, null);
+    this.report(server, null);
     this.waiter.dialed(null, socket, server);
   }
 
@@ -192,8 +192,17 @@ class Dial implements ConnectWaiter {
     }
     this.lastFailure = failure;
     if (failure.code !== 'ROAMGATE_UPSTREAM_TIMEOUT') this.allTimedOut = false;
-    this.waiter.tried(this.server!, failure.message);
+    this.report(this.server!, failure.message);
     this.tryNext();
+  }
+
+  /** A report is advisory: one that throws must not end the dial (it runs in a socket's event, where a throw would be uncaught). */
+  private report(server: ServerInfo, failure: string | null): void {
+    try {
+      this.waiter.tried(server, failure);
+    } catch {
+      // Nothing to do: the dial goes on, and the server's health is simply not updated this once.
+    }
   }
 
   private noneOpened(): RoamgateError {

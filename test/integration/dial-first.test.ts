@@ -73,6 +73,17 @@ describe('connectFirst', () => {
     });
   });
 
+  test('a report that throws does not end the dial: the failover goes on and the server that answers is returned', async () => {
+    const good = await listening();
+    const refused = await refusedPort();
+    const report = () => {
+      throw new Error('a broken health report');
+    };
+    const reached = await connectFirst('smtp', [server(refused), server(good.port)], { connectTimeoutMs: CONNECT_MS, report });
+    sockets.push(reached.socket);
+    expect(reached.server.port).toBe(good.port);
+  });
+
   test("a caller's open: a server refusing the user ends the dial at once, other failures fail over", async () => {
     const good = await listening();
     const opened: number[] = [];
