@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   );
   // Every process of the bench inherits it: the bulk figures of Node relays depend on it (bench/README.md).
   console.log(`  GLIBC_TUNABLES: ${process.env.GLIBC_TUNABLES ? process.env.GLIBC_TUNABLES : "unset (glibc's default heap trimming)"}`);
+  console.log(
+    "  the gateway raises glibc's trim threshold itself at start, as `roamgate serve` does (bin/heap-trim.ts); the floor does not",
+  );
   const busy = await machineBusyPercent(MACHINE_CHECK_MS);
   if (busy !== undefined && busy > BUSY_MACHINE_PERCENT) {
     console.log(

@@ -5,6 +5,7 @@ import { isRoamgateError } from '../errors';
 import { readConfigFile, startStandalone } from '../plugin/standalone';
 import { CHECK_HELP, CHECK_USAGE, checkCommand } from './check-command';
 import { LOCAL_HELP, LOCAL_USAGE, localCommand } from './local-command';
+import { raiseHeapTrimThreshold } from './heap-trim';
 import { asWorker, serveWorkersIfAsked, workerSlot } from './serve-workers';
 import { RELOAD_HELP, RELOAD_USAGE, reloadCommand, writePidFile } from './reload-command';
 import { STORE_HELP, STORE_USAGE, storeCommand } from './store-command';
@@ -83,6 +84,7 @@ async function serve(args: string[]): Promise<number> {
   if (!file) fail(`serve needs --config FILE\n${USAGE}`);
   const pidFile = args.includes('--pid-file') ? args[args.indexOf('--pid-file') + 1] : undefined;
   if (args.includes('--pid-file') && !pidFile) fail(`serve --pid-file needs a FILE\n${USAGE}`);
+  raiseHeapTrimThreshold();
   let reload: (() => void) | undefined;
   // Before anything else: SIGHUP's default is to end the process, and it may come while the gateway starts.
   process.on('SIGHUP', () => reload?.());
