@@ -6,7 +6,7 @@
  */
 import pino from 'pino';
 import { roamgate } from '../index';
-import { raiseHeapTrimThreshold } from '../bin/heap-trim';
+import { raiseHeapTrimThreshold } from '../bin/heap-tuning';
 import { serveParent, type ReadyMessage } from './bench-messages';
 
 /** Above the 1000-client default so the idle-connection phase is not refused. */
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const upstreamPort = Number(process.argv[2]);
   if (!Number.isInteger(upstreamPort) || upstreamPort < 1 || upstreamPort > 65535)
     throw new Error(`bench-gateway: bad upstream port ${process.argv[2]}`);
-  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-trim.ts).
+  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-tuning.ts).
   raiseHeapTrimThreshold();
   const gw = roamgate({
     adapters: { smtp: { port: 0, maxClients: BENCH_MAX_CLIENTS } },

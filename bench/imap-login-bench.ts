@@ -6,6 +6,7 @@
  * (test/interop/servers/install.sh, run as root); without them it says so and
  * exits 0.
  */
+import { withOldSpaceFloor } from '../bin/heap-tuning';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { scriptedSession } from './load-client';
@@ -77,6 +78,8 @@ function startGateway(dovecotPort: number, cacheSeconds: number): Promise<{ chil
   return new Promise((resolve, reject) => {
     const child = fork(join(__dirname, 'login-gateway.js'), [String(dovecotPort), String(cacheSeconds), 'imap'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // As the systemd unit runs the gateway (bin/heap-tuning.ts).
+      execArgv: withOldSpaceFloor([]),
     });
     child.once('message', (message: { type: string; port: number }) => resolve({ child, port: message.port }));
     child.once('exit', (code) => reject(new Error(`login gateway exited (${code})`)));

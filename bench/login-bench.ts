@@ -8,6 +8,7 @@
  * servers (test/interop/servers/install.sh, run as root); without them it
  * says so and exits 0.
  */
+import { withOldSpaceFloor } from '../bin/heap-tuning';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +44,9 @@ function forkReady(script: string, args: string[], children: ChildProcess[]): Pr
   return new Promise((resolve, reject) => {
     // BENCH_CPU_PROF=DIR: the gateways write a CPU profile there, as in the relay bench.
     const profileDir = process.env.BENCH_CPU_PROF;
-    const execArgv = profileDir && script === 'login-gateway.js' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const profile = profileDir && script === 'login-gateway.js' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    // The gateway runs as the systemd unit runs it (bin/heap-tuning.ts); the floor and auth_http as plain Node.
+    const execArgv = script === 'login-gateway.js' ? withOldSpaceFloor(profile) : profile;
     const child = fork(join(__dirname, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     children.push(child);
     child.once('message', (message: { type: string; port: number }) => resolve({ child, port: message.port }));

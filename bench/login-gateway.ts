@@ -6,13 +6,13 @@
  */
 import pino from 'pino';
 import { roamgate } from '../index';
-import { raiseHeapTrimThreshold } from '../bin/heap-trim';
+import { raiseHeapTrimThreshold } from '../bin/heap-tuning';
 import { hashPassword } from '../plugin/password';
 
 async function main(): Promise<void> {
   const [dovecotPort, cacheSeconds] = process.argv.slice(2).map(Number);
   const service = process.argv[4] === 'imap' ? 'imap' : 'pop3';
-  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-trim.ts).
+  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-tuning.ts).
   raiseHeapTrimThreshold();
   const gw = roamgate({
     users: [{ id: 'alice', passwordHash: await hashPassword('alice-pw'), attributes: {} }],

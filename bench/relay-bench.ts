@@ -15,6 +15,7 @@
  * overran its time limit.
  * See bench/README.md for what each figure means.
  */
+import { OLD_SPACE_FLOOR_MB, withOldSpaceFloor } from '../bin/heap-tuning';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -59,7 +60,8 @@ function openFileLimit(): number | null {
 async function main(): Promise<void> {
   const began = performance.now();
   const profileDir = process.env.BENCH_CPU_PROF;
-  const gatewayExecArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  // The gateway runs as the systemd unit and `serve --workers` run it: with V8's old-space floor (bin/heap-tuning.ts).
+  const gatewayExecArgv = withOldSpaceFloor(['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])]);
 
   const limit = openFileLimit();
   // A proxy holds two descriptors per relayed connection; the others one each.
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   // Every process of the bench inherits it: the bulk figures of Node relays depend on it (bench/README.md).
   console.log(`  GLIBC_TUNABLES: ${process.env.GLIBC_TUNABLES ? process.env.GLIBC_TUNABLES : "unset (glibc's default heap trimming)"}`);
   console.log(
-    "  the gateway raises glibc's trim threshold itself at start, as `roamgate serve` does (bin/heap-trim.ts); the floor does not",
+    `  the gateway raises glibc's trim threshold itself at start, as \`roamgate serve\` does, and runs with --initial-old-space-size=${OLD_SPACE_FLOOR_MB} as the systemd unit and \`serve --workers\` run it (bin/heap-tuning.ts); the floor does neither`,
   );
   const busy = await machineBusyPercent(MACHINE_CHECK_MS);
   if (busy !== undefined && busy > BUSY_MACHINE_PERCENT) {

@@ -3,6 +3,7 @@
  * 15-line relay), nginx's stream proxy (when installed) and the gateway,
  * started for the load phases, and each again fresh for the idle phase.
  */
+import { withOldSpaceFloor } from '../bin/heap-tuning';
 import { startChild } from './bench-children';
 import type { IdleSubject } from './idle-memory-phase';
 import { startNginxReference } from './nginx-reference';
@@ -35,7 +36,8 @@ export async function startProxies(
 /** A fresh Node proxy (floor or gateway) with --expose-gc, sampled over IPC after a forced GC. */
 function nodeSubject(label: string, script: string, upstreamPort: number, crash: Crash): () => Promise<IdleSubject> {
   return async () => {
-    const child = await startChild(`idle-phase ${label}`, script, [String(upstreamPort)], ['--expose-gc'], crash);
+    const execArgv = label === 'gateway' ? withOldSpaceFloor(['--expose-gc']) : ['--expose-gc'];
+    const child = await startChild(`idle-phase ${label}`, script, [String(upstreamPort)], execArgv, crash);
     return {
       port: child.port,
       sample: async () => {

@@ -9,6 +9,7 @@
  * (web-gateway) are forked children. Rounds alternate the two routes so drift hits both alike. A measurement, not a
  * test: it exits 0 whatever the numbers, 1 only when something crashed or the run overran its time limit.
  */
+import { withOldSpaceFloor } from '../bin/heap-tuning';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
   const busy = await machineBusyPercent(500);
   if (busy !== undefined && busy > 20) console.log(`  note: other work used ${busy.toFixed(0)}% of one core just before the start`);
   const upstream = await startChild('upstream', 'web-upstream.js', [], [], crash);
-  const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // The gateway process runs as the systemd unit runs it (bin/heap-tuning.ts); both routes are served by it.
+  const execArgv = withOldSpaceFloor(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   const gateway = await startChild('gateway', 'web-gateway.js', [String(upstream.port)], execArgv, crash);
   log(`upstream on port ${upstream.port}, gateway on port ${gateway.port}`);
   for (const route of ['plain', 'gw'] as const) {

@@ -9,14 +9,14 @@ import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { roamgate } from '../index';
-import { raiseHeapTrimThreshold } from '../bin/heap-trim';
+import { raiseHeapTrimThreshold } from '../bin/heap-tuning';
 import { serveParent, type ReadyMessage } from './bench-messages';
 
 async function main(): Promise<void> {
   const upstreamPort = Number(process.argv[2]);
   if (!Number.isInteger(upstreamPort) || upstreamPort < 1 || upstreamPort > 65535)
     throw new Error(`web-gateway: bad upstream port ${process.argv[2]}`);
-  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-trim.ts).
+  // As `roamgate serve` does first thing: glibc keeps freed heap for the next reads (bin/heap-tuning.ts).
   raiseHeapTrimThreshold();
   const gw = roamgate({
     servers: { bench: [{ host: '127.0.0.1', port: upstreamPort }] },

@@ -5,7 +5,7 @@ import { isRoamgateError } from '../errors';
 import { readConfigFile, startStandalone } from '../plugin/standalone';
 import { CHECK_HELP, CHECK_USAGE, checkCommand } from './check-command';
 import { LOCAL_HELP, LOCAL_USAGE, localCommand } from './local-command';
-import { raiseHeapTrimThreshold } from './heap-trim';
+import { raiseHeapTrimThreshold } from './heap-tuning';
 import { asWorker, serveWorkersIfAsked, workerSlot } from './serve-workers';
 import { RELOAD_HELP, RELOAD_USAGE, reloadCommand, writePidFile } from './reload-command';
 import { STORE_HELP, STORE_USAGE, storeCommand } from './store-command';

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import type { Logger } from '../plugin/options';
 import { readConfigFile } from '../plugin/standalone';
+import { withOldSpaceFloor } from './heap-tuning';
 
 /** The environment variable that tells a worker which slot it fills (1..N). */
 const SLOT_VARIABLE = 'ROAMGATE_WORKER_SLOT';
@@ -42,6 +43,8 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
   // Each worker accepts from the shared socket itself: the primary handing every connection over (Node's round robin)
   // doubled the CPU per short connection in the workers bench. NODE_CLUSTER_SCHED_POLICY=rr asks for round robin.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // The workers relay: they run with V8's old-space floor (bin/heap-tuning.ts), which only a command line can give.
+  cluster.setupPrimary({ execArgv: withOldSpaceFloor(process.execArgv) });
   const slots = new Map<Worker, { slot: number; startedAt: number }>();
   const delays = new Map<number, number>();
   let stopping = false;

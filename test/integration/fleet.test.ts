@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OLD_SPACE_FLOOR_MB } from '../../bin/heap-tuning';
 import { hashPassword } from '../../plugin/password';
 import { runCli, waitForOutput } from '../helpers/cli';
 import { callApi, startFleet, type FleetStore } from '../helpers/fleet';
@@ -414,6 +415,10 @@ describe.each(stores)('`serve --workers 2` on %s', (_kind, storeOf) => {
         .map(Number);
     const before = workers();
     expect(before).toHaveLength(2);
+    // The workers relay: they run with V8's old-space floor (bin/heap-tuning.ts).
+    const floor = `--initial-old-space-size=${OLD_SPACE_FLOOR_MB}`;
+    const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const pid of before) expect(commandLine(pid)).toContain(floor);
     process.kill(before[0]!, 'SIGKILL');
     await until(
       () => /"event":"worker-exit"/.test(w.cli.output()),
@@ -433,6 +438,8 @@ describe.each(stores)('`serve --workers 2` on %s', (_kind, storeOf) => {
       5000,
       50,
     );
+    // The worker started in its place has the floor too.
+    for (const pid of workers()) expect(commandLine(pid)).toContain(floor);
     // The gateway still serves.
     const answer = await RawClient.open(w.ports.pop3!);
     expect(await answer.waitFor((text) => text.includes('\r\n'))).toMatch(/^[+-]/);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OLD_SPACE_FLOOR_MB, withOldSpaceFloor } from '../../bin/heap-tuning';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../plugin/defaults';
 
 const UNIT = join(__dirname, '..', '..', 'examples', 'systemd', 'roamgate.service');
@@ -44,13 +45,23 @@ describe('examples/systemd/roamgate.service', () => {
     expect([started.status, started.stdout.trim(), started.stderr]).toEqual([0, '1048576', '']);
   });
 
+  test("runs node with the old-space floor roamgate's workers get, which this Node accepts", () => {
+    const flag = `--initial-old-space-size=${OLD_SPACE_FLOOR_MB}`;
+    expect(one('ExecStart')!.split(' ').slice(0, 3)).toEqual(['/usr/bin/env', 'node', flag]);
+    expect(withOldSpaceFloor([])).toEqual([flag]);
+    const started = spawnSync(process.execPath, [flag, '-e', 'console.log(require("v8").getHeapStatistics().heap_size_limit > 0)'], {
+      encoding: 'utf8',
+    });
+    expect([started.status, started.stdout.trim(), started.stderr]).toEqual([0, 'true', '']);
+  });
+
   test('has the three sections', () => {
     expect([...unit.keys()]).toEqual(['Unit', 'Service', 'Install']);
     expect(unit.get('Install')!.get('WantedBy')).toEqual(['multi-user.target']);
   });
 
   test.each([
-    ['ExecStart', '/usr/local/bin/roamgate serve --config /etc/roamgate/gateway.yaml'],
+    ['ExecStart', '/usr/bin/env node --initial-old-space-size=64 /usr/local/bin/roamgate serve --config /etc/roamgate/gateway.yaml'],
     ['ExecReload', '/bin/kill -HUP $MAINPID'],
     ['Restart', 'on-failure'],
     ['RestartPreventExitStatus', '2'],
