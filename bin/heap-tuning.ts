@@ -20,7 +20,7 @@ const CHUNK_BYTES = GLIBC_DYNAMIC_THRESHOLD_MAX - 64 * 1024;
  * How: glibc raises its own thresholds whenever a chunk it had to map for itself is freed. The mmap threshold becomes
  * that chunk's size and the trim threshold twice that, up to a 32 MiB chunk. So one buffer just under 32 MiB is
  * allocated here and dropped. It is freed at the next young-generation GC, and from then on the heap keeps up to 64 MiB
- * free. Its pages are never touched, so it costs no memory while it waits. Elsewhere than glibc, or when GLIBC_TUNABLES
+ * free. Only its first page is ever written (glibc's header), so it costs no memory while it waits. Elsewhere than glibc, or when GLIBC_TUNABLES
  * already set a malloc threshold (which turns the dynamic adjustment off), the buffer is allocated and freed, and
  * nothing else happens.
  */
@@ -30,7 +30,8 @@ export function raiseHeapTrimThreshold(): void {
 }
 
 /**
- * The old generation's size below which V8 never runs a full GC (MiB), given to Node as `--initial-old-space-size`.
+ * The old generation's size below which V8 skips the full GCs its allocation limit would start (MiB), given to Node as
+ * `--initial-old-space-size`.
  *
  * Why: V8 counts the external memory allocated since the last full GC against the old generation's limit, and every
  * socket read is 64 KiB of external memory until a young-generation GC frees it. After a spell of short connections
