@@ -69,10 +69,8 @@ class TransparentRelay extends ConnectionAttempt {
   /** The refusal, in the protocol, as the client's last word; then the end. */
   private refuseFor(thrown: unknown): void {
     const error = this.fail(thrown);
-    this.refuse(this.protocol.refusal(error)).then(
-      () => this.end(),
-      () => this.end(),
-    );
+    const end = (): void => this.end();
+    this.refuse(this.protocol.refusal(error)).then(end, end);
   }
 
   private end(): void {
