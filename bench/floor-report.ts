@@ -8,6 +8,9 @@ import type { BulkSummary, ShortSummary } from './relay-load-phases';
 import type { IdleSummary } from './idle-memory-phase';
 import { TARGETS } from './relay-settings';
 
+/** The label of the floor with a gateway's duties (bench-floor-duties.ts); relay-proxies starts it under this name. */
+export const DUTIES_LABEL = 'floor+duties';
+
 /** One path's figures in the relay bench: direct, or a proxy (its idle figure when it was measured). */
 export interface PathResult {
   label: string;
@@ -73,10 +76,28 @@ export function printTargets(direct: PathResult, proxies: PathResult[]): void {
       `${row.name.padEnd(36)}${fmt(f, 2).padStart(10)}${fmt(n, 2).padStart(10)}${fmt(g, 2).padStart(10)}${ratio(g, f).padStart(10)}${ratio(n, f).padStart(10)}   ${judged}`,
     );
   }
+  printDutiesSplit(
+    floor,
+    proxies.find((path) => path.label === DUTIES_LABEL),
+    gateway,
+  );
   const conn = gateway.short.rate / direct.short.rate;
   const bulk = gateway.bulk.rate / direct.bulk.rate;
   console.log(
     `earlier targets, gateway ÷ direct: short connections ${fmt(conn, 2)}x (>= ${TARGETS.connectionRateRatio}x ${verdict(conn >= TARGETS.connectionRateRatio)}), ` +
       `bulk ${fmt(bulk, 2)}x (>= ${TARGETS.throughputRatio}x ${verdict(bulk >= TARGETS.throughputRatio)})`,
+  );
+}
+
+/**
+ * The gateway's gap split in two, not judged: the floor with a gateway's
+ * duties against the floor (what those duties cost in Node), and the gateway
+ * against the floor with duties (what the gateway adds on top).
+ */
+function printDutiesSplit(floor: PathResult, duties: PathResult | undefined, gateway: PathResult): void {
+  if (!duties) return;
+  const [f, d, g] = [floor, duties, gateway].map((path) => cpuPerConnectionMicros(path.short));
+  console.log(
+    `CPU per short connection, split: the floor with a gateway's duties ${fmt(d! / f!, 2)}x the floor's (what the duties cost in Node), the gateway ${fmt(g! / d!, 2)}x the floor with duties' (what the gateway adds)`,
   );
 }

@@ -35,7 +35,8 @@ type ShortRound = { completed: number; failed: number; firstError?: string; elap
 
 /**
  * Short connections direct and through each of `vias`, interleaved: each round runs direct, then every via in
- * turn, so that drift on the machine hits all of them alike. Returns direct's figures and each via's, in order.
+ * turn (the next round the other way round), so that drift on the machine hits all of them alike. Returns
+ * direct's figures and each via's, in order.
  */
 export async function measureShortConnectionsInterleaved(
   upstream: Child,
@@ -49,7 +50,11 @@ export async function measureShortConnectionsInterleaved(
   for (const target of targets) await runShortConnections(target.port, SETTINGS.workers, SETTINGS.warmupMs);
   const rounds: ShortRound[][] = targets.map(() => []);
   for (let round = 1; round <= roundCount; round++) {
-    for (const [index, target] of targets.entries()) {
+    // Every other round runs the targets in reverse: whichever runs last in a round meets the TIME_WAIT sockets the others
+    // just left on the upstream's port, and no target should always be that one.
+    const order = round % 2 === 1 ? [...targets.keys()] : [...targets.keys()].reverse();
+    for (const index of order) {
+      const target = targets[index]!;
       const before = await cpuMark(upstream, target.cpu);
       const result = await runShortConnections(target.port, SETTINGS.workers, SETTINGS.roundMs);
       const after = await cpuMark(upstream, target.cpu);

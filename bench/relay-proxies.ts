@@ -1,10 +1,12 @@
 /**
  * The relay bench's proxies in front of the one upstream: Node's floor (a
- * 15-line relay), nginx's stream proxy (when installed) and the gateway,
- * started for the load phases, and each again fresh for the idle phase.
+ * 15-line relay), the floor with a gateway's duties (bench-floor-duties),
+ * nginx's stream proxy (when installed) and the gateway, started for the load
+ * phases, and each but the floor with duties again fresh for the idle phase.
  */
 import { withOldSpaceFloor } from '../bin/heap-tuning';
 import { startChild } from './bench-children';
+import { DUTIES_LABEL } from './floor-report';
 import type { IdleSubject } from './idle-memory-phase';
 import { startNginxReference } from './nginx-reference';
 import { procRss } from './proc-sampler';
@@ -17,7 +19,7 @@ export interface RunningProxy extends Via {
 
 type Crash = (error: Error) => void;
 
-/** The floor, nginx (or why not) and the gateway, each listening and relaying to the upstream. */
+/** The floor, the floor with duties, nginx (or why not) and the gateway, each listening and relaying to the upstream. */
 export async function startProxies(
   upstreamPort: number,
   gatewayExecArgv: string[],
@@ -25,7 +27,11 @@ export async function startProxies(
 ): Promise<{ proxies: RunningProxy[]; nginxUnavailable?: string }> {
   const args = [String(upstreamPort)];
   const floor = await startChild('floor', 'bench-floor.js', args, [], crash);
-  const proxies: RunningProxy[] = [{ label: 'floor', port: floor.port, cpu: floor, stop: () => floor.stop() }];
+  const duties = await startChild(DUTIES_LABEL, 'bench-floor-duties.js', args, [], crash);
+  const proxies: RunningProxy[] = [
+    { label: 'floor', port: floor.port, cpu: floor, stop: () => floor.stop() },
+    { label: DUTIES_LABEL, port: duties.port, cpu: duties, stop: () => duties.stop() },
+  ];
   const nginx = await startNginxReference(upstreamPort);
   if (!('unavailable' in nginx)) proxies.push({ label: 'nginx', port: nginx.port, cpu: nginx.cpu, stop: () => nginx.stop() });
   const gateway = await startChild('gateway', 'bench-gateway.js', args, gatewayExecArgv, crash);

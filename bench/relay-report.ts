@@ -11,7 +11,7 @@ import { MiB, SETTINGS } from './relay-settings';
 /** The relay bench's figures: direct has no proxy CPU and no idle figure. */
 export interface RelayResults {
   direct: PathResult;
-  /** floor, nginx (when it ran), gateway, in that order. */
+  /** floor, floor+duties, nginx (when it ran), gateway, in that order. */
   proxies: PathResult[];
   nginxUnavailable?: string;
 }
@@ -50,7 +50,7 @@ export function printReport(results: RelayResults): void {
   const { direct, proxies } = results;
   console.log('');
   console.log(
-    "relay: direct, Node floor, nginx stream proxy, gateway, interleaved in the same rounds; proxy CPU is the proxy processes' own (user + system)",
+    "relay: direct, Node floor, the floor with a gateway's duties, nginx stream proxy, gateway, interleaved in the same rounds; proxy CPU is the proxy processes' own (user + system)",
   );
   printTable([['', ...COLUMNS], ...[direct, ...proxies].map((path) => tableRow(path, direct))]);
   if (results.nginxUnavailable) console.log(`nginx: not measured (${results.nginxUnavailable})`);

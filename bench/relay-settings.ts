@@ -8,8 +8,11 @@ export const SETTINGS = {
   workers: 50,
   /** Untimed short-connection run per target before measuring, so both are JIT-warm. */
   warmupMs: 1_000,
-  /** Measured short-connection rounds per target, each round running direct, floor, nginx, gateway in turn so drift hits all alike. */
-  rounds: 3,
+  /**
+   * Measured short-connection rounds per target, each round running direct, floor, floor+duties, nginx, gateway in
+   * turn so drift hits all alike, in reverse every other round (an even count puts each target first and last alike).
+   */
+  rounds: 6,
   roundMs: 2_000,
   /** Bulk upload size per run; runs go round the targets like the rounds and the median of each is reported. */
   bulkBytes: 256 * MiB,
@@ -27,7 +30,7 @@ export const SETTINGS = {
   /** Short-connection churn on each fresh idle-phase proxy before its baseline: workers and duration. */
   idleWarmupWorkers: 10,
   idleWarmupMs: 1_000,
-  /** The whole run is killed after this long (it takes about 60-90 s with nginx on 2 cores). */
+  /** The whole run is killed after this long (it takes about 90-100 s with nginx on 2 cores). */
   globalTimeoutMs: 240_000,
 } as const;
 
