@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { endWithLastWord } from '../net/last-word';
 import { setListenerNoDelay } from '../net/listener-nodelay';
 import { ClientsPerAddress, type ClientLimits, type SharedPlaces } from './client-limits';
+import { OpenList } from './open-list';
 
 export interface TcpListenerOptions extends Required<ClientLimits> {
   host: string;
@@ -29,7 +30,10 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
 export class TcpListener {
   /** The listening socket; null once handed over to the listener that replaces this one (see handOver). */
   private server: Server | null;
-  private readonly live = new Map<Socket, Promise<void>>();
+  /** The accepted sockets whose handler has not finished (not a Map: see open-list.ts). */
+  private readonly live = new OpenList<Socket>();
+  /** What close() waits on while connections are live, settled by the last one to end. */
+  private drain: { ended: Promise<void>; resolve: () => void } | undefined;
   private readonly perAddress: ClientsPerAddress;
   /** Whether the accepted sockets inherit TCP_NODELAY from the listening socket (so none is set per socket). */
   private noDelayInherited = false;
@@ -91,12 +95,25 @@ export class TcpListener {
       const grace = new Promise<void>((resolve) => {
         if (graceMs !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, graceMs);
       });
-      await Promise.race([Promise.all(this.live.values()), grace]);
+      await Promise.race([this.drained(), grace]);
       clearTimeout(timer);
-      for (const socket of this.live.keys()) socket.destroy();
-      await Promise.all(this.live.values());
+      for (const socket of this.live.values()) socket.destroy();
+      await this.drained();
     }
     await closed;
+  }
+
+  /** Resolves once no connection is live (at once when none is). */
+  private drained(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    if (!this.drain) {
+      let resolve!: () => void;
+      const ended = new Promise<void>((settle) => {
+        resolve = settle;
+      });
+      this.drain = { ended, resolve };
+    }
+    return this.drain.ended;
   }
 
   private readonly accept = (socket: Socket): void => {
@@ -112,17 +129,21 @@ export class TcpListener {
       void endWithLastWord(socket, this.options.addressExcessReply);
       return;
     }
+    const entry = this.live.add(socket);
+    const release = (): void => {
+      entry.remove();
+      givePlaceBack();
+      if (this.live.size === 0 && this.drain) {
+        this.drain.resolve();
+        this.drain = undefined;
+      }
+    };
     // then() with both handlers, not finally(): the same outcome (a rejection still
     // propagates) for fewer promises and closures held while the connection lives.
-    const release = (): void => {
-      this.live.delete(socket);
-      givePlaceBack();
-    };
-    const done = this.options.handle(socket).then(release, (error: unknown) => {
+    void this.options.handle(socket).then(release, (error: unknown) => {
       release();
       throw error;
     });
-    this.live.set(socket, done);
   };
 }
 

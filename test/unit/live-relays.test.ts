@@ -99,6 +99,33 @@ describe('LiveRelays', () => {
     expect(relays.size).toBe(0);
   });
 
+  test('a relay that an earlier relay ended during the pass (its close cut the other) is not closed again, nor counted', () => {
+    const relays = new LiveRelays();
+    const second = relay('smtp', anonymous);
+    let removeSecond = (): void => undefined;
+    relays.add({ ...fields('smtp', anonymous), close: () => removeSecond() });
+    removeSecond = relays.add(second);
+    expect(relays.closeWhere(() => true, 'x')).toBe(1);
+    expect(second.closedWith).toEqual([]);
+    expect(relays.size).toBe(0);
+  });
+
+  test('a relay tracked by two gateways is in each, and removed from each by its own function', () => {
+    const here = new LiveRelays();
+    const there = new LiveRelays();
+    const one = relay('smtp', anonymous);
+    const removeHere = here.add(one);
+    const removeThere = there.add(one);
+    expect([here.size, there.size]).toEqual([1, 1]);
+    removeHere();
+    expect([here.size, there.size]).toEqual([0, 1]);
+    // Added again here while tracked there: a new entry here.
+    here.add(one);
+    expect(here.size).toBe(1);
+    removeThere();
+    expect([here.size, there.size]).toEqual([1, 0]);
+  });
+
   test('a relay added while closeWhere runs is not closed by that pass', () => {
     const relays = new LiveRelays();
     const late = relay('smtp', anonymous);
