@@ -1,5 +1,5 @@
 import type { Identity } from '../identity';
-import { type OpenEntry, OpenList } from './open-list';
+import { type OpenEntry, OpenList } from '../net/open-list';
 
 /** How far a relay has got: the server it reached, once it has, and the bytes read from each side so far. */
 export interface RelayProgress {
@@ -42,7 +42,7 @@ type Trackable = LiveRelay & { [ENTRY]?: OpenEntry<Tracked> };
 /**
  * Every open relay, so that access changes can reach connections already
  * open, and an admin can see and cut them. A list, not a Map keyed by relay
- * (see open-list.ts): a relay keeps its own entry.
+ * (see net/open-list.ts): a relay keeps its own entry.
  */
 export class LiveRelays {
   private readonly relays = new OpenList<Tracked>();

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { endWithLastWord } from '../net/last-word';
 import { setListenerNoDelay } from '../net/listener-nodelay';
 import { ClientsPerAddress, type ClientLimits, type SharedPlaces } from './client-limits';
-import { OpenList } from './open-list';
+import { OpenList } from '../net/open-list';
 
 export interface TcpListenerOptions extends Required<ClientLimits> {
   host: string;
@@ -30,7 +30,7 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
 export class TcpListener {
   /** The listening socket; null once handed over to the listener that replaces this one (see handOver). */
   private server: Server | null;
-  /** The accepted sockets whose handler has not finished (not a Map: see open-list.ts). */
+  /** The accepted sockets whose handler has not finished (not a Map: see net/open-list.ts). */
   private readonly live = new OpenList<Socket>();
   /** What close() waits on while connections are live, settled by the last one to end. */
   private drain: { ended: Promise<void>; resolve: () => void } | undefined;

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { RoamgateError } from '../errors';
 import { endWithLastWord } from '../net/last-word';
+import { OpenList } from '../net/open-list';
 import { relay } from '../net/relay';
 import type { ListenerName, LocalService, NormalizedLocalOptions } from './options';
 import { pacFile, pacServer } from './pac-file';
@@ -31,7 +32,7 @@ export class LocalListeners {
   readonly addresses: Partial<Record<ListenerName, ListenerAddress>> = {};
   private readonly servers = new Map<ListenerName, Server | HttpServer>();
   /** Open client and upstream sockets, cut on close. */
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new OpenList<Socket>();
 
   constructor(
     private readonly options: NormalizedLocalOptions,
@@ -67,7 +68,7 @@ export class LocalListeners {
   /** Stops accepting and cuts every open connection. */
   async close(): Promise<void> {
     const closed = [...this.servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.values()) socket.destroy();
     for (const server of this.servers.values()) if ('closeAllConnections' in server) server.closeAllConnections();
     await Promise.all(closed);
   }
@@ -91,8 +92,8 @@ export class LocalListeners {
   }
 
   private track(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    const entry = this.sockets.add(socket);
+    socket.once('close', () => entry.remove());
   }
 
   private refuse(service: LocalService, client: Socket, error: RoamgateError): void {

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RoamgateError } from '../errors';
 import { connectFirst } from '../net/connect-server';
+import { OpenList } from '../net/open-list';
 import { openTunnel } from '../net/tunnel-client';
 import type { ServerInfo } from '../server-info';
 import type { Endpoint } from './gateway-client';
@@ -33,6 +34,7 @@ export const OUTAGE_TUNNEL_WAIT_MS = 1_000;
 
 /** An upstream socket open for a client: through which gateway (null: straight to a server), from which local address. */
 interface Upstream {
+  socket: Socket;
   gateway: string | null;
   localAddress: string;
   /** When it last received anything (performance.now()). */
@@ -69,7 +71,7 @@ export class UpstreamConnector {
   /** Tunnels being opened, and through which gateway: given up when that gateway is found lost. */
   private readonly attempts = new Map<AbortController, string>();
   /** Upstream sockets open for clients. */
-  private readonly upstreams = new Map<Socket, Upstream>();
+  private readonly upstreams = new OpenList<Upstream>();
 
   /**
    * @param gatewayLost told when a tunnel found the gateway unreachable.
@@ -112,14 +114,14 @@ export class UpstreamConnector {
       if (gateway === outage.gateway) attempt.abort(new RoamgateError('ROAMGATE_GATEWAY_LOST', this.outageMessage(outage)));
     if (outage.silentMs === undefined) return;
     const now = performance.now();
-    for (const [socket, upstream] of this.upstreams)
-      if (upstream.gateway === outage.gateway && now - upstream.heardAt >= QUIET_TUNNEL_MS) socket.destroy();
+    for (const upstream of this.upstreams.values())
+      if (upstream.gateway === outage.gateway && now - upstream.heardAt >= QUIET_TUNNEL_MS) upstream.socket.destroy();
   }
 
   /** Addresses of this machine went away: the sockets sent from them cannot carry anything more, so their clients are let go now. */
   cutStranded(gone: readonly LocalAddress[]): void {
     const addresses = new Set(gone.map((entry) => entry.address));
-    for (const [socket, upstream] of this.upstreams) if (addresses.has(upstream.localAddress)) socket.destroy();
+    for (const upstream of this.upstreams.values()) if (addresses.has(upstream.localAddress)) upstream.socket.destroy();
   }
 
   /** While the gateway is lost: a tunnel to it is tried briefly (it may be back), else the client hears what is going on. */
@@ -177,9 +179,9 @@ export class UpstreamConnector {
   /** Keeps an upstream socket in view until it closes: where it goes, its local address, when it last heard anything. */
   private track(socket: Socket, gateway: string | null): Socket {
     if (socket.destroyed) return socket;
-    const upstream: Upstream = { gateway, localAddress: plainAddress(socket.localAddress), heardAt: performance.now() };
-    this.upstreams.set(socket, upstream);
-    socket.once('close', () => this.upstreams.delete(socket));
+    const upstream: Upstream = { socket, gateway, localAddress: plainAddress(socket.localAddress), heardAt: performance.now() };
+    const entry = this.upstreams.add(upstream);
+    socket.once('close', () => entry.remove());
     // A tunnel comes paused (openTunnel pauses it), so listening here does not start the flow before the relay takes it.
     if (gateway !== null)
       socket.on('data', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { OpenList } from '../../adapters/open-list';
+import { OpenList } from '../../net/open-list';
 
 describe('OpenList', () => {
   test('keeps what is open, oldest first; an entry removes its value, once', () => {
