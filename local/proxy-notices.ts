@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { fingerprint } from './key-pinning';
 import type { LocalService } from './options';
-import { describeTarget, type RouteTarget } from './service-routes';
+import { describeTarget, type RouteTarget } from './route-target';
 import { shellQuote } from './shell-quote';
 
 /** What a local proxy reports, as data; {@link describeEvent} gives the line a person reads. */

@@ -1,4 +1,4 @@
-import { describeTarget, routeFor, type RouteFacts, type RouteTarget } from '../../local/service-routes';
+import { describeTarget, routeFor, type RouteFacts, type RouteTarget } from '../../local/route-target';
 import type { LocalService } from '../../local/options';
 
 const GATEWAY = 'http://10.0.0.1:8080/roamgate';
