@@ -107,3 +107,74 @@ linux('TcpListener: TCP_NODELAY for protocols of short lines', () => {
     }
   });
 });
+
+describe('TcpListener: close() drains the live connections, then cuts what is left', () => {
+  /** A listener whose handler ends when its socket closes, as the adapters' handlers do. */
+  async function draining() {
+    const accepted: Socket[] = [];
+    const tcp = new TcpListener({
+      host: '127.0.0.1',
+      port: 0,
+      maxClients: 100,
+      maxClientsPerAddress: 100,
+      loopbackExempt: true,
+      excessReply: 'busy\r\n',
+      addressExcessReply: 'busy\r\n',
+      handle: (socket) => {
+        accepted.push(socket);
+        return new Promise((resolve) => socket.once('close', () => resolve()));
+      },
+    });
+    const { port } = await tcp.listen();
+    return { tcp, accepted, port };
+  }
+
+  test('with nothing live it returns at once', async () => {
+    const { tcp } = await draining();
+    expect(tcp.connections).toBe(0);
+    await tcp.close(60_000);
+  });
+
+  test('close() waits for connections that end within the grace period', async () => {
+    const { tcp, accepted, port } = await draining();
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push((await acceptOne(tcp, accepted, port)).client);
+    expect(tcp.connections).toBe(3);
+    let closed = false;
+    const closing = tcp.close(60_000).then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    for (const client of clients) client.end();
+    await closing;
+    expect(tcp.connections).toBe(0);
+    expect(accepted.every((socket) => socket.destroyed)).toBe(true);
+  });
+
+  test('what is still open after the grace period is cut, and close() (called twice) returns for both callers', async () => {
+    const { tcp, accepted, port } = await draining();
+    const { client } = await acceptOne(tcp, accepted, port);
+    const { client: other } = await acceptOne(tcp, accepted, port);
+    const clientClosed = new Promise((resolve) => client.once('close', resolve));
+    other.end();
+    const started = Date.now();
+    await Promise.all([tcp.close(200), tcp.close(200)]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(tcp.connections).toBe(0);
+    await clientClosed;
+  });
+
+  test('a connection that ended before close() is not waited for; the listener takes new ones until close()', async () => {
+    const { tcp, accepted, port } = await draining();
+    const { client } = await acceptOne(tcp, accepted, port);
+    client.end();
+    while (tcp.connections > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const { client: second } = await acceptOne(tcp, accepted, port);
+    second.destroy();
+    while (tcp.connections > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = Date.now();
+    await tcp.close(60_000);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
