@@ -77,8 +77,8 @@ export class LiveRelays {
   /** Closes the relay with this id; false when there is none (it ended already). */
   closeById(id: string, reason: string): boolean {
     for (const entry of this.relays.entries()) {
-      const { relay } = entry.value;
       if (String(entry.value.id) !== id) continue;
+      const { relay } = entry.value;
       untrack(relay, entry);
       relay.close(reason);
       return true;

@@ -96,8 +96,10 @@ export function printTargets(direct: PathResult, proxies: PathResult[]): void {
  */
 function printDutiesSplit(floor: PathResult, duties: PathResult | undefined, gateway: PathResult): void {
   if (!duties) return;
-  const [f, d, g] = [floor, duties, gateway].map((path) => cpuPerConnectionMicros(path.short));
+  const withDuties = cpuPerConnectionMicros(duties.short);
+  const dutiesRatio = withDuties / cpuPerConnectionMicros(floor.short);
+  const gatewayRatio = cpuPerConnectionMicros(gateway.short) / withDuties;
   console.log(
-    `CPU per short connection, split: the floor with a gateway's duties ${fmt(d! / f!, 2)}x the floor's (what the duties cost in Node), the gateway ${fmt(g! / d!, 2)}x the floor with duties' (what the gateway adds)`,
+    `CPU per short connection, split: the floor with a gateway's duties ${fmt(dutiesRatio, 2)}x the floor's (what the duties cost in Node), the gateway ${fmt(gatewayRatio, 2)}x the floor with duties' (what the gateway adds)`,
   );
 }

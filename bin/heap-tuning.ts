@@ -20,9 +20,9 @@ const CHUNK_BYTES = GLIBC_DYNAMIC_THRESHOLD_MAX - 64 * 1024;
  * How: glibc raises its own thresholds whenever a chunk it had to map for itself is freed. The mmap threshold becomes
  * that chunk's size and the trim threshold twice that, up to a 32 MiB chunk. So one buffer just under 32 MiB is
  * allocated here and dropped. It is freed at the next young-generation GC, and from then on the heap keeps up to 64 MiB
- * free. Only its first page is ever written (glibc's header), so it costs no memory while it waits. Elsewhere than glibc, or when GLIBC_TUNABLES
- * already set a malloc threshold (which turns the dynamic adjustment off), the buffer is allocated and freed, and
- * nothing else happens.
+ * free. Only its first page is ever written (glibc's header), so it costs no memory while it waits. Elsewhere than
+ * glibc, or when GLIBC_TUNABLES already set a malloc threshold (which turns the dynamic adjustment off), the buffer is
+ * allocated and freed, and nothing else happens.
  */
 export function raiseHeapTrimThreshold(): void {
   if (process.platform !== 'linux') return;

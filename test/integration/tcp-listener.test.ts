@@ -22,8 +22,11 @@ function kernelNoDelay(socket: Socket): number {
   return Number(execFileSync('python3', ['-c', script, String(process.pid), String(fd)], { encoding: 'utf8' }).trim());
 }
 
-/** A listener on 127.0.0.1 whose handler hands over each accepted socket and holds it until the test ends. */
-function listener(options: Partial<TcpListenerOptions>) {
+/**
+ * A listener on 127.0.0.1 whose handler hands over each accepted socket and holds it until the test ends
+ * (`release`), or for as long as `holdEach` says.
+ */
+function listener(options: Partial<TcpListenerOptions>, holdEach?: (socket: Socket) => Promise<void>) {
   const accepted: Socket[] = [];
   let release: () => void = () => undefined;
   const held = new Promise<void>((resolve) => {
@@ -39,7 +42,7 @@ function listener(options: Partial<TcpListenerOptions>) {
     addressExcessReply: 'busy\r\n',
     handle: async (socket) => {
       accepted.push(socket);
-      await held;
+      await (holdEach ? holdEach(socket) : held);
     },
     ...options,
   });
@@ -111,20 +114,7 @@ linux('TcpListener: TCP_NODELAY for protocols of short lines', () => {
 describe('TcpListener: close() drains the live connections, then cuts what is left', () => {
   /** A listener whose handler ends when its socket closes, as the adapters' handlers do. */
   async function draining() {
-    const accepted: Socket[] = [];
-    const tcp = new TcpListener({
-      host: '127.0.0.1',
-      port: 0,
-      maxClients: 100,
-      maxClientsPerAddress: 100,
-      loopbackExempt: true,
-      excessReply: 'busy\r\n',
-      addressExcessReply: 'busy\r\n',
-      handle: (socket) => {
-        accepted.push(socket);
-        return new Promise((resolve) => socket.once('close', () => resolve()));
-      },
-    });
+    const { tcp, accepted } = listener({}, (socket) => new Promise((resolve) => socket.once('close', () => resolve())));
     const { port } = await tcp.listen();
     return { tcp, accepted, port };
   }
