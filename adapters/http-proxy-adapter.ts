@@ -16,7 +16,7 @@ import { bindListeners, type Adapter, type AdapterPort, type BoundPort } from '.
 import { withClientDefaults, type ClientLimits } from './client-limits';
 import { HeadDeadlines } from './head-deadline';
 import type { GatewayContext, RelayLimits } from './gateway-context';
-import { TcpListener } from './tcp-listener';
+import { TcpListener, untilSettled } from './tcp-listener';
 
 /** The web proxy's service name, and the name under which upstream proxies are listed. */
 export const HTTP_PROXY_SERVICE = 'http-proxy';
@@ -83,7 +83,7 @@ export class HttpProxyAdapter implements Adapter {
       ...limits,
       host: options.host,
       port: options.port,
-      handle: (socket) => this.handle(socket),
+      handle: untilSettled((socket) => this.handle(socket)),
       excessReply: formatHttpResponse(503, `too many clients (limit ${limits.maxClients})`),
       addressExcessReply: formatHttpResponse(503, `too many connections from your address (limit ${limits.maxClientsPerAddress})`),
       shared: context.sharedPlaces?.(HTTP_PROXY_SERVICE, limits.maxClientsPerAddress),

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { RoamgateError } from '../errors';
@@ -7,7 +6,7 @@ import { withClientDefaults, type ClientLimits } from './client-limits';
 import type { GatewayContext, RelayLimits } from './gateway-context';
 import { lineRelayHandler } from './line-relay';
 import { loginRelayHandler, type LoginProtocol, type LoginSettings } from './login-relay';
-import { TcpListener } from './tcp-listener';
+import { type ConnectionHandler, TcpListener } from './tcp-listener';
 import { acceptTls, loadSecureContext } from './tls';
 
 /** The options section of a line-protocol adapter (`adapters.smtp`, `adapters.pop3`, `adapters.nntp`), validated. */
@@ -84,10 +83,11 @@ export class LineAdapter implements Adapter {
   }
 }
 
-/** TLS to the client first, then `handle` on the secure socket. */
-function tlsThen(handle: (socket: Socket) => Promise<void>, context: SecureContext) {
-  return async (socket: Socket): Promise<void> => {
-    const secure = await acceptTls(socket, context).catch(() => null);
-    if (secure) await handle(secure);
-  };
+/** TLS to the client first, then `handle` on the secure socket; a failed handshake has nobody to answer. */
+function tlsThen(handle: ConnectionHandler, context: SecureContext): ConnectionHandler {
+  return (socket, over) =>
+    void acceptTls(socket, context).then(
+      (secure) => handle(secure, over),
+      () => over.done(),
+    );
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { RoamgateError } from '../errors';
 import { ConnectionAttempt } from './connection-attempt';
 import type { GatewayContext, RelayLimits } from './gateway-context';
+import type { ConnectionHandler, ConnectionOver } from './tcp-listener';
 
 /** A line protocol (SMTP, POP3, NNTP), or any TCP service (the generic adapter), as the transparent relay sees it. */
 export interface LineProtocol {
@@ -18,14 +19,14 @@ export interface LineProtocol {
  * sends early (pipelining) stays buffered until the server is connected.
  * Its listener gives the client TCP_NODELAY (see TcpListenerOptions.noDelay).
  */
-export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits) {
-  return (client: Socket): Promise<void> => new Promise((over) => new TransparentRelay(context, protocol, limits, client, over).start());
+export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext, limits: RelayLimits): ConnectionHandler {
+  return (client, over) => new TransparentRelay(context, protocol, limits, client, over).start();
 }
 
 /**
  * One transparent connection, run as a single state object: each step is
  * started by the one before it (the server reached, the relay over), with no
- * promise or closure of its own; `over` is called once, after the record.
+ * promise or closure of its own; the listener is told `over` once, after the record.
  */
 class TransparentRelay extends ConnectionAttempt {
   constructor(
@@ -33,7 +34,7 @@ class TransparentRelay extends ConnectionAttempt {
     private readonly protocol: LineProtocol,
     private readonly limits: RelayLimits,
     client: Socket,
-    private readonly over: () => void,
+    private readonly over: ConnectionOver,
   ) {
     super(context, protocol.service, client);
   }
@@ -77,7 +78,7 @@ class TransparentRelay extends ConnectionAttempt {
     try {
       this.finish();
     } finally {
-      this.over();
+      this.over.done();
     }
   }
 }

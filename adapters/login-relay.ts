@@ -17,6 +17,7 @@ import { asRoamgateError, ConnectionAttempt } from './connection-attempt';
 import { type GatewayContext, isAnswer, type RelayLimits } from './gateway-context';
 import type { LineProtocol } from './line-relay';
 import { completeServerLogin } from './server-login';
+import type { ConnectionHandler, ConnectionOver } from './tcp-listener';
 import { acceptTls, startServerTls } from './tls';
 import { formatAddress } from '../net/address';
 import { endWithLastWord } from '../net/last-word';
@@ -87,24 +88,23 @@ export function loginRelayHandler(
   context: GatewayContext,
   limits: RelayLimits,
   settings: LoginSettings,
-  transparent: (socket: Socket) => Promise<void>,
+  transparent: ConnectionHandler,
   implicitTls: boolean,
-) {
-  return async (raw: Socket): Promise<void> => {
-    let client: Socket = raw;
-    if (implicitTls) {
-      try {
-        client = await acceptTls(raw, settings.tls!);
-      } catch {
-        return; // a failed handshake has nobody to answer
-      }
-    }
+): ConnectionHandler {
+  const serve = (client: Socket, raw: Socket, over: ConnectionOver): void => {
     if (!settings.required) {
       const identity = context.identify(raw);
-      if (identity.kind === 'user' || context.authorize(identity, protocol.service).allow) return transparent(client);
+      if (identity.kind === 'user' || context.authorize(identity, protocol.service).allow) return transparent(client, over);
     }
-    await new LoginSession(protocol, context, limits, settings, client, implicitTls).run();
+    new LoginSession(protocol, context, limits, settings, client, implicitTls, over).run();
   };
+  if (!implicitTls) return (raw, over) => serve(raw, raw, over);
+  return (raw, over) =>
+    void acceptTls(raw, settings.tls!).then(
+      (client) => serve(client, raw, over),
+      // A failed handshake has nobody to answer.
+      () => over.done(),
+    );
 }
 
 class LoginSession {
@@ -123,7 +123,6 @@ class LoginSession {
     return this.done || this.closing;
   }
   private readonly attempt: ConnectionAttempt;
-  private finished!: () => void;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onIdle = () => this.refuse(new RoamgateError('ROAMGATE_IDLE_TIMEOUT', 'idle too long before login'));
   /** Runs from the start until the client's credentials are accepted (or the session ends). */
@@ -139,6 +138,8 @@ class LoginSession {
     private readonly settings: LoginSettings,
     private client: Socket,
     secure: boolean,
+    /** Told once the session is over, after its record: the listener frees its place. */
+    private readonly listener: ConnectionOver,
   ) {
     this.reader = new LineReader(settings.maxLineLength);
     this.dialogue = protocol.clientDialogue({
@@ -154,20 +155,14 @@ class LoginSession {
     this.attempt = new ConnectionAttempt(context, protocol.service, client, { outcome: 'refused', reason: 'closed before login' });
   }
 
-  run(): Promise<void> {
-    return new Promise((resolve) => {
-      this.finished = () => {
-        this.attempt.finish();
-        resolve();
-      };
-      this.client.once('close', () => {
-        if (!this.done && !this.relaying) this.end();
-      });
-      this.client.on('error', () => undefined);
-      this.startDeadline();
-      this.listen();
-      this.perform(this.dialogue.start());
+  run(): void {
+    this.client.once('close', () => {
+      if (!this.done && !this.relaying) this.end();
     });
+    this.client.on('error', () => undefined);
+    this.startDeadline();
+    this.listen();
+    this.perform(this.dialogue.start());
   }
 
   private startDeadline(): void {
@@ -376,7 +371,11 @@ class LoginSession {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadline);
-    this.finished();
+    try {
+      this.attempt.finish();
+    } finally {
+      this.listener.done();
+    }
   }
 }
 

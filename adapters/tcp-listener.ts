@@ -2,13 +2,13 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { endWithLastWord } from '../net/last-word';
 import { setListenerNoDelay } from '../net/listener-nodelay';
 import { ClientsPerAddress, type ClientLimits, type SharedPlaces } from './client-limits';
-import { OpenList } from '../net/open-list';
+import { type OpenEntry, OpenList } from '../net/open-list';
 
 export interface TcpListenerOptions extends Required<ClientLimits> {
   host: string;
   port: number;
-  /** Handles one accepted connection; resolves when it is over. Must not reject. */
-  handle: (socket: Socket) => Promise<void>;
+  /** Serves one accepted connection; calls `over.done()` when it is over. Must not throw. */
+  handle: ConnectionHandler;
   /** The answer (in the listener's protocol) to a client over `maxClients`, before it is closed. */
   excessReply: string;
   /** The answer (in the listener's protocol) to a client whose address is over `maxClientsPerAddress`. */
@@ -23,6 +23,35 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
 }
 
 /**
+ * What a handler tells its listener: `done()` when the connection is over, which
+ * frees its place among `maxClients` and its address's (once: later calls do
+ * nothing). A handler run as one state object calls it itself, with no promise
+ * or closure of its own per connection; see {@link untilSettled} for one that
+ * returns a promise.
+ */
+export interface ConnectionOver {
+  done(): void;
+}
+
+/** Serves one accepted connection (see ConnectionOver). */
+export type ConnectionHandler = (socket: Socket, over: ConnectionOver) => void;
+
+/**
+ * A handler from one that resolves when its connection is over. It must not
+ * reject; if it does, the place is freed and the rejection still propagates.
+ */
+export function untilSettled(handle: (socket: Socket) => Promise<void>): ConnectionHandler {
+  return (socket, over) =>
+    void handle(socket).then(
+      () => over.done(),
+      (error: unknown) => {
+        over.done();
+        throw error;
+      },
+    );
+}
+
+/**
  * One TCP port: accepts, enforces the client limits (in all and per address),
  * tracks live connections so that close() can stop accepting, let them finish
  * for a grace period and then cut what is left.
@@ -30,8 +59,8 @@ export interface TcpListenerOptions extends Required<ClientLimits> {
 export class TcpListener {
   /** The listening socket; null once handed over to the listener that replaces this one (see handOver). */
   private server: Server | null;
-  /** The accepted sockets whose handler has not finished (not a Map: see net/open-list.ts). */
-  private readonly live = new OpenList<Socket>();
+  /** The accepted connections whose handler has not finished (not a Map: see net/open-list.ts). */
+  private readonly live = new OpenList<LiveConnection>();
   /** What close() waits on while connections are live, settled by the last one to end. */
   private drain: { ended: Promise<void>; resolve: () => void } | undefined;
   private readonly perAddress: ClientsPerAddress;
@@ -97,7 +126,7 @@ export class TcpListener {
       });
       await Promise.race([this.drained(), grace]);
       clearTimeout(timer);
-      for (const socket of this.live.values()) socket.destroy();
+      for (const connection of this.live.values()) connection.socket.destroy();
       await this.drained();
     }
     await closed;
@@ -116,6 +145,12 @@ export class TcpListener {
     return this.drain.ended;
   }
 
+  /** The last live connection has ended: close()'s wait is over. */
+  private readonly lastEnded = (): void => {
+    this.drain?.resolve();
+    this.drain = undefined;
+  };
+
   private readonly accept = (socket: Socket): void => {
     socket.on('error', ignoreError);
     if (this.options.noDelay && !this.noDelayInherited) socket.setNoDelay(true);
@@ -129,22 +164,39 @@ export class TcpListener {
       void endWithLastWord(socket, this.options.addressExcessReply);
       return;
     }
-    const entry = this.live.add(socket);
-    const release = (): void => {
-      entry.remove();
-      givePlaceBack();
-      if (this.live.size === 0 && this.drain) {
-        this.drain.resolve();
-        this.drain = undefined;
-      }
-    };
-    // then() with both handlers, not finally(): the same outcome (a rejection still
-    // propagates) for fewer promises and closures held while the connection lives.
-    void this.options.handle(socket).then(release, (error: unknown) => {
-      release();
+    const connection = new LiveConnection(this.live, socket, givePlaceBack, this.lastEnded);
+    try {
+      this.options.handle(socket, connection);
+    } catch (error) {
+      connection.done();
       throw error;
-    });
+    }
   };
+}
+
+/**
+ * An accepted connection while its handler runs: its entry among the live
+ * ones and its place at its address, given back by done(). It is what the
+ * handler is handed as its ConnectionOver.
+ */
+class LiveConnection implements ConnectionOver {
+  private readonly entry: OpenEntry<LiveConnection>;
+
+  constructor(
+    private readonly live: OpenList<LiveConnection>,
+    readonly socket: Socket,
+    private readonly givePlaceBack: () => void,
+    private readonly lastEnded: () => void,
+  ) {
+    this.entry = live.add(this);
+  }
+
+  done(): void {
+    if (!this.entry.open) return;
+    this.entry.remove();
+    this.givePlaceBack();
+    if (this.live.size === 0) this.lastEnded();
+  }
 }
 
 /** Errors on an accepted socket are the handler's business; this only keeps them from being unhandled. */

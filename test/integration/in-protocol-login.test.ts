@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { hashPassword } from '../../plugin/password';
@@ -40,6 +41,24 @@ function mailer(port: number, user: string, pass: string, extra: Record<string, 
     auth: { user, pass },
     tls: { ca: tls.cert, servername: 'localhost' },
     ...extra,
+  });
+}
+
+/** The first line a TLS client hears from `port` (empty when the connection closes first). */
+function firstLineOverTls(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: tls.cert, servername: 'localhost' });
+    let heard = '';
+    const done = () => {
+      socket.destroy();
+      resolve(heard.split('\r\n')[0]!);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      heard += chunk.toString('latin1');
+      if (heard.includes('\r\n')) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
   });
 }
 
@@ -139,6 +158,34 @@ describe('SMTP in-protocol login', () => {
     expect(tlsPort).toBeGreaterThan(0);
     await mailer(tlsPort, 'alice', 'alice-pw', { secure: true }).sendMail(message('implicit TLS'));
     expect(upstream.messages.map((m) => m.user)).toEqual(['alice']);
+  });
+
+  test.each([
+    ['with in-protocol login', { login: {} }],
+    ['relayed transparently', {}],
+  ])('implicit TLS, %s: a failed handshake gives its place back (maxClients: 1), and the next client is served', async (_, extra) => {
+    const upstream = await upstreamFor({ alice: 'alice-pw' });
+    gw = await startGateway({
+      users,
+      access: [...RULES, { subject: 'anonymous', service: 'smtp', allow: true }],
+      adapters: { smtp: { port: 0, tlsPort: 0, maxClients: 1, tls: { cert: certFile, key: keyFile }, ...extra } },
+      servers: { smtp: [{ host: '127.0.0.1', port: upstream.port }] },
+    });
+    const tlsPort = gw.ports['smtp-tls']!;
+    // Not a TLS client: the handshake fails, and the gateway closes the connection.
+    const garbage = connect({ host: '127.0.0.1', port: tlsPort });
+    garbage.on('error', () => undefined);
+    garbage.write('EHLO not-tls\r\n'.repeat(20));
+    await new Promise((resolve) => garbage.once('close', resolve));
+    // Served (a greeting, the gateway's or the upstream's), not turned away as the one client too many.
+    const greetings: string[] = [];
+    await until(
+      async () => {
+        greetings.push(await firstLineOverTls(tlsPort));
+        return greetings.at(-1)!.startsWith('220 ');
+      },
+      () => `a greeting over TLS, got ${JSON.stringify(greetings)}`,
+    );
   });
 
   test("per-user servers: alice's own server for alice, the general one for bob; per-server credentials used at the server", async () => {

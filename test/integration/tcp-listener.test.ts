@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { connect, Socket } from 'node:net';
-import { TcpListener, type TcpListenerOptions } from '../../adapters/tcp-listener';
+import { type AddressInfo, connect, createServer, type Server, Socket } from 'node:net';
+import { type ConnectionOver, TcpListener, type TcpListenerOptions, untilSettled } from '../../adapters/tcp-listener';
+import { until } from '../helpers/until';
 
 /**
  * TCP_NODELAY as the kernel holds it on one of this process's sockets: python
@@ -40,10 +41,10 @@ function listener(options: Partial<TcpListenerOptions>, holdEach?: (socket: Sock
     loopbackExempt: true,
     excessReply: 'busy\r\n',
     addressExcessReply: 'busy\r\n',
-    handle: async (socket) => {
+    handle: untilSettled(async (socket) => {
       accepted.push(socket);
       await (holdEach ? holdEach(socket) : held);
-    },
+    }),
     ...options,
   });
   return { tcp, accepted, release };
@@ -166,5 +167,111 @@ describe('TcpListener: close() drains the live connections, then cuts what is le
     const started = Date.now();
     await tcp.close(60_000);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('TcpListener: a handler tells the listener when its connection is over', () => {
+  /** A listener whose handler keeps each connection's ConnectionOver for the test to call; one place per address, loopback counted. */
+  async function ticketed(handle?: TcpListenerOptions['handle']) {
+    const overs: ConnectionOver[] = [];
+    const tcp = new TcpListener({
+      host: '127.0.0.1',
+      port: 0,
+      maxClients: 100,
+      maxClientsPerAddress: 1,
+      loopbackExempt: false,
+      excessReply: 'busy\r\n',
+      addressExcessReply: 'address busy\r\n',
+      handle: handle ?? ((_socket, over) => void overs.push(over)),
+    });
+    const { port } = await tcp.listen();
+    return { tcp, overs, port };
+  }
+
+  /** Connects and reads until the server closes or `ms` pass: what the listener said. */
+  async function firstWords(port: number, ms = 300): Promise<string> {
+    const client = connect({ host: '127.0.0.1', port });
+    let said = '';
+    client.on('data', (chunk) => {
+      said += chunk.toString('latin1');
+    });
+    await new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      setTimeout(resolve, ms);
+    });
+    client.destroy();
+    return said;
+  }
+
+  test('done() frees the place, once however often it is called', async () => {
+    const { tcp, overs, port } = await ticketed();
+    try {
+      const first = connect({ host: '127.0.0.1', port });
+      while (overs.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      expect(tcp.connections).toBe(1);
+      expect(await firstWords(port)).toBe('address busy\r\n');
+      overs[0]!.done();
+      overs[0]!.done();
+      expect(tcp.connections).toBe(0);
+      const second = connect({ host: '127.0.0.1', port });
+      while (overs.length === 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(tcp.connections).toBe(1);
+      // The first done() twice gave back one place, not two: the address is full again.
+      expect(await firstWords(port)).toBe('address busy\r\n');
+      first.destroy();
+      second.destroy();
+      overs[1]!.done();
+    } finally {
+      await tcp.close(0);
+    }
+  });
+
+  test('a handler that throws has its place freed, and the error reaches whoever handed the connection over', async () => {
+    let calls = 0;
+    const { tcp, port, overs } = await ticketed((_socket, over) => {
+      if (calls++ === 0) throw new Error('handler bug');
+      overs.push(over);
+    });
+    const server = (tcp as unknown as { server: Server }).server;
+    const plain = createServer();
+    try {
+      // The connection is handed to the listener as net.Server hands it one, by its 'connection' event.
+      const accepted = new Promise<Socket>((resolve) => plain.once('connection', resolve));
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      const client = connect({ host: '127.0.0.1', port: (plain.address() as AddressInfo).port });
+      const socket = await accepted;
+      expect(() => server.emit('connection', socket)).toThrow('handler bug');
+      expect(tcp.connections).toBe(0);
+      socket.destroy();
+      client.destroy();
+      // The address's place was given back: the next client gets its handler, not a refusal.
+      expect(await firstWords(port, 100)).toBe('');
+      expect(overs).toHaveLength(1);
+      overs[0]!.done();
+    } finally {
+      plain.close();
+      await tcp.close(0);
+    }
+  });
+
+  test('untilSettled: a handler returning a promise frees its place when the promise settles', async () => {
+    let finish: () => void = () => undefined;
+    const { tcp, port } = await ticketed(
+      untilSettled(
+        () =>
+          new Promise<void>((resolve) => {
+            finish = resolve;
+          }),
+      ),
+    );
+    try {
+      const client = connect({ host: '127.0.0.1', port });
+      while (tcp.connections === 0) await new Promise((resolve) => setImmediate(resolve));
+      finish();
+      await until(() => tcp.connections === 0, 'the place freed');
+      client.destroy();
+    } finally {
+      await tcp.close(0);
+    }
   });
 });
