@@ -26,7 +26,7 @@ export function lineRelayHandler(protocol: LineProtocol, context: GatewayContext
 /**
  * One transparent connection, run as a single state object: each step is
  * started by the one before it (the server reached, the relay over), with no
- * promise or closure of its own; the listener is told `over` once, after the record.
+ * promise or closure of its own; it tells the listener it is over once, after the record.
  */
 class TransparentRelay extends ConnectionAttempt {
   constructor(
